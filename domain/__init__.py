@@ -1,0 +1,1 @@
+"""Pure business rules: tenancy, credentials, catalog, errors and configuration. No frameworks."""

@@ -1,0 +1,131 @@
+"""Settings: read once from the environment, validated, frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Literal, TypeVar, cast
+from urllib.parse import urlsplit
+
+Environment = Literal["dev", "test", "production"]
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Secret(str):
+    """A string that never shows its value in a repr or a log line."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    env: Environment = "dev"
+    database_url: str | None = None
+    app_database_password: Secret = Secret("tenantgraph_app")
+    redis_url: str | None = None
+    jwt_secret: Secret = Secret("dev-only-jwt-secret-change-me-0123456789")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = ".data"
+    graphiql: bool = True
+    introspection: bool = True
+    max_body_bytes: int = 1_000_000
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 3_000
+    max_page_size: int = 100
+    db_pool_max: int = 20
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        env = _choice(environ, "TG_ENV", ("dev", "test", "production"), "dev")
+        production = env == "production"
+        settings = cls(
+            env=cast(Environment, env),
+            database_url=_url(environ, "DATABASE_URL", ("postgres", "postgresql")),
+            app_database_password=Secret(
+                environ.get("APP_DATABASE_PASSWORD", "tenantgraph_app")
+            ),
+            redis_url=_url(environ, "REDIS_URL", ("redis", "rediss")),
+            jwt_secret=Secret(environ.get("JWT_SECRET", cls.jwt_secret)),
+            host=environ.get("HOST", cls.host),
+            port=_parse(environ, "PORT", int, cls.port, minimum=0),
+            data_dir=environ.get("DATA_DIR", cls.data_dir),
+            graphiql=_parse(environ, "GRAPHIQL", _bool, not production),
+            introspection=_parse(environ, "INTROSPECTION", _bool, not production),
+            max_body_bytes=_parse(environ, "MAX_BODY_BYTES", int, cls.max_body_bytes, minimum=1),
+            max_query_depth=_parse(environ, "MAX_QUERY_DEPTH", int, cls.max_query_depth, minimum=1),
+            max_aliases=_parse(environ, "MAX_ALIASES", int, cls.max_aliases, minimum=1),
+            max_tokens=_parse(environ, "MAX_TOKENS", int, cls.max_tokens, minimum=1),
+            max_page_size=_parse(environ, "MAX_PAGE_SIZE", int, cls.max_page_size, minimum=1),
+            db_pool_max=_parse(environ, "DB_POOL_MAX", int, cls.db_pool_max, minimum=2),
+            log_format=cast(
+                Literal["text", "json"],
+                _choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),
+            ),
+            log_level=_choice(
+                environ, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+            ),
+        )
+        settings.check_production()
+        return settings
+
+    def check_production(self) -> None:
+        if self.env != "production":
+            return
+        if self.jwt_secret == Settings.jwt_secret or len(self.jwt_secret) < 32:
+            raise ConfigError("JWT_SECRET: set a secret of at least 32 characters in production")
+        if self.database_url is None or self.redis_url is None:
+            raise ConfigError("DATABASE_URL and REDIS_URL: both are required in production")
+
+
+def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    value = environ.get(name) or None
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.hostname or parts.path or parts.query):
+        raise ConfigError(f"{name}: expected a {'/'.join(schemes)}:// URL, got {value!r}")
+    return value
+
+
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = environ.get(name, default)
+    if value not in allowed:
+        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _parse(
+    environ: Mapping[str, str],
+    name: str,
+    parse: Callable[[str], T],
+    default: T,
+    minimum: int | None = None,
+) -> T:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: cannot read {raw!r} as {parse.__name__}") from None
+    if minimum is not None and isinstance(value, int) and value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
+    return value

@@ -1,0 +1,53 @@
+"""Domain errors, raised low and translated once at each edge (GraphQL, REST)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class DomainError(Exception):
+    """Base of every error whose message is safe to show to the caller."""
+
+    code = "INTERNAL_SERVER_ERROR"
+    http_status = 500
+
+    def __init__(self, message: str, *, details: Mapping[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = dict(details or {})
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class Invalid(DomainError):
+    """Input that breaks a rule; `fields` maps an input path to what is wrong with it."""
+
+    code = "BAD_USER_INPUT"
+    http_status = 400
+
+    def __init__(self, message: str, *, fields: Mapping[str, str] | None = None) -> None:
+        self.fields = dict(fields or {})
+        super().__init__(message, details={"fields": self.fields} if self.fields else None)
+
+
+class BadRequest(DomainError):
+    code = "BAD_REQUEST"
+    http_status = 400

@@ -1,0 +1,56 @@
+"""The typed context every resolver receives, built once per operation."""
+
+from __future__ import annotations
+
+import dataclasses
+from uuid import UUID
+
+from domain import catalog, tenancy
+from domain.config import Settings
+from domain.errors import Forbidden
+from resolvers.loaders import Loaders
+
+
+@dataclasses.dataclass(frozen=True)
+class Services:
+    """Domain services a tenant extension may replace for its tenants."""
+
+    catalog_rules: catalog.CatalogRules = dataclasses.field(
+        default_factory=catalog.DefaultCatalogRules
+    )
+
+
+@dataclasses.dataclass
+class Context:
+    tenant: tenancy.Tenant
+    principal: tenancy.Principal
+    settings: Settings
+    services: Services
+    loaders: Loaders
+    request_id: str
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self.tenant.id
+
+    def require(self, scope: str) -> None:
+        if not self.principal.can(scope):
+            raise Forbidden(f"this operation needs the {scope!r} scope")
+
+
+def new_context(
+    *,
+    tenant: tenancy.Tenant,
+    principal: tenancy.Principal,
+    settings: Settings,
+    services: Services,
+    request_id: str,
+) -> Context:
+    return Context(
+        tenant=tenant,
+        principal=principal,
+        settings=settings,
+        services=services,
+        loaders=Loaders(tenant.id),
+        request_id=request_id,
+    )

@@ -1,0 +1,1 @@
+"""Strawberry types per domain, tenant extensions, and per-tenant schema assembly."""

@@ -1,0 +1,107 @@
+"""Per-tenant schemas: built from a module and extension set, cached by its fingerprint."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from domain import tenancy
+from domain.config import Settings
+from resolvers.context import Services
+from schema import catalog, tenants
+from schema.common import SCALARS
+from schema.errors import DomainErrors
+from schema.extensions import banban
+from schema.modules import Extension, Module
+
+CORE = Module(slug="core", query=tenants.TenantQuery, mutation=tenants.TenantMutation)
+MODULES: dict[str, Module] = {
+    "catalog": Module(slug="catalog", query=catalog.CatalogQuery, mutation=catalog.CatalogMutation),
+}
+EXTENSIONS: dict[str, Extension] = {
+    "banban": banban.EXTENSION,
+}
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """DomainErrors logs what deserves it; expected errors are not server errors."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TenantSchema:
+    schema: strawberry.Schema
+    services: Services
+
+
+def build_schema(
+    modules: Iterable[str], extensions: Iterable[str], settings: Settings
+) -> TenantSchema:
+    """A pure function of the set: the same modules and extensions give an equal schema."""
+    enabled = [CORE] + [MODULES[slug] for slug in sorted(modules)]
+    added = [EXTENSIONS[slug] for slug in sorted(extensions)]
+    queries = [p.query for p in [*enabled, *added] if p.query is not None]
+    mutations = [p.mutation for p in [*enabled, *added] if p.mutation is not None]
+    overrides = [t for extension in added for t in extension.type_overrides]
+    schema = _Schema(
+        query=merge_types("Query", tuple(queries)),
+        mutation=merge_types("Mutation", tuple(mutations)) if mutations else None,
+        types=[*overrides, *(t for m in enabled for t in m.types)],
+        extensions=_extensions(settings),
+        # Overrides are converted first (types=...), so later references to the core type of
+        # the same name resolve to the override; this switch allows that reuse.
+        config=StrawberryConfig(
+            scalar_map=SCALARS, _unsafe_disable_same_type_validation=bool(overrides)
+        ),
+    )
+    services = Services()
+    for extension in added:
+        services = dataclasses.replace(services, **extension.services)  # type: ignore[arg-type]
+    return TenantSchema(schema=schema, services=services)
+
+
+def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """Factories: a fresh extension per operation (the caches themselves are module-wide)."""
+    extensions: list[Callable[[], SchemaExtension]] = [
+        DomainErrors,
+        lambda: ParserCache(maxsize=1000),
+        lambda: ValidationCache(maxsize=1000),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+class SchemaCache:
+    """One schema object per distinct module set, shared by every tenant with that set."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._schemas: dict[str, TenantSchema] = {}
+
+    def for_tenant(self, tenant: tenancy.Tenant) -> TenantSchema:
+        found = self._schemas.get(tenant.fingerprint)
+        if found is None:
+            found = build_schema(tenant.modules, tenant.extensions, self._settings)
+            self._schemas[tenant.fingerprint] = found
+        return found
+
+
+__all__ = ["SchemaCache", "TenantSchema", "build_schema"]

@@ -1,0 +1,301 @@
+"""Catalog types and root fragments: products, variants (SKUs) and categories."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from uuid import UUID
+
+import strawberry
+
+from domain import catalog
+from resolvers import catalog as resolve
+from schema.common import (
+    Attribute,
+    AttributeInput,
+    Connection,
+    Ctx,
+    Money,
+    MoneyInput,
+    attributes_in,
+    attributes_out,
+    parse_id,
+)
+
+ProductStatus = strawberry.enum(catalog.ProductStatus, name="ProductStatus")
+
+
+@strawberry.enum(description="What a product list is ordered by; ties break on id.")
+class ProductSortField(enum.Enum):
+    CREATED_AT = "created_at"
+    TITLE = "title"
+    HANDLE = "handle"
+
+
+@strawberry.enum
+class SortDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.type
+class Category:
+    id: strawberry.ID
+    name: str
+    handle: str
+    parent_id: strawberry.ID | None
+
+    @classmethod
+    def from_domain(cls, value: catalog.Category) -> Category:
+        parent = None if value.parent_id is None else strawberry.ID(str(value.parent_id))
+        return cls(
+            id=strawberry.ID(str(value.id)), name=value.name, handle=value.handle, parent_id=parent
+        )
+
+
+@strawberry.type(description="A sellable unit (SKU) of a product.")
+class Variant:
+    id: strawberry.ID
+    product_id: strawberry.ID
+    sku: str
+    title: str
+    attributes: list[Attribute]
+    price: Money
+    active: bool
+
+    @classmethod
+    def from_domain(cls, value: catalog.Variant) -> Variant:
+        return cls(
+            id=strawberry.ID(str(value.id)),
+            product_id=strawberry.ID(str(value.product_id)),
+            sku=value.sku,
+            title=value.title,
+            attributes=attributes_out(value.attributes),
+            price=Money.from_domain(value.price),
+            active=value.active,
+        )
+
+
+@strawberry.type
+class Product:
+    id: strawberry.ID
+    handle: str
+    title: str
+    description: str
+    status: ProductStatus  # type: ignore[valid-type]
+    attributes: list[Attribute]
+    created_at: datetime
+    updated_at: datetime
+    domain: strawberry.Private[catalog.Product]
+
+    @classmethod
+    def from_domain(cls, value: catalog.Product) -> Product:
+        return cls(
+            id=strawberry.ID(str(value.id)),
+            handle=value.handle,
+            title=value.title,
+            description=value.description,
+            status=value.status,
+            attributes=attributes_out(value.attributes),
+            created_at=value.created_at,
+            updated_at=value.updated_at,
+            domain=value,
+        )
+
+    @strawberry.field(description="Variants in their display order.")
+    async def variants(self, info: Ctx) -> list[Variant]:
+        found = await resolve.variants(info.context, self.domain.id)
+        return [Variant.from_domain(v) for v in found]
+
+    @strawberry.field
+    async def category(self, info: Ctx) -> Category | None:
+        found = await resolve.category(info.context, self.domain.category_id)
+        return None if found is None else Category.from_domain(found)
+
+
+@strawberry.input
+class ProductFilter:
+    status: ProductStatus | None = None  # type: ignore[valid-type]
+    category_id: strawberry.ID | None = None
+    search: str | None = strawberry.field(default=None, description="Part of the title")
+    handle: str | None = None
+
+    def to_domain(self) -> catalog.ProductFilter:
+        category = None if self.category_id is None else parse_id(self.category_id, "filter.categoryId")
+        return catalog.ProductFilter(
+            status=self.status, category_id=category, search=self.search, handle=self.handle
+        )
+
+
+@strawberry.input
+class ProductOrder:
+    field: ProductSortField = ProductSortField.CREATED_AT
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input
+class VariantInput:
+    sku: str
+    price: MoneyInput
+    title: str = ""
+    attributes: list[AttributeInput] | None = None
+    active: bool = True
+
+    def to_domain(self) -> catalog.VariantDraft:
+        return catalog.VariantDraft(
+            sku=self.sku,
+            title=self.title,
+            price=self.price.to_domain(),
+            attributes=attributes_in(self.attributes) or {},
+            active=self.active,
+        )
+
+
+@strawberry.input
+class VariantUpdateInput:
+    title: str | None = None
+    price: MoneyInput | None = None
+    attributes: list[AttributeInput] | None = None
+    active: bool | None = None
+
+    def to_domain(self) -> catalog.VariantPatch:
+        return catalog.VariantPatch(
+            title=self.title,
+            price=None if self.price is None else self.price.to_domain(),
+            attributes=attributes_in(self.attributes),
+            active=self.active,
+        )
+
+
+@strawberry.input
+class ProductCreateInput:
+    title: str
+    handle: str | None = strawberry.field(default=None, description="Derived from the title if unset")
+    description: str = ""
+    status: ProductStatus = catalog.ProductStatus.ACTIVE  # type: ignore[valid-type]
+    category_id: strawberry.ID | None = None
+    attributes: list[AttributeInput] | None = None
+    variants: list[VariantInput] = strawberry.field(default_factory=list)
+
+    def to_domain(self) -> catalog.ProductDraft:
+        return catalog.ProductDraft(
+            title=self.title,
+            handle=self.handle or catalog.handle_from_title(self.title),
+            description=self.description,
+            status=self.status,
+            category_id=_optional_id(self.category_id, "input.categoryId"),
+            attributes=attributes_in(self.attributes) or {},
+        )
+
+
+@strawberry.input
+class ProductUpdateInput:
+    title: str | None = None
+    handle: str | None = None
+    description: str | None = None
+    status: ProductStatus | None = None  # type: ignore[valid-type]
+    category_id: strawberry.ID | None = None
+    attributes: list[AttributeInput] | None = None
+
+    def to_domain(self) -> catalog.ProductPatch:
+        return catalog.ProductPatch(
+            title=self.title,
+            handle=self.handle,
+            description=self.description,
+            status=self.status,
+            category_id=_optional_id(self.category_id, "input.categoryId"),
+            attributes=attributes_in(self.attributes),
+        )
+
+
+@strawberry.input
+class CategoryInput:
+    name: str
+    handle: str
+    parent_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(description="A product by id, or null when this tenant has none such.")
+    async def product(self, info: Ctx, id: strawberry.ID) -> Product | None:
+        found = await resolve.product(info.context, parse_id(id, "id"))
+        return None if found is None else Product.from_domain(found)
+
+    @strawberry.field(description="The product one of whose variants has this SKU.")
+    async def product_by_sku(self, info: Ctx, sku: str) -> Product | None:
+        found = await resolve.product_by_sku(info.context, sku)
+        return None if found is None else Product.from_domain(found)
+
+    @strawberry.field(description="Products, keyset-paginated; at most MAX_PAGE_SIZE per page.")
+    async def products(
+        self,
+        info: Ctx,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: ProductFilter | None = None,
+        order_by: ProductOrder | None = None,
+    ) -> Connection[Product]:
+        order = order_by or ProductOrder()
+        page = await resolve.products(
+            info.context,
+            first=first,
+            after=after,
+            where=(filter or ProductFilter()).to_domain(),
+            sort=catalog.ProductSort(order.field.value),
+            descending=order.direction == SortDirection.DESC,
+        )
+        return Connection.of(page, Product.from_domain)
+
+    @strawberry.field
+    async def categories(self, info: Ctx) -> list[Category]:
+        return [Category.from_domain(c) for c in await resolve.categories(info.context)]
+
+
+@strawberry.type
+class CatalogMutation:
+    @strawberry.mutation
+    async def create_product(self, info: Ctx, input: ProductCreateInput) -> Product:
+        variants = [v.to_domain() for v in input.variants]
+        created = await resolve.create_product(info.context, input.to_domain(), variants)
+        return Product.from_domain(created)
+
+    @strawberry.mutation
+    async def update_product(self, info: Ctx, id: strawberry.ID, input: ProductUpdateInput) -> Product:
+        updated = await resolve.update_product(info.context, parse_id(id, "id"), input.to_domain())
+        return Product.from_domain(updated)
+
+    @strawberry.mutation(description="Hide a product from sale; it keeps its variants and history.")
+    async def archive_product(self, info: Ctx, id: strawberry.ID) -> Product:
+        return Product.from_domain(await resolve.archive_product(info.context, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def add_variant(self, info: Ctx, product_id: strawberry.ID, input: VariantInput) -> Variant:
+        created = await resolve.add_variant(
+            info.context, parse_id(product_id, "productId"), input.to_domain()
+        )
+        return Variant.from_domain(created)
+
+    @strawberry.mutation
+    async def update_variant(
+        self, info: Ctx, id: strawberry.ID, input: VariantUpdateInput
+    ) -> Variant:
+        updated = await resolve.update_variant(info.context, parse_id(id, "id"), input.to_domain())
+        return Variant.from_domain(updated)
+
+    @strawberry.mutation
+    async def create_category(self, info: Ctx, input: CategoryInput) -> Category:
+        created = await resolve.create_category(
+            info.context,
+            name=input.name,
+            handle=input.handle,
+            parent_id=_optional_id(input.parent_id, "input.parentId"),
+        )
+        return Category.from_domain(created)
+
+
+def _optional_id(value: strawberry.ID | None, field: str) -> UUID | None:
+    return None if value is None else parse_id(value, field)
+
+
+__all__ = ["CatalogMutation", "CatalogQuery", "Product", "Variant", "Category"]

@@ -1,0 +1,115 @@
+"""Types shared by every domain: money, attributes, Relay page info and connections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Generic, NewType, TypeVar
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from domain import catalog
+from domain.errors import Invalid
+from resolvers import pagination
+from resolvers.context import Context
+
+N = TypeVar("N")
+S = TypeVar("S")
+Ctx = Info[Context, None]
+
+BigInt = NewType("BigInt", int)
+
+
+def _whole_number(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"BigInt cannot represent {value!r}: expected a whole number")
+    return value
+
+
+SCALARS = {
+    BigInt: strawberry.scalar(
+        name="BigInt",
+        serialize=int,
+        parse_value=_whole_number,
+        description="A whole number beyond 32 bits, sent as a JSON number (e.g. minor units).",
+    )
+}
+
+
+@strawberry.type(description="An amount in minor units (cents) of an ISO 4217 currency.")
+class Money:
+    amount: BigInt
+    currency: str
+
+    @classmethod
+    def from_domain(cls, money: catalog.Money) -> Money:
+        return cls(amount=money.amount, currency=money.currency)
+
+
+@strawberry.input
+class MoneyInput:
+    amount: BigInt = strawberry.field(description="Minor units, e.g. 1999 for 19.99")
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. EUR")
+
+    def to_domain(self) -> catalog.Money:
+        return catalog.Money(amount=int(self.amount), currency=self.currency)
+
+
+@strawberry.type
+class Attribute:
+    name: str
+    value: str
+
+
+@strawberry.input
+class AttributeInput:
+    name: str
+    value: str
+
+
+def attributes_out(values: Mapping[str, str]) -> list[Attribute]:
+    return [Attribute(name=k, value=v) for k, v in sorted(values.items())]
+
+
+def attributes_in(values: list[AttributeInput] | None) -> dict[str, str] | None:
+    return None if values is None else {a.name: a.value for a in values}
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: pagination.Page[S], convert: Callable[[S], N]) -> Connection[N]:
+        return cls(
+            edges=[Edge(cursor=cursor, node=convert(item)) for cursor, item in page.items],
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.start_cursor,
+                end_cursor=page.end_cursor,
+            ),
+        )
+
+
+def parse_id(value: strawberry.ID | str, field: str) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise Invalid(f"{field}: not a valid id", fields={field: "invalid id"}) from None

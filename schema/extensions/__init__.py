@@ -1,0 +1,1 @@
+"""Tenant extensions: values that add root fields, extend types and override services."""

@@ -1,0 +1,1 @@
+"""The ASGI edge (create_app), the embedded development services and the CLI."""

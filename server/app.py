@@ -1,0 +1,76 @@
+"""create_app(settings): the ASGI application. Resources open in lifespan, never at import."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from domain.config import Settings
+from schema.build import SchemaCache
+from server.graphql import GraphQLEndpoint
+from tables import engine
+
+log = logging.getLogger("tenantgraph.app")
+
+
+def create_app(settings: Settings) -> Starlette:
+    if settings.database_url is None or settings.redis_url is None:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`tenantgraph dev` sets both)")
+    database_url, redis_url = settings.database_url, settings.redis_url
+    graphql = GraphQLEndpoint(settings, SchemaCache(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        dsn = engine.app_dsn(database_url, str(settings.app_database_password))
+        await engine.start(dsn, max_size=settings.db_pool_max)
+        app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await engine.stop()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = {
+            "postgres": await _check(_ping_postgres()),
+            "redis": await _check(request.app.state.redis.ping()),
+        }
+        ready = all(state == "ok" for state in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _ping_postgres() -> None:
+    assert engine.DB.pool is not None
+    async with engine.DB.pool.acquire(timeout=2) as connection:
+        await connection.fetchval("select 1", timeout=2)
+
+
+async def _check(probe: object) -> str:
+    try:
+        await probe  # type: ignore[misc]
+    except Exception as error:  # noqa: BLE001 - any failure means not ready; say which
+        log.warning("readiness check failed: %s", error)
+        return f"failed: {type(error).__name__}"
+    return "ok"

@@ -1,0 +1,247 @@
+"""`tenantgraph`: serve, worker, migrate, dev, tenant, apikey, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from domain import tenancy
+from domain.config import ConfigError, Settings
+from domain.errors import DomainError
+from server import logging as logs
+
+SERVICES_FILE = "services.env"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        return int(args.run(args, settings) or 0)
+    except (DomainError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tenantgraph", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[..., Any], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    serve = command("serve", _serve, "serve the API with uvicorn")
+    serve.add_argument("--workers", type=int, default=1, help="API processes")
+    command("worker", _worker, "run a SAQ worker")
+    command("migrate", _migrate, "apply database migrations and set up the app role")
+    command("dev", _dev, "what `make run` does: services, migrations, demo data, API and worker")
+
+    tenant = commands.add_parser("tenant", help="manage tenants").add_subparsers(required=True)
+    create = tenant.add_parser("create", help="create a tenant")
+    create.add_argument("slug")
+    create.add_argument("--name", required=True)
+    create.add_argument("--modules", default="catalog", help="comma-separated module slugs")
+    create.add_argument("--extensions", default="", help="comma-separated extension slugs")
+    create.set_defaults(run=_tenant_create)
+    tenant.add_parser("list", help="list tenants").set_defaults(run=_tenant_list)
+    modules = tenant.add_parser("set-modules", help="set a tenant's modules (live on next request)")
+    modules.add_argument("slug")
+    modules.add_argument("modules", help="comma-separated module slugs")
+    modules.add_argument("--extensions", default=None, help="comma-separated; unchanged if unset")
+    modules.set_defaults(run=_tenant_set_modules)
+
+    apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(required=True)
+    key = apikey.add_parser("create", help="issue a key; its secret is printed once")
+    owner = key.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--tenant", help="tenant slug")
+    owner.add_argument("--platform", action="store_true", help="a platform-admin key")
+    key.add_argument("--name", default="cli")
+    key.add_argument("--scopes", default="admin", help="comma-separated scopes")
+    key.set_defaults(run=_apikey_create)
+    revoke = apikey.add_parser("revoke", help="revoke a key by its prefix")
+    revoke.add_argument("prefix")
+    revoke.set_defaults(run=_apikey_revoke)
+
+    export = command("export-schema", _export_schema, "print a tenant's schema as SDL")
+    export.add_argument("--tenant", required=True)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    settings = _with_services(settings)
+    uvicorn.run(
+        "server.main:app", factory=True, host=settings.host, port=settings.port,
+        workers=args.workers, log_config=None, ws_per_message_deflate=False,
+    )
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> None:
+    from workers.settings import worker
+
+    settings = _with_services(settings)
+
+    async def run() -> None:
+        await worker(settings).start()
+
+    asyncio.run(run())
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> None:
+    from tables.migrate import migrate
+
+    settings = _with_services(settings)
+    assert settings.database_url is not None
+    asyncio.run(migrate(settings.database_url, app_password=str(settings.app_database_password)))
+    print("migrations applied")
+
+
+def _dev(args: argparse.Namespace, settings: Settings) -> None:
+    from server import seed
+
+    with _dev_services(settings) as settings:
+        _migrate(args, settings)
+        keys = _admin(settings, seed.seed)
+        _print_welcome(settings, keys)
+        worker = subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=os.environ)
+        try:
+            _serve(argparse.Namespace(workers=1), settings)
+        finally:
+            worker.terminate()
+            worker.wait(15)
+
+
+def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:
+    from tables import tenants
+
+    tenant = _admin(settings, lambda: tenants.create(
+        slug=args.slug, name=args.name, modules=_split(args.modules),
+        extensions=_split(args.extensions),
+    ))
+    print(f"created tenant {tenant.slug} ({tenant.id}) modules={','.join(sorted(tenant.modules))}")
+
+
+def _tenant_list(args: argparse.Namespace, settings: Settings) -> None:
+    from tables import tenants
+
+    for tenant in _admin(settings, tenants.list_all):
+        print(f"{tenant.slug}\t{tenant.id}\t{tenant.name}\tmodules={','.join(sorted(tenant.modules))}"
+              f"\textensions={','.join(sorted(tenant.extensions))}")
+
+
+def _tenant_set_modules(args: argparse.Namespace, settings: Settings) -> None:
+    from tables import tenants
+
+    async def run() -> tenancy.Tenant:
+        tenant = await tenants.get_by_slug(args.slug)
+        extensions = None if args.extensions is None else _split(args.extensions)
+        return await tenants.set_modules(
+            tenant_id=tenant.id, modules=_split(args.modules), extensions=extensions
+        )
+
+    tenant = _admin(settings, run)
+    print(f"{tenant.slug}: modules={','.join(sorted(tenant.modules))} "
+          f"extensions={','.join(sorted(tenant.extensions))}")
+
+
+def _apikey_create(args: argparse.Namespace, settings: Settings) -> None:
+    from tables import api_keys, tenants
+
+    async def run() -> str:
+        tenant_id = None if args.platform else (await tenants.get_by_slug(args.tenant)).id
+        scopes = tenancy.check_scopes(_split(args.scopes), platform=args.platform)
+        _, token = await api_keys.create(tenant_id=tenant_id, name=args.name, scopes=scopes)
+        return token
+
+    print(_admin(settings, run))
+
+
+def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> None:
+    from tables import api_keys
+
+    key = _admin(settings, lambda: api_keys.revoke_any(args.prefix))
+    print(f"revoked {key.prefix} ({key.name})")
+
+
+def _export_schema(args: argparse.Namespace, settings: Settings) -> None:
+    from schema.build import build_schema
+    from tables import tenants
+
+    tenant = _admin(settings, lambda: tenants.get_by_slug(args.tenant))
+    print(build_schema(tenant.modules, tenant.extensions, settings).schema.as_str())
+
+
+def _admin(settings: Settings, action: Callable[[], Awaitable[Any]]) -> Any:
+    """Run one operator action on the app role's connection (no pool needed)."""
+    from tables import engine
+
+    settings = _with_services(settings)
+    assert settings.database_url is not None
+    engine.configure(engine.app_dsn(settings.database_url, str(settings.app_database_password)))
+    return asyncio.run(action())
+
+
+def _with_services(settings: Settings) -> Settings:
+    """Fill unset URLs from the embedded services of a running `make run`, if any."""
+    if settings.database_url and settings.redis_url:
+        return settings
+    saved = Path(settings.data_dir) / SERVICES_FILE
+    if not saved.exists():
+        raise ConfigError("DATABASE_URL and REDIS_URL are not set and `make run` is not running")
+    values = dict(line.split("=", 1) for line in saved.read_text().split())
+    os.environ.update({k: v for k, v in values.items() if not os.environ.get(k)})
+    return Settings.from_env(os.environ)
+
+
+@contextlib.contextmanager
+def _dev_services(settings: Settings) -> Iterator[Settings]:
+    if settings.database_url and settings.redis_url:
+        yield settings
+        return
+    from server.services import embedded
+
+    data_dir = Path(settings.data_dir)
+    with embedded(data_dir) as services:
+        os.environ.setdefault("DATABASE_URL", services.database_url)
+        os.environ.setdefault("REDIS_URL", services.redis_url)
+        saved = data_dir / SERVICES_FILE
+        saved.write_text(f"DATABASE_URL={os.environ['DATABASE_URL']}\n"
+                         f"REDIS_URL={os.environ['REDIS_URL']}\n")
+        try:
+            yield Settings.from_env(os.environ)
+        finally:
+            saved.unlink(missing_ok=True)
+
+
+def _print_welcome(settings: Settings, keys: Any) -> None:
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    lines = [
+        "", "tenantgraph is running.", f"  GraphiQL:  {url}",
+        *(f"  {slug:<8} admin key:  {token}" for slug, token in keys.tenant_keys.items()),
+        f"  platform key:     {keys.platform_key}  (send X-Tenant-ID: <slug>)",
+        '  In GraphiQL headers: {"Authorization": "Bearer <key>"}', "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

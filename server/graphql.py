@@ -1,0 +1,171 @@
+"""POST/GET /graphql: authenticate, pick the tenant's schema, execute, answer."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from domain.config import Settings
+from domain.errors import BadRequest, DomainError
+from resolvers.context import new_context
+from schema.build import SchemaCache
+from server import auth
+from server import logging as logs
+
+log = logging.getLogger("tenantgraph.http")
+JSON_TYPES = ("application/json", "application/graphql-response+json")
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class MethodNotAllowed(DomainError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+
+class UnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+class GraphQLEndpoint:
+    def __init__(self, settings: Settings, schemas: SchemaCache) -> None:
+        self.settings = settings
+        self.schemas = schemas
+
+    async def handle(self, request: Request) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        logs.request_id.set(request_id[:64])
+        if request.method == "GET" and _wants_html(request):
+            if not self.settings.graphiql:
+                return _errors(BadRequest("GraphiQL is disabled"), request_id, status=404)
+            return HTMLResponse(get_graphql_ide_html("graphiql"))
+        try:
+            payload = await self._payload(request)
+            caller = await auth.authenticate(
+                request.headers.get("authorization"), request.headers.get("x-tenant-id"),
+                self.settings,
+            )
+        except DomainError as error:
+            return _errors(error, request_id)
+        logs.tenant.set(caller.tenant.slug)
+        return await self._execute(request, payload, caller, request_id)
+
+    async def _execute(
+        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
+    ) -> Response:
+        tenant_schema = self.schemas.for_tenant(caller.tenant)
+        context = new_context(
+            tenant=caller.tenant,
+            principal=caller.principal,
+            settings=self.settings,
+            services=tenant_schema.services,
+            request_id=request_id,
+        )
+        allowed = (
+            (OperationType.QUERY,) if request.method == "GET"
+            else (OperationType.QUERY, OperationType.MUTATION)
+        )
+        try:
+            result = await tenant_schema.schema.execute(
+                payload["query"],
+                variable_values=payload.get("variables"),
+                context_value=context,
+                operation_name=payload.get("operationName"),
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError:
+            return _errors(MethodNotAllowed("only queries may be sent with GET"), request_id)
+        return _result(result, request_id)
+
+    async def _payload(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            params = dict(request.query_params)
+            if "variables" in params:
+                params["variables"] = _json(params["variables"].encode(), "variables")
+            return _check_payload(params)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in JSON_TYPES:
+            raise UnsupportedMediaType("send the request as application/json")
+        body = await _read_capped(request, self.settings.max_body_bytes)
+        return _check_payload(_json(body, "body"))
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BadRequest("client disconnected before sending the whole body") from None
+    return b"".join(chunks)
+
+
+def _json(raw: bytes, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest(f"{what} is not valid JSON") from None
+
+
+def _check_payload(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise BadRequest("body must be a JSON object with a 'query'")
+    if not isinstance(payload.get("query"), str) or not payload["query"].strip():
+        raise BadRequest("'query' must be a non-empty string")
+    if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
+        raise BadRequest("'variables' must be an object")
+    if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+        raise BadRequest("'operationName' must be a string")
+    return payload
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
+
+
+def _result(result: ExecutionResult, request_id: str) -> Response:
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    executed = result.data is not None or any(e.path for e in result.errors or ())
+    status = 200 if executed else 400
+    return _json_response(body, status, request_id)
+
+
+def _errors(error: DomainError, request_id: str, status: int | None = None) -> Response:
+    formatted = {"message": error.message, "extensions": {"code": error.code, **error.details}}
+    headers = {"www-authenticate": "Bearer"} if error.http_status == 401 else {}
+    return _json_response(
+        {"data": None, "errors": [formatted]}, status or error.http_status, request_id, headers
+    )
+
+
+def _json_response(
+    body: dict[str, Any], status: int, request_id: str, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers={"x-request-id": request_id, **(headers or {})},
+    )

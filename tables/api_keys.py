@@ -1,0 +1,150 @@
+"""API keys: hashed secrets bound to a tenant (or to the platform), with scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from piccolo.columns import UUID as UUIDColumn
+from piccolo.columns import Array, Timestamptz, Varchar
+from piccolo.table import Table
+
+from domain import credentials
+from domain.errors import NotFound
+from tables import db
+from tables.engine import DB
+
+USAGE_RESOLUTION = timedelta(seconds=60)
+
+
+class ApiKeyTable(Table, tablename="api_keys", db=DB):
+    id = UUIDColumn(primary_key=True)
+    tenant_id = UUIDColumn(null=True, default=None)
+    prefix = Varchar(length=24)
+    secret_hash = Varchar(length=64)
+    name = Varchar(length=200)
+    scopes = Array(base_column=Varchar(length=64))
+    created_at = Timestamptz()
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    expires_at = Timestamptz(null=True, default=None)
+
+
+def _to_key(row: dict[str, Any]) -> credentials.ApiKey:
+    return credentials.ApiKey(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        prefix=row["prefix"],
+        name=row["name"],
+        scopes=frozenset(row["scopes"]),
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+async def create(
+    *,
+    tenant_id: UUID | None,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None = None,
+) -> tuple[credentials.ApiKey, str]:
+    """Store a new key; the returned token is the only time its secret is seen."""
+    issued = credentials.issue()
+    row = ApiKeyTable(
+        tenant_id=tenant_id,
+        prefix=issued.prefix,
+        secret_hash=issued.hash,
+        name=name,
+        scopes=sorted(scopes),
+        expires_at=expires_at,
+    )
+    async with _scope(tenant_id):
+        rows = await ApiKeyTable.insert(row).returning(*ApiKeyTable.all_columns())
+    return _to_key(rows[0]), issued.token
+
+
+async def authenticate(token: str) -> credentials.ApiKey | None:
+    """The usable key a presented token belongs to, or None; marks it used (coarsely)."""
+    parsed = credentials.parse(token)
+    if parsed is None:
+        return None
+    prefix, secret = parsed
+    now = datetime.now(UTC)
+    async with db.platform():
+        rows = await ApiKeyTable.select().where(ApiKeyTable.prefix == prefix)
+        for row in rows:
+            key = _to_key(row)
+            if credentials.matches(secret, row["secret_hash"]) and key.usable(now):
+                await _mark_used(key, now)
+                return key
+    return None
+
+
+async def list_for_tenant(*, tenant_id: UUID) -> list[credentials.ApiKey]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await ApiKeyTable.select().where(ApiKeyTable.tenant_id == tenant_id).order_by(
+            ApiKeyTable.created_at
+        )
+    return [_to_key(row) for row in rows]
+
+
+async def revoke(prefix: str, *, tenant_id: UUID | None) -> credentials.ApiKey:
+    """Revoke a key of this tenant (or, with tenant_id None, a platform key)."""
+    owner = (
+        ApiKeyTable.tenant_id.is_null() if tenant_id is None else ApiKeyTable.tenant_id == tenant_id
+    )
+    async with _scope(tenant_id):
+        rows = await ApiKeyTable.update(
+            {ApiKeyTable.revoked_at: datetime.now(UTC)}
+        ).where(ApiKeyTable.prefix == prefix, owner).returning(*ApiKeyTable.all_columns())
+    if not rows:
+        raise NotFound(f"api key {prefix!r} not found")
+    return _to_key(rows[0])
+
+
+async def revoke_any(prefix: str) -> credentials.ApiKey:
+    """Operator revocation from the CLI, whichever tenant the key belongs to."""
+    async with db.platform():
+        rows = await ApiKeyTable.update(
+            {ApiKeyTable.revoked_at: datetime.now(UTC)}
+        ).where(ApiKeyTable.prefix == prefix).returning(*ApiKeyTable.all_columns())
+    if not rows:
+        raise NotFound(f"api key {prefix!r} not found")
+    return _to_key(rows[0])
+
+
+async def _mark_used(key: credentials.ApiKey, now: datetime) -> None:
+    if key.last_used_at is not None and now - key.last_used_at < USAGE_RESOLUTION:
+        return
+    await ApiKeyTable.update({ApiKeyTable.last_used_at: now}).where(ApiKeyTable.id == key.id)
+
+
+def _scope(tenant_id: UUID | None) -> Any:
+    return db.platform() if tenant_id is None else db.transaction(tenant_id=tenant_id)
+
+
+async def purge_revoked(*, older_than: timedelta) -> int:
+    """Delete keys revoked longer ago than the retention period; returns how many."""
+    cutoff = datetime.now(UTC) - older_than
+    async with db.platform():
+        rows = await ApiKeyTable.delete().where(
+            ApiKeyTable.revoked_at.is_not_null(), ApiKeyTable.revoked_at < cutoff
+        ).returning(ApiKeyTable.id)
+    return len(rows)
+
+
+async def revoke_named(name: str, *, tenant_id: UUID | None) -> int:
+    """Revoke every active key of this owner with this name (used for demo keys)."""
+    owner = (
+        ApiKeyTable.tenant_id.is_null() if tenant_id is None else ApiKeyTable.tenant_id == tenant_id
+    )
+    async with _scope(tenant_id):
+        rows = await ApiKeyTable.update({ApiKeyTable.revoked_at: datetime.now(UTC)}).where(
+            ApiKeyTable.name == name, ApiKeyTable.revoked_at.is_null(), owner
+        ).returning(ApiKeyTable.id)
+    return len(rows)

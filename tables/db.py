@@ -1,0 +1,74 @@
+"""Units of work: a short transaction on its own connection with the tenant set for RLS.
+
+graphql-core resolves sibling fields concurrently, and a Piccolo transaction pins one asyncpg
+connection that cannot be used concurrently. So every unit of work opens its own transaction,
+and a nested call joins the enclosing one only when it runs in the same asyncio task for the
+same tenant; a concurrently running sibling always gets a connection of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from uuid import UUID
+
+from piccolo.engine.postgres import PostgresTransaction
+
+from tables.engine import DB
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unit:
+    task: asyncio.Task[Any] | None
+    tenant_id: UUID | None
+    platform: bool
+    transaction: PostgresTransaction
+
+
+_current: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("tg_unit", default=None)
+
+
+@contextlib.asynccontextmanager
+async def transaction(
+    *, tenant_id: UUID | None, platform: bool = False
+) -> AsyncIterator[PostgresTransaction]:
+    """A transaction scoped to one tenant (or to the platform registry when `platform`)."""
+    unit = _current.get()
+    task = asyncio.current_task()
+    if unit and unit.task is task and unit.tenant_id == tenant_id and unit.platform == platform:
+        yield unit.transaction
+        return
+    outer = DB.current_transaction.set(None)
+    try:
+        async with DB.transaction() as tx:
+            await tx.connection.execute(
+                "select set_config('app.tenant_id', $1, true), set_config('app.platform', $2, true)",
+                str(tenant_id) if tenant_id else "",
+                "on" if platform else "",
+            )
+            token = _current.set(_Unit(task, tenant_id, platform, tx))
+            try:
+                yield tx
+            finally:
+                _current.reset(token)
+    finally:
+        DB.current_transaction.reset(outer)
+
+
+def platform() -> contextlib.AbstractAsyncContextManager[PostgresTransaction]:
+    """The tenant registry and credentials, read before a tenant is known."""
+    return transaction(tenant_id=None, platform=True)
+
+
+def json_field(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        loaded = json.loads(value)
+        return dict(loaded) if isinstance(loaded, Mapping) else {}
+    return dict(value)

@@ -1,0 +1,47 @@
+"""The one Piccolo engine. Configured and connected in a lifespan, never at import."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from piccolo.engine.postgres import PostgresEngine
+
+APP_ROLE = "tenantgraph_app"
+
+
+class Engine(PostgresEngine):
+    """PostgresEngine that does not connect when constructed (Piccolo's checks the version)."""
+
+    async def check_version(self) -> None:
+        return None
+
+    async def prep_database(self) -> None:
+        return None
+
+
+DB = Engine(config={})
+
+
+def configure(dsn: str) -> None:
+    DB.config = {"dsn": dsn}
+
+
+async def start(dsn: str, *, max_size: int) -> None:
+    configure(dsn)
+    await DB.start_connection_pool(min_size=1, max_size=max_size)
+
+
+async def stop() -> None:
+    if DB.pool is not None:
+        await DB.close_connection_pool()
+
+
+def app_dsn(owner_dsn: str, password: str) -> str:
+    """The same database reached as the app role, which owns nothing and cannot bypass RLS."""
+    parts = urlsplit(owner_dsn)
+    host = parts.hostname or ""
+    netloc = f"{APP_ROLE}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+

@@ -1,0 +1,1 @@
+"""SAQ settings and jobs: they run beside the request path, through tables/ and domain/."""
