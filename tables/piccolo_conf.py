@@ -12,7 +12,8 @@ from tables.engine import DB, configure
 
 __all__ = ["DB", "APP_REGISTRY"]
 
-if os.environ.get("DATABASE_URL"):
+# Only for the standalone CLI: inside the app or a test the engine is configured already.
+if not DB.config and os.environ.get("DATABASE_URL"):
     configure(os.environ["DATABASE_URL"])
 
 APP_REGISTRY = AppRegistry(apps=["tables.piccolo_app"])
