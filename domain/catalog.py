@@ -12,9 +12,9 @@ from uuid import UUID
 
 from domain.errors import Invalid
 
-SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-HANDLE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
+SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+HANDLE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_PRICE_MINOR = 10**12
 MAX_TITLE = 200
 
@@ -97,20 +97,20 @@ class DefaultCatalogRules:
         errors: dict[str, str] = {}
         if not draft.title.strip() or len(draft.title) > MAX_TITLE:
             errors[f"{path}.title"] = f"must be 1-{MAX_TITLE} characters"
-        if not HANDLE.match(draft.handle) or len(draft.handle) > 120:
+        if not HANDLE.fullmatch(draft.handle) or len(draft.handle) > 120:
             errors[f"{path}.handle"] = "must be lowercase words joined by '-' (max 120)"
         errors.update(_check_attributes(draft.attributes, f"{path}.attributes"))
         return errors
 
     def check_variant(self, draft: VariantDraft, path: str = "variant") -> dict[str, str]:
         errors: dict[str, str] = {}
-        if not SKU.match(draft.sku):
+        if not SKU.fullmatch(draft.sku):
             errors[f"{path}.sku"] = "must be 1-64 letters, digits, '.', '_' or '-'"
         if len(draft.title) > MAX_TITLE:
             errors[f"{path}.title"] = f"must be at most {MAX_TITLE} characters"
         if not 0 <= draft.price.amount <= MAX_PRICE_MINOR:
             errors[f"{path}.price.amount"] = "must be between 0 and 10^12 minor units"
-        if not CURRENCY.match(draft.price.currency):
+        if not CURRENCY.fullmatch(draft.price.currency):
             errors[f"{path}.price.currency"] = "must be a 3-letter ISO 4217 code"
         errors.update(_check_attributes(draft.attributes, f"{path}.attributes"))
         return errors

@@ -56,7 +56,7 @@ class Settings:
             redis_url=_url(environ, "REDIS_URL", ("redis", "rediss")),
             jwt_secret=Secret(environ.get("JWT_SECRET", cls.jwt_secret)),
             host=environ.get("HOST", cls.host),
-            port=_parse(environ, "PORT", int, cls.port, minimum=0),
+            port=_parse(environ, "PORT", int, cls.port, minimum=0, maximum=65535),
             data_dir=environ.get("DATA_DIR", cls.data_dir),
             graphiql=_parse(environ, "GRAPHIQL", _bool, not production),
             introspection=_parse(environ, "INTROSPECTION", _bool, not production),
@@ -78,6 +78,8 @@ class Settings:
         return settings
 
     def check_production(self) -> None:
+        if not self.jwt_secret:
+            raise ConfigError("JWT_SECRET: must not be empty")
         if self.env != "production":
             return
         if self.jwt_secret == Settings.jwt_secret or len(self.jwt_secret) < 32:
@@ -92,7 +94,9 @@ def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str
         return None
     parts = urlsplit(value)
     if parts.scheme not in schemes or not (parts.hostname or parts.path or parts.query):
-        raise ConfigError(f"{name}: expected a {'/'.join(schemes)}:// URL, got {value!r}")
+        # Never echo the value: it may carry a password.
+        shown = f"{parts.scheme}://..." if parts.scheme else "a value without a scheme"
+        raise ConfigError(f"{name}: expected a {'/'.join(schemes)}:// URL, got {shown}")
     return value
 
 
@@ -118,6 +122,7 @@ def _parse(
     parse: Callable[[str], T],
     default: T,
     minimum: int | None = None,
+    maximum: int | None = None,
 ) -> T:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -128,4 +133,6 @@ def _parse(
         raise ConfigError(f"{name}: cannot read {raw!r} as {parse.__name__}") from None
     if minimum is not None and isinstance(value, int) and value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
+    if maximum is not None and isinstance(value, int) and value > maximum:
+        raise ConfigError(f"{name}: must be at most {maximum}, got {value}")
     return value

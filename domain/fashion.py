@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from domain import catalog
 
-SEASON = re.compile(r"^(SS|AW)\d{2}$")
+SEASON = re.compile(r"(SS|AW)\d{2}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +25,7 @@ class FashionCatalogRules(catalog.DefaultCatalogRules):
     def check_product(self, draft: catalog.ProductDraft, path: str = "input") -> dict[str, str]:
         errors = super().check_product(draft, path)
         season = draft.attributes.get("season")
-        if season is None or not SEASON.match(season):
+        if season is None or not SEASON.fullmatch(season):
             errors[f"{path}.attributes.season"] = "fashion products need a season like SS25 or AW24"
         return errors
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain.errors import Invalid
 
-SLUG = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+SLUG = re.compile(r"[a-z][a-z0-9-]{1,39}")
 ADMIN = "admin"
 PLATFORM = "platform"
 
@@ -79,7 +79,7 @@ def schema_fingerprint(modules: Iterable[str], extensions: Iterable[str]) -> str
 
 
 def check_slug(slug: str) -> str:
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise Invalid(
             "slug must be 2-40 characters: lowercase letters, digits and '-', starting with a letter",
             fields={"slug": "invalid format"},
@@ -113,12 +113,14 @@ def known_scopes() -> frozenset[str]:
     return frozenset(scopes | set(BASE_SCOPES))
 
 
-def check_scopes(scopes: Iterable[str], *, platform: bool = False) -> frozenset[str]:
+def check_scopes(
+    scopes: Iterable[str], *, platform: bool = False, field: str = "scopes"
+) -> frozenset[str]:
     wanted = frozenset(scopes)
     allowed = known_scopes() | ({PLATFORM} if platform else set())
     unknown = sorted(wanted - allowed)
     if unknown:
-        raise Invalid(f"unknown scopes: {', '.join(unknown)}", fields={"scopes": "unknown"})
+        raise Invalid(f"unknown scopes: {', '.join(unknown)}", fields={field: "unknown"})
     if not wanted:
-        raise Invalid("at least one scope is required", fields={"scopes": "empty"})
+        raise Invalid("at least one scope is required", fields={field: "empty"})
     return wanted

@@ -122,7 +122,7 @@ async def create_category(
     errors: dict[str, Any] = {}
     if not name.strip() or len(name) > catalog.MAX_TITLE:
         errors["input.name"] = f"must be 1-{catalog.MAX_TITLE} characters"
-    if not catalog.HANDLE.match(handle):
+    if not catalog.HANDLE.fullmatch(handle):
         errors["input.handle"] = "must be lowercase words joined by '-'"
     catalog.require_valid(errors)
     return await catalog_tables.create_category(

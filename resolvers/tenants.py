@@ -25,7 +25,7 @@ async def create_api_key(
     ctx.require(tenancy.ADMIN)
     if not name.strip() or len(name) > 200:
         raise Invalid("name must be 1-200 characters", fields={"input.name": "invalid"})
-    wanted = tenancy.check_scopes(scopes)
+    wanted = tenancy.check_scopes(scopes, field="input.scopes")
     return await api_keys.create(tenant_id=ctx.tenant_id, name=name, scopes=wanted)
 
 

@@ -35,7 +35,7 @@ async def authenticate(
         return Caller(tenant=await _tenant_ref(selected_tenant), principal=principal)
     assert principal.tenant_id is not None
     tenant = await tenants.get(principal.tenant_id)
-    if selected_tenant and selected_tenant not in (tenant.slug, str(tenant.id)):
+    if selected_tenant and not _names(selected_tenant, tenant):
         raise Forbidden("this credential cannot act for another tenant")
     return Caller(tenant=tenant, principal=principal)
 
@@ -70,7 +70,7 @@ async def _jwt_principal(token: str, settings: Settings) -> tenancy.Principal:
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("token expired") from None
-    except jwt.InvalidTokenError as error:
+    except jwt.PyJWTError as error:
         raise Unauthenticated(f"invalid token: {error}") from None
     tenant = await _tenant_ref(str(claims["tenant"]), unauthenticated=True)
     scopes = claims.get("scopes", [])
@@ -93,6 +93,10 @@ async def _tenant_ref(ref: str, *, unauthenticated: bool = False) -> tenancy.Ten
         if unauthenticated:
             raise Unauthenticated("invalid token: unknown tenant") from None
         raise
+
+
+def _names(ref: str, tenant: tenancy.Tenant) -> bool:
+    return ref == tenant.slug or (_is_uuid(ref) and UUID(ref) == tenant.id)
 
 
 def _is_uuid(value: str) -> bool:

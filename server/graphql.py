@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -46,8 +47,17 @@ class GraphQLEndpoint:
         self.schemas = schemas
 
     async def handle(self, request: Request) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        logs.request_id.set(request_id[:64])
+        request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        logs.request_id.set(request_id)
+        started = time.perf_counter()
+        response = await self._handle(request, request_id)
+        log.info(
+            "%s %s %d %.1fms", request.method, request.url.path, response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    async def _handle(self, request: Request, request_id: str) -> Response:
         if request.method == "GET" and _wants_html(request):
             if not self.settings.graphiql:
                 return _errors(BadRequest("GraphiQL is disabled"), request_id, status=404)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from piccolo.columns import JSONB, Array, Timestamptz, Varchar
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
@@ -48,9 +49,12 @@ async def create(
     async with db.platform():
         if await TenantTable.exists().where(TenantTable.slug == slug):
             raise Conflict(f"tenant {slug!r} already exists")
-        rows = await TenantTable.insert(
-            TenantTable(slug=slug, name=name, modules=modules, extensions=extensions)
-        ).returning(*TenantTable.all_columns())
+        try:
+            rows = await TenantTable.insert(
+                TenantTable(slug=slug, name=name, modules=modules, extensions=extensions)
+            ).returning(*TenantTable.all_columns())
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"tenant {slug!r} already exists") from None
     return to_tenant(rows[0])
 
 
