@@ -39,16 +39,20 @@ def encode(order: str, value: Any, row_id: UUID) -> str:
 
 def decode(cursor: str, order: str) -> tuple[Any, UUID]:
     """(sort value, id) of a cursor made for the same ordering; anything else is bad input."""
+    invalid = Invalid("after: not a cursor from this connection", fields={"after": "invalid"})
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         made_for, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        if made_for != order:
+            raise Invalid("after: cursor belongs to another ordering", fields={"after": "mismatch"})
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["t"])
         parsed = (value, UUID(row_id))
     except (ValueError, TypeError, KeyError):
-        raise Invalid("after: not a cursor from this connection", fields={"after": "invalid"}) from None
-    if made_for != order:
-        raise Invalid("after: cursor belongs to another ordering", fields={"after": "mismatch"})
+        raise invalid from None
+    expected = datetime if order.startswith("created_at") else str
+    if not isinstance(value, expected):
+        raise invalid
     return parsed
 
 

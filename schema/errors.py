@@ -16,31 +16,35 @@ log = logging.getLogger("tenantgraph.graphql")
 MASKED = "Internal server error"
 
 
+def translate(error: GraphQLError, request_id: Any) -> GraphQLError:
+    """The error as clients see it, always with `extensions.code`; idempotent."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if isinstance(original, DomainError):
+        error.extensions = {"code": original.code, **original.details}
+        return error
+    if original is None or error.path is None:
+        syntax = error.message.startswith("Syntax Error")
+        code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+        error.extensions = {"code": code, **(error.extensions or {})}
+        return error
+    log.error("unexpected error at %s", error.path, exc_info=original)
+    return GraphQLError(
+        MASKED,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
 class DomainErrors(SchemaExtension):
+    """Translates the errors of an executed operation (see `translate`)."""
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [self._translate(error) for error in errors]
-
-    def _translate(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, DomainError):
-            error.extensions = {"code": original.code, **original.details}
-            return error
-        if original is None or error.path is None:
-            code = "GRAPHQL_PARSE_FAILED" if "Syntax Error" in error.message else "GRAPHQL_VALIDATION_FAILED"
-            error.extensions = {"code": code, **(error.extensions or {})}
-            return error
-        request_id = self._request_id()
-        log.error("unexpected error at %s", error.path, exc_info=original)
-        return GraphQLError(
-            MASKED,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        )
-
-    def _request_id(self) -> Any:
-        return getattr(self.execution_context.context, "request_id", None)
+            request_id = getattr(self.execution_context.context, "request_id", None)
+            result.errors = [translate(error, request_id) for error in errors]

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
+from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -19,6 +20,7 @@ from domain.config import Settings
 from domain.errors import BadRequest, DomainError
 from resolvers.context import new_context
 from schema.build import SchemaCache
+from schema.errors import translate
 from server import auth
 from server import logging as logs
 
@@ -98,6 +100,8 @@ class GraphQLEndpoint:
             )
         except InvalidOperationTypeError:
             return _errors(MethodNotAllowed("only queries may be sent with GET"), request_id)
+        except (CannotGetOperationTypeError, MissingQueryError):
+            return _errors(BadRequest("no operation to run: check operationName"), request_id)
         return _result(result, request_id)
 
     async def _payload(self, request: Request) -> dict[str, Any]:
@@ -156,7 +160,8 @@ def _wants_html(request: Request) -> bool:
 def _result(result: ExecutionResult, request_id: str) -> Response:
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
-        body["errors"] = [error.formatted for error in result.errors]
+        # Errors raised while parsing (e.g. by the parser cache) arrive untranslated.
+        body["errors"] = [translate(error, request_id).formatted for error in result.errors]
     executed = result.data is not None or any(e.path for e in result.errors or ())
     status = 200 if executed else 400
     return _json_response(body, status, request_id)
