@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -85,6 +86,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     settings = _with_services(settings)
+    # uvicorn re-raises the signal it stopped on; exit 0 then, and let `dev` stop its worker.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "server.main:app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, log_config=None, ws_per_message_deflate=False,
