@@ -186,3 +186,29 @@ class VariantPatch:
             attributes=variant.attributes if self.attributes is None else self.attributes,
             active=variant.active if self.active is None else self.active,
         )
+
+
+def archived(before: Product, after: Product) -> bool:
+    return before.status != ProductStatus.ARCHIVED and after.status == ProductStatus.ARCHIVED
+
+
+def variant_payload(variant: Variant) -> dict[str, object]:
+    return {
+        "id": str(variant.id),
+        "productId": str(variant.product_id),
+        "sku": variant.sku,
+        "price": {"amount": variant.price.amount, "currency": variant.price.currency},
+        "active": variant.active,
+    }
+
+
+def product_payload(product: Product, variants: list[Variant] | None = None) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "id": str(product.id),
+        "handle": product.handle,
+        "title": product.title,
+        "status": product.status.value,
+    }
+    if variants is not None:
+        payload["variants"] = [variant_payload(v) for v in variants]
+    return payload

@@ -75,7 +75,7 @@ async def create_product(
     for index, variant in enumerate(variants):
         errors.update(rules.check_variant(variant, f"input.variants[{index}]"))
     catalog.require_valid(errors)
-    return await catalog_tables.create_product(draft, variants, tenant_id=ctx.tenant_id)
+    return await catalog_tables.create_product(draft, variants, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def update_product(
@@ -85,7 +85,7 @@ async def update_product(
     current = await _existing_product(ctx, product_id)
     draft = patch.apply(current)
     catalog.require_valid(ctx.services.catalog_rules.check_product(draft))
-    updated = await catalog_tables.update_product(product_id, draft, tenant_id=ctx.tenant_id)
+    updated = await catalog_tables.update_product(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
     ctx.loaders.product.clear(product_id)
     ctx.loaders.product.prime(product_id, updated)
     return updated
@@ -102,7 +102,7 @@ async def add_variant(
 ) -> catalog.Variant:
     ctx.require(WRITE)
     catalog.require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
-    return await catalog_tables.add_variant(product_id, draft, tenant_id=ctx.tenant_id)
+    return await catalog_tables.add_variant(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def update_variant(
@@ -112,7 +112,7 @@ async def update_variant(
     current = await catalog_tables.get_variant(variant_id, tenant_id=ctx.tenant_id)
     draft = patch.apply(current)
     catalog.require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
-    return await catalog_tables.update_variant(variant_id, draft, tenant_id=ctx.tenant_id)
+    return await catalog_tables.update_variant(variant_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def create_category(
@@ -126,7 +126,7 @@ async def create_category(
         errors["input.handle"] = "must be lowercase words joined by '-'"
     catalog.require_valid(errors)
     return await catalog_tables.create_category(
-        name=name, handle=handle, parent_id=parent_id, tenant_id=ctx.tenant_id
+        name=name, handle=handle, parent_id=parent_id, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
 
 

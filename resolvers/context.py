@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from uuid import UUID
 
-from domain import catalog, tenancy
+from domain import catalog, events, tenancy
 from domain.config import Settings
 from domain.errors import Forbidden
 from resolvers.loaders import Loaders
@@ -32,6 +32,10 @@ class Context:
     @property
     def tenant_id(self) -> UUID:
         return self.tenant.id
+
+    @property
+    def meta(self) -> events.WriteMeta:
+        return events.WriteMeta(actor=self.principal.subject, correlation_id=self.request_id)
 
     def require(self, scope: str) -> None:
         if not self.principal.can(scope):

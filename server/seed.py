@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 from uuid import UUID
 
-from domain import catalog, tenancy
+from domain import catalog, events, tenancy
 from domain.errors import NotFound
 from tables import api_keys, tenants
 from tables import catalog as catalog_tables
 
 DEV_KEY_NAME = "make run"
+SEED = events.WriteMeta(actor="system:seed", correlation_id="seed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +73,7 @@ async def _tenant(
         pass
     tenant = await tenants.create(slug=slug, name=name, modules=modules, extensions=extensions)
     for draft, variants in products:
-        await catalog_tables.create_product(draft, variants, tenant_id=tenant.id)
+        await catalog_tables.create_product(draft, variants, tenant_id=tenant.id, meta=SEED)
     return tenant
 
 

@@ -25,9 +25,10 @@ from piccolo.columns import (
 from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import catalog
+from domain import catalog, events
 from domain.errors import Invalid, NotFound
 from tables import db
+from tables import events as outbox
 from tables.engine import DB
 
 
@@ -61,6 +62,7 @@ class VariantTable(Table, tablename="variants", db=DB):
     title = Varchar(length=200, default="")
     attributes = JSONB(default={})
     price_amount = BigInt()
+    compare_at_amount = BigInt(null=True, default=None)
     currency = Varchar(length=3)
     active = Boolean(default=True)
     position = Integer(default=0)
@@ -185,7 +187,11 @@ def _filters(where: catalog.ProductFilter) -> list[Any]:
 
 
 async def create_product(
-    draft: catalog.ProductDraft, variants: Sequence[catalog.VariantDraft], *, tenant_id: UUID
+    draft: catalog.ProductDraft,
+    variants: Sequence[catalog.VariantDraft],
+    *,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
 ) -> catalog.Product:
     async with db.transaction(tenant_id=tenant_id):
         await _check_category(draft.category_id, tenant_id=tenant_id, path="input.categoryId")
@@ -205,13 +211,19 @@ async def create_product(
             attributes=dict(draft.attributes),
         )).returning(*ProductTable.all_columns()))
         product = _product(rows[0])
-        for position, variant in enumerate(variants):
+        created = [
             await _insert_variant(variant, product.id, position, tenant_id=tenant_id)
+            for position, variant in enumerate(variants)
+        ]
+        await outbox.append(
+            [events.draft("product.created", product.id, catalog.product_payload(product, created))],
+            tenant_id=tenant_id, meta=meta,
+        )
     return product
 
 
 async def update_product(
-    product_id: UUID, draft: catalog.ProductDraft, *, tenant_id: UUID
+    product_id: UUID, draft: catalog.ProductDraft, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> catalog.Product:
     async with db.transaction(tenant_id=tenant_id):
         current = await get_product(product_id, tenant_id=tenant_id)
@@ -229,11 +241,17 @@ async def update_product(
         }).where(
             ProductTable.tenant_id == tenant_id, ProductTable.id == product_id
         ).returning(*ProductTable.all_columns()))
-    return _product(rows[0])
+        product = _product(rows[0])
+        kind = "product.archived" if catalog.archived(current, product) else "product.updated"
+        await outbox.append(
+            [events.draft(kind, product.id, catalog.product_payload(product))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return product
 
 
 async def add_variant(
-    product_id: UUID, draft: catalog.VariantDraft, *, tenant_id: UUID
+    product_id: UUID, draft: catalog.VariantDraft, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> catalog.Variant:
     async with db.transaction(tenant_id=tenant_id):
         await get_product(product_id, tenant_id=tenant_id)
@@ -241,11 +259,16 @@ async def add_variant(
         position = await VariantTable.count().where(
             VariantTable.tenant_id == tenant_id, VariantTable.product_id == product_id
         )
-        return await _insert_variant(draft, product_id, position, tenant_id=tenant_id)
+        variant = await _insert_variant(draft, product_id, position, tenant_id=tenant_id)
+        await outbox.append(
+            [events.draft("variant.created", variant.id, catalog.variant_payload(variant))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return variant
 
 
 async def update_variant(
-    variant_id: UUID, draft: catalog.VariantDraft, *, tenant_id: UUID
+    variant_id: UUID, draft: catalog.VariantDraft, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> catalog.Variant:
     async with db.transaction(tenant_id=tenant_id):
         rows = await VariantTable.update({
@@ -257,13 +280,18 @@ async def update_variant(
         }).where(
             VariantTable.tenant_id == tenant_id, VariantTable.id == variant_id
         ).returning(*VariantTable.all_columns())
-    if not rows:
-        raise NotFound("variant not found")
-    return _variant(rows[0])
+        if not rows:
+            raise NotFound("variant not found")
+        variant = _variant(rows[0])
+        await outbox.append(
+            [events.draft("variant.updated", variant.id, catalog.variant_payload(variant))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return variant
 
 
 async def create_category(
-    *, name: str, handle: str, parent_id: UUID | None, tenant_id: UUID
+    *, name: str, handle: str, parent_id: UUID | None, tenant_id: UUID, meta: events.WriteMeta
 ) -> catalog.Category:
     async with db.transaction(tenant_id=tenant_id):
         await _check_category(parent_id, tenant_id=tenant_id, path="input.parentId")
@@ -275,7 +303,12 @@ async def create_category(
         rows = await _unique(CategoryTable.insert(CategoryTable(
             tenant_id=tenant_id, name=name, handle=handle, parent_id=parent_id
         )).returning(*CategoryTable.all_columns()))
-    return _category(rows[0])
+        category = _category(rows[0])
+        await outbox.append(
+            [events.draft("category.created", category.id, {"name": name, "handle": handle})],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return category
 
 
 async def get_categories(

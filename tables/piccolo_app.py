@@ -2,7 +2,18 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from tables import api_keys, catalog, tenants
+from tables import (
+    api_keys,
+    catalog,
+    customers,
+    events,
+    inventory,
+    metrics,
+    orders,
+    payments,
+    pricing,
+    tenants,
+)
 
 APP_CONFIG = AppConfig(
     app_name="tenantgraph",
@@ -13,6 +24,20 @@ APP_CONFIG = AppConfig(
         catalog.CategoryTable,
         catalog.ProductTable,
         catalog.VariantTable,
+        events.EventTable,
+        events.CounterTable,
+        pricing.PriceListTable,
+        pricing.VariantPriceTable,
+        inventory.LocationTable,
+        inventory.StockLevelTable,
+        inventory.StockAdjustmentTable,
+        inventory.ReservationTable,
+        customers.CustomerTable,
+        customers.AddressTable,
+        orders.OrderTable,
+        orders.OrderLineTable,
+        payments.PaymentTable,
+        metrics.MetricTable,
     ],
     migration_dependencies=[],
     commands=[],

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.events import WriteMeta
+
+META = WriteMeta(actor="test", correlation_id="test")
+
 CREATE_PRODUCT = """
 mutation Create($input: ProductCreateInput!) {
   createProduct(input: $input) { id handle title status variants { id sku price { amount currency } } }

@@ -15,6 +15,7 @@ import pytest
 from domain import catalog
 from tables import catalog as catalog_tables
 from tables import db
+from tests.documents import META
 
 OWN_IDS = 8
 FOREIGN_IDS = 4
@@ -67,7 +68,8 @@ async def seed(tenant: Any, prefix: str) -> Stock:
     tenant_id = tenant.id
     categories = [
         await catalog_tables.create_category(
-            name=f"{prefix} category {i}", handle=f"category-{i}", parent_id=None, tenant_id=tenant_id
+            name=f"{prefix} category {i}", handle=f"category-{i}", parent_id=None,
+            tenant_id=tenant_id, meta=META,
         )
         for i in range(3)
     ]
@@ -85,7 +87,7 @@ async def seed(tenant: Any, prefix: str) -> Stock:
             catalog.VariantDraft(sku=sku, title=sku, price=catalog.Money(100 + i, "EUR"))
             for sku in own_skus
         ]
-        product = await catalog_tables.create_product(draft, variants, tenant_id=tenant_id)
+        product = await catalog_tables.create_product(draft, variants, tenant_id=tenant_id, meta=META)
         product_ids.append(product.id)
         skus.extend(own_skus)
     return Stock(

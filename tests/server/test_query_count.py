@@ -10,6 +10,7 @@ import pytest
 from domain import catalog
 from tables import catalog as catalog_tables
 from tables.engine import DB
+from tests.documents import META
 
 PAGE = """
 query Page($first: Int!) {
@@ -36,7 +37,7 @@ def query_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 async def seed(tenant: Any, count: int) -> None:
     shelf = await catalog_tables.create_category(
-        name="Shelf", handle="shelf", parent_id=None, tenant_id=tenant.id
+        name="Shelf", handle="shelf", parent_id=None, tenant_id=tenant.id, meta=META
     )
     for n in range(count):
         draft = catalog.ProductDraft(title=f"P{n}", handle=f"p-{n}", category_id=shelf.id)
@@ -44,7 +45,7 @@ async def seed(tenant: Any, count: int) -> None:
             catalog.VariantDraft(sku=f"P{n}-{v}", title="", price=catalog.Money(100, "EUR"))
             for v in range(2)
         ]
-        await catalog_tables.create_product(draft, variants, tenant_id=tenant.id)
+        await catalog_tables.create_product(draft, variants, tenant_id=tenant.id, meta=META)
 
 
 async def test_query_count_does_not_grow_with_page_size(tenant_a: Any, query_log: list[str]) -> None:

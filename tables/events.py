@@ -1,0 +1,126 @@
+"""The outbox: every change appends its domain events here, in the change's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from piccolo.columns import JSONB, BigInt, Serial, Timestamptz, Varchar
+from piccolo.columns import UUID as UUIDColumn
+from piccolo.table import Table
+
+from domain import events
+from tables import db
+from tables.engine import DB
+
+
+class EventTable(Table, tablename="events", db=DB):
+    id = Serial(primary_key=True)
+    tenant_id = UUIDColumn()
+    seq = BigInt()
+    type = Varchar(length=64)
+    aggregate_type = Varchar(length=32)
+    aggregate_id = Varchar(length=64)
+    payload = JSONB(default={})
+    correlation_id = Varchar(length=64, default="")
+    actor = Varchar(length=128, default="")
+    created_at = Timestamptz()
+    published_at = Timestamptz(null=True, default=None)
+
+
+class CounterTable(Table, tablename="tenant_counters", db=DB):
+    """Per-tenant counters (event sequence, order numbers); the row lock orders writers."""
+
+    id = Serial(primary_key=True)
+    tenant_id = UUIDColumn()
+    name = Varchar(length=32)
+    value = BigInt(default=0)
+
+
+def _event(row: dict[str, Any]) -> events.Event:
+    return events.Event(
+        seq=row["seq"],
+        type=row["type"],
+        aggregate_type=row["aggregate_type"],
+        aggregate_id=row["aggregate_id"],
+        payload=db.json_field(row["payload"]),
+        correlation_id=row["correlation_id"],
+        actor=row["actor"],
+        created_at=row["created_at"],
+    )
+
+
+async def next_values(name: str, count: int, *, tenant_id: UUID) -> range:
+    """Reserve `count` values of a per-tenant counter. The counter row stays locked until the
+    enclosing transaction ends, so values commit in order and a rollback leaves no gap."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        value = await tx.connection.fetchval(
+            """
+            insert into tenant_counters (tenant_id, name, value) values ($1, $2, $3)
+            on conflict (tenant_id, name) do update set value = tenant_counters.value + $3
+            returning value
+            """,
+            tenant_id, name, count,
+        )
+    return range(value - count + 1, value + 1)
+
+
+async def append(
+    drafts: Sequence[events.Draft], *, tenant_id: UUID, meta: events.WriteMeta
+) -> list[events.Event]:
+    """Append events in the caller's transaction (joined: same task, same tenant)."""
+    if not drafts:
+        return []
+    async with db.transaction(tenant_id=tenant_id):
+        seqs = await next_values("events", len(drafts), tenant_id=tenant_id)
+        rows = await EventTable.insert(*[
+            EventTable(
+                tenant_id=tenant_id,
+                seq=seq,
+                type=draft.type,
+                aggregate_type=draft.aggregate_type,
+                aggregate_id=draft.aggregate_id,
+                payload=dict(draft.payload),
+                correlation_id=meta.correlation_id,
+                actor=meta.actor,
+            )
+            for seq, draft in zip(seqs, drafts, strict=True)
+        ]).returning(*EventTable.all_columns())
+    return [_event(row) for row in rows]
+
+
+async def list_events(
+    *,
+    tenant_id: UUID,
+    after_seq: int | None = None,
+    types: Sequence[str] | None = None,
+    aggregate_type: str | None = None,
+    aggregate_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    descending: bool = False,
+    limit: int = 100,
+) -> list[events.Event]:
+    """Events of one tenant in sequence order, keyset-paginated by seq."""
+    query = EventTable.select().where(EventTable.tenant_id == tenant_id)
+    if after_seq is not None:
+        query = query.where(EventTable.seq < after_seq if descending else EventTable.seq > after_seq)
+    if types:
+        query = query.where(EventTable.type.is_in(list(types)))
+    if aggregate_type is not None:
+        query = query.where(EventTable.aggregate_type == aggregate_type)
+    if aggregate_id is not None:
+        query = query.where(EventTable.aggregate_id == aggregate_id)
+    if actor is not None:
+        query = query.where(EventTable.actor == actor)
+    if since is not None:
+        query = query.where(EventTable.created_at >= since)
+    if until is not None:
+        query = query.where(EventTable.created_at < until)
+    query = query.order_by(EventTable.seq, ascending=not descending).limit(limit)
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await query
+    return [_event(row) for row in rows]
