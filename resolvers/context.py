@@ -28,6 +28,8 @@ class Context:
     services: Services
     loaders: Loaders
     request_id: str
+    price_list: str | None = None
+    """Handle of the price list this request selected (X-Price-List), if any."""
 
     @property
     def tenant_id(self) -> UUID:
@@ -49,6 +51,7 @@ def new_context(
     settings: Settings,
     services: Services,
     request_id: str,
+    price_list: str | None = None,
 ) -> Context:
     return Context(
         tenant=tenant,
@@ -57,4 +60,5 @@ def new_context(
         services=services,
         loaders=Loaders(tenant.id),
         request_id=request_id,
+        price_list=price_list,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -52,11 +53,12 @@ def build_schema(
     modules: Iterable[str], extensions: Iterable[str], settings: Settings
 ) -> TenantSchema:
     """A pure function of the set: the same modules and extensions give an equal schema."""
-    enabled = [CORE] + [MODULES[slug] for slug in sorted(modules)]
-    added = [EXTENSIONS[slug] for slug in sorted(extensions)]
+    enabled_slugs = frozenset(modules)
+    enabled = [CORE] + [MODULES[slug] for slug in sorted(enabled_slugs)]
+    added = [part for slug in sorted(extensions) for part in EXTENSIONS[slug].parts(enabled_slugs)]
     queries = [p.query for p in [*enabled, *added] if p.query is not None]
     mutations = [p.mutation for p in [*enabled, *added] if p.mutation is not None]
-    overrides = [t for extension in added for t in extension.type_overrides]
+    overrides = _combine([t for part in [*enabled, *added] for t in part.type_overrides])
     schema = _Schema(
         query=merge_types("Query", tuple(queries)),
         mutation=merge_types("Mutation", tuple(mutations)) if mutations else None,
@@ -72,6 +74,17 @@ def build_schema(
     for extension in added:
         services = dataclasses.replace(services, **extension.services)  # type: ignore[arg-type]
     return TenantSchema(schema=schema, services=services)
+
+
+def _combine(overrides: list[type]) -> list[type]:
+    """One class per overridden GraphQL type, inheriting every override of it."""
+    by_name: dict[str, list[type]] = defaultdict(list)
+    for cls in overrides:
+        by_name[cls.__strawberry_definition__.name].append(cls)  # type: ignore[attr-defined]
+    return [
+        classes[0] if len(classes) == 1 else strawberry.type(type(name, tuple(classes), {}), name=name)
+        for name, classes in by_name.items()
+    ]
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, NewType, TypeVar
 from uuid import UUID
 
@@ -10,12 +10,13 @@ import strawberry
 from strawberry.types import Info
 
 from domain import catalog
-from domain.errors import Invalid
+from domain.errors import Conflict, DomainError, Invalid, NotFound
 from resolvers import pagination
 from resolvers.context import Context
 
 N = TypeVar("N")
 S = TypeVar("S")
+R = TypeVar("R")
 Ctx = Info[Context, None]
 
 BigInt = NewType("BigInt", int)
@@ -113,3 +114,25 @@ def parse_id(value: strawberry.ID | str, field: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise Invalid(f"{field}: not a valid id", fields={field: "invalid id"}) from None
+
+
+@strawberry.type(description="Why a mutation did not happen; `field` is the input path, if any.")
+class UserError:
+    field: str | None
+    message: str
+    code: str = strawberry.field(description="BAD_USER_INPUT, NOT_FOUND or CONFLICT")
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    if isinstance(error, Invalid) and error.fields:
+        return [UserError(field=f, message=m, code=error.code) for f, m in error.fields.items()]
+    return [UserError(field=None, message=error.message, code=error.code)]
+
+
+async def attempt(work: Awaitable[R]) -> tuple[R | None, list[UserError]]:
+    """Run a mutation: rule violations become typed errors in its payload; missing
+    credentials or scopes stay request errors (UNAUTHENTICATED, FORBIDDEN)."""
+    try:
+        return await work, []
+    except (Invalid, Conflict, NotFound) as error:
+        return None, user_errors(error)

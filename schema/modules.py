@@ -8,12 +8,14 @@ from collections.abc import Mapping
 
 @dataclasses.dataclass(frozen=True)
 class Module:
-    """A domain: its root fragments and any types reachable only through `types`."""
+    """A domain: its root fragments, any types reachable only through `types`, and fields it
+    adds to other modules' types (`type_overrides`, as for extensions)."""
 
     slug: str
     query: type | None = None
     mutation: type | None = None
     types: tuple[type, ...] = ()
+    type_overrides: tuple[type, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +23,8 @@ class Extension:
     """Written for some tenants: extra root fields, type overrides and service overrides.
 
     A type override is a subclass of a core type carrying the same GraphQL name; in the schemas
-    of this extension's tenants it stands wherever the core type is used.
+    of this extension's tenants it stands wherever the core type is used. Several overrides of
+    one type (from modules and extensions) are combined into one class.
     """
 
     slug: str
@@ -29,3 +32,8 @@ class Extension:
     mutation: type | None = None
     type_overrides: tuple[type, ...] = ()
     services: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    when: Mapping[str, Extension] = dataclasses.field(default_factory=dict)
+    """Parts that apply only to tenants that also enable the named module."""
+
+    def parts(self, modules: frozenset[str]) -> list[Extension]:
+        return [self, *(part for slug, part in sorted(self.when.items()) if slug in modules)]

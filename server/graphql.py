@@ -85,6 +85,7 @@ class GraphQLEndpoint:
             settings=self.settings,
             services=tenant_schema.services,
             request_id=request_id,
+            price_list=request.headers.get("x-price-list") or None,
         )
         allowed = (
             (OperationType.QUERY,) if request.method == "GET"
