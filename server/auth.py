@@ -10,7 +10,7 @@ import jwt
 from domain import tenancy
 from domain.config import Settings
 from domain.errors import BadRequest, Forbidden, NotFound, Unauthenticated
-from tables import api_keys, tenants
+from tables import api_keys, db, tenants
 
 JWT_ALGORITHMS = ["HS256"]
 
@@ -28,6 +28,11 @@ async def authenticate(
     WebSocket `tenant` parameter): platform keys use it to pick a tenant; for any other
     credential it must name the credential's own tenant."""
     token = _bearer(authorization)
+    async with db.platform():  # one transaction for the key, token and tenant lookups
+        return await _caller(token, selected_tenant, settings)
+
+
+async def _caller(token: str, selected_tenant: str | None, settings: Settings) -> Caller:
     principal = await _principal(token, settings)
     if principal.is_platform:
         if not selected_tenant:
