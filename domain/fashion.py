@@ -1,12 +1,15 @@
-"""Fashion rules for tenants with the fashion extension: seasons, collections, sizes, colours."""
+"""Fashion rules for tenants with the fashion extension: seasons, collections, sizes, colours,
+and their metrics (sell-through; revenue by season)."""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections.abc import Iterable
+from uuid import UUID
 
-from domain import catalog
+from domain import catalog, metrics
 
 SEASON = re.compile(r"(SS|AW)\d{2}")
 
@@ -49,3 +52,48 @@ def summarize(product: catalog.Product, variants: Iterable[catalog.Variant]) -> 
 
 def _distinct(values: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
+
+
+class SellThroughBy(enum.Enum):
+    """Groups for sell-through: product attributes (season, collection) or variant ones."""
+
+    SEASON = "season"
+    COLLECTION = "collection"
+    SIZE = "size"
+    COLOUR = "colour"
+
+    @property
+    def on_product(self) -> bool:
+        return self in (SellThroughBy.SEASON, SellThroughBy.COLLECTION)
+
+
+@dataclasses.dataclass(frozen=True)
+class SellThrough:
+    """Units sold in a range / (units sold + units on hand now), for one value of a group;
+    `value` is None for variants without the attribute."""
+
+    value: str | None
+    units_sold: int
+    on_hand: int
+
+    @property
+    def rate(self) -> float:
+        return metrics.ratio(self.units_sold, self.units_sold + self.on_hand)
+
+
+class FashionMetricsService(metrics.DefaultMetricsService):
+    """Fashion KPIs: the default ones, with revenue also broken down by season."""
+
+    async def performance(
+        self,
+        store: metrics.SalesStore,
+        *,
+        tenant_id: UUID,
+        window: metrics.Window,
+        granularity: metrics.Granularity,
+    ) -> metrics.Performance:
+        found = await super().performance(
+            store, tenant_id=tenant_id, window=window, granularity=granularity
+        )
+        seasons = await store.revenue_by_product_attribute("season", tenant_id=tenant_id, window=window)
+        return dataclasses.replace(found, breakdowns=[*found.breakdowns, *seasons])

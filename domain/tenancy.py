@@ -31,6 +31,18 @@ class ExtensionSpec:
 
 MODULES: Mapping[str, ModuleSpec] = {
     "catalog": ModuleSpec("catalog", scopes=("catalog:read", "catalog:write")),
+    "pricing": ModuleSpec(
+        "pricing", requires=("catalog",), scopes=("pricing:read", "pricing:write")
+    ),
+    "inventory": ModuleSpec(
+        "inventory", requires=("catalog",), scopes=("inventory:read", "inventory:write")
+    ),
+    "customers": ModuleSpec("customers", scopes=("customers:read", "customers:write")),
+    "orders": ModuleSpec(
+        "orders", requires=("catalog", "customers", "inventory"), scopes=("orders:read", "orders:write")
+    ),
+    "payments": ModuleSpec("payments", requires=("orders",), scopes=("payments:read", "payments:write")),
+    "metrics": ModuleSpec("metrics", requires=("orders",), scopes=("metrics:read", "metrics:write")),
 }
 EXTENSIONS: Mapping[str, ExtensionSpec] = {
     "banban": ExtensionSpec("banban", requires=("catalog",)),
@@ -92,11 +104,12 @@ def check_modules(modules: Iterable[str], extensions: Iterable[str] = ()) -> fro
     enabled = frozenset(modules)
     unknown = sorted(enabled - MODULES.keys())
     if unknown:
-        raise Invalid(f"unknown modules: {', '.join(unknown)}", fields={"modules": "unknown"})
+        names = ", ".join(unknown)
+        raise Invalid(f"unknown modules: {names}", fields={"modules": f"unknown: {names}"})
     wanted: list[tuple[str, tuple[str, ...]]] = [(m, MODULES[m].requires) for m in sorted(enabled)]
     for slug in sorted(extensions):
         if slug not in EXTENSIONS:
-            raise Invalid(f"unknown extension: {slug}", fields={"extensions": "unknown"})
+            raise Invalid(f"unknown extension: {slug}", fields={"extensions": f"unknown: {slug}"})
         wanted.append((slug, EXTENSIONS[slug].requires))
     for slug, requires in wanted:
         missing = sorted(set(requires) - enabled)
@@ -120,7 +133,8 @@ def check_scopes(
     allowed = known_scopes() | ({PLATFORM} if platform else set())
     unknown = sorted(wanted - allowed)
     if unknown:
-        raise Invalid(f"unknown scopes: {', '.join(unknown)}", fields={field: "unknown"})
+        names = ", ".join(unknown)
+        raise Invalid(f"unknown scopes: {names}", fields={field: f"unknown: {names}"})
     if not wanted:
         raise Invalid("at least one scope is required", fields={field: "empty"})
     return wanted

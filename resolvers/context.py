@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from uuid import UUID
 
-from domain import catalog, events, tenancy
+from domain import catalog, events, metrics, tenancy
 from domain.config import Settings
 from domain.errors import Forbidden
 from resolvers.loaders import Loaders
@@ -18,6 +18,7 @@ class Services:
     catalog_rules: catalog.CatalogRules = dataclasses.field(
         default_factory=catalog.DefaultCatalogRules
     )
+    metrics: metrics.MetricsService = dataclasses.field(default_factory=metrics.DefaultMetricsService)
 
 
 @dataclasses.dataclass

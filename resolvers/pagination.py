@@ -37,8 +37,9 @@ def encode(order: str, value: Any, row_id: UUID) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode(cursor: str, order: str) -> tuple[Any, UUID]:
-    """(sort value, id) of a cursor made for the same ordering; anything else is bad input."""
+def decode(cursor: str, order: str, kind: type | None = None) -> tuple[Any, UUID]:
+    """(sort value, id) of a cursor made for the same ordering; anything else is bad input.
+    `kind` is the sort value's type: by default datetime for `*_at` fields, else str."""
     invalid = Invalid("after: not a cursor from this connection", fields={"after": "invalid"})
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -50,8 +51,8 @@ def decode(cursor: str, order: str) -> tuple[Any, UUID]:
         parsed = (value, UUID(row_id))
     except (ValueError, TypeError, KeyError):
         raise invalid from None
-    expected = datetime if order.startswith("created_at") else str
-    if not isinstance(value, expected):
+    expected = kind or (datetime if order.split(":")[0].endswith("_at") else str)
+    if not isinstance(value, expected) or isinstance(value, bool):
         raise invalid
     return parsed
 

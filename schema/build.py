@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -23,15 +24,39 @@ from strawberry.tools import merge_types
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import Services
-from schema import catalog, tenants
+from schema import audit, catalog, customers, inventory, metrics, orders, payments, pricing, tenants
 from schema.common import SCALARS
 from schema.errors import DomainErrors
 from schema.extensions import banban
 from schema.modules import Extension, Module
 
-CORE = Module(slug="core", query=tenants.TenantQuery, mutation=tenants.TenantMutation)
+CORE = Module(
+    slug="core",
+    query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery)),
+    mutation=tenants.TenantMutation,
+)
 MODULES: dict[str, Module] = {
     "catalog": Module(slug="catalog", query=catalog.CatalogQuery, mutation=catalog.CatalogMutation),
+    "pricing": Module(
+        slug="pricing", query=pricing.PricingQuery, mutation=pricing.PricingMutation,
+        type_overrides=(pricing.PricedVariant,),
+    ),
+    "metrics": Module(slug="metrics", query=metrics.MetricsQuery, mutation=metrics.MetricsMutation),
+    "customers": Module(
+        slug="customers", query=customers.CustomerQuery, mutation=customers.CustomerMutation
+    ),
+    "orders": Module(
+        slug="orders", query=orders.OrderQuery, mutation=orders.OrderMutation,
+        type_overrides=(orders.CustomerWithOrders,),
+    ),
+    "payments": Module(
+        slug="payments", query=payments.PaymentQuery, mutation=payments.PaymentMutation,
+        type_overrides=(payments.OrderWithPayments,),
+    ),
+    "inventory": Module(
+        slug="inventory", query=inventory.InventoryQuery, mutation=inventory.InventoryMutation,
+        type_overrides=(inventory.VariantStock,),
+    ),
 }
 EXTENSIONS: dict[str, Extension] = {
     "banban": banban.EXTENSION,
@@ -82,9 +107,22 @@ def _combine(overrides: list[type]) -> list[type]:
     for cls in overrides:
         by_name[cls.__strawberry_definition__.name].append(cls)  # type: ignore[attr-defined]
     return [
-        classes[0] if len(classes) == 1 else strawberry.type(type(name, tuple(classes), {}), name=name)
+        classes[0] if len(classes) == 1
+        else strawberry.type(type(name, tuple(classes), _own_fields(classes)), name=name)
         for name, classes in by_name.items()
     ]
+
+
+def _own_fields(classes: list[type]) -> dict[str, Any]:
+    """The fields each override defines itself (e.g. a `price` with a resolver), so that none
+    is hidden by the plain core field another override inherits."""
+    own: dict[str, Any] = {}
+    for cls in classes:
+        names = set(vars(cls)) | set(vars(cls).get("__annotations__", {}))
+        for field in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if field.python_name in names:
+                own.setdefault(field.python_name, copy.copy(field))
+    return own
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 import strawberry
@@ -17,10 +19,14 @@ from schema.common import (
     Ctx,
     Money,
     MoneyInput,
+    UserError,
+    attempt,
     attributes_in,
     attributes_out,
     parse_id,
 )
+
+R = TypeVar("R")
 
 ProductStatus = strawberry.enum(catalog.ProductStatus, name="ProductStatus")
 
@@ -252,50 +258,98 @@ class CatalogQuery:
         return [Category.from_domain(c) for c in await resolve.categories(info.context)]
 
 
+@strawberry.type(description="The product a mutation wrote, or why it did not.")
+class ProductPayload:
+    product: Product | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def of(cls, start: Callable[[], Awaitable[catalog.Product]]) -> ProductPayload:
+        found, errors = await attempt(_started(start))
+        return cls(product=None if found is None else Product.from_domain(found), errors=errors)
+
+
+@strawberry.type(description="The variant a mutation wrote, or why it did not.")
+class VariantPayload:
+    variant: Variant | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def of(cls, start: Callable[[], Awaitable[catalog.Variant]]) -> VariantPayload:
+        found, errors = await attempt(_started(start))
+        return cls(variant=None if found is None else Variant.from_domain(found), errors=errors)
+
+
+@strawberry.type(description="The category a mutation wrote, or why it did not.")
+class CategoryPayload:
+    category: Category | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def of(cls, start: Callable[[], Awaitable[catalog.Category]]) -> CategoryPayload:
+        found, errors = await attempt(_started(start))
+        return cls(category=None if found is None else Category.from_domain(found), errors=errors)
+
+
 @strawberry.type
 class CatalogMutation:
     @strawberry.mutation
-    async def create_product(self, info: Ctx, input: ProductCreateInput) -> Product:
-        variants = [v.to_domain() for v in input.variants]
-        created = await resolve.create_product(info.context, input.to_domain(), variants)
-        return Product.from_domain(created)
+    async def create_product(self, info: Ctx, input: ProductCreateInput) -> ProductPayload:
+        return await ProductPayload.of(lambda: resolve.create_product(
+            info.context, input.to_domain(), [v.to_domain() for v in input.variants]
+        ))
 
     @strawberry.mutation
-    async def update_product(self, info: Ctx, id: strawberry.ID, input: ProductUpdateInput) -> Product:
-        updated = await resolve.update_product(info.context, parse_id(id, "id"), input.to_domain())
-        return Product.from_domain(updated)
+    async def update_product(
+        self, info: Ctx, id: strawberry.ID, input: ProductUpdateInput
+    ) -> ProductPayload:
+        return await ProductPayload.of(
+            lambda: resolve.update_product(info.context, parse_id(id, "id"), input.to_domain())
+        )
 
     @strawberry.mutation(description="Hide a product from sale; it keeps its variants and history.")
-    async def archive_product(self, info: Ctx, id: strawberry.ID) -> Product:
-        return Product.from_domain(await resolve.archive_product(info.context, parse_id(id, "id")))
+    async def archive_product(self, info: Ctx, id: strawberry.ID) -> ProductPayload:
+        return await ProductPayload.of(
+            lambda: resolve.archive_product(info.context, parse_id(id, "id"))
+        )
 
     @strawberry.mutation
-    async def add_variant(self, info: Ctx, product_id: strawberry.ID, input: VariantInput) -> Variant:
-        created = await resolve.add_variant(
+    async def add_variant(
+        self, info: Ctx, product_id: strawberry.ID, input: VariantInput
+    ) -> VariantPayload:
+        return await VariantPayload.of(lambda: resolve.add_variant(
             info.context, parse_id(product_id, "productId"), input.to_domain()
-        )
-        return Variant.from_domain(created)
+        ))
 
     @strawberry.mutation
     async def update_variant(
         self, info: Ctx, id: strawberry.ID, input: VariantUpdateInput
-    ) -> Variant:
-        updated = await resolve.update_variant(info.context, parse_id(id, "id"), input.to_domain())
-        return Variant.from_domain(updated)
+    ) -> VariantPayload:
+        return await VariantPayload.of(
+            lambda: resolve.update_variant(info.context, parse_id(id, "id"), input.to_domain())
+        )
 
     @strawberry.mutation
-    async def create_category(self, info: Ctx, input: CategoryInput) -> Category:
-        created = await resolve.create_category(
+    async def create_category(self, info: Ctx, input: CategoryInput) -> CategoryPayload:
+        return await CategoryPayload.of(lambda: resolve.create_category(
             info.context,
             name=input.name,
             handle=input.handle,
             parent_id=_optional_id(input.parent_id, "input.parentId"),
-        )
-        return Category.from_domain(created)
+        ))
+
+
+async def _started(start: Callable[[], Awaitable[R]]) -> R:
+    """Calls `start` inside `attempt`, so that converting its inputs (a malformed id) fails
+    as a payload error rather than before the mutation is attempted."""
+    return await start()
 
 
 def _optional_id(value: strawberry.ID | None, field: str) -> UUID | None:
     return None if value is None else parse_id(value, field)
 
 
-__all__ = ["CatalogMutation", "CatalogQuery", "Product", "Variant", "Category"]
+__all__ = [
+    "CatalogMutation", "CatalogQuery", "Product", "Variant", "Category",
+    "ProductPayload", "VariantPayload", "CategoryPayload",
+]

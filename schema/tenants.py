@@ -8,7 +8,7 @@ import strawberry
 
 from domain import credentials, tenancy
 from resolvers import tenants as resolve
-from schema.common import Ctx
+from schema.common import Ctx, UserError, attempt
 
 
 @strawberry.type(name="Tenant")
@@ -53,10 +53,25 @@ class ApiKey:
         )
 
 
-@strawberry.type
-class CreatedApiKey:
-    api_key: ApiKey
-    token: str = strawberry.field(description="The full key. Store it now: it is not shown again.")
+@strawberry.type(description="The new key and its token, or why none was issued.")
+class CreateApiKeyPayload:
+    api_key: ApiKey | None = None
+    token: str | None = strawberry.field(
+        default=None, description="The full key. Store it now: it is not shown again."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The key a mutation changed, or why it did not.")
+class ApiKeyPayload:
+    api_key: ApiKey | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The tenant as changed, or why it was not.")
+class TenantPayload:
+    tenant: TenantType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -79,19 +94,31 @@ class TenantQuery:
 @strawberry.type
 class TenantMutation:
     @strawberry.mutation(description="Issue an API key for this tenant (admin scope).")
-    async def create_api_key(self, info: Ctx, input: ApiKeyInput) -> CreatedApiKey:
-        key, token = await resolve.create_api_key(info.context, name=input.name, scopes=input.scopes)
-        return CreatedApiKey(api_key=ApiKey.from_domain(key), token=token)
+    async def create_api_key(self, info: Ctx, input: ApiKeyInput) -> CreateApiKeyPayload:
+        created, errors = await attempt(
+            resolve.create_api_key(info.context, name=input.name, scopes=input.scopes)
+        )
+        if created is None:
+            return CreateApiKeyPayload(errors=errors)
+        key, token = created
+        return CreateApiKeyPayload(api_key=ApiKey.from_domain(key), token=token)
 
     @strawberry.mutation(description="Revoke an API key of this tenant by its prefix (admin scope).")
-    async def revoke_api_key(self, info: Ctx, prefix: str) -> ApiKey:
-        return ApiKey.from_domain(await resolve.revoke_api_key(info.context, prefix))
+    async def revoke_api_key(self, info: Ctx, prefix: str) -> ApiKeyPayload:
+        revoked, errors = await attempt(resolve.revoke_api_key(info.context, prefix))
+        return ApiKeyPayload(
+            api_key=None if revoked is None else ApiKey.from_domain(revoked), errors=errors
+        )
 
     @strawberry.mutation(
         description="Set this tenant's modules (platform keys only); takes effect on the next request."
     )
     async def set_tenant_modules(
         self, info: Ctx, modules: list[str], extensions: list[str] | None = None
-    ) -> TenantType:
-        updated = await resolve.set_modules(info.context, modules=modules, extensions=extensions)
-        return TenantType.from_domain(updated)
+    ) -> TenantPayload:
+        updated, errors = await attempt(
+            resolve.set_modules(info.context, modules=modules, extensions=extensions)
+        )
+        return TenantPayload(
+            tenant=None if updated is None else TenantType.from_domain(updated), errors=errors
+        )

@@ -139,6 +139,14 @@ async def variants_by_sku(
     return {row["sku"]: _variant(row) for row in rows}
 
 
+async def get_variants(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, catalog.Variant]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await VariantTable.select().where(
+            VariantTable.tenant_id == tenant_id, VariantTable.id.is_in(list(ids))
+        )
+    return {row["id"]: _variant(row) for row in rows}
+
+
 async def get_variant(variant_id: UUID, *, tenant_id: UUID) -> catalog.Variant:
     async with db.transaction(tenant_id=tenant_id):
         row = await VariantTable.select().where(

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.columns import Array, Boolean, Timestamptz, Varchar
+from piccolo.query import WhereRaw
 from piccolo.table import Table
 
+from domain import customers, events
+from domain.errors import NotFound
+from tables import db
+from tables import events as outbox
 from tables.engine import DB
+
+EMAIL_UNIQUE = "customers_tenant_id_email_key"
 
 
 class CustomerTable(Table, tablename="customers", db=DB):
@@ -36,3 +50,298 @@ class AddressTable(Table, tablename="customer_addresses", db=DB):
     default_shipping = Boolean(default=False)
     default_billing = Boolean(default=False)
     created_at = Timestamptz()
+
+
+def _customer(row: dict[str, Any]) -> customers.Customer:
+    return customers.Customer(
+        id=row["id"],
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        phone=row["phone"],
+        tags=tuple(row["tags"] or ()),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _address(row: dict[str, Any]) -> customers.Address:
+    return customers.Address(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        name=row["name"],
+        line1=row["line1"],
+        line2=row["line2"],
+        city=row["city"],
+        postal_code=row["postal_code"],
+        region=row["region"],
+        country=row["country"],
+        default_shipping=row["default_shipping"],
+        default_billing=row["default_billing"],
+    )
+
+
+async def get_customers(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, customers.Customer]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await CustomerTable.select().where(
+            CustomerTable.tenant_id == tenant_id, CustomerTable.id.is_in(list(ids))
+        )
+    return {row["id"]: _customer(row) for row in rows}
+
+
+async def get_customer(customer_id: UUID, *, tenant_id: UUID) -> customers.Customer:
+    found = await get_customers([customer_id], tenant_id=tenant_id)
+    if customer_id not in found:
+        raise NotFound("customer not found")
+    return found[customer_id]
+
+
+async def customers_by_email(
+    emails: Sequence[str], *, tenant_id: UUID
+) -> dict[str, customers.Customer]:
+    """Keyed by the email key (lower case): `Ada@X.io` and `ada@x.io` find the same customer."""
+    keys = [customers.email_key(email) for email in emails]
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await CustomerTable.select().where(
+            CustomerTable.tenant_id == tenant_id, CustomerTable.email_key.is_in(keys)
+        )
+    return {row["email_key"]: _customer(row) for row in rows}
+
+
+async def addresses_of(
+    customer_ids: Sequence[UUID], *, tenant_id: UUID
+) -> dict[UUID, list[customers.Address]]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await AddressTable.select().where(
+            AddressTable.tenant_id == tenant_id, AddressTable.customer_id.is_in(list(customer_ids))
+        ).order_by(AddressTable.created_at, AddressTable.id)
+    grouped: dict[UUID, list[customers.Address]] = defaultdict(list)
+    for row in rows:
+        grouped[row["customer_id"]].append(_address(row))
+    return grouped
+
+
+async def get_address(address_id: UUID, *, tenant_id: UUID) -> customers.Address:
+    async with db.transaction(tenant_id=tenant_id):
+        row = await AddressTable.select().where(
+            AddressTable.tenant_id == tenant_id, AddressTable.id == address_id
+        ).first()
+    if row is None:
+        raise NotFound("address not found")
+    return _address(row)
+
+
+async def list_customers(
+    *,
+    tenant_id: UUID,
+    where: customers.CustomerFilter,
+    sort: customers.CustomerSort,
+    descending: bool,
+    after: tuple[Any, UUID] | None,
+    limit: int,
+) -> list[customers.Customer]:
+    """One keyset page: rows strictly after `after` = (sort value, id) in the given order."""
+    column = getattr(CustomerTable, sort.value)
+    query = CustomerTable.select().where(CustomerTable.tenant_id == tenant_id)
+    for condition in _filters(where):
+        query = query.where(condition)
+    if after is not None:
+        op = "<" if descending else ">"
+        query = query.where(WhereRaw(f"({sort.value}, id) {op} ({{}}, {{}})", after[0], after[1]))
+    query = query.order_by(column, CustomerTable.id, ascending=not descending).limit(limit)
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await query
+    return [_customer(row) for row in rows]
+
+
+def _filters(where: customers.CustomerFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.tag is not None:
+        conditions.append(CustomerTable.tags.any(where.tag))
+    if where.search:
+        escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        conditions.append(WhereRaw(
+            "(email ilike {} or first_name ilike {} or last_name ilike {}"
+            " or (first_name || ' ' || last_name) ilike {})",
+            pattern, pattern, pattern, pattern,
+        ))
+    return conditions
+
+
+async def create_customer(
+    draft: customers.CustomerDraft,
+    addresses: Sequence[customers.AddressDraft],
+    *,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+) -> customers.Customer:
+    async with db.transaction(tenant_id=tenant_id):
+        await _check_email_free(draft.email, None, tenant_id=tenant_id)
+        rows = await _unique_email(CustomerTable.insert(CustomerTable(
+            tenant_id=tenant_id,
+            email=draft.email,
+            email_key=customers.email_key(draft.email),
+            first_name=draft.first_name,
+            last_name=draft.last_name,
+            phone=draft.phone,
+            tags=list(draft.tags),
+        )).returning(*CustomerTable.all_columns()))
+        customer = _customer(rows[0])
+        for address in customers.with_defaults(addresses):
+            await _insert_address(customer.id, address, tenant_id=tenant_id)
+        await outbox.append(
+            [events.draft("customer.created", customer.id, customers.customer_payload(customer))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return customer
+
+
+async def update_customer(
+    customer_id: UUID, draft: customers.CustomerDraft, *, tenant_id: UUID, meta: events.WriteMeta
+) -> customers.Customer:
+    async with db.transaction(tenant_id=tenant_id):
+        await _check_email_free(draft.email, customer_id, tenant_id=tenant_id)
+        rows = await _unique_email(CustomerTable.update({
+            CustomerTable.email: draft.email,
+            CustomerTable.email_key: customers.email_key(draft.email),
+            CustomerTable.first_name: draft.first_name,
+            CustomerTable.last_name: draft.last_name,
+            CustomerTable.phone: draft.phone,
+            CustomerTable.tags: list(draft.tags),
+            CustomerTable.updated_at: datetime.now(UTC),
+        }).where(
+            CustomerTable.tenant_id == tenant_id, CustomerTable.id == customer_id
+        ).returning(*CustomerTable.all_columns()))
+        if not rows:
+            raise NotFound("customer not found")
+        customer = _customer(rows[0])
+        await outbox.append(
+            [events.draft("customer.updated", customer.id, customers.customer_payload(customer))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return customer
+
+
+async def add_address(
+    customer_id: UUID, draft: customers.AddressDraft, *, tenant_id: UUID, meta: events.WriteMeta
+) -> customers.Address:
+    async with db.transaction(tenant_id=tenant_id):
+        await _lock_customer(customer_id, tenant_id=tenant_id)
+        existing = (await addresses_of([customer_id], tenant_id=tenant_id)).get(customer_id, [])
+        address = await _insert_address(
+            customer_id, customers.defaults_for(draft, existing), tenant_id=tenant_id
+        )
+        await _address_changed(address, "added", tenant_id=tenant_id, meta=meta)
+    return address
+
+
+async def update_address(
+    address_id: UUID, patch: customers.AddressPatch, *, tenant_id: UUID, meta: events.WriteMeta
+) -> customers.Address:
+    """Apply `patch` to the address as it is under the customer's lock."""
+    async with db.transaction(tenant_id=tenant_id):
+        owner = (await get_address(address_id, tenant_id=tenant_id)).customer_id
+        await _lock_customer(owner, tenant_id=tenant_id)
+        draft = patch.apply(await get_address(address_id, tenant_id=tenant_id))
+        customers.require_valid(customers.check_address(draft))
+        await _clear_other_defaults(owner, address_id, draft, tenant_id=tenant_id)
+        rows = await AddressTable.update({
+            getattr(AddressTable, field): value for field, value in _address_values(draft).items()
+        }).where(
+            AddressTable.tenant_id == tenant_id, AddressTable.id == address_id
+        ).returning(*AddressTable.all_columns())
+        address = _address(rows[0])
+        await _address_changed(address, "updated", tenant_id=tenant_id, meta=meta)
+    return address
+
+
+async def remove_address(
+    address_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta
+) -> customers.Address:
+    async with db.transaction(tenant_id=tenant_id):
+        current = await get_address(address_id, tenant_id=tenant_id)
+        await _lock_customer(current.customer_id, tenant_id=tenant_id)
+        await AddressTable.delete().where(
+            AddressTable.tenant_id == tenant_id, AddressTable.id == address_id
+        )
+        await _address_changed(current, "removed", tenant_id=tenant_id, meta=meta)
+    return current
+
+
+async def _insert_address(
+    customer_id: UUID, draft: customers.AddressDraft, *, tenant_id: UUID
+) -> customers.Address:
+    await _clear_other_defaults(customer_id, None, draft, tenant_id=tenant_id)
+    rows = await AddressTable.insert(AddressTable(
+        tenant_id=tenant_id, customer_id=customer_id, **_address_values(draft)
+    )).returning(*AddressTable.all_columns())
+    return _address(rows[0])
+
+
+def _address_values(draft: customers.AddressDraft) -> dict[str, Any]:
+    return {
+        "name": draft.name,
+        "line1": draft.line1,
+        "line2": draft.line2,
+        "city": draft.city,
+        "postal_code": draft.postal_code,
+        "region": draft.region,
+        "country": draft.country,
+        "default_shipping": draft.default_shipping,
+        "default_billing": draft.default_billing,
+    }
+
+
+async def _clear_other_defaults(
+    customer_id: UUID, keep: UUID | None, draft: customers.AddressDraft, *, tenant_id: UUID
+) -> None:
+    """A customer has at most one default shipping and one default billing address."""
+    for flag, column in ((draft.default_shipping, AddressTable.default_shipping),
+                         (draft.default_billing, AddressTable.default_billing)):
+        if not flag:
+            continue
+        query = AddressTable.update({column: False}).where(
+            AddressTable.tenant_id == tenant_id, AddressTable.customer_id == customer_id
+        )
+        await (query if keep is None else query.where(AddressTable.id != keep))
+
+
+async def _address_changed(
+    address: customers.Address, change: str, *, tenant_id: UUID, meta: events.WriteMeta
+) -> None:
+    payload = {"address": customers.address_payload(address), "change": f"address_{change}"}
+    await outbox.append(
+        [events.draft("customer.updated", address.customer_id, payload)],
+        tenant_id=tenant_id, meta=meta,
+    )
+
+
+async def _lock_customer(customer_id: UUID, *, tenant_id: UUID) -> None:
+    """Address changes of one customer run one at a time, so defaults stay single."""
+    row = await CustomerTable.select(CustomerTable.id).where(
+        CustomerTable.tenant_id == tenant_id, CustomerTable.id == customer_id
+    ).lock_rows().first()
+    if row is None:
+        raise NotFound("customer not found")
+
+
+async def _check_email_free(email: str, own_id: UUID | None, *, tenant_id: UUID) -> None:
+    query = CustomerTable.exists().where(
+        CustomerTable.tenant_id == tenant_id,
+        CustomerTable.email_key == customers.email_key(email),
+    )
+    if own_id is not None:
+        query = query.where(CustomerTable.id != own_id)
+    if await query:
+        raise customers.email_taken()
+
+
+async def _unique_email(query: Any) -> list[dict[str, Any]]:
+    """A concurrent writer that took the email first makes this the same clean error."""
+    try:
+        return list(await query)
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == EMAIL_UNIQUE:
+            raise customers.email_taken() from None
+        raise

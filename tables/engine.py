@@ -12,6 +12,9 @@ APP_ROLE = "tenantgraph_app"
 class Engine(PostgresEngine):
     """PostgresEngine that does not connect when constructed (Piccolo's checks the version)."""
 
+    users = 0
+    """Holders sharing the pool in this process (an app's lifespan, a worker, a test session)."""
+
     async def check_version(self) -> None:
         return None
 
@@ -27,12 +30,17 @@ def configure(dsn: str) -> None:
 
 
 async def start(dsn: str, *, max_size: int) -> None:
-    configure(dsn)
-    await DB.start_connection_pool(min_size=1, max_size=max_size)
+    """Open the pool, or join the one already open in this process (same database)."""
+    DB.users += 1
+    if DB.pool is None:
+        configure(dsn)
+        await DB.start_connection_pool(min_size=1, max_size=max_size)
 
 
 async def stop() -> None:
-    if DB.pool is not None:
+    """Leave the pool; the last holder closes it."""
+    DB.users = max(0, DB.users - 1)
+    if DB.users == 0 and DB.pool is not None:
         await DB.close_connection_pool()
 
 

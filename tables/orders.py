@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
+from piccolo.query import WhereRaw
 from piccolo.table import Table
 
+from domain import events, orders
+from domain.errors import Conflict, Invalid, NotFound
+from tables import catalog as catalog_tables
+from tables import customers as customer_tables
+from tables import db
+from tables import events as outbox
+from tables import inventory as inventory_tables
+from tables import pricing as pricing_tables
 from tables.engine import DB
+
+IDEMPOTENCY_UNIQUE = "orders_tenant_id_idempotency_key_key"
+HISTORY_HEAD = """
+select * from (
+    select o.*, row_number() over (
+        partition by o.customer_id order by o.created_at desc, o.id desc
+    ) as rank
+    from orders o
+    where """
+HISTORY_TAIL = """
+) ranked
+where rank <= {}
+order by customer_id, rank
+"""
+STOCK_EFFECTS: dict[orders.StockEffect, Callable[..., Awaitable[None]]] = {
+    orders.StockEffect.COMMIT: inventory_tables.commit_reservations,
+    orders.StockEffect.RELEASE: inventory_tables.release_reservations,
+    orders.StockEffect.RESTOCK: inventory_tables.restock,
+}
 
 
 class OrderTable(Table, tablename="orders", db=DB):
@@ -41,3 +76,328 @@ class OrderLineTable(Table, tablename="order_lines", db=DB):
     line_total = BigInt()
     currency = Varchar(length=3)
     position = Integer(default=0)
+
+
+def _order(row: Any) -> orders.Order:
+    return orders.Order(
+        id=row["id"],
+        number=row["number"],
+        customer_id=row["customer_id"],
+        status=orders.OrderStatus(row["status"]),
+        currency=row["currency"],
+        price_list_id=row["price_list_id"],
+        subtotal=row["subtotal"],
+        discount_total=row["discount_total"],
+        tax_total=row["tax_total"],
+        total=row["total"],
+        idempotency_key=row["idempotency_key"],
+        request_hash=row["request_hash"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _line(row: Any) -> orders.OrderLine:
+    return orders.OrderLine(
+        id=row["id"],
+        order_id=row["order_id"],
+        variant_id=row["variant_id"],
+        sku=row["sku"],
+        title=row["title"],
+        quantity=row["quantity"],
+        unit_price=row["unit_price"],
+        discount=row["discount"],
+        line_total=row["line_total"],
+        currency=row["currency"],
+        position=row["position"],
+    )
+
+
+async def get_orders(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, orders.Order]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await OrderTable.select().where(
+            OrderTable.tenant_id == tenant_id, OrderTable.id.is_in(list(ids))
+        )
+    return {row["id"]: _order(row) for row in rows}
+
+
+async def get_order(order_id: UUID, *, tenant_id: UUID) -> orders.Order:
+    found = await get_orders([order_id], tenant_id=tenant_id)
+    if order_id not in found:
+        raise NotFound("order not found")
+    return found[order_id]
+
+
+async def orders_by_number(numbers: Sequence[int], *, tenant_id: UUID) -> dict[int, orders.Order]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await OrderTable.select().where(
+            OrderTable.tenant_id == tenant_id, OrderTable.number.is_in(list(numbers))
+        )
+    return {row["number"]: _order(row) for row in rows}
+
+
+async def lines_of(
+    order_ids: Sequence[UUID], *, tenant_id: UUID
+) -> dict[UUID, list[orders.OrderLine]]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await OrderLineTable.select().where(
+            OrderLineTable.tenant_id == tenant_id, OrderLineTable.order_id.is_in(list(order_ids))
+        ).order_by(OrderLineTable.position, OrderLineTable.id)
+    grouped: dict[UUID, list[orders.OrderLine]] = defaultdict(list)
+    for row in rows:
+        grouped[row["order_id"]].append(_line(row))
+    return grouped
+
+
+async def list_orders(
+    *,
+    tenant_id: UUID,
+    where: orders.OrderFilter,
+    sort: orders.OrderSort,
+    descending: bool,
+    after: tuple[Any, UUID] | None,
+    limit: int,
+) -> list[orders.Order]:
+    """One keyset page: rows strictly after `after` = (sort value, id) in the given order."""
+    column = getattr(OrderTable, sort.value)
+    query = OrderTable.select().where(OrderTable.tenant_id == tenant_id)
+    for condition in _filters(where):
+        query = query.where(condition)
+    if after is not None:
+        op = "<" if descending else ">"
+        query = query.where(WhereRaw(f"({sort.value}, id) {op} ({{}}, {{}})", after[0], after[1]))
+    query = query.order_by(column, OrderTable.id, ascending=not descending).limit(limit)
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await query
+    return [_order(row) for row in rows]
+
+
+def _filters(where: orders.OrderFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.status is not None:
+        conditions.append(OrderTable.status == where.status.value)
+    if where.customer_id is not None:
+        conditions.append(OrderTable.customer_id == where.customer_id)
+    if where.created_after is not None:
+        conditions.append(OrderTable.created_at >= where.created_after)
+    if where.created_before is not None:
+        conditions.append(OrderTable.created_at < where.created_before)
+    return conditions
+
+
+async def histories(
+    keys: Sequence[orders.HistoryKey], *, tenant_id: UUID
+) -> dict[orders.HistoryKey, list[orders.Order]]:
+    """Pages of several customers' orders, newest first: one query per distinct page shape."""
+    shapes: dict[tuple[Any, ...], list[orders.HistoryKey]] = defaultdict(list)
+    for key in keys:
+        shapes[(key.limit, key.after, key.status)].append(key)
+    found: dict[orders.HistoryKey, list[orders.Order]] = {}
+    async with db.transaction(tenant_id=tenant_id):
+        for members in shapes.values():
+            rows = await OrderTable.raw(*_history_query(members, tenant_id=tenant_id))
+            grouped: dict[UUID, list[orders.Order]] = defaultdict(list)
+            for row in rows:
+                grouped[row["customer_id"]].append(_order(row))
+            found.update({key: grouped[key.customer_id] for key in members})
+    return found
+
+
+def _history_query(keys: Sequence[orders.HistoryKey], *, tenant_id: UUID) -> list[Any]:
+    """SQL and arguments for one page shape: `limit` newest orders per customer, each ranked
+    within its customer by a window function."""
+    shape = keys[0]
+    conditions = ["o.tenant_id = {}", "o.customer_id = any({}::uuid[])"]
+    args: list[Any] = [tenant_id, [key.customer_id for key in keys]]
+    if shape.after is not None:
+        conditions.append("(o.created_at, o.id) < ({}, {})")
+        args.extend(shape.after)
+    if shape.status is not None:
+        conditions.append("o.status = {}")
+        args.append(shape.status.value)
+    return [HISTORY_HEAD + " and ".join(conditions) + HISTORY_TAIL, *args, shape.limit]
+
+
+async def create_order(
+    request: orders.OrderRequest,
+    *,
+    price_list: str | None,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+) -> orders.Order:
+    """Price, total, number and reserve stock for a new order, all in one transaction.
+
+    With an idempotency key, the same request again returns the first order (nothing new is
+    written) and another request under that key is a conflict, also when both race: the loser
+    of a race hits the unique key, rolls back and compares with the winner, so call this as
+    the outermost unit of work."""
+    digest = orders.request_hash(request, price_list)
+    key = request.idempotency_key
+    if key is not None:
+        existing = await _by_idempotency_key(key, tenant_id=tenant_id)
+        if existing is not None:
+            return orders.replay(existing, digest)
+    try:
+        return await _create(request, digest, price_list, tenant_id=tenant_id, meta=meta)
+    except asyncpg.UniqueViolationError as error:
+        if key is None or error.constraint_name != IDEMPOTENCY_UNIQUE:
+            raise
+    winner = await _by_idempotency_key(key, tenant_id=tenant_id)
+    if winner is None:
+        raise Conflict("a concurrent request with this idempotency key did not finish; retry")
+    return orders.replay(winner, digest)
+
+
+async def _create(
+    request: orders.OrderRequest,
+    digest: str,
+    price_list: str | None,
+    *,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+) -> orders.Order:
+    async with db.transaction(tenant_id=tenant_id):
+        price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
+        await _check_customer(request.customer_id, tenant_id=tenant_id)
+        draft = await _priced(request, price_list_id, tenant_id=tenant_id)
+        number = (await outbox.next_values("orders", 1, tenant_id=tenant_id))[0]
+        rows = await OrderTable.insert(OrderTable(
+            tenant_id=tenant_id,
+            number=number,
+            customer_id=request.customer_id,
+            currency=draft.totals.currency,
+            price_list_id=price_list_id,
+            subtotal=draft.totals.subtotal,
+            discount_total=draft.totals.discount_total,
+            tax_total=draft.totals.tax_total,
+            total=draft.totals.total,
+            idempotency_key=request.idempotency_key,
+            request_hash=digest,
+        )).returning(*OrderTable.all_columns())
+        order = _order(rows[0])
+        await _insert_lines(order, draft.lines, tenant_id=tenant_id)
+        await inventory_tables.reserve(
+            order.id, [(line.variant_id, line.quantity) for line in draft.lines],
+            tenant_id=tenant_id, meta=meta,
+        )
+        await outbox.append(
+            [events.draft("order.created", order.id, orders.created_payload(order, draft.lines))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return order
+
+
+async def _priced(
+    request: orders.OrderRequest, price_list_id: UUID | None, *, tenant_id: UUID
+) -> orders.OrderDraft:
+    """The lines at today's prices: a snapshot that later price changes do not touch."""
+    ids = [line.variant_id for line in request.lines if line.variant_id is not None]
+    skus = [line.sku for line in request.lines if line.sku is not None]
+    by_id = await catalog_tables.get_variants(ids, tenant_id=tenant_id) if ids else {}
+    by_sku = await catalog_tables.variants_by_sku(skus, tenant_id=tenant_id) if skus else {}
+    variants = orders.resolve_lines(request, by_id, by_sku)
+    products = await catalog_tables.get_products(
+        list({v.product_id for v in variants}), tenant_id=tenant_id
+    )
+    quotes = await pricing_tables.quotes(
+        [v.id for v in variants], tenant_id=tenant_id, price_list_id=price_list_id
+    )
+    orders.check_on_sale(request, variants, products)
+    currency, priced = orders.price_lines(request, variants, products, quotes)
+    return orders.draft_order(currency, priced, request.discount)
+
+
+async def _insert_lines(
+    order: orders.Order, lines: Sequence[orders.LineDraft], *, tenant_id: UUID
+) -> None:
+    await OrderLineTable.insert(*[
+        OrderLineTable(
+            tenant_id=tenant_id,
+            order_id=order.id,
+            variant_id=line.variant_id,
+            sku=line.sku,
+            title=line.title[:400],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            line_total=line.line_total,
+            currency=order.currency,
+            position=line.position,
+        )
+        for line in lines
+    ])
+
+
+async def _price_list_id(
+    request: orders.OrderRequest, handle: str | None, *, tenant_id: UUID
+) -> UUID | None:
+    if handle is None:
+        return None
+    path = "input.priceList" if request.price_list is not None else "priceList"
+    try:
+        found = await pricing_tables.get_price_list_by_handle(handle, tenant_id=tenant_id)
+    except (Invalid, NotFound):
+        raise Invalid(f"price list {handle!r} not found", fields={path: "no such price list"}) from None
+    return found.id
+
+
+async def _check_customer(customer_id: UUID | None, *, tenant_id: UUID) -> None:
+    if customer_id is None:
+        return
+    if not await customer_tables.get_customers([customer_id], tenant_id=tenant_id):
+        raise Invalid("customer not found", fields={"input.customerId": "no such customer"})
+
+
+async def _by_idempotency_key(key: str, *, tenant_id: UUID) -> orders.Order | None:
+    async with db.transaction(tenant_id=tenant_id):
+        row = await OrderTable.select().where(
+            OrderTable.tenant_id == tenant_id, OrderTable.idempotency_key == key
+        ).first()
+    return None if row is None else _order(row)
+
+
+async def lock(order_id: UUID, *, tenant_id: UUID) -> orders.Order:
+    """The order, its row locked until the caller's transaction ends: changes of one order
+    (status, payments) run one at a time."""
+    async with db.transaction(tenant_id=tenant_id):
+        row = await OrderTable.select().where(
+            OrderTable.tenant_id == tenant_id, OrderTable.id == order_id
+        ).lock_rows().first()
+    if row is None:
+        raise NotFound("order not found")
+    return _order(row)
+
+
+async def change_status(
+    order_id: UUID, to: orders.OrderStatus, *, tenant_id: UUID, meta: events.WriteMeta
+) -> orders.Order:
+    async with db.transaction(tenant_id=tenant_id):
+        current = await lock(order_id, tenant_id=tenant_id)
+        return await apply_status(current, to, tenant_id=tenant_id, meta=meta)
+
+
+async def apply_status(
+    current: orders.Order,
+    to: orders.OrderStatus,
+    *,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+    preceding: Sequence[events.Draft] = (),
+) -> orders.Order:
+    """Move a locked order to `to` in the caller's transaction, with its effect on stock;
+    an illegal move is a Conflict and changes nothing. `preceding` events (the payment that
+    caused the move) are appended just before the status change, after the stock moved:
+    stock rows are always locked before the event counter, so writers cannot deadlock."""
+    orders.check_transition(current, to)
+    effect = STOCK_EFFECTS.get(orders.stock_effect(current.status, to))
+    if effect is not None:
+        await effect(current.id, tenant_id=tenant_id, meta=meta)
+    rows = await OrderTable.update({
+        OrderTable.status: to.value, OrderTable.updated_at: datetime.now(UTC),
+    }).where(
+        OrderTable.tenant_id == tenant_id, OrderTable.id == current.id
+    ).returning(*OrderTable.all_columns())
+    order = _order(rows[0])
+    changed = events.draft("order.status_changed", order.id, orders.status_payload(order, current.status))
+    await outbox.append([*preceding, changed], tenant_id=tenant_id, meta=meta)
+    return order

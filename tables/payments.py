@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.columns import BigInt, Timestamptz, Varchar
+from piccolo.query import WhereRaw
 from piccolo.table import Table
 
+from domain import catalog, events, orders, payments
+from tables import db
+from tables import events as outbox
+from tables import orders as order_tables
 from tables.engine import DB
 
 
@@ -19,3 +29,94 @@ class PaymentTable(Table, tablename="payments", db=DB):
     reference = Varchar(length=128, default="")
     actor = Varchar(length=128, default="")
     created_at = Timestamptz()
+
+
+def _payment(row: dict[str, Any]) -> payments.Payment:
+    return payments.Payment(
+        id=row["id"],
+        order_id=row["order_id"],
+        kind=payments.PaymentKind(row["kind"]),
+        amount=catalog.Money(amount=row["amount"], currency=row["currency"]),
+        reference=row["reference"],
+        actor=row["actor"],
+        created_at=row["created_at"],
+    )
+
+
+async def get_payments(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, payments.Payment]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await PaymentTable.select().where(
+            PaymentTable.tenant_id == tenant_id, PaymentTable.id.is_in(list(ids))
+        )
+    return {row["id"]: _payment(row) for row in rows}
+
+
+async def payments_of(
+    order_ids: Sequence[UUID], *, tenant_id: UUID
+) -> dict[UUID, list[payments.Payment]]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await PaymentTable.select().where(
+            PaymentTable.tenant_id == tenant_id, PaymentTable.order_id.is_in(list(order_ids))
+        ).order_by(PaymentTable.created_at, PaymentTable.id)
+    grouped: dict[UUID, list[payments.Payment]] = defaultdict(list)
+    for row in rows:
+        grouped[row["order_id"]].append(_payment(row))
+    return grouped
+
+
+async def list_payments(
+    *,
+    tenant_id: UUID,
+    where: payments.PaymentFilter,
+    descending: bool,
+    after: tuple[Any, UUID] | None,
+    limit: int,
+) -> list[payments.Payment]:
+    """One keyset page by (created_at, id)."""
+    query = PaymentTable.select().where(PaymentTable.tenant_id == tenant_id)
+    if where.order_id is not None:
+        query = query.where(PaymentTable.order_id == where.order_id)
+    if where.kind is not None:
+        query = query.where(PaymentTable.kind == where.kind.value)
+    if after is not None:
+        op = "<" if descending else ">"
+        query = query.where(WhereRaw(f"(created_at, id) {op} ({{}}, {{}})", after[0], after[1]))
+    query = query.order_by(
+        PaymentTable.created_at, PaymentTable.id, ascending=not descending
+    ).limit(limit)
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await query
+    return [_payment(row) for row in rows]
+
+
+async def record(
+    order_id: UUID, draft: payments.PaymentDraft, *, tenant_id: UUID, meta: events.WriteMeta
+) -> tuple[payments.Payment, orders.Order]:
+    """Record a payment under the order's row lock, so that concurrent captures or refunds
+    see each other and never overshoot; a capture may make the order paid, a full refund
+    refunded (with that change's effect on stock)."""
+    async with db.transaction(tenant_id=tenant_id):
+        order = await order_tables.lock(order_id, tenant_id=tenant_id)
+        held = (await payments_of([order_id], tenant_id=tenant_id)).get(order_id, [])
+        ledger = payments.Ledger.of(held)
+        payments.check_against(order, ledger, draft)
+        rows = await PaymentTable.insert(PaymentTable(
+            tenant_id=tenant_id,
+            order_id=order_id,
+            kind=draft.kind.value,
+            amount=draft.amount.amount,
+            currency=draft.amount.currency,
+            reference=draft.reference,
+            actor=meta.actor[:128],
+        )).returning(*PaymentTable.all_columns())
+        payment = _payment(rows[0])
+        after = ledger.plus(draft.kind, draft.amount.amount)
+        made = events.draft(payments.EVENTS[draft.kind], payment.id, payments.payment_payload(payment, after))
+        to = payments.status_after(order, after, draft.kind)
+        if to is None:
+            await outbox.append([made], tenant_id=tenant_id, meta=meta)
+        else:
+            order = await order_tables.apply_status(
+                order, to, tenant_id=tenant_id, meta=meta, preceding=[made]
+            )
+    return payment, order

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.columns import BigInt, Timestamptz, Varchar
+from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import catalog, pricing
-from domain.errors import Invalid
+from domain import catalog, events, pricing
+from domain.errors import Conflict, Invalid, NotFound
 from tables import db
+from tables import events as outbox
 from tables.engine import DB
 
 
@@ -43,13 +48,193 @@ def _price_list(row: dict[str, Any]) -> pricing.PriceList:
 
 
 async def get_price_list_by_handle(handle: str, *, tenant_id: UUID) -> pricing.PriceList:
-    async with db.transaction(tenant_id=tenant_id):
-        row = await PriceListTable.select().where(
-            PriceListTable.tenant_id == tenant_id, PriceListTable.handle == handle
-        ).first()
-    if row is None:
+    found = await price_lists_by_handle([handle], tenant_id=tenant_id)
+    if handle not in found:
         raise Invalid(f"price list {handle!r} not found", fields={"priceList": "unknown"})
-    return _price_list(row)
+    return found[handle]
+
+
+async def price_lists_by_handle(
+    handles: Sequence[str], *, tenant_id: UUID
+) -> dict[str, pricing.PriceList]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await PriceListTable.select().where(
+            PriceListTable.tenant_id == tenant_id, PriceListTable.handle.is_in(list(handles))
+        )
+    return {row["handle"]: _price_list(row) for row in rows}
+
+
+async def get_price_lists(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, pricing.PriceList]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await PriceListTable.select().where(
+            PriceListTable.tenant_id == tenant_id, PriceListTable.id.is_in(list(ids))
+        )
+    return {row["id"]: _price_list(row) for row in rows}
+
+
+async def get_price_list(price_list_id: UUID, *, tenant_id: UUID) -> pricing.PriceList:
+    found = await get_price_lists([price_list_id], tenant_id=tenant_id)
+    if price_list_id not in found:
+        raise NotFound("price list not found")
+    return found[price_list_id]
+
+
+async def list_price_lists(
+    *,
+    tenant_id: UUID,
+    where: pricing.PriceListFilter,
+    sort: pricing.PriceListSort,
+    descending: bool,
+    after: tuple[Any, UUID] | None,
+    limit: int,
+) -> list[pricing.PriceList]:
+    """One keyset page: rows strictly after `after` = (sort value, id) in the given order."""
+    query = PriceListTable.select().where(PriceListTable.tenant_id == tenant_id)
+    if where.currency is not None:
+        query = query.where(PriceListTable.currency == where.currency)
+    if where.search:
+        escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(PriceListTable.name.ilike(f"%{escaped}%"))
+    if after is not None:
+        op = "<" if descending else ">"
+        query = query.where(WhereRaw(f"({sort.value}, id) {op} ({{}}, {{}})", after[0], after[1]))
+    column = getattr(PriceListTable, sort.value)
+    query = query.order_by(column, PriceListTable.id, ascending=not descending).limit(limit)
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await query
+    return [_price_list(row) for row in rows]
+
+
+async def create_price_list(
+    draft: pricing.PriceListDraft, *, tenant_id: UUID, meta: events.WriteMeta
+) -> pricing.PriceList:
+    async with db.transaction(tenant_id=tenant_id):
+        await _check_handle_free(draft.handle, tenant_id=tenant_id)
+        rows = await _unique(PriceListTable.insert(PriceListTable(
+            tenant_id=tenant_id, name=draft.name, handle=draft.handle, currency=draft.currency
+        )).returning(*PriceListTable.all_columns()))
+        created = _price_list(rows[0])
+        await _append("price_list.created", created, tenant_id=tenant_id, meta=meta)
+    return created
+
+
+async def update_price_list(
+    price_list_id: UUID, draft: pricing.PriceListDraft, *, tenant_id: UUID, meta: events.WriteMeta
+) -> pricing.PriceList:
+    async with db.transaction(tenant_id=tenant_id):
+        current = await get_price_list(price_list_id, tenant_id=tenant_id)
+        if draft.handle != current.handle:
+            await _check_handle_free(draft.handle, tenant_id=tenant_id)
+        rows = await _unique(PriceListTable.update({
+            PriceListTable.name: draft.name, PriceListTable.handle: draft.handle,
+        }).where(
+            PriceListTable.tenant_id == tenant_id, PriceListTable.id == price_list_id
+        ).returning(*PriceListTable.all_columns()))
+        updated = _price_list(rows[0])
+        await _append("price_list.updated", updated, tenant_id=tenant_id, meta=meta)
+    return updated
+
+
+async def delete_price_list(
+    price_list_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta
+) -> pricing.PriceList:
+    """Delete a list and its prices; a list that orders were placed with stays."""
+    async with db.transaction(tenant_id=tenant_id):
+        current = await get_price_list(price_list_id, tenant_id=tenant_id)
+        try:
+            await PriceListTable.delete().where(
+                PriceListTable.tenant_id == tenant_id, PriceListTable.id == price_list_id
+            )
+        except asyncpg.ForeignKeyViolationError:
+            raise Conflict("orders were placed with this price list; it cannot be deleted") from None
+        await _append("price_list.deleted", current, tenant_id=tenant_id, meta=meta)
+    return current
+
+
+async def set_variant_price(
+    price_list_id: UUID,
+    variant_id: UUID,
+    price: catalog.Money,
+    compare_at: catalog.Money | None,
+    *,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+) -> pricing.Quote:
+    """Price a variant in a list (insert or replace); the caller checked the rules."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        row = await _fetch_or_missing(tx, """
+            insert into variant_prices
+                (id, tenant_id, price_list_id, variant_id, amount, compare_at_amount, currency,
+                 updated_at)
+            values (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7)
+            on conflict (tenant_id, variant_id, price_list_id) do update
+               set amount = excluded.amount, compare_at_amount = excluded.compare_at_amount,
+                   currency = excluded.currency, updated_at = excluded.updated_at
+            returning variant_id as id, amount, currency, compare_at_amount as compare_at,
+                      price_list_id
+            """, tenant_id, price_list_id, variant_id, price.amount,
+            None if compare_at is None else compare_at.amount, price.currency, datetime.now(UTC),
+        )
+        quote = _quote(row)
+        await _append_price(quote, quote.price, quote.compare_at, tenant_id=tenant_id, meta=meta)
+    return quote
+
+
+async def remove_variant_price(
+    price_list_id: UUID, variant_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta
+) -> pricing.Quote:
+    """Take a variant out of a list (it then sells there at base price); returns what it was."""
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await VariantPriceTable.delete().where(
+            VariantPriceTable.tenant_id == tenant_id,
+            VariantPriceTable.price_list_id == price_list_id,
+            VariantPriceTable.variant_id == variant_id,
+        ).returning(*VariantPriceTable.all_columns())
+        if not rows:
+            raise NotFound("this variant has no price in this price list")
+        removed = _list_price(rows[0])
+        await _append_price(removed, None, None, tenant_id=tenant_id, meta=meta)
+    return removed
+
+
+async def set_compare_at(
+    variant_id: UUID, compare_at: catalog.Money | None, *, tenant_id: UUID, meta: events.WriteMeta
+) -> pricing.Quote:
+    """Set (or clear, with None) the compare-at price of a variant's base price."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        row = await tx.connection.fetchrow(
+            """
+            update variants set compare_at_amount = $3 where tenant_id = $1 and id = $2
+            returning id, price_amount as amount, currency, compare_at_amount as compare_at,
+                      null::uuid as price_list_id
+            """,
+            tenant_id, variant_id, None if compare_at is None else compare_at.amount,
+        )
+        if row is None:
+            raise NotFound("variant not found")
+        quote = _quote(row)
+        await _append_price(quote, quote.price, quote.compare_at, tenant_id=tenant_id, meta=meta)
+    return quote
+
+
+async def prices_of(
+    variant_ids: Sequence[UUID], *, tenant_id: UUID
+) -> dict[UUID, list[pricing.Quote]]:
+    """Each variant's prices in every list that prices it, in order of the lists' handles."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        rows = await tx.connection.fetch(
+            """
+            select p.* from variant_prices p
+            join price_lists l on l.tenant_id = p.tenant_id and l.id = p.price_list_id
+            where p.tenant_id = $1 and p.variant_id = any($2::uuid[])
+            order by l.handle, l.id
+            """,
+            tenant_id, list(variant_ids),
+        )
+    grouped: dict[UUID, list[pricing.Quote]] = defaultdict(list)
+    for row in rows:
+        grouped[row["variant_id"]].append(_list_price(row))
+    return grouped
 
 
 async def quotes(
@@ -81,4 +266,58 @@ def _quote(row: Any) -> pricing.Quote:
     )
     return pricing.Quote(
         variant_id=row["id"], price=price, compare_at=compare_at, price_list_id=row["price_list_id"]
+    )
+
+
+def _list_price(row: Any) -> pricing.Quote:
+    return _quote({
+        "id": row["variant_id"], "amount": row["amount"], "currency": row["currency"],
+        "compare_at": row["compare_at_amount"], "price_list_id": row["price_list_id"],
+    })
+
+
+async def _fetch_or_missing(tx: Any, sql: str, *args: Any) -> Any:
+    """A write whose foreign keys name a list and a variant: either missing is NOT_FOUND."""
+    try:
+        return await tx.connection.fetchrow(sql, *args)
+    except asyncpg.ForeignKeyViolationError as error:
+        what = "price list" if "list" in (error.constraint_name or "") else "variant"
+        raise NotFound(f"{what} not found") from None
+
+
+async def _check_handle_free(handle: str, *, tenant_id: UUID) -> None:
+    taken = await PriceListTable.exists().where(
+        PriceListTable.tenant_id == tenant_id, PriceListTable.handle == handle
+    )
+    if taken:
+        raise Invalid(f"handle {handle!r} is already used", fields={"input.handle": "taken"})
+
+
+async def _unique(query: Any) -> list[dict[str, Any]]:
+    try:
+        return list(await query)
+    except asyncpg.UniqueViolationError:
+        raise Invalid("a concurrent change took this handle", fields={"input.handle": "taken"}) from None
+
+
+async def _append(
+    kind: str, price_list: pricing.PriceList, *, tenant_id: UUID, meta: events.WriteMeta
+) -> None:
+    await outbox.append(
+        [events.draft(kind, price_list.id, pricing.price_list_payload(price_list))],
+        tenant_id=tenant_id, meta=meta,
+    )
+
+
+async def _append_price(
+    quote: pricing.Quote,
+    price: catalog.Money | None,
+    compare_at: catalog.Money | None,
+    *,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+) -> None:
+    payload = pricing.price_payload(quote.variant_id, quote.price_list_id, price, compare_at)
+    await outbox.append(
+        [events.draft("price.updated", quote.variant_id, payload)], tenant_id=tenant_id, meta=meta
     )

@@ -1,4 +1,5 @@
-"""banban, a fashion retailer: fashion attributes on products and a collection lookup."""
+"""banban, a fashion retailer: fashion attributes on products and a collection lookup; with the
+metrics module, sell-through by season, collection, size and colour, and revenue by season."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import strawberry
 
 from domain import fashion
 from resolvers import catalog as resolve
-from schema import catalog
+from resolvers import metrics as resolve_metrics
+from schema import catalog, metrics
 from schema.common import Ctx
 from schema.modules import Extension
 
@@ -44,9 +46,49 @@ class FashionQuery:
         return [catalog.Product.from_domain(p) for p in found]
 
 
+SellThroughGroup = strawberry.enum(
+    fashion.SellThroughBy, name="SellThroughGroup",
+    description="SEASON and COLLECTION are product attributes; SIZE and COLOUR variant ones.",
+)
+
+
+@strawberry.type(description="Sell-through of one season, collection, size or colour.")
+class SellThrough:
+    value: str | None = strawberry.field(description="null for variants without the attribute")
+    units_sold: int = strawberry.field(description="Units of paid and fulfilled orders placed in the range")
+    on_hand: int = strawberry.field(description="Units on hand now, all locations")
+    sell_through: float = strawberry.field(description="unitsSold / (unitsSold + onHand); 0 when both are 0")
+
+    @classmethod
+    def from_domain(cls, value: fashion.SellThrough) -> SellThrough:
+        return cls(
+            value=value.value, units_sold=value.units_sold, on_hand=value.on_hand,
+            sell_through=value.rate,
+        )
+
+
+@strawberry.type
+class FashionMetricsQuery:
+    @strawberry.field(description="Sell-through per season, collection, size or colour.")
+    async def fashion_sell_through(
+        self, info: Ctx, range: metrics.TimeRangeInput, by: SellThroughGroup  # type: ignore[valid-type]
+    ) -> list[SellThrough]:
+        found = await resolve_metrics.sell_through(
+            info.context, start=range.start, end=range.end, by=by
+        )
+        return [SellThrough.from_domain(s) for s in found]
+
+
 EXTENSION = Extension(
     slug="banban",
     query=FashionQuery,
     type_overrides=(FashionProduct,),
     services={"catalog_rules": fashion.FashionCatalogRules()},
+    when={
+        "metrics": Extension(
+            slug="banban-metrics",
+            query=FashionMetricsQuery,
+            services={"metrics": fashion.FashionMetricsService()},
+        ),
+    },
 )

@@ -67,13 +67,13 @@ def test_no_modules_is_a_valid_set() -> None:
 def test_unknown_module_is_refused() -> None:
     with pytest.raises(Invalid, match="unknown modules: warp") as raised:
         tenancy.check_modules(["catalog", "warp"])
-    assert raised.value.fields == {"modules": "unknown"}
+    assert raised.value.fields == {"modules": "unknown: warp"}
 
 
 def test_unknown_extension_is_refused() -> None:
     with pytest.raises(Invalid, match="unknown extension: nope") as raised:
         tenancy.check_modules(["catalog"], ["nope"])
-    assert raised.value.fields == {"extensions": "unknown"}
+    assert raised.value.fields == {"extensions": "unknown: nope"}
 
 
 def test_extension_without_its_required_module_is_refused_naming_it() -> None:

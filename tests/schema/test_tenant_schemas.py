@@ -10,7 +10,7 @@ import pytest
 from domain import tenancy
 from domain.config import Settings
 from schema import build
-from tests.documents import ADD_VARIANT, codes, product_input
+from tests.documents import ADD_VARIANT, codes, error_codes, error_fields, payload, product_input
 
 PRODUCT_FIELDS = """
 query ProductFields { __type(name: "Product") { fields { name } } }
@@ -22,12 +22,16 @@ query RootFields { __schema { queryType { fields { name } } } }
 
 CREATE_FASHION = """
 mutation Create($input: ProductCreateInput!) {
-  createProduct(input: $input) { id title fashion { season collection sizes colours } }
+  createProduct(input: $input) {
+    product { id title fashion { season collection sizes colours } } errors { field message code }
+  }
 }
 """
 
 CREATE_PLAIN = """
-mutation Create($input: ProductCreateInput!) { createProduct(input: $input) { id title } }
+mutation Create($input: ProductCreateInput!) {
+  createProduct(input: $input) { product { id title } errors { field message code } }
+}
 """
 
 FASHION_OF_PRODUCTS = """
@@ -46,7 +50,9 @@ query Products { products(first: 5) { edges { node { id } } } }
 
 SET_MODULES = """
 mutation SetModules($modules: [String!]!, $extensions: [String!]) {
-  setTenantModules(modules: $modules, extensions: $extensions) { slug modules extensions }
+  setTenantModules(modules: $modules, extensions: $extensions) {
+    tenant { slug modules extensions } errors { field message code }
+  }
 }
 """
 
@@ -95,8 +101,7 @@ async def field_names(tenant: Any, query: str) -> set[str]:
 
 async def create_fashion(tenant: Any, product: dict[str, Any]) -> dict[str, Any]:
     body = await tenant.gql(CREATE_FASHION, {"input": product})
-    assert "errors" not in body, body
-    created: dict[str, Any] = body["data"]["createProduct"]
+    created: dict[str, Any] = payload(body, "createProduct")["product"]
     return created
 
 
@@ -166,8 +171,8 @@ async def test_catalog_tenant_querying_fashion_collection_fails_validation(tenan
 async def test_fashion_rules_reject_a_product_without_season_or_size_and_colour(banban: Any) -> None:
     body = await banban.gql(CREATE_PLAIN, {"input": PLAIN_FOR_FASHION})
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert set(body["errors"][0]["extensions"]["fields"]) == {
+    assert error_codes(body, "createProduct") == ["BAD_USER_INPUT"]
+    assert set(error_fields(body, "createProduct")) == {
         "input.attributes.season",
         "input.variants[0].attributes.size",
         "input.variants[0].attributes.colour",
@@ -181,8 +186,8 @@ async def test_fashion_rules_reject_a_malformed_season(banban: Any) -> None:
 
     body = await banban.gql(CREATE_PLAIN, {"input": product})
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert set(body["errors"][0]["extensions"]["fields"]) == {"input.attributes.season"}
+    assert error_codes(body, "createProduct") == ["BAD_USER_INPUT"]
+    assert set(error_fields(body, "createProduct")) == {"input.attributes.season"}
 
 
 async def test_fashion_rules_apply_to_added_variants(banban: Any) -> None:
@@ -192,8 +197,8 @@ async def test_fashion_rules_apply_to_added_variants(banban: Any) -> None:
         "input": {"sku": "CHINO-32", "price": {"amount": 5900, "currency": "EUR"}},
     })
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert set(body["errors"][0]["extensions"]["fields"]) == {
+    assert error_codes(body, "addVariant") == ["BAD_USER_INPUT"]
+    assert set(error_fields(body, "addVariant")) == {
         "input.attributes.size", "input.attributes.colour"
     }
 
@@ -201,8 +206,7 @@ async def test_fashion_rules_apply_to_added_variants(banban: Any) -> None:
 async def test_plain_tenant_accepts_the_input_fashion_rules_reject(tenant_a: Any) -> None:
     body = await tenant_a.gql(CREATE_PLAIN, {"input": PLAIN_FOR_FASHION})
 
-    assert "errors" not in body, body
-    assert body["data"]["createProduct"]["title"] == "Plain Tee"
+    assert payload(body, "createProduct")["product"]["title"] == "Plain Tee"
 
 
 async def test_fashion_attributes_summarise_the_product_and_its_variants(banban: Any) -> None:
@@ -328,7 +332,7 @@ async def test_removing_the_extension_hides_fashion_on_the_next_request(
     changed = await set_modules(banban, platform_key, ["catalog"], [])
 
     assert changed == {"data": {"setTenantModules": {
-        "slug": banban.slug, "modules": ["catalog"], "extensions": []
+        "tenant": {"slug": banban.slug, "modules": ["catalog"], "extensions": []}, "errors": []
     }}}
     assert "fashion" not in await field_names(banban, PRODUCT_FIELDS)
 
@@ -351,7 +355,7 @@ async def test_removing_the_extension_restores_the_default_catalog_rules(
 
     body = await banban.gql(CREATE_PLAIN, {"input": PLAIN_FOR_FASHION})
 
-    assert "errors" not in body, body
+    assert payload(body, "createProduct")["product"]["title"] == "Plain Tee"
 
 
 async def test_enabling_the_extension_shows_fashion_on_the_next_request(
@@ -359,13 +363,13 @@ async def test_enabling_the_extension_shows_fashion_on_the_next_request(
 ) -> None:
     changed = await set_modules(tenant_a, platform_key, ["catalog"], ["banban"])
 
-    assert "errors" not in changed, changed
+    assert payload(changed, "setTenantModules")["tenant"]["extensions"] == ["banban"]
     assert "fashion" in await field_names(tenant_a, PRODUCT_FIELDS)
 
 
 async def test_removing_catalog_makes_products_unknown(tenant_a: Any, platform_key: str) -> None:
     changed = await set_modules(tenant_a, platform_key, [], [])
-    assert "errors" not in changed, changed
+    assert payload(changed, "setTenantModules")["tenant"]["modules"] == []
 
     response = await tenant_a.post(PRODUCTS)
 
@@ -377,9 +381,8 @@ async def test_removing_catalog_makes_products_unknown(tenant_a: Any, platform_k
 async def test_extension_without_catalog_is_refused(tenant_a: Any, platform_key: str) -> None:
     body = await set_modules(tenant_a, platform_key, [], ["banban"])
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert "catalog" in body["errors"][0]["message"]
-    assert "catalog" in body["errors"][0]["extensions"]["fields"]["modules"]
+    assert error_codes(body, "setTenantModules") == ["BAD_USER_INPUT"]
+    assert error_fields(body, "setTenantModules") == {"modules": "missing: catalog"}
     unchanged = await tenant_a.gql(TENANT)
     assert unchanged["data"]["tenant"]["modules"] == ["catalog"]
     assert unchanged["data"]["tenant"]["extensions"] == []
@@ -389,15 +392,17 @@ async def test_removing_catalog_under_the_extension_is_refused(banban: Any, plat
     """Extensions left unspecified are kept, and the kept banban still needs catalog."""
     body = await set_modules(banban, platform_key, [], None)
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert "catalog" in body["errors"][0]["message"]
+    assert error_codes(body, "setTenantModules") == ["BAD_USER_INPUT"]
+    assert error_fields(body, "setTenantModules") == {"modules": "missing: catalog"}
+    unchanged = await banban.gql(TENANT)
+    assert unchanged["data"]["tenant"]["modules"] == ["catalog"]
 
 
 async def test_unknown_module_is_refused(tenant_a: Any, platform_key: str) -> None:
     body = await set_modules(tenant_a, platform_key, ["catalog", "payroll"], [])
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert "payroll" in body["errors"][0]["message"]
+    assert error_codes(body, "setTenantModules") == ["BAD_USER_INPUT"]
+    assert error_fields(body, "setTenantModules") == {"modules": "unknown: payroll"}
 
 
 async def test_tenant_admin_cannot_set_modules(banban: Any) -> None:

@@ -12,7 +12,15 @@ import pytest
 from domain import credentials
 from domain.config import Settings
 from tables import api_keys
-from tests.documents import CREATE_PRODUCT, PRODUCTS, codes, product_input
+from tests.documents import (
+    CREATE_PRODUCT,
+    PRODUCTS,
+    codes,
+    error_codes,
+    error_fields,
+    payload,
+    product_input,
+)
 
 TENANT = "query { tenant { id slug } }"
 
@@ -22,16 +30,22 @@ API_KEYS = "query { apiKeys { prefix name scopes lastUsedAt revokedAt expiresAt 
 
 CREATE_API_KEY = """
 mutation CreateKey($input: ApiKeyInput!) {
-  createApiKey(input: $input) { token apiKey { prefix name scopes lastUsedAt revokedAt } }
+  createApiKey(input: $input) {
+    token apiKey { prefix name scopes lastUsedAt revokedAt } errors { field message code }
+  }
 }
 """
 
 REVOKE_API_KEY = """
-mutation Revoke($prefix: String!) { revokeApiKey(prefix: $prefix) { prefix revokedAt } }
+mutation Revoke($prefix: String!) {
+  revokeApiKey(prefix: $prefix) { apiKey { prefix revokedAt } errors { field message code } }
+}
 """
 
 SET_TENANT_MODULES = """
-mutation SetModules($modules: [String!]!) { setTenantModules(modules: $modules) { slug modules } }
+mutation SetModules($modules: [String!]!) {
+  setTenantModules(modules: $modules) { tenant { slug modules } errors { field message code } }
+}
 """
 
 
@@ -72,9 +86,7 @@ def make_jwt(
 
 async def create_key(tenant: Any, name: str, scopes: list[str]) -> dict[str, Any]:
     body = await tenant.gql(CREATE_API_KEY, {"input": {"name": name, "scopes": scopes}})
-    assert "errors" not in body, body
-    created: dict[str, Any] = body["data"]["createApiKey"]
-    return created
+    return payload(body, "createApiKey")
 
 
 def listed(body: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -154,8 +166,8 @@ async def test_jwt_may_name_its_tenant_by_id(
 async def test_jwt_reads_only_its_tenants_catalog(
     client: httpx.AsyncClient, settings: Settings, tenant_a: Any, tenant_b: Any
 ) -> None:
-    await tenant_a.gql(CREATE_PRODUCT, {"input": product_input("Grinder", ["GRIND-1"])})
-    await tenant_b.gql(CREATE_PRODUCT, {"input": product_input("Other", ["OTHER-1"])})
+    for tenant, title, sku in [(tenant_a, "Grinder", "GRIND-1"), (tenant_b, "Other", "OTHER-1")]:
+        payload(await tenant.gql(CREATE_PRODUCT, {"input": product_input(title, [sku])}), "createProduct")
 
     response = await post(client, PRODUCTS, {"first": 10}, headers=bearer(make_jwt(settings, tenant_a.slug)))
 
@@ -169,7 +181,7 @@ async def test_jwt_with_write_scope_creates_products(
     token = make_jwt(settings, tenant_a.slug, ["catalog:write"])
     variables = {"input": product_input("Carafe", ["CARAFE-1"])}
     response = await post(client, CREATE_PRODUCT, variables, headers=bearer(token))
-    assert response.json()["data"]["createProduct"]["title"] == "Carafe"
+    assert payload(response.json(), "createProduct")["product"]["title"] == "Carafe"
 
 
 async def test_expired_jwt_is_401(client: httpx.AsyncClient, settings: Settings, tenant_a: Any) -> None:
@@ -330,7 +342,9 @@ async def test_platform_key_changes_a_tenants_modules(
 
     response = await post(client, SET_TENANT_MODULES, {"modules": []}, headers=headers)
 
-    assert response.json() == {"data": {"setTenantModules": {"slug": tenant_a.slug, "modules": []}}}
+    assert response.json() == {"data": {"setTenantModules": {
+        "tenant": {"slug": tenant_a.slug, "modules": []}, "errors": []
+    }}}
 
 
 async def test_tenant_admin_cannot_change_modules(tenant_a: Any) -> None:
@@ -368,7 +382,7 @@ async def test_revoked_api_key_fails_on_the_next_request(tenant_a: Any) -> None:
 
     revoked = await tenant_a.gql(REVOKE_API_KEY, {"prefix": created["apiKey"]["prefix"]})
 
-    assert revoked["data"]["revokeApiKey"]["revokedAt"] is not None
+    assert payload(revoked, "revokeApiKey")["apiKey"]["revokedAt"] is not None
     assert_unauthenticated(await tenant_a.post(TENANT, key=created["token"]))
 
 
@@ -377,7 +391,7 @@ async def test_admin_cannot_revoke_another_tenants_key(tenant_a: Any, tenant_b: 
 
     body = await tenant_a.gql(REVOKE_API_KEY, {"prefix": victim["apiKey"]["prefix"]})
 
-    assert codes(body) == ["NOT_FOUND"]
+    assert error_codes(body, "revokeApiKey") == ["NOT_FOUND"]
     still = await tenant_b.post(TENANT, key=victim["token"])
     assert still.status_code == 200
     assert still.json()["data"]["tenant"]["slug"] == tenant_b.slug
@@ -433,20 +447,21 @@ async def test_non_admin_key_cannot_revoke_api_keys(tenant_a: Any) -> None:
 
 async def test_unknown_scope_in_create_api_key_is_bad_input(tenant_a: Any) -> None:
     body = await tenant_a.gql(CREATE_API_KEY, {"input": {"name": "x", "scopes": ["catalog:delete"]}})
-    assert codes(body) == ["BAD_USER_INPUT"]
+    assert error_codes(body, "createApiKey") == ["BAD_USER_INPUT"]
 
 
 async def test_unknown_scope_error_names_the_input_path(tenant_a: Any) -> None:
-    """Like every BAD_USER_INPUT, `fields` is keyed by the input path (here input.scopes)."""
+    """Like every payload error, `field` is the input path (here input.scopes)."""
     body = await tenant_a.gql(CREATE_API_KEY, {"input": {"name": "x", "scopes": ["catalog:delete"]}})
-    assert body["errors"][0]["extensions"]["fields"] == {"input.scopes": "unknown"}
+    assert error_fields(body, "createApiKey") == {"input.scopes": "unknown: catalog:delete"}
 
 
 async def test_tenant_admin_cannot_mint_a_platform_key(tenant_a: Any) -> None:
     body = await tenant_a.gql(CREATE_API_KEY, {"input": {"name": "x", "scopes": ["platform"]}})
-    assert codes(body) == ["BAD_USER_INPUT"]
+    assert error_fields(body, "createApiKey") == {"input.scopes": "unknown: platform"}
 
 
 async def test_create_api_key_without_scopes_is_bad_input(tenant_a: Any) -> None:
     body = await tenant_a.gql(CREATE_API_KEY, {"input": {"name": "x", "scopes": []}})
-    assert codes(body) == ["BAD_USER_INPUT"]
+    assert error_codes(body, "createApiKey") == ["BAD_USER_INPUT"]
+    assert error_fields(body, "createApiKey") == {"input.scopes": "empty"}

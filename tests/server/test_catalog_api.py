@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.documents import (
     ADD_VARIANT,
     ARCHIVE_PRODUCT,
+    CREATE_CATEGORY,
     CREATE_PRODUCT,
     PRODUCT,
     PRODUCT_BY_SKU,
     UPDATE_PRODUCT,
     UPDATE_VARIANT,
     codes,
+    error_codes,
+    error_fields,
+    payload,
+    payload_errors,
     product_input,
 )
 
 
 async def create(tenant: Any, title: str, skus: list[str], **extra: Any) -> dict[str, Any]:
     body = await tenant.gql(CREATE_PRODUCT, {"input": product_input(title, skus, **extra)})
-    assert "errors" not in body, body
-    product: dict[str, Any] = body["data"]["createProduct"]
+    product: dict[str, Any] = payload(body, "createProduct")["product"]
     return product
 
 
@@ -48,8 +54,8 @@ async def test_invalid_input_names_each_field(tenant_a: Any) -> None:
     }
     body = await tenant_a.gql(CREATE_PRODUCT, {"input": bad})
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert set(body["errors"][0]["extensions"]["fields"]) == {
+    assert error_codes(body, "createProduct") == ["BAD_USER_INPUT"]
+    assert set(error_fields(body, "createProduct")) == {
         "input.title",
         "input.handle",
         "input.variants[0].sku",
@@ -65,8 +71,9 @@ async def test_duplicate_sku_is_rejected_and_nothing_is_written(tenant_a: Any) -
         CREATE_PRODUCT, {"input": product_input("Kettle Two", ["KETTLE-2", "KETTLE-1"])}
     )
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert body["errors"][0]["extensions"]["fields"] == {"input.variants[1].sku": "already exists"}
+    assert payload_errors(body, "createProduct") == [
+        {"field": "input.variants[1].sku", "message": "already exists", "code": "BAD_USER_INPUT"}
+    ]
     missing = await tenant_a.gql(PRODUCT_BY_SKU, {"sku": "KETTLE-2"})
     assert missing["data"]["productBySku"] is None
 
@@ -82,9 +89,9 @@ async def test_update_and_archive(tenant_a: Any) -> None:
     updated = await tenant_a.gql(UPDATE_PRODUCT, {"id": created["id"], "input": {"title": "Tamper 58"}})
     archived = await tenant_a.gql(ARCHIVE_PRODUCT, {"id": created["id"]})
 
-    assert updated["data"]["updateProduct"]["title"] == "Tamper 58"
-    assert updated["data"]["updateProduct"]["handle"] == "tamper"
-    assert archived["data"]["archiveProduct"]["status"] == "ARCHIVED"
+    assert payload(updated, "updateProduct")["product"]["title"] == "Tamper 58"
+    assert payload(updated, "updateProduct")["product"]["handle"] == "tamper"
+    assert payload(archived, "archiveProduct")["product"]["status"] == "ARCHIVED"
 
 
 async def test_variants_are_added_and_repriced(tenant_a: Any) -> None:
@@ -93,19 +100,68 @@ async def test_variants_are_added_and_repriced(tenant_a: Any) -> None:
         "productId": created["id"],
         "input": {"sku": "SCALE-2", "price": {"amount": 4500, "currency": "EUR"}},
     })
-    variant_id = added["data"]["addVariant"]["id"]
+    variant_id = payload(added, "addVariant")["variant"]["id"]
 
     repriced = await tenant_a.gql(
         UPDATE_VARIANT, {"id": variant_id, "input": {"price": {"amount": 3900, "currency": "EUR"}}}
     )
 
     expected = {"id": variant_id, "sku": "SCALE-2", "price": {"amount": 3900}}
-    assert repriced["data"]["updateVariant"] == expected
+    assert payload(repriced, "updateVariant")["variant"] == expected
 
 
 async def test_malformed_id_is_bad_input(tenant_a: Any) -> None:
     body = await tenant_a.gql(PRODUCT, {"id": "not-a-uuid"})
     assert codes(body) == ["BAD_USER_INPUT"]
+
+
+NEW_VARIANT = {"sku": "ODD-1", "price": {"amount": 100, "currency": "EUR"}}
+
+
+@pytest.mark.parametrize(
+    ("document", "mutation", "variables", "field"),
+    [
+        (UPDATE_PRODUCT, "updateProduct", {"id": "not-a-uuid", "input": {"title": "X"}}, "id"),
+        (ARCHIVE_PRODUCT, "archiveProduct", {"id": "not-a-uuid"}, "id"),
+        (ADD_VARIANT, "addVariant", {"productId": "not-a-uuid", "input": NEW_VARIANT}, "productId"),
+        (UPDATE_VARIANT, "updateVariant", {"id": "not-a-uuid", "input": {"title": "X"}}, "id"),
+        (CREATE_PRODUCT, "createProduct",
+         {"input": product_input("Odd", ["ODD-1"], categoryId="not-a-uuid")}, "input.categoryId"),
+        (CREATE_CATEGORY, "createCategory",
+         {"input": {"name": "Odd", "handle": "odd", "parentId": "not-a-uuid"}}, "input.parentId"),
+    ],
+    ids=["updateProduct", "archiveProduct", "addVariant", "updateVariant", "createProduct",
+         "createCategory"],
+)
+async def test_malformed_id_in_a_mutation_is_an_error_of_that_field(
+    tenant_a: Any, document: str, mutation: str, variables: dict[str, Any], field: str
+) -> None:
+    body = await tenant_a.gql(document, variables)
+
+    assert payload_errors(body, mutation) == [
+        {"field": field, "message": "invalid id", "code": "BAD_USER_INPUT"}
+    ]
+    missing = await tenant_a.gql(PRODUCT_BY_SKU, {"sku": "ODD-1"})
+    assert missing["data"]["productBySku"] is None
+
+
+async def test_updating_an_unknown_product_is_not_found(tenant_a: Any) -> None:
+    body = await tenant_a.gql(
+        UPDATE_PRODUCT, {"id": "00000000-0000-0000-0000-000000000000", "input": {"title": "X"}}
+    )
+
+    assert payload_errors(body, "updateProduct") == [
+        {"field": None, "message": "product not found", "code": "NOT_FOUND"}
+    ]
+
+
+async def test_taken_category_handle_is_an_error_of_that_field(tenant_a: Any) -> None:
+    first = await tenant_a.gql(CREATE_CATEGORY, {"input": {"name": "Mugs", "handle": "mugs"}})
+    payload(first, "createCategory")
+
+    again = await tenant_a.gql(CREATE_CATEGORY, {"input": {"name": "More mugs", "handle": "mugs"}})
+
+    assert error_fields(again, "createCategory") == {"input.handle": "taken"}
 
 
 async def test_read_scope_cannot_write(tenant_a: Any) -> None:
@@ -116,3 +172,4 @@ async def test_read_scope_cannot_write(tenant_a: Any) -> None:
     )
 
     assert codes(body) == ["FORBIDDEN"]
+    assert body["data"] is None

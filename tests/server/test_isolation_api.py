@@ -11,20 +11,18 @@ import pytest
 from tests.documents import (
     ADD_VARIANT,
     ARCHIVE_PRODUCT,
+    CREATE_CATEGORY,
     CREATE_PRODUCT,
     PRODUCT_BY_SKU,
     PRODUCTS,
     UPDATE_PRODUCT,
     UPDATE_VARIANT,
     codes,
+    error_codes,
+    error_fields,
+    payload,
     product_input,
 )
-
-CREATE_CATEGORY = """
-mutation CreateCategory($input: CategoryInput!) {
-  createCategory(input: $input) { id name handle parentId }
-}
-"""
 
 CATEGORIES = """
 query Categories { categories { id name handle } }
@@ -52,7 +50,9 @@ query ProductIds($filter: ProductFilter, $after: String) {
 
 UPDATE_PRODUCT_CATEGORY = """
 mutation MoveProduct($id: ID!, $categoryId: ID!) {
-  updateProduct(id: $id, input: {categoryId: $categoryId}) { id category { id } }
+  updateProduct(id: $id, input: {categoryId: $categoryId}) {
+    product { id category { id } } errors { field message code }
+  }
 }
 """
 
@@ -82,10 +82,25 @@ async def ok(tenant: Any, query: str, variables: dict[str, Any] | None = None) -
     return data
 
 
+async def mutate(
+    tenant: Any, query: str, mutation: str, variables: dict[str, Any]
+) -> dict[str, Any]:
+    """The payload of a mutation that must succeed."""
+    return payload(await tenant.gql(query, variables), mutation)
+
+
 async def create_product(tenant: Any, input_: dict[str, Any]) -> dict[str, Any]:
-    data = await ok(tenant, CREATE_PRODUCT, {"input": input_})
-    product: dict[str, Any] = data["createProduct"]
+    created = await mutate(tenant, CREATE_PRODUCT, "createProduct", {"input": input_})
+    product: dict[str, Any] = created["product"]
     return product
+
+
+async def create_category(tenant: Any, name: str, handle: str) -> str:
+    created = await mutate(
+        tenant, CREATE_CATEGORY, "createCategory", {"input": {"name": name, "handle": handle}}
+    )
+    category_id: str = created["category"]["id"]
+    return category_id
 
 
 async def product_ids(tenant: Any, **variables: Any) -> set[str]:
@@ -102,17 +117,14 @@ async def detail(tenant: Any, product_id: str) -> dict[str, Any]:
 @pytest.fixture
 async def seeded(tenant_a: Any) -> Seeded:
     word = f"zebra{uuid.uuid4().hex[:8]}"
-    category = await ok(
-        tenant_a, CREATE_CATEGORY, {"input": {"name": f"Secret {word}", "handle": f"secret-{word}"}}
-    )
-    category_id = category["createCategory"]["id"]
+    category_id = await create_category(tenant_a, f"Secret {word}", f"secret-{word}")
     title = f"Secret {word} grinder"
     sku = f"A-{word}-1".upper()
     product = await create_product(
         tenant_a, product_input(title, [sku], amount=4200, categoryId=category_id)
     )
     archived = await create_product(tenant_a, product_input(f"Old {word}", [f"A-{word}-OLD".upper()]))
-    await ok(tenant_a, ARCHIVE_PRODUCT, {"id": archived["id"]})
+    await mutate(tenant_a, ARCHIVE_PRODUCT, "archiveProduct", {"id": archived["id"]})
     return Seeded(
         category_id=category_id,
         product_id=product["id"],
@@ -194,11 +206,11 @@ async def test_b_filter_by_malformed_category_finds_none_of_a(
 
 
 async def test_b_categories_hold_none_of_a(tenant_b: Any, seeded: Seeded) -> None:
-    own = await ok(tenant_b, CREATE_CATEGORY, {"input": {"name": "Mugs", "handle": "mugs"}})
+    own = await create_category(tenant_b, "Mugs", "mugs")
 
     data = await ok(tenant_b, CATEGORIES)
 
-    assert [c["id"] for c in data["categories"]] == [own["createCategory"]["id"]]
+    assert [c["id"] for c in data["categories"]] == [own]
 
 
 async def test_a_cursor_used_by_b_returns_only_b_rows(
@@ -232,8 +244,8 @@ async def test_b_cannot_update_a_product(tenant_a: Any, tenant_b: Any, seeded: S
         UPDATE_PRODUCT, {"id": seeded.product_id, "input": {"title": "Hijacked", "handle": "hijacked"}}
     )
 
-    assert codes(body) == ["NOT_FOUND"]
-    assert body["data"] is None
+    assert error_codes(body, "updateProduct") == ["NOT_FOUND"]
+    assert body["data"]["updateProduct"]["product"] is None
     assert await detail(tenant_a, seeded.product_id) == before
 
 
@@ -242,7 +254,7 @@ async def test_b_cannot_archive_a_product(tenant_a: Any, tenant_b: Any, seeded: 
 
     body = await tenant_b.gql(ARCHIVE_PRODUCT, {"id": seeded.product_id})
 
-    assert codes(body) == ["NOT_FOUND"]
+    assert error_codes(body, "archiveProduct") == ["NOT_FOUND"]
     after = await detail(tenant_a, seeded.product_id)
     assert after == before
     assert after["status"] == "ACTIVE"
@@ -256,7 +268,7 @@ async def test_b_cannot_add_variant_to_a_product(
 
     body = await tenant_b.gql(ADD_VARIANT, {"productId": seeded.product_id, "input": variant})
 
-    assert codes(body) == ["NOT_FOUND"]
+    assert error_codes(body, "addVariant") == ["NOT_FOUND"]
     assert await detail(tenant_a, seeded.product_id) == before
     for tenant in (tenant_a, tenant_b):
         assert (await ok(tenant, PRODUCT_BY_SKU, {"sku": "INTRUDER-1"})) == {"productBySku": None}
@@ -270,7 +282,7 @@ async def test_b_cannot_update_a_variant(tenant_a: Any, tenant_b: Any, seeded: S
         "input": {"title": "Hijacked", "active": False, "price": {"amount": 1, "currency": "USD"}},
     })
 
-    assert codes(body) == ["NOT_FOUND"]
+    assert error_codes(body, "updateVariant") == ["NOT_FOUND"]
     after = await detail(tenant_a, seeded.product_id)
     assert after == before
     assert after["variants"][0]["price"] == {"amount": 4200, "currency": "EUR"}
@@ -283,8 +295,8 @@ async def test_b_cannot_create_product_in_a_category(
 
     body = await tenant_b.gql(CREATE_PRODUCT, {"input": input_})
 
-    assert codes(body) == ["BAD_USER_INPUT"]
-    assert set(body["errors"][0]["extensions"]["fields"]) == {"input.categoryId"}
+    assert error_codes(body, "createProduct") == ["BAD_USER_INPUT"]
+    assert set(error_fields(body, "createProduct")) == {"input.categoryId"}
     assert await product_ids(tenant_b) == set()
     assert (await ok(tenant_b, PRODUCT_BY_SKU, {"sku": "SNEAKY-1"})) == {"productBySku": None}
     assert await product_ids(tenant_a, filter={"categoryId": seeded.category_id}) == {
@@ -299,7 +311,8 @@ async def test_b_cannot_move_own_product_into_a_category(
         UPDATE_PRODUCT_CATEGORY, {"id": b_product["id"], "categoryId": seeded.category_id}
     )
 
-    assert codes(body) == ["BAD_USER_INPUT"]
+    assert error_codes(body, "updateProduct") == ["BAD_USER_INPUT"]
+    assert set(error_fields(body, "updateProduct")) == {"input.categoryId"}
     after = await ok(tenant_b, PRODUCT_CATEGORY, {"id": b_product["id"]})
     assert after["product"]["category"] is None
 
@@ -309,7 +322,8 @@ async def test_b_cannot_nest_category_under_a_category(tenant_b: Any, seeded: Se
 
     body = await tenant_b.gql(CREATE_CATEGORY, {"input": input_})
 
-    assert codes(body) == ["BAD_USER_INPUT"]
+    assert error_codes(body, "createCategory") == ["BAD_USER_INPUT"]
+    assert set(error_fields(body, "createCategory")) == {"input.parentId"}
     assert (await ok(tenant_b, CATEGORIES)) == {"categories": []}
 
 

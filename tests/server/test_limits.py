@@ -37,7 +37,9 @@ SYNTAX_ERROR = "query Broken { tenant { slug "
 
 INTROSPECTION = "query Introspect { __schema { queryType { name } } }"
 
-ARCHIVE = 'mutation Archive { archiveProduct(id: "00000000-0000-0000-0000-000000000000") { id } }'
+ARCHIVE = """
+mutation Archive { archiveProduct(id: "00000000-0000-0000-0000-000000000000") { product { id } } }
+"""
 
 TWO_OPERATIONS = "query A { tenant { slug } } query B { tenant { name } }"
 

@@ -10,7 +10,7 @@ import pytest
 from domain import events
 from tables import db
 from tables import events as outbox
-from tests.documents import CREATE_PRODUCT, META, product_input
+from tests.documents import CREATE_PRODUCT, META, error_fields, payload, product_input
 
 
 class Boom(Exception):
@@ -22,7 +22,7 @@ async def test_product_creation_appends_its_event_with_actor_and_correlation(ten
         CREATE_PRODUCT, {"input": product_input("Grinder", ["EV-1"])},
         headers={"x-request-id": "req-events-1"},
     )
-    product_id = body["data"]["createProduct"]["id"]
+    product_id = payload(body, "createProduct")["product"]["id"]
 
     found = await outbox.list_events(tenant_id=tenant_a.id, aggregate_id=product_id)
 
@@ -45,8 +45,9 @@ async def test_rolled_back_change_leaves_no_event(tenant_a: Any) -> None:
 async def test_failed_mutation_leaves_no_event(tenant_a: Any) -> None:
     bad = product_input("Twice", ["DUP-1", "DUP-1"])
 
-    await tenant_a.gql(CREATE_PRODUCT, {"input": bad})
+    body = await tenant_a.gql(CREATE_PRODUCT, {"input": bad})
 
+    assert error_fields(body, "createProduct") == {"input.variants[1].sku": "repeated in this input"}
     assert await outbox.list_events(tenant_id=tenant_a.id) == []
 
 

@@ -1,0 +1,344 @@
+"""Inventory types and root fragments: stock locations, stock levels, adjustments, and stock
+on every variant."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from uuid import UUID
+
+import strawberry
+
+from domain import inventory
+from resolvers import inventory as resolve
+from schema import catalog
+from schema.catalog import SortDirection
+from schema.common import Connection, Ctx, UserError, attempt, parse_id
+
+StockReason = strawberry.enum(
+    inventory.Reason, name="StockReason",
+    description="Why stock changed: RECEIVED and RETURNED add, SOLD and DAMAGED remove, "
+    "CORRECTION either way.",
+)
+
+
+@strawberry.enum(description="What a stock level list is ordered by; ties break on id.")
+class StockLevelSortField(enum.Enum):
+    SKU = "sku"
+    AVAILABLE = "available"
+    ON_HAND = "on_hand"
+
+
+@strawberry.type(description="A place stock is kept: a warehouse, a store, a supplier.")
+class StockLocation:
+    id: strawberry.ID
+    name: str
+    handle: str
+    active: bool = strawberry.field(description="Only active locations' stock can be reserved")
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, value: inventory.Location) -> StockLocation:
+        return cls(
+            id=strawberry.ID(str(value.id)), name=value.name, handle=value.handle,
+            active=value.active, created_at=value.created_at,
+        )
+
+
+@strawberry.type(description="Stock of one variant at one location.")
+class StockLevel:
+    id: strawberry.ID
+    sku: str
+    on_hand: int = strawberry.field(description="Units physically at the location")
+    reserved: int = strawberry.field(description="Units held for open orders")
+    available: int = strawberry.field(description="On hand minus reserved; never negative")
+    updated_at: datetime
+    domain: strawberry.Private[inventory.StockLevel]
+
+    @classmethod
+    def from_domain(cls, value: inventory.StockLevel) -> StockLevel:
+        return cls(
+            id=strawberry.ID(str(value.id)), sku=value.sku, on_hand=value.on_hand,
+            reserved=value.reserved, available=value.available, updated_at=value.updated_at,
+            domain=value,
+        )
+
+    @strawberry.field
+    async def location(self, info: Ctx) -> StockLocation:
+        return StockLocation.from_domain(await resolve.location_of(info.context, self.domain.location_id))
+
+    @strawberry.field(description="The variant (needs catalog:read as well).")
+    async def variant(self, info: Ctx) -> catalog.Variant:
+        return catalog.Variant.from_domain(await resolve.variant_of(info.context, self.domain.sku))
+
+
+@strawberry.type(description="One change of on-hand stock, kept as history.")
+class StockAdjustment:
+    id: strawberry.ID
+    sku: str
+    delta: int = strawberry.field(description="Units added (positive) or removed (negative)")
+    reason: StockReason  # type: ignore[valid-type]
+    note: str
+    actor: str = strawberry.field(description="The key or token subject that made the change")
+    order_id: strawberry.ID | None = strawberry.field(description="The order that sold or returned it")
+    created_at: datetime
+    domain: strawberry.Private[inventory.Adjustment]
+
+    @classmethod
+    def from_domain(cls, value: inventory.Adjustment) -> StockAdjustment:
+        order = None if value.order_id is None else strawberry.ID(str(value.order_id))
+        return cls(
+            id=strawberry.ID(str(value.id)), sku=value.sku, delta=value.delta, reason=value.reason,
+            note=value.note, actor=value.actor, order_id=order, created_at=value.created_at,
+            domain=value,
+        )
+
+    @strawberry.field
+    async def location(self, info: Ctx) -> StockLocation:
+        return StockLocation.from_domain(await resolve.location_of(info.context, self.domain.location_id))
+
+    @strawberry.field(description="The variant (needs catalog:read as well).")
+    async def variant(self, info: Ctx) -> catalog.Variant:
+        return catalog.Variant.from_domain(await resolve.variant_of(info.context, self.domain.sku))
+
+
+@strawberry.type(name="Variant", description="A sellable unit (SKU) of a product, with its stock.")
+class VariantStock(catalog.Variant):
+    @strawberry.field(description="Stock at each location, by location name.")
+    async def stock(self, info: Ctx) -> list[StockLevel]:
+        found = await resolve.stock_of(info.context, UUID(self.id))
+        return [StockLevel.from_domain(level) for level in found]
+
+    @strawberry.field(description="Units available for sale, summed over active locations.")
+    async def available(self, info: Ctx) -> int:
+        return await resolve.available_of(info.context, UUID(self.id))
+
+
+@strawberry.input
+class StockLevelFilter:
+    location_id: strawberry.ID | None = None
+    variant_id: strawberry.ID | None = None
+    sku: str | None = None
+    available_below: int | None = strawberry.field(
+        default=None, description="Low stock: fewer than this many units available"
+    )
+
+    def to_domain(self) -> inventory.StockFilter:
+        return inventory.StockFilter(
+            location_id=_optional_id(self.location_id, "filter.locationId"),
+            variant_id=_optional_id(self.variant_id, "filter.variantId"),
+            sku=self.sku,
+            available_below=self.available_below,
+        )
+
+
+@strawberry.input
+class StockLevelOrder:
+    field: StockLevelSortField = StockLevelSortField.SKU
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input
+class StockAdjustmentFilter:
+    variant_id: strawberry.ID | None = None
+    sku: str | None = None
+    location_id: strawberry.ID | None = None
+    reason: StockReason | None = None  # type: ignore[valid-type]
+    order_id: strawberry.ID | None = None
+    since: datetime | None = strawberry.field(default=None, description="Made at or after")
+    until: datetime | None = strawberry.field(default=None, description="Made before")
+
+    def to_domain(self) -> inventory.AdjustmentFilter:
+        return inventory.AdjustmentFilter(
+            variant_id=_optional_id(self.variant_id, "filter.variantId"),
+            sku=self.sku,
+            location_id=_optional_id(self.location_id, "filter.locationId"),
+            reason=self.reason,
+            order_id=_optional_id(self.order_id, "filter.orderId"),
+            since=self.since,
+            until=self.until,
+        )
+
+
+@strawberry.input(description="History is ordered by time; newest first unless ASC.")
+class StockAdjustmentOrder:
+    direction: SortDirection = SortDirection.DESC
+
+
+@strawberry.input
+class StockLocationCreateInput:
+    name: str
+    handle: str
+    active: bool = True
+
+    def to_domain(self) -> inventory.LocationDraft:
+        return inventory.LocationDraft(name=self.name, handle=self.handle, active=self.active)
+
+
+@strawberry.input
+class StockLocationUpdateInput:
+    name: str | None = None
+    handle: str | None = None
+    active: bool | None = None
+
+    def to_domain(self) -> inventory.LocationPatch:
+        return inventory.LocationPatch(name=self.name, handle=self.handle, active=self.active)
+
+
+@strawberry.input(description="Name the variant by sku or variantId (exactly one).")
+class AdjustStockInput:
+    location_id: strawberry.ID
+    delta: int = strawberry.field(description="Units to add (positive) or remove (negative)")
+    reason: StockReason  # type: ignore[valid-type]
+    sku: str | None = None
+    variant_id: strawberry.ID | None = None
+    note: str = ""
+
+
+@strawberry.input(description="A counted quantity; the difference is recorded as a correction.")
+class SetStockInput:
+    location_id: strawberry.ID
+    quantity: int
+    sku: str | None = None
+    variant_id: strawberry.ID | None = None
+    note: str = ""
+
+
+@strawberry.type(description="The location a mutation wrote, or why it did not.")
+class StockLocationPayload:
+    location: StockLocation | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The stock level after a change and the adjustment recorded, if any.")
+class StockPayload:
+    stock_level: StockLevel | None = None
+    adjustment: StockAdjustment | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class InventoryQuery:
+    @strawberry.field(description="A stock location, or null when this tenant has none such.")
+    async def location(self, info: Ctx, id: strawberry.ID) -> StockLocation | None:
+        found = await resolve.location(info.context, parse_id(id, "id"))
+        return None if found is None else StockLocation.from_domain(found)
+
+    @strawberry.field(description="Stock locations by name; `active` keeps only (in)active ones.")
+    async def locations(self, info: Ctx, active: bool | None = None) -> list[StockLocation]:
+        return [StockLocation.from_domain(x) for x in await resolve.locations(info.context, active)]
+
+    @strawberry.field(description="Stock levels per (variant, location), keyset-paginated.")
+    async def stock_levels(
+        self,
+        info: Ctx,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: StockLevelFilter | None = None,
+        order_by: StockLevelOrder | None = None,
+    ) -> Connection[StockLevel]:
+        order = order_by or StockLevelOrder()
+        page = await resolve.stock_levels(
+            info.context, first=first, after=after,
+            where=(filter or StockLevelFilter()).to_domain(),
+            sort=inventory.StockSort(order.field.value),
+            descending=order.direction == SortDirection.DESC,
+        )
+        return Connection.of(page, StockLevel.from_domain)
+
+    @strawberry.field(description="Stock history: every adjustment, newest first by default.")
+    async def stock_adjustments(
+        self,
+        info: Ctx,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: StockAdjustmentFilter | None = None,
+        order_by: StockAdjustmentOrder | None = None,
+    ) -> Connection[StockAdjustment]:
+        order = order_by or StockAdjustmentOrder()
+        page = await resolve.stock_adjustments(
+            info.context, first=first, after=after,
+            where=(filter or StockAdjustmentFilter()).to_domain(),
+            descending=order.direction == SortDirection.DESC,
+        )
+        return Connection.of(page, StockAdjustment.from_domain)
+
+
+@strawberry.type
+class InventoryMutation:
+    @strawberry.mutation
+    async def create_location(self, info: Ctx, input: StockLocationCreateInput) -> StockLocationPayload:
+        found, errors = await attempt(resolve.create_location(info.context, input.to_domain()))
+        return StockLocationPayload(location=_location_or_none(found), errors=errors)
+
+    @strawberry.mutation
+    async def update_location(
+        self, info: Ctx, id: strawberry.ID, input: StockLocationUpdateInput
+    ) -> StockLocationPayload:
+        found, errors = await attempt(_update_location(info, id, input))
+        return StockLocationPayload(location=_location_or_none(found), errors=errors)
+
+    @strawberry.mutation(description="Add or remove stock for a reason; refused if it would take "
+                         "reserved stock or go below zero.")
+    async def adjust_stock(self, info: Ctx, input: AdjustStockInput) -> StockPayload:
+        found, errors = await attempt(_adjust(info, input))
+        return _stock_payload(found, errors)
+
+    @strawberry.mutation(description="Record a stock count; the difference becomes a correction.")
+    async def set_stock(self, info: Ctx, input: SetStockInput) -> StockPayload:
+        found, errors = await attempt(_set(info, input))
+        return _stock_payload(found, errors)
+
+
+async def _update_location(
+    info: Ctx, id: strawberry.ID, input: StockLocationUpdateInput
+) -> inventory.Location:
+    return await resolve.update_location(info.context, parse_id(id, "id"), input.to_domain())
+
+
+async def _adjust(
+    info: Ctx, input: AdjustStockInput
+) -> tuple[inventory.StockLevel, inventory.Adjustment | None]:
+    return await resolve.adjust_stock(
+        info.context, _ref(input.sku, input.variant_id), parse_id(input.location_id, "input.locationId"),
+        input.delta, input.reason, input.note,
+    )
+
+
+async def _set(
+    info: Ctx, input: SetStockInput
+) -> tuple[inventory.StockLevel, inventory.Adjustment | None]:
+    return await resolve.set_stock(
+        info.context, _ref(input.sku, input.variant_id), parse_id(input.location_id, "input.locationId"),
+        input.quantity, input.note,
+    )
+
+
+def _ref(sku: str | None, variant_id: strawberry.ID | None) -> resolve.VariantRef:
+    return resolve.VariantRef(sku=sku, variant_id=_optional_id(variant_id, "input.variantId"))
+
+
+def _stock_payload(
+    found: tuple[inventory.StockLevel, inventory.Adjustment | None] | None, errors: list[UserError]
+) -> StockPayload:
+    if found is None:
+        return StockPayload(errors=errors)
+    level, made = found
+    return StockPayload(
+        stock_level=StockLevel.from_domain(level),
+        adjustment=None if made is None else StockAdjustment.from_domain(made),
+    )
+
+
+def _location_or_none(found: inventory.Location | None) -> StockLocation | None:
+    return None if found is None else StockLocation.from_domain(found)
+
+
+def _optional_id(value: strawberry.ID | None, field: str) -> UUID | None:
+    return None if value is None else parse_id(value, field)
+
+
+__all__ = [
+    "InventoryMutation", "InventoryQuery", "StockAdjustment", "StockLevel", "StockLocation",
+    "StockLocationPayload", "StockPayload", "VariantStock",
+]

@@ -1,0 +1,113 @@
+"""Stock locations (warehouses, stores): handle unique per tenant, active or not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from domain import events, inventory
+from domain.errors import Invalid, NotFound
+from tables import db
+from tables import events as outbox
+from tables.inventory import rows
+from tables.inventory.rows import LocationTable
+
+
+async def get_locations(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, inventory.Location]:
+    async with db.transaction(tenant_id=tenant_id):
+        found = await LocationTable.select().where(
+            LocationTable.tenant_id == tenant_id, LocationTable.id.is_in(list(ids))
+        )
+    return {row["id"]: rows.location(row) for row in found}
+
+
+async def get_location(location_id: UUID, *, tenant_id: UUID) -> inventory.Location:
+    found = await get_locations([location_id], tenant_id=tenant_id)
+    if location_id not in found:
+        raise NotFound("location not found")
+    return found[location_id]
+
+
+async def input_location(location_id: UUID, *, tenant_id: UUID, path: str) -> inventory.Location:
+    """A location named in an input: another tenant's or an unknown one is bad input."""
+    found = await get_locations([location_id], tenant_id=tenant_id)
+    if location_id not in found:
+        raise Invalid("location not found", fields={path: "no such location"})
+    return found[location_id]
+
+
+async def list_locations(*, tenant_id: UUID, active: bool | None = None) -> list[inventory.Location]:
+    query = LocationTable.select().where(LocationTable.tenant_id == tenant_id)
+    if active is not None:
+        query = query.where(LocationTable.active == active)
+    async with db.transaction(tenant_id=tenant_id):
+        found = await query.order_by(LocationTable.name, LocationTable.id)
+    return [rows.location(row) for row in found]
+
+
+async def create_location(
+    draft: inventory.LocationDraft, *, tenant_id: UUID, meta: events.WriteMeta
+) -> inventory.Location:
+    async with db.transaction(tenant_id=tenant_id):
+        await _check_handle_free(draft.handle, tenant_id=tenant_id)
+        created = await _unique(LocationTable.insert(LocationTable(
+            tenant_id=tenant_id, name=draft.name, handle=draft.handle, active=draft.active
+        )).returning(*LocationTable.all_columns()))
+        location = rows.location(created[0])
+        await outbox.append(
+            [events.draft("location.created", location.id, inventory.location_payload(location))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return location
+
+
+async def update_location(
+    location_id: UUID, draft: inventory.LocationDraft, *, tenant_id: UUID, meta: events.WriteMeta
+) -> inventory.Location:
+    async with db.transaction(tenant_id=tenant_id):
+        current = await get_location(location_id, tenant_id=tenant_id)
+        if draft.handle != current.handle:
+            await _check_handle_free(draft.handle, tenant_id=tenant_id)
+        updated = await _unique(LocationTable.update({
+            LocationTable.name: draft.name,
+            LocationTable.handle: draft.handle,
+            LocationTable.active: draft.active,
+        }).where(
+            LocationTable.tenant_id == tenant_id, LocationTable.id == location_id
+        ).returning(*LocationTable.all_columns()))
+        location = rows.location(updated[0])
+        await outbox.append(
+            [events.draft("location.updated", location.id, inventory.location_payload(location))],
+            tenant_id=tenant_id, meta=meta,
+        )
+    return location
+
+
+async def _check_handle_free(handle: str, *, tenant_id: UUID) -> None:
+    taken = await LocationTable.exists().where(
+        LocationTable.tenant_id == tenant_id, LocationTable.handle == handle
+    )
+    if taken:
+        raise Invalid(f"location handle {handle!r} is already used", fields={"input.handle": "taken"})
+
+
+async def _unique(query: Any) -> list[dict[str, Any]]:
+    """A handle taken by a concurrent writer is a clean error, not a server error."""
+    try:
+        return list(await query)
+    except asyncpg.UniqueViolationError:
+        raise Invalid("a concurrent change took this handle", fields={"input.handle": "taken"}) from None
+
+
+async def location_by_handle(handle: str, *, tenant_id: UUID, path: str) -> inventory.Location:
+    """A location named by its handle in some input (e.g. a webhook); unknown is bad input."""
+    async with db.transaction(tenant_id=tenant_id):
+        row = await LocationTable.select().where(
+            LocationTable.tenant_id == tenant_id, LocationTable.handle == handle
+        ).first()
+    if row is None:
+        raise Invalid(f"unknown location {handle!r}", fields={path: "unknown location"})
+    return rows.location(row)

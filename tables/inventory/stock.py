@@ -1,0 +1,185 @@
+"""Stock levels per (variant, location), their adjustments and the adjustment history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain import events, inventory
+from domain.errors import Invalid
+from tables import db
+from tables import events as outbox
+from tables.inventory import locations, rows
+
+ADJUSTMENTS = """
+select a.*, v.sku
+from stock_adjustments a join variants v on v.tenant_id = a.tenant_id and v.id = a.variant_id
+"""
+SORTS = {
+    inventory.StockSort.SKU: "v.sku",
+    inventory.StockSort.AVAILABLE: "(s.on_hand - s.reserved)",
+    inventory.StockSort.ON_HAND: "s.on_hand",
+}
+
+
+async def list_levels(
+    *,
+    tenant_id: UUID,
+    where: inventory.StockFilter,
+    sort: inventory.StockSort,
+    descending: bool,
+    after: tuple[Any, UUID] | None,
+    limit: int,
+) -> list[inventory.StockLevel]:
+    """One keyset page of stock levels: rows strictly after `after` = (sort value, id)."""
+    query = rows.Where("s.tenant_id", tenant_id)
+    for template, value in _level_filters(where):
+        query.add(template, value)
+    expression = SORTS[sort]
+    if after is not None:
+        query.add(f"({expression}, s.id) {'<' if descending else '>'} ({{}}, {{}})", *after)
+    direction = "desc" if descending else "asc"
+    sql = (f"{rows.LEVELS}{query.sql} order by {expression} {direction}, s.id {direction}"
+           f" limit {query.arg(limit)}")
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        found = await tx.connection.fetch(sql, *query.args)
+    return [rows.level(row) for row in found]
+
+
+def _level_filters(where: inventory.StockFilter) -> list[tuple[str, Any]]:
+    wanted = [
+        ("s.location_id = {}", where.location_id),
+        ("s.variant_id = {}", where.variant_id),
+        ("v.sku = {}", where.sku),
+        ("s.on_hand - s.reserved < {}", where.available_below),
+    ]
+    return [(template, value) for template, value in wanted if value is not None]
+
+
+async def levels_of(
+    variant_ids: Sequence[UUID], *, tenant_id: UUID
+) -> dict[UUID, list[inventory.StockLevel]]:
+    """Each variant's stock levels, by location name."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        found = await tx.connection.fetch(
+            f"""{rows.LEVELS} join locations l on l.tenant_id = s.tenant_id and l.id = s.location_id
+            where s.tenant_id = $1 and s.variant_id = any($2::uuid[]) order by l.name, l.id""",
+            tenant_id, list(variant_ids),
+        )
+    grouped: dict[UUID, list[inventory.StockLevel]] = defaultdict(list)
+    for row in found:
+        grouped[row["variant_id"]].append(rows.level(row))
+    return grouped
+
+
+async def available_of(variant_ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, int]:
+    """Units of each variant available for sale, summed over active locations."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        found = await tx.connection.fetch(
+            """
+            select s.variant_id, sum(greatest(s.on_hand - s.reserved, 0)) as available
+            from stock_levels s join locations l on l.tenant_id = s.tenant_id and l.id = s.location_id
+            where s.tenant_id = $1 and s.variant_id = any($2::uuid[]) and l.active
+            group by s.variant_id
+            """,
+            tenant_id, list(variant_ids),
+        )
+    return {row["variant_id"]: int(row["available"]) for row in found}
+
+
+async def list_adjustments(
+    *,
+    tenant_id: UUID,
+    where: inventory.AdjustmentFilter,
+    descending: bool,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[inventory.Adjustment]:
+    """Stock history, keyset-paginated by (created_at, id)."""
+    query = rows.Where("a.tenant_id", tenant_id)
+    for template, value in _adjustment_filters(where):
+        query.add(template, value)
+    if after is not None:
+        query.add(f"(a.created_at, a.id) {'<' if descending else '>'} ({{}}, {{}})", *after)
+    direction = "desc" if descending else "asc"
+    sql = (f"{ADJUSTMENTS}{query.sql} order by a.created_at {direction}, a.id {direction}"
+           f" limit {query.arg(limit)}")
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        found = await tx.connection.fetch(sql, *query.args)
+    return [rows.adjustment(row) for row in found]
+
+
+def _adjustment_filters(where: inventory.AdjustmentFilter) -> list[tuple[str, Any]]:
+    wanted = [
+        ("a.variant_id = {}", where.variant_id),
+        ("v.sku = {}", where.sku),
+        ("a.location_id = {}", where.location_id),
+        ("a.reason = {}", None if where.reason is None else where.reason.value),
+        ("a.order_id = {}", where.order_id),
+        ("a.created_at >= {}", where.since),
+        ("a.created_at < {}", where.until),
+    ]
+    return [(template, value) for template, value in wanted if value is not None]
+
+
+async def adjust(
+    change: inventory.Change, *, tenant_id: UUID, meta: events.WriteMeta
+) -> tuple[inventory.StockLevel, inventory.Adjustment]:
+    """Apply one adjustment; refused (Conflict) when it would take reserved stock or go below
+    zero, and then nothing changes."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        location = await locations.input_location(
+            change.location_id, tenant_id=tenant_id, path="input.locationId"
+        )
+        level = await _lock_level(tx, change.variant_id, change.location_id, tenant_id=tenant_id)
+        return await _apply(tx, level, change, location, tenant_id=tenant_id, meta=meta)
+
+
+async def set_stock(
+    variant_id: UUID, location_id: UUID, quantity: int, note: str, *,
+    tenant_id: UUID, meta: events.WriteMeta,
+) -> tuple[inventory.StockLevel, inventory.Adjustment | None]:
+    """Record a stock count: a correction by the difference (none when the count matches)."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        location = await locations.input_location(location_id, tenant_id=tenant_id, path="input.locationId")
+        level = await _lock_level(tx, variant_id, location_id, tenant_id=tenant_id)
+        if quantity == level.on_hand:
+            return level, None
+        change = inventory.Change(
+            variant_id, location_id, quantity - level.on_hand, inventory.Reason.CORRECTION, note
+        )
+        return await _apply(tx, level, change, location, tenant_id=tenant_id, meta=meta)
+
+
+async def _apply(
+    tx: Any, level: inventory.StockLevel, change: inventory.Change, location: inventory.Location,
+    *, tenant_id: UUID, meta: events.WriteMeta,
+) -> tuple[inventory.StockLevel, inventory.Adjustment]:
+    on_hand = inventory.adjusted(level, change, location.handle)
+    after = await rows.store(tx, level, on_hand, level.reserved)
+    made = await rows.record(tx, after, change, tenant_id=tenant_id, meta=meta)
+    await outbox.append([rows.adjusted_event(after, made)], tenant_id=tenant_id, meta=meta)
+    return after, made
+
+
+async def _lock_level(
+    tx: Any, variant_id: UUID, location_id: UUID, *, tenant_id: UUID
+) -> inventory.StockLevel:
+    """The level of this tenant's variant at a location, created empty when new, locked."""
+    await tx.connection.execute(
+        """
+        insert into stock_levels (tenant_id, variant_id, location_id)
+        select v.tenant_id, v.id, $3 from variants v where v.tenant_id = $1 and v.id = $2
+        on conflict (tenant_id, variant_id, location_id) do nothing
+        """,
+        tenant_id, variant_id, location_id,
+    )
+    found = await rows.lock_levels(
+        tx, "s.variant_id = {} and s.location_id = {}", variant_id, location_id, tenant_id=tenant_id
+    )
+    if not found:
+        raise Invalid("variant not found", fields={"input.variantId": "no such variant"})
+    return found[0]
