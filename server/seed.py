@@ -7,6 +7,7 @@ from uuid import UUID
 
 from domain import catalog, events, tenancy
 from domain.errors import NotFound
+from server import demo
 from tables import api_keys, tenants
 from tables import catalog as catalog_tables
 
@@ -57,21 +58,28 @@ BANBAN_PRODUCTS = [
 
 async def seed() -> DemoKeys:
     """Create the demo tenants once; issue fresh demo keys on every run (secrets are shown once)."""
-    acme = await _tenant("acme", "ACME Coffee Gear", ["catalog"], [], ACME_PRODUCTS)
-    banban = await _tenant("banban", "banban fashion", ["catalog"], ["banban"], BANBAN_PRODUCTS)
+    acme = await _tenant("acme", "ACME Coffee Gear", [], ACME_PRODUCTS)
+    banban = await _tenant("banban", "banban fashion", ["banban"], BANBAN_PRODUCTS)
+    for tenant, products in ((acme, ACME_PRODUCTS), (banban, BANBAN_PRODUCTS)):
+        await demo.commerce(tenant, [v.sku for _, variants in products for v in variants], meta=SEED)
     keys = {t.slug: await _fresh_key(t.id, {tenancy.ADMIN}) for t in (acme, banban)}
     return DemoKeys(tenant_keys=keys, platform_key=await _fresh_key(None, {tenancy.PLATFORM}))
 
 
 async def _tenant(
-    slug: str, name: str, modules: list[str], extensions: list[str],
+    slug: str, name: str, extensions: list[str],
     products: list[tuple[catalog.ProductDraft, list[catalog.VariantDraft]]],
 ) -> tenancy.Tenant:
+    """The demo tenants have every module."""
     try:
-        return await tenants.get_by_slug(slug)
+        existing = await tenants.get_by_slug(slug)
     except NotFound:
         pass
-    tenant = await tenants.create(slug=slug, name=name, modules=modules, extensions=extensions)
+    else:
+        return await tenants.set_modules(tenant_id=existing.id, modules=tenancy.MODULES)
+    tenant = await tenants.create(
+        slug=slug, name=name, modules=tenancy.MODULES, extensions=extensions
+    )
     for draft, variants in products:
         await catalog_tables.create_product(draft, variants, tenant_id=tenant.id, meta=SEED)
     return tenant

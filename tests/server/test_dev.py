@@ -166,3 +166,40 @@ async def test_second_run_reseeds_nothing_and_replaces_demo_keys(start_dev: Star
         assert old != second.keys[name]
         response = await second.post("{ tenant { slug } }", old, tenant="banban")
         assert response.status_code == 401, (name, response.text)
+
+
+DEMO_COMMERCE = """
+{
+  customers(first: 10) { edges { node { email } } }
+  orders(first: 10) { edges { node { number status total { amount } } } }
+  stockLevels(first: 100) { edges { node { onHand } } }
+  priceLists(first: 10) { edges { node { handle } } }
+}
+"""
+
+
+async def test_demo_tenants_have_customers_stock_prices_and_orders(start_dev: StartDev) -> None:
+    dev = await start_dev()
+
+    for slug in ("acme", "banban"):
+        body = await dev.gql(DEMO_COMMERCE, dev.keys[slug])
+        assert "errors" not in body, body
+        data = body["data"]
+        assert len(data["customers"]["edges"]) == 3
+        statuses = sorted(e["node"]["status"] for e in data["orders"]["edges"])
+        assert statuses == ["FULFILLED", "PAID", "PENDING"]
+        assert data["stockLevels"]["edges"] and all(
+            e["node"]["onHand"] >= 0 for e in data["stockLevels"]["edges"]
+        )
+        assert [e["node"]["handle"] for e in data["priceLists"]["edges"]] == ["wholesale"]
+
+
+async def test_every_graphql_example_in_the_readme_runs_on_the_demo(start_dev: StartDev) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    examples = re.findall(r"```graphql\n(.*?)```", readme, re.S)
+    dev = await start_dev()
+
+    assert len(examples) >= 2
+    for example in examples:
+        body = await dev.gql(example, dev.keys["acme"])
+        assert "errors" not in body, (example, body)
