@@ -35,6 +35,7 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     max_body_bytes: int = 1_000_000
+    webhook_max_body_bytes: int = 262_144
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3_000
@@ -61,6 +62,9 @@ class Settings:
             graphiql=_parse(environ, "GRAPHIQL", _bool, not production),
             introspection=_parse(environ, "INTROSPECTION", _bool, not production),
             max_body_bytes=_parse(environ, "MAX_BODY_BYTES", int, cls.max_body_bytes, minimum=1),
+            webhook_max_body_bytes=_parse(
+                environ, "WEBHOOK_MAX_BODY_BYTES", int, cls.webhook_max_body_bytes, minimum=1
+            ),
             max_query_depth=_parse(environ, "MAX_QUERY_DEPTH", int, cls.max_query_depth, minimum=1),
             max_aliases=_parse(environ, "MAX_ALIASES", int, cls.max_aliases, minimum=1),
             max_tokens=_parse(environ, "MAX_TOKENS", int, cls.max_tokens, minimum=1),

@@ -379,3 +379,48 @@ def created_payload(order: Order, lines: Sequence[LineDraft]) -> dict[str, objec
 
 def status_payload(order: Order, before: OrderStatus) -> dict[str, object]:
     return {"number": order.number, "from": before.value, "to": order.status.value}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportedLine:
+    sku: str
+    quantity: int
+    unit_price: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportRequest:
+    """An order placed elsewhere (a shop, a POS), at the prices it was sold for."""
+
+    external_ref: str
+    currency: str
+    lines: tuple[ImportedLine, ...]
+    total: int
+    customer_id: UUID | None = None
+    path: str = "order"
+
+
+def imported_draft(
+    request: ImportRequest,
+    variants: Mapping[str, catalog.Variant],
+    products: Mapping[UUID, catalog.Product],
+) -> OrderDraft:
+    """Totals from the lines as sold; a total below their sum is a discount spread over the
+    lines, a total above it (tax, shipping charged by the shop) lands in the tax total."""
+    priced = [
+        PricedLine(
+            variant=variants[line.sku],
+            title=line_title(products[variants[line.sku].product_id].title, variants[line.sku].title),
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in request.lines
+    ]
+    subtotal = sum(line.amount for line in priced)
+    discount = catalog.Money(max(0, subtotal - request.total), request.currency)
+    draft = draft_order(request.currency, priced, discount, path=request.path)
+    surcharge = max(0, request.total - subtotal)
+    totals = dataclasses.replace(
+        draft.totals, tax_total=draft.totals.tax_total + surcharge, total=request.total
+    )
+    return OrderDraft(totals=totals, lines=draft.lines)

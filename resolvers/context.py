@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Protocol
 from uuid import UUID
 
 from domain import catalog, events, metrics, tenancy
@@ -21,6 +22,12 @@ class Services:
     metrics: metrics.MetricsService = dataclasses.field(default_factory=metrics.DefaultMetricsService)
 
 
+class Jobs(Protocol):
+    """Background work a resolver may start (the worker's queue, wired by the server)."""
+
+    async def enqueue_delivery(self, *, tenant_id: UUID, delivery_id: UUID) -> None: ...
+
+
 @dataclasses.dataclass
 class Context:
     tenant: tenancy.Tenant
@@ -29,6 +36,7 @@ class Context:
     services: Services
     loaders: Loaders
     request_id: str
+    jobs: Jobs
     price_list: str | None = None
     """Handle of the price list this request selected (X-Price-List), if any."""
 
@@ -52,6 +60,7 @@ def new_context(
     settings: Settings,
     services: Services,
     request_id: str,
+    jobs: Jobs,
     price_list: str | None = None,
 ) -> Context:
     return Context(
@@ -61,5 +70,6 @@ def new_context(
         services=services,
         loaders=Loaders(tenant.id),
         request_id=request_id,
+        jobs=jobs,
         price_list=price_list,
     )

@@ -24,7 +24,18 @@ from strawberry.tools import merge_types
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import Services
-from schema import audit, catalog, customers, inventory, metrics, orders, payments, pricing, tenants
+from schema import (
+    audit,
+    catalog,
+    customers,
+    inventory,
+    metrics,
+    orders,
+    payments,
+    pricing,
+    tenants,
+    webhooks,
+)
 from schema.common import SCALARS
 from schema.errors import DomainErrors
 from schema.extensions import banban
@@ -32,8 +43,8 @@ from schema.modules import Extension, Module
 
 CORE = Module(
     slug="core",
-    query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery)),
-    mutation=tenants.TenantMutation,
+    query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery, webhooks.WebhookQuery)),
+    mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation)),
 )
 MODULES: dict[str, Module] = {
     "catalog": Module(slug="catalog", query=catalog.CatalogQuery, mutation=catalog.CatalogMutation),

@@ -15,7 +15,10 @@ from starlette.routing import Route
 from domain.config import Settings
 from schema.build import SchemaCache
 from server.graphql import GraphQLEndpoint
+from server.webhooks import WebhookEndpoint
 from tables import engine
+from workers import deliveries
+from workers import settings as worker_settings
 
 log = logging.getLogger("tenantgraph.app")
 
@@ -24,16 +27,20 @@ def create_app(settings: Settings) -> Starlette:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`tenantgraph dev` sets both)")
     database_url, redis_url = settings.database_url, settings.redis_url
-    graphql = GraphQLEndpoint(settings, SchemaCache(settings))
+    queue = worker_settings.queue(settings)
+    graphql = GraphQLEndpoint(settings, SchemaCache(settings), deliveries.QueueJobs(queue))
+    webhooks = WebhookEndpoint(settings, queue)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         dsn = engine.app_dsn(database_url, str(settings.app_database_password))
         await engine.start(dsn, max_size=settings.db_pool_max)
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        await queue.connect()
         try:
             yield
         finally:
+            await queue.disconnect()
             await app.state.redis.aclose()
             await engine.stop()
 
@@ -54,6 +61,8 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            Route("/webhooks/{flow}", webhooks.receive, methods=["POST"]),
+            Route("/webhooks/{flow}", webhooks.handshake, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

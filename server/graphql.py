@@ -18,7 +18,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
-from resolvers.context import new_context
+from resolvers.context import Jobs, new_context
 from schema.build import SchemaCache
 from schema.errors import translate
 from server import auth
@@ -44,9 +44,10 @@ class UnsupportedMediaType(DomainError):
 
 
 class GraphQLEndpoint:
-    def __init__(self, settings: Settings, schemas: SchemaCache) -> None:
+    def __init__(self, settings: Settings, schemas: SchemaCache, jobs: Jobs) -> None:
         self.settings = settings
         self.schemas = schemas
+        self.jobs = jobs
 
     async def handle(self, request: Request) -> Response:
         request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
@@ -85,6 +86,7 @@ class GraphQLEndpoint:
             settings=self.settings,
             services=tenant_schema.services,
             request_id=request_id,
+            jobs=self.jobs,
             price_list=request.headers.get("x-price-list") or None,
         )
         allowed = (

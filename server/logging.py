@@ -3,14 +3,14 @@ request id and tenant."""
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import sys
 from datetime import UTC, datetime
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="-")
+from domain.tracing import request_id, tenant
+
+__all__ = ["configure", "request_id", "tenant"]
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -124,3 +125,29 @@ async def list_events(
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_event(row) for row in rows]
+
+
+RELAY_LOCK = 7_220_001  # advisory lock key: one relay batch at a time keeps per-tenant order
+
+
+@contextlib.asynccontextmanager
+async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event]]]:
+    """The oldest unpublished events as (tenant id, event), in per-tenant sequence order; they
+    are marked published when the block exits cleanly. Per tenant, sequence numbers commit in
+    order (the counter row is locked until commit), so what is visible is never ahead of a gap.
+    Yields nothing while another relay holds the batch."""
+    async with db.platform() as tx:
+        if not await tx.connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
+            yield []
+            return
+        rows = await tx.connection.fetch(
+            "select * from events where published_at is null order by tenant_id, seq limit $1",
+            limit,
+        )
+        batch = [(row["tenant_id"], _event(dict(row))) for row in rows]
+        yield batch
+        if rows:
+            await tx.connection.execute(
+                "update events set published_at = now() where id = any($1::bigint[])",
+                [row["id"] for row in rows],
+            )

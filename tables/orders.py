@@ -356,6 +356,71 @@ async def _by_idempotency_key(key: str, *, tenant_id: UUID) -> orders.Order | No
     return None if row is None else _order(row)
 
 
+async def import_order(
+    request: orders.ImportRequest,
+    *,
+    move_stock: Callable[[orders.Order, Sequence[orders.LineDraft]], Awaitable[object]],
+    customer: Callable[[], Awaitable[UUID]] | None = None,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+) -> tuple[orders.Order, bool]:
+    """Record an order placed elsewhere once per external reference: (the order, whether this
+    call created it). `move_stock` reserves or moves its stock, then `customer` finds or creates
+    its customer: stock rows are locked before any event is appended, the order every writer
+    keeps so that none deadlock."""
+    async with db.transaction(tenant_id=tenant_id):
+        existing = await OrderTable.select().where(
+            OrderTable.tenant_id == tenant_id, OrderTable.external_ref == request.external_ref
+        ).first()
+        if existing is not None:
+            return _order(existing), False
+        await _check_customer(request.customer_id, tenant_id=tenant_id)
+        draft = await _imported(request, tenant_id=tenant_id)
+        number = (await outbox.next_values("orders", 1, tenant_id=tenant_id))[0]
+        rows = await OrderTable.insert(OrderTable(
+            tenant_id=tenant_id,
+            number=number,
+            customer_id=request.customer_id,
+            currency=draft.totals.currency,
+            subtotal=draft.totals.subtotal,
+            discount_total=draft.totals.discount_total,
+            tax_total=draft.totals.tax_total,
+            total=draft.totals.total,
+            external_ref=request.external_ref,
+        )).returning(*OrderTable.all_columns())
+        order = _order(rows[0])
+        await _insert_lines(order, draft.lines, tenant_id=tenant_id)
+        await move_stock(order, draft.lines)
+        if customer is not None:
+            order = await _set_customer(order, await customer(), tenant_id=tenant_id)
+        payload = {**orders.created_payload(order, draft.lines), "externalRef": request.external_ref}
+        created = events.draft("order.created", order.id, payload)
+        await outbox.append([created], tenant_id=tenant_id, meta=meta)
+    return order, True
+
+
+async def _set_customer(order: orders.Order, customer_id: UUID, *, tenant_id: UUID) -> orders.Order:
+    rows = await OrderTable.update({OrderTable.customer_id: customer_id}).where(
+        OrderTable.tenant_id == tenant_id, OrderTable.id == order.id
+    ).returning(*OrderTable.all_columns())
+    return _order(rows[0])
+
+
+async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders.OrderDraft:
+    skus = sorted({line.sku for line in request.lines})
+    variants = await catalog_tables.variants_by_sku(skus, tenant_id=tenant_id)
+    unknown = {
+        f"{request.path}.items[{i}].sku": "unknown sku"
+        for i, line in enumerate(request.lines) if line.sku not in variants
+    }
+    if unknown:
+        raise Invalid("unknown sku", fields=unknown)
+    products = await catalog_tables.get_products(
+        list({v.product_id for v in variants.values()}), tenant_id=tenant_id
+    )
+    return orders.imported_draft(request, variants, products)
+
+
 async def lock(order_id: UUID, *, tenant_id: UUID) -> orders.Order:
     """The order, its row locked until the caller's transaction ends: changes of one order
     (status, payments) run one at a time."""

@@ -13,6 +13,7 @@ from tables import (
     payments,
     pricing,
     tenants,
+    webhooks,
 )
 
 APP_CONFIG = AppConfig(
@@ -38,6 +39,8 @@ APP_CONFIG = AppConfig(
         orders.OrderLineTable,
         payments.PaymentTable,
         metrics.MetricTable,
+        webhooks.EndpointTable,
+        webhooks.InboxTable,
     ],
     migration_dependencies=[],
     commands=[],

@@ -29,6 +29,7 @@ from tables.inventory.stock import (
     levels_of,
     list_adjustments,
     list_levels,
+    move_at,
     set_stock,
 )
 
@@ -36,6 +37,6 @@ __all__ = [
     "LocationTable", "ReservationTable", "StockAdjustmentTable", "StockLevelTable",
     "adjust", "available_of", "commit_reservations", "create_location", "get_location",
     "get_locations", "input_location", "levels_of", "list_adjustments", "list_levels",
-    "list_locations", "location_by_handle", "release_reservations", "reservations_of", "reserve", "restock",
-    "set_stock", "update_location",
+    "list_locations", "location_by_handle", "move_at", "release_reservations", "reservations_of",
+    "reserve", "restock", "set_stock", "update_location",
 ]

@@ -183,3 +183,46 @@ async def _lock_level(
     if not found:
         raise Invalid("variant not found", fields={"input.variantId": "no such variant"})
     return found[0]
+
+
+async def move_at(
+    location_id: UUID,
+    lines: Sequence[tuple[UUID, int]],
+    reason: inventory.Reason,
+    *,
+    order_id: UUID | None,
+    note: str,
+    tenant_id: UUID,
+    meta: events.WriteMeta,
+) -> list[inventory.Adjustment]:
+    """Several variants leave (sold, damaged) or come back (returned, received) at one
+    location, all or nothing. Every stock row is locked before any event is appended, the
+    order all writers keep, so this never deadlocks with them."""
+    sign = -1 if reason in (inventory.Reason.SOLD, inventory.Reason.DAMAGED) else 1
+    wanted = inventory.check_lines(lines)
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        location = await locations.get_location(location_id, tenant_id=tenant_id)
+        await tx.connection.execute(
+            """
+            insert into stock_levels (tenant_id, variant_id, location_id)
+            select v.tenant_id, v.id, $3 from variants v where v.tenant_id = $1 and v.id = any($2::uuid[])
+            on conflict (tenant_id, variant_id, location_id) do nothing
+            """,
+            tenant_id, list(wanted), location_id,
+        )
+        levels = await rows.lock_levels(
+            tx, "s.variant_id = any({}::uuid[]) and s.location_id = {}", list(wanted), location_id,
+            tenant_id=tenant_id,
+        )
+        made, drafts = [], []
+        for level in levels:
+            change = inventory.Change(
+                level.variant_id, location_id, sign * wanted[level.variant_id], reason, note, order_id
+            )
+            after = await rows.store(
+                tx, level, inventory.adjusted(level, change, location.handle), level.reserved
+            )
+            made.append(await rows.record(tx, after, change, tenant_id=tenant_id, meta=meta))
+            drafts.append(rows.adjusted_event(after, made[-1]))
+        await outbox.append(drafts, tenant_id=tenant_id, meta=meta)
+    return made

@@ -1,0 +1,192 @@
+"""Versioned payloads of the webhook flows, validated into domain values (schema version 1).
+
+purchase-flow:  an order placed elsewhere (a shop platform).
+inventory-flow: stock counts (`set`) or adjustments (`adjust`) per sku and location.
+sales-flow:     a POS sale or return at a location.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from domain.errors import Invalid
+
+VERSION = 1
+MAX_ITEMS = 500
+REASONS = ("received", "sold", "returned", "damaged", "correction")
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    sku: str
+    quantity: int
+    unit_price: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Buyer:
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Purchase:
+    order_id: str
+    currency: str
+    customer: Buyer | None
+    items: tuple[Item, ...]
+    total: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StockLine:
+    sku: str
+    location: str
+    quantity: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StockUpdate:
+    mode: str
+    lines: tuple[StockLine, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sale:
+    sale_id: str
+    kind: str
+    location: str
+    currency: str
+    items: tuple[Item, ...]
+    total: int
+
+
+Payload = Purchase | StockUpdate | Sale
+
+
+class _Reader:
+    """Reads a JSON object, collecting every problem under its path."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def get(self, data: Any, path: str, kind: type, *, required: bool = True) -> Any:
+        value = data.get(path.rsplit(".", 1)[-1]) if isinstance(data, Mapping) else None
+        if value is None:
+            if required:
+                self.errors[path] = "is required"
+            return None
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            self.errors[path] = "must be an integer"
+            return None
+        if not isinstance(value, kind):
+            self.errors[path] = f"must be {'a string' if kind is str else kind.__name__}"
+            return None
+        return value
+
+    def text(self, data: Any, path: str, *, required: bool = True, limit: int = 128) -> Any:
+        value = self.get(data, path, str, required=required)
+        if value is not None and not 0 < len(value) <= limit:
+            self.errors[path] = f"must be 1-{limit} characters"
+        return value
+
+    def whole(self, data: Any, path: str, *, minimum: int | None = None) -> Any:
+        value = self.get(data, path, int)
+        if value is not None and minimum is not None and value < minimum:
+            self.errors[path] = f"must be at least {minimum}"
+        return value
+
+    def items(self, data: Any, path: str, read: Callable[[Any, str], Any]) -> tuple[Any, ...]:
+        values = self.get(data, path, list)
+        if values is None:
+            return ()
+        if not 0 < len(values) <= MAX_ITEMS:
+            self.errors[path] = f"must hold 1-{MAX_ITEMS} entries"
+            return ()
+        return tuple(read(value, f"{path}[{index}]") for index, value in enumerate(values))
+
+    def done(self, value: Any) -> Any:
+        if self.errors:
+            raise Invalid("payload does not match the flow's schema", fields=self.errors)
+        return value
+
+
+def parse(flow: str, data: Any) -> Payload:
+    """The flow's payload, or Invalid naming every field that is wrong."""
+    reader = _Reader()
+    if not isinstance(data, Mapping):
+        raise Invalid("payload must be a JSON object", fields={"body": "not an object"})
+    version = reader.get(data, "version", int)
+    if version is not None and version != VERSION:
+        reader.errors["version"] = f"unsupported version {version}; this endpoint speaks {VERSION}"
+    return reader.done(_PARSERS[flow](reader, data))  # type: ignore[no-any-return]
+
+
+def _item(reader: _Reader, data: Any, path: str, *, priced: bool) -> Item:
+    sku = reader.text(data, f"{path}.sku", limit=64)
+    quantity = reader.whole(data, f"{path}.quantity", minimum=1)
+    unit_price = reader.whole(data, f"{path}.unitPrice", minimum=0) if priced else 0
+    return Item(sku=sku, quantity=quantity, unit_price=unit_price)
+
+
+def _purchase(reader: _Reader, data: Any) -> Purchase:
+    order = reader.get(data, "order", dict) or {}
+    buyer = reader.get(order, "order.customer", dict, required=False)
+    return Purchase(
+        order_id=reader.text(order, "order.id"),
+        currency=reader.text(order, "order.currency", limit=3),
+        customer=None if buyer is None else Buyer(
+            email=reader.text(buyer, "order.customer.email", limit=320),
+            first_name=reader.text(buyer, "order.customer.firstName", required=False) or "",
+            last_name=reader.text(buyer, "order.customer.lastName", required=False) or "",
+        ),
+        items=reader.items(order, "order.items", lambda v, p: _item(reader, v, p, priced=True)),
+        total=reader.whole(order, "order.total", minimum=0),
+    )
+
+
+def _stock_line(reader: _Reader, data: Any, path: str, mode: str) -> StockLine:
+    reason = reader.text(data, f"{path}.reason", required=mode == "adjust", limit=16)
+    if reason is not None and reason not in REASONS:
+        reader.errors[f"{path}.reason"] = f"must be one of {', '.join(REASONS)}"
+    quantity = reader.whole(data, f"{path}.quantity", minimum=0 if mode == "set" else None)
+    return StockLine(
+        sku=reader.text(data, f"{path}.sku", limit=64),
+        location=reader.text(data, f"{path}.location", limit=64),
+        quantity=quantity,
+        reason=reason or "correction",
+    )
+
+
+def _stock(reader: _Reader, data: Any) -> StockUpdate:
+    mode = reader.text(data, "mode", limit=8)
+    if mode is not None and mode not in ("set", "adjust"):
+        reader.errors["mode"] = "must be 'set' or 'adjust'"
+    lines = reader.items(data, "items", lambda v, p: _stock_line(reader, v, p, mode or "set"))
+    return StockUpdate(mode=mode, lines=lines)
+
+
+def _sale(reader: _Reader, data: Any) -> Sale:
+    sale = reader.get(data, "sale", dict) or {}
+    kind = reader.text(sale, "sale.type", limit=8)
+    if kind is not None and kind not in ("sale", "return"):
+        reader.errors["sale.type"] = "must be 'sale' or 'return'"
+    return Sale(
+        sale_id=reader.text(sale, "sale.id"),
+        kind=kind,
+        location=reader.text(sale, "sale.location", limit=64),
+        currency=reader.text(sale, "sale.currency", limit=3),
+        items=reader.items(sale, "sale.items", lambda v, p: _item(reader, v, p, priced=True)),
+        total=reader.whole(sale, "sale.total", minimum=0),
+    )
+
+
+_PARSERS: Mapping[str, Callable[[_Reader, Any], Payload]] = {
+    "purchase-flow": _purchase,
+    "inventory-flow": _stock,
+    "sales-flow": _sale,
+}

@@ -1,0 +1,138 @@
+"""Inbound webhooks: endpoints, signature verification, and delivery statuses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import enum
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.errors import Unauthenticated
+
+TOLERANCE_SECONDS = 300
+FLOWS = ("purchase-flow", "inventory-flow", "sales-flow")
+SECRET_PREFIX = "whsec_"
+
+
+class InvalidSignature(Unauthenticated):
+    """The delivery is not signed by a current secret of its endpoint."""
+
+
+class DeliveryStatus(enum.Enum):
+    QUEUED = "queued"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    id: UUID
+    tenant_id: UUID
+    flow: str
+    secrets: tuple[str, ...]
+    verify_token: str | None
+    enabled: bool
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def secret_key(secret: str) -> bytes:
+    """Standard Webhooks keys are the base64 after `whsec_`; other secrets are used as text."""
+    if secret.startswith(SECRET_PREFIX):
+        return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    return secret.encode()
+
+
+def verify(
+    headers: Mapping[str, str], body: bytes, secrets_: Sequence[str], *, now: float
+) -> str:
+    """Check a delivery's signature against each active secret; returns its delivery id.
+
+    Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) is preferred; else
+    X-Hub-Signature-256 (HMAC-SHA256 of the raw body, hex). Any failure is InvalidSignature."""
+    if "webhook-signature" in headers:
+        return _verify_standard(headers, body, secrets_, now)
+    if "x-hub-signature-256" in headers:
+        return _verify_hub(headers, body, secrets_)
+    raise InvalidSignature("missing signature: send webhook-signature or X-Hub-Signature-256")
+
+
+def _verify_standard(
+    headers: Mapping[str, str], body: bytes, secrets_: Sequence[str], now: float
+) -> str:
+    delivery_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    if not delivery_id or len(delivery_id) > 128 or not timestamp.isdigit():
+        raise InvalidSignature("webhook-id and a numeric webhook-timestamp are required")
+    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+        raise InvalidSignature("webhook-timestamp is outside the 5 minute tolerance")
+    signed = f"{delivery_id}.{timestamp}.".encode() + body
+    offered = _offered_signatures(headers["webhook-signature"])
+    for secret in secrets_:
+        expected = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
+        if any(hmac.compare_digest(expected, candidate) for candidate in offered):
+            return delivery_id
+    raise InvalidSignature("no webhook-signature matches a current secret")
+
+
+def _offered_signatures(header: str) -> list[bytes]:
+    offered = []
+    for part in header.split():
+        version, _, value = part.partition(",")
+        if version != "v1":
+            continue
+        try:
+            offered.append(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    if not offered:
+        raise InvalidSignature("webhook-signature has no valid v1 signature")
+    return offered
+
+
+def _verify_hub(headers: Mapping[str, str], body: bytes, secrets_: Sequence[str]) -> str:
+    scheme, _, digest = headers["x-hub-signature-256"].partition("=")
+    try:
+        offered = bytes.fromhex(digest)
+    except ValueError:
+        raise InvalidSignature("X-Hub-Signature-256 must be sha256=<hex>") from None
+    if scheme != "sha256" or len(offered) != hashlib.sha256().digest_size:
+        raise InvalidSignature("X-Hub-Signature-256 must be sha256=<hex>")
+    for secret in secrets_:
+        expected = hmac.new(secret_key(secret), body, hashlib.sha256).digest()
+        if hmac.compare_digest(expected, offered):
+            return _hub_delivery_id(headers, body)
+    raise InvalidSignature("X-Hub-Signature-256 matches no current secret")
+
+
+def _hub_delivery_id(headers: Mapping[str, str], body: bytes) -> str:
+    given = headers.get("x-github-delivery") or headers.get("x-delivery-id") or ""
+    if given and len(given) <= 128:
+        return given
+    # Without a delivery id, the same body is the same delivery.
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    id: UUID
+    tenant_id: UUID
+    flow: str
+    delivery_id: str
+    payload: dict[str, Any]
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    correlation_id: str
+    received_at: datetime
+    processed_at: datetime | None

@@ -1,0 +1,82 @@
+"""Webhook endpoints and deliveries, for a tenant's admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from domain import tenancy, webhooks
+from domain.errors import Invalid
+from resolvers import pagination
+from resolvers.context import Context
+from tables import webhooks as inbox
+
+
+async def endpoints(ctx: Context) -> list[webhooks.Endpoint]:
+    ctx.require(tenancy.ADMIN)
+    return await inbox.list_endpoints(tenant_id=ctx.tenant_id)
+
+
+async def create_endpoint(ctx: Context, flow: str, verify_token: str | None) -> webhooks.Endpoint:
+    ctx.require(tenancy.ADMIN)
+    return await inbox.create_endpoint(flow, tenant_id=ctx.tenant_id, verify_token=verify_token)
+
+
+async def rotate_secret(ctx: Context, flow: str) -> webhooks.Endpoint:
+    ctx.require(tenancy.ADMIN)
+    return await inbox.rotate_secret(flow, tenant_id=ctx.tenant_id)
+
+
+async def drop_previous_secret(ctx: Context, flow: str) -> webhooks.Endpoint:
+    ctx.require(tenancy.ADMIN)
+    return await inbox.drop_previous_secret(flow, tenant_id=ctx.tenant_id)
+
+
+async def set_endpoint(
+    ctx: Context, flow: str, enabled: bool | None, verify_token: str | None
+) -> webhooks.Endpoint:
+    ctx.require(tenancy.ADMIN)
+    return await inbox.set_endpoint(
+        flow, tenant_id=ctx.tenant_id, enabled=enabled, verify_token=verify_token
+    )
+
+
+async def deliveries(
+    ctx: Context,
+    *,
+    status: webhooks.DeliveryStatus | None,
+    flow: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    first: int | None,
+    after: str | None,
+) -> pagination.Page[webhooks.Delivery]:
+    ctx.require(tenancy.ADMIN)
+    size = pagination.page_size(first, ctx.settings.max_page_size)
+    order = "received_at:desc"
+    key = None if after is None else pagination.decode(after, order)
+    rows = await inbox.list_deliveries(
+        tenant_id=ctx.tenant_id, status=status, flow=flow, since=since, until=until,
+        after=key, limit=size + 1,
+    )
+    return pagination.paginate(rows, size, lambda d: (order, d.received_at, d.id), after is not None)
+
+
+async def replay(
+    ctx: Context,
+    *,
+    ids: list[UUID] | None,
+    flow: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[UUID]:
+    """Queue dead (or failed) deliveries again, by id or by flow and time range."""
+    ctx.require(tenancy.ADMIN)
+    if ids is None and flow is None and since is None and until is None:
+        raise Invalid("name deliveries by ids, or by flow and/or time range", fields={"input": "empty"})
+    requeued = await inbox.requeue(
+        tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until
+    )
+    for delivery_id in requeued:
+        await ctx.jobs.enqueue_delivery(tenant_id=ctx.tenant_id, delivery_id=delivery_id)
+    return requeued

@@ -1,0 +1,137 @@
+"""POST /webhooks/{flow}: verify, store once in the inbox, enqueue, answer 202 — fast and durable.
+
+The tenant is named by the URL: `?tenant=<slug or id>` (or the X-Tenant-ID header), so every
+tenant's endpoint has its own address. GET answers the Meta-style verification handshake.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+
+import orjson
+from saq import Queue
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from domain import flows, webhooks
+from domain.config import Settings
+from domain.errors import DomainError, Invalid
+from server import logging as logs
+from server.problems import from_error, problem
+from tables import webhooks as inbox
+from workers import deliveries
+
+log = logging.getLogger("tenantgraph.webhooks")
+
+
+class WebhookEndpoint:
+    def __init__(self, settings: Settings, queue: Queue) -> None:
+        self.settings = settings
+        self.queue = queue
+
+    async def receive(self, request: Request) -> Response:
+        correlation_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        logs.request_id.set(correlation_id)
+        started = time.perf_counter()
+        response = await self._receive(request, correlation_id)
+        log.info("POST %s %d %.1fms", request.url.path, response.status_code,
+                 (time.perf_counter() - started) * 1000)
+        return response
+
+    async def _receive(self, request: Request, correlation_id: str) -> Response:
+        flow = request.path_params["flow"]
+        endpoint = await self._endpoint(request, flow)
+        if isinstance(endpoint, Response):
+            return endpoint
+        logs.tenant.set(str(endpoint.tenant_id))
+        declared = request.headers.get("content-length", "")
+        limit = self.settings.webhook_max_body_bytes
+        if declared.isdigit() and int(declared) > limit:
+            return problem(413, "Payload too large", f"the body is limited to {limit} bytes")
+        if _media_type(request) != "application/json":
+            return problem(415, "Unsupported media type", "send the delivery as application/json")
+        body = await _read(request, limit)
+        if isinstance(body, Response):
+            return body
+        try:
+            delivery_id = webhooks.verify(request.headers, body, endpoint.secrets, now=time.time())
+            payload = _json(body)
+            flows.parse(flow, payload)
+        except Invalid as error:
+            return from_error(error, status=422, title="Unprocessable delivery")
+        except DomainError as error:
+            return from_error(error, title="Invalid signature")
+        return await self._accept(endpoint, delivery_id, payload, correlation_id)
+
+    async def _accept(
+        self, endpoint: webhooks.Endpoint, delivery_id: str, payload: object, correlation_id: str
+    ) -> Response:
+        stored, created = await inbox.accept(
+            tenant_id=endpoint.tenant_id, flow=endpoint.flow, delivery_id=delivery_id,
+            payload=payload,  # type: ignore[arg-type]
+            correlation_id=correlation_id,
+        )
+        if not created:
+            return JSONResponse({"id": str(stored.id), "status": stored.status.value}, 200)
+        try:
+            await deliveries.enqueue(self.queue, tenant_id=stored.tenant_id, delivery_id=stored.id)
+        except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
+            log.warning("enqueue failed for delivery %s; the sweeper will retry", stored.id,
+                        exc_info=True)
+        return JSONResponse({"id": str(stored.id), "status": "queued"}, 202)
+
+    async def handshake(self, request: Request) -> Response:
+        """Meta-style subscription check: echo hub.challenge when hub.verify_token matches."""
+        endpoint = await self._endpoint(request, request.path_params["flow"])
+        if isinstance(endpoint, Response):
+            return endpoint
+        params = request.query_params
+        token = endpoint.verify_token
+        if params.get("hub.mode") != "subscribe" or not token or not _same(
+            params.get("hub.verify_token", ""), token
+        ):
+            return problem(403, "Forbidden", "hub.mode or hub.verify_token does not match")
+        return PlainTextResponse(params.get("hub.challenge", ""))
+
+    async def _endpoint(self, request: Request, flow: str) -> webhooks.Endpoint | Response:
+        if flow not in webhooks.FLOWS:
+            return problem(404, "Not found", f"unknown flow {flow!r}")
+        tenant = request.query_params.get("tenant") or request.headers.get("x-tenant-id")
+        if not tenant:
+            return problem(404, "Not found", "name the tenant: ?tenant=<slug> or X-Tenant-ID")
+        endpoint = await inbox.find_endpoint(tenant, flow)
+        if endpoint is None or not endpoint.enabled:
+            return problem(404, "Not found", f"no enabled {flow} endpoint for this tenant")
+        return endpoint
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _read(request: Request, limit: int) -> bytes | Response:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return problem(413, "Payload too large", f"the body is limited to {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return problem(400, "Bad request", "the client disconnected before the whole body")
+    return b"".join(chunks)
+
+
+def _json(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise Invalid("body is not UTF-8 JSON", fields={"body": "not JSON"}) from None
+
+
+def _same(offered: str, expected: str) -> bool:
+    return hmac.compare_digest(offered.encode(), expected.encode())

@@ -1,0 +1,287 @@
+"""Webhook endpoints per tenant and the inbox of accepted deliveries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from piccolo.columns import JSONB, Array, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import UUID as UUIDColumn
+from piccolo.query import WhereRaw
+from piccolo.table import Table
+
+from domain import webhooks
+from domain.errors import Conflict, Invalid, NotFound
+from tables import db
+from tables.engine import DB
+
+
+class EndpointTable(Table, tablename="webhook_endpoints", db=DB):
+    id = UUIDColumn(primary_key=True)
+    tenant_id = UUIDColumn()
+    flow = Varchar(length=32)
+    secrets = Array(base_column=Varchar(length=128))
+    verify_token = Varchar(length=128, null=True, default=None)
+    enabled = Boolean(default=True)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class InboxTable(Table, tablename="webhook_inbox", db=DB):
+    id = UUIDColumn(primary_key=True)
+    tenant_id = UUIDColumn()
+    flow = Varchar(length=32)
+    delivery_id = Varchar(length=200)
+    payload = JSONB(default={})
+    status = Varchar(length=16, default="queued")
+    attempts = Integer(default=0)
+    last_error = Text(null=True, default=None)
+    correlation_id = Varchar(length=64, default="")
+    received_at = Timestamptz()
+    processed_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+
+
+def _endpoint(row: dict[str, Any]) -> webhooks.Endpoint:
+    return webhooks.Endpoint(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        flow=row["flow"],
+        secrets=tuple(row["secrets"]),
+        verify_token=row["verify_token"],
+        enabled=row["enabled"],
+    )
+
+
+def _delivery(row: dict[str, Any]) -> webhooks.Delivery:
+    return webhooks.Delivery(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        flow=row["flow"],
+        delivery_id=row["delivery_id"],
+        payload=db.json_field(row["payload"]),
+        status=webhooks.DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        correlation_id=row["correlation_id"],
+        received_at=row["received_at"],
+        processed_at=row["processed_at"],
+    )
+
+
+async def create_endpoint(
+    flow: str, *, tenant_id: UUID, verify_token: str | None = None
+) -> webhooks.Endpoint:
+    if flow not in webhooks.FLOWS:
+        raise Invalid(f"unknown flow {flow!r}", fields={"input.flow": "unknown"})
+    async with db.transaction(tenant_id=tenant_id):
+        if await EndpointTable.exists().where(
+            EndpointTable.tenant_id == tenant_id, EndpointTable.flow == flow
+        ):
+            raise Conflict(f"an endpoint for {flow} exists; rotate its secret instead")
+        rows = await EndpointTable.insert(EndpointTable(
+            tenant_id=tenant_id, flow=flow, secrets=[webhooks.new_secret()],
+            verify_token=verify_token,
+        )).returning(*EndpointTable.all_columns())
+    return _endpoint(rows[0])
+
+
+async def list_endpoints(*, tenant_id: UUID) -> list[webhooks.Endpoint]:
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await EndpointTable.select().where(EndpointTable.tenant_id == tenant_id).order_by(
+            EndpointTable.flow
+        )
+    return [_endpoint(row) for row in rows]
+
+
+async def rotate_secret(flow: str, *, tenant_id: UUID) -> webhooks.Endpoint:
+    """A new secret becomes current; the previous one stays valid until dropped."""
+    return await _update_endpoint(
+        flow, tenant_id, lambda e: {EndpointTable.secrets: [webhooks.new_secret(), e.secrets[0]]}
+    )
+
+
+async def drop_previous_secret(flow: str, *, tenant_id: UUID) -> webhooks.Endpoint:
+    return await _update_endpoint(flow, tenant_id, lambda e: {EndpointTable.secrets: [e.secrets[0]]})
+
+
+async def set_endpoint(
+    flow: str, *, tenant_id: UUID, enabled: bool | None = None, verify_token: str | None = None
+) -> webhooks.Endpoint:
+    def changes(endpoint: webhooks.Endpoint) -> dict[Any, Any]:
+        values: dict[Any, Any] = {}
+        if enabled is not None:
+            values[EndpointTable.enabled] = enabled
+        if verify_token is not None:
+            values[EndpointTable.verify_token] = verify_token or None
+        return values
+
+    return await _update_endpoint(flow, tenant_id, changes)
+
+
+async def _update_endpoint(
+    flow: str, tenant_id: UUID, changes: Callable[[webhooks.Endpoint], dict[Any, Any]]
+) -> webhooks.Endpoint:
+    async with db.transaction(tenant_id=tenant_id):
+        row = await EndpointTable.select().where(
+            EndpointTable.tenant_id == tenant_id, EndpointTable.flow == flow
+        ).first()
+        if row is None:
+            raise NotFound(f"no endpoint for {flow}")
+        values = {**changes(_endpoint(row)), EndpointTable.updated_at: datetime.now(UTC)}
+        rows = await EndpointTable.update(values).where(EndpointTable.id == row["id"]).returning(
+            *EndpointTable.all_columns()
+        )
+    return _endpoint(rows[0])
+
+
+async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
+    """The endpoint a request addresses (tenant slug or id, flow); read before a tenant scope."""
+    async with db.platform() as tx:
+        row = await tx.connection.fetchrow(
+            """
+            select e.* from webhook_endpoints e join tenants t on t.id = e.tenant_id
+            where e.flow = $2 and (t.slug = $1 or t.id::text = lower($1))
+            """,
+            tenant_ref, flow,
+        )
+    return None if row is None else _endpoint(dict(row))
+
+
+async def accept(
+    *, tenant_id: UUID, flow: str, delivery_id: str, payload: dict[str, Any], correlation_id: str
+) -> tuple[webhooks.Delivery, bool]:
+    """Store a verified delivery once; (the stored delivery, whether this call stored it)."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        row = await tx.connection.fetchrow(
+            """
+            insert into webhook_inbox (id, tenant_id, flow, delivery_id, payload, status, attempts,
+                                       correlation_id, received_at, updated_at)
+            values (gen_random_uuid(), $1, $2, $3, $4::jsonb, 'queued', 0, $5, now(), now())
+            on conflict (tenant_id, flow, delivery_id) do nothing
+            returning *
+            """,
+            tenant_id, flow, delivery_id, json.dumps(payload), correlation_id,
+        )
+        if row is not None:
+            return _delivery(dict(row)), True
+        existing = await InboxTable.select().where(
+            InboxTable.tenant_id == tenant_id, InboxTable.flow == flow,
+            InboxTable.delivery_id == delivery_id,
+        ).first()
+    assert existing is not None
+    return _delivery(existing), False
+
+
+async def claim(delivery_id: UUID, *, tenant_id: UUID) -> webhooks.Delivery | None:
+    """Lock a delivery for applying it in the caller's transaction; None once it is done."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        row = await tx.connection.fetchrow(
+            "select * from webhook_inbox where tenant_id = $1 and id = $2 for update",
+            tenant_id, delivery_id,
+        )
+    if row is None or row["status"] in ("processed", "dead"):
+        return None
+    return _delivery(dict(row))
+
+
+async def mark_processed(delivery_id: UUID, *, tenant_id: UUID) -> None:
+    async with db.transaction(tenant_id=tenant_id):
+        await InboxTable.update({
+            InboxTable.status: "processed",
+            InboxTable.processed_at: datetime.now(UTC),
+            InboxTable.updated_at: datetime.now(UTC),
+            InboxTable.attempts: InboxTable.attempts + 1,
+            InboxTable.last_error: None,
+        }).where(InboxTable.tenant_id == tenant_id, InboxTable.id == delivery_id)
+
+
+async def mark_failed(delivery_id: UUID, error: str, *, tenant_id: UUID, dead: bool) -> None:
+    async with db.transaction(tenant_id=tenant_id):
+        await InboxTable.update({
+            InboxTable.status: "dead" if dead else "failed",
+            InboxTable.last_error: error[:2000],
+            InboxTable.updated_at: datetime.now(UTC),
+            InboxTable.attempts: InboxTable.attempts + 1,
+        }).where(
+            InboxTable.tenant_id == tenant_id, InboxTable.id == delivery_id,
+            InboxTable.status.is_in(["queued", "failed"]),
+        )
+
+
+async def get_delivery(delivery_id: UUID, *, tenant_id: UUID) -> webhooks.Delivery:
+    async with db.transaction(tenant_id=tenant_id):
+        row = await InboxTable.select().where(
+            InboxTable.tenant_id == tenant_id, InboxTable.id == delivery_id
+        ).first()
+    if row is None:
+        raise NotFound("delivery not found")
+    return _delivery(row)
+
+
+async def list_deliveries(
+    *,
+    tenant_id: UUID,
+    status: webhooks.DeliveryStatus | None = None,
+    flow: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: tuple[datetime, UUID] | None = None,
+    limit: int = 50,
+) -> list[webhooks.Delivery]:
+    """Newest first, keyset-paginated by (received_at, id)."""
+    query = InboxTable.select().where(InboxTable.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(InboxTable.status == status.value)
+    if flow is not None:
+        query = query.where(InboxTable.flow == flow)
+    if since is not None:
+        query = query.where(InboxTable.received_at >= since)
+    if until is not None:
+        query = query.where(InboxTable.received_at < until)
+    if after is not None:
+        query = query.where(WhereRaw("(received_at, id) < ({}, {})", after[0], after[1]))
+    query = query.order_by(InboxTable.received_at, InboxTable.id, ascending=False).limit(limit)
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await query
+    return [_delivery(row) for row in rows]
+
+
+async def requeue(
+    *,
+    tenant_id: UUID,
+    ids: Sequence[UUID] | None = None,
+    flow: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[UUID]:
+    """Put dead (or failed) deliveries back in the queue; returns which, to enqueue them."""
+    query = InboxTable.update({
+        InboxTable.status: "queued",
+        InboxTable.attempts: 0,
+        InboxTable.updated_at: datetime.now(UTC),
+    }).where(InboxTable.tenant_id == tenant_id, InboxTable.status.is_in(["dead", "failed"]))
+    if ids is not None:
+        query = query.where(InboxTable.id.is_in(list(ids) or [UUID(int=0)]))
+    if flow is not None:
+        query = query.where(InboxTable.flow == flow)
+    if since is not None:
+        query = query.where(InboxTable.received_at >= since)
+    if until is not None:
+        query = query.where(InboxTable.received_at < until)
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await query.returning(InboxTable.id)
+    return [row["id"] for row in rows]
+
+
+async def unfinished(*, older_than: datetime, limit: int = 500) -> list[tuple[UUID, UUID]]:
+    """(tenant id, delivery id) of deliveries accepted or retried before `older_than` and not
+    finished: their job may be lost (e.g. Redis lost it). Read across tenants."""
+    async with db.platform():
+        rows = await InboxTable.select(InboxTable.tenant_id, InboxTable.id).where(
+            InboxTable.status.is_in(["queued", "failed"]), InboxTable.updated_at < older_than
+        ).order_by(InboxTable.updated_at).limit(limit)
+    return [(row["tenant_id"], row["id"]) for row in rows]

@@ -1,0 +1,95 @@
+"""Applying webhook deliveries: one SAQ job per inbox row, idempotent, dead-lettered at last."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from saq import Queue
+
+from domain import events, tracing
+from domain import flows as domain_flows
+from domain.errors import DomainError
+from tables import db
+from tables import webhooks as inbox
+from workers import flows
+
+log = logging.getLogger("tenantgraph.deliveries")
+
+JOB = "apply_delivery"
+# Exponential backoff with jitter (SAQ draws each delay between 0 and the doubled delay).
+JOB_SETTINGS: dict[str, Any] = {"retries": 5, "timeout": 30, "retry_delay": 0.5, "retry_backoff": 30}
+
+
+def job_key(delivery_id: UUID) -> str:
+    return f"delivery:{delivery_id}"
+
+
+class QueueJobs:
+    """The resolvers' view of the worker queue (resolvers.context.Jobs)."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    async def enqueue_delivery(self, *, tenant_id: UUID, delivery_id: UUID) -> None:
+        await enqueue(self.queue, tenant_id=tenant_id, delivery_id=delivery_id)
+
+
+async def enqueue(queue: Queue, *, tenant_id: UUID, delivery_id: UUID) -> None:
+    """Idempotent while the job is pending: the key dedupes a second enqueue."""
+    await queue.enqueue(
+        JOB,
+        key=job_key(delivery_id),
+        tenant_id=str(tenant_id),
+        delivery_id=str(delivery_id),
+        **JOB_SETTINGS,
+    )
+
+
+SWEEP_AFTER = timedelta(seconds=60)
+
+
+async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: str) -> str:
+    """Apply one accepted delivery exactly once: the inbox row is locked, the domain change and
+    its events are written, and the row is marked processed, all in one transaction."""
+    tenant, delivery = UUID(tenant_id), UUID(delivery_id)
+    job = ctx.get("job")
+    try:
+        async with db.transaction(tenant_id=tenant):
+            claimed = await inbox.claim(delivery, tenant_id=tenant)
+            if claimed is None:
+                return "already done"
+            tracing.request_id.set(claimed.correlation_id)
+            tracing.tenant.set(str(tenant))
+            meta = events.WriteMeta(
+                actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id
+            )
+            payload = domain_flows.parse(claimed.flow, claimed.payload)
+            await flows.APPLY[claimed.flow](payload, tenant_id=tenant, meta=meta)
+            await inbox.mark_processed(delivery, tenant_id=tenant)
+    except DomainError as error:
+        # The delivery breaks a rule (unknown sku, short stock...): retrying cannot help.
+        log.warning("delivery %s dead: %s", delivery, error.message)
+        await inbox.mark_failed(delivery, f"{error.code}: {error.message}", tenant_id=tenant, dead=True)
+        return "dead"
+    except Exception as error:
+        final = job is None or job.attempts >= job.retries
+        log.warning("delivery %s failed (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
+                    "; dead-lettered" if final else "", exc_info=True)
+        await inbox.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
+        raise
+    return "processed"
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Re-enqueue deliveries accepted (or retried) long ago and still unfinished, e.g. because
+    Redis lost their job. Enqueueing by key never duplicates a job that still exists."""
+    stale = await inbox.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)
+    queue = ctx["worker"].queue
+    for tenant_id, delivery_id in stale:
+        await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id)
+    if stale:
+        log.info("sweeper re-enqueued %d deliveries", len(stale))
+    return len(stale)
