@@ -41,6 +41,12 @@ class Settings:
     max_tokens: int = 3_000
     max_page_size: int = 100
     db_pool_max: int = 20
+    ws_init_timeout: float = 10.0
+    ws_keepalive_seconds: float = 15.0
+    ws_max_subscriptions: int = 100
+    ws_max_message_bytes: int = 65_536
+    subscription_buffer: int = 1_000
+    event_retention_days: int = 7
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -70,6 +76,22 @@ class Settings:
             max_tokens=_parse(environ, "MAX_TOKENS", int, cls.max_tokens, minimum=1),
             max_page_size=_parse(environ, "MAX_PAGE_SIZE", int, cls.max_page_size, minimum=1),
             db_pool_max=_parse(environ, "DB_POOL_MAX", int, cls.db_pool_max, minimum=2),
+            ws_init_timeout=_parse(environ, "WS_INIT_TIMEOUT", float, cls.ws_init_timeout, minimum=0),
+            ws_keepalive_seconds=_parse(
+                environ, "WS_KEEPALIVE_SECONDS", float, cls.ws_keepalive_seconds, minimum=0
+            ),
+            ws_max_subscriptions=_parse(
+                environ, "WS_MAX_SUBSCRIPTIONS", int, cls.ws_max_subscriptions, minimum=1
+            ),
+            ws_max_message_bytes=_parse(
+                environ, "WS_MAX_MESSAGE_BYTES", int, cls.ws_max_message_bytes, minimum=1
+            ),
+            subscription_buffer=_parse(
+                environ, "SUBSCRIPTION_BUFFER", int, cls.subscription_buffer, minimum=1
+            ),
+            event_retention_days=_parse(
+                environ, "EVENT_RETENTION_DAYS", int, cls.event_retention_days, minimum=1
+            ),
             log_format=cast(
                 Literal["text", "json"],
                 _choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),
@@ -135,8 +157,8 @@ def _parse(
         value = parse(raw)
     except ValueError:
         raise ConfigError(f"{name}: cannot read {raw!r} as {parse.__name__}") from None
-    if minimum is not None and isinstance(value, int) and value < minimum:
+    if minimum is not None and isinstance(value, int | float) and value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
-    if maximum is not None and isinstance(value, int) and value > maximum:
+    if maximum is not None and isinstance(value, int | float) and value > maximum:
         raise ConfigError(f"{name}: must be at most {maximum}, got {value}")
     return value

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from domain.errors import DomainError, Invalid
+
 
 @dataclasses.dataclass(frozen=True)
 class WriteMeta:
@@ -46,3 +48,44 @@ def draft(type: str, aggregate_id: object, payload: Mapping[str, Any] | None = N
         aggregate_id=str(aggregate_id),
         payload=dict(payload or {}),
     )
+
+
+class CursorExpired(DomainError):
+    """The cursor is older than the events kept: reload, then subscribe without it."""
+
+    code = "CURSOR_EXPIRED"
+    http_status = 410
+
+
+class ResyncRequired(DomainError):
+    """The subscriber fell too far behind; resume from `cursor` (details) to miss nothing."""
+
+    code = "RESYNC_REQUIRED"
+    http_status = 409
+
+
+# Which scope lets a principal see an event, by the aggregate it is about.
+READ_SCOPES: Mapping[str, str] = {
+    "product": "catalog:read",
+    "variant": "catalog:read",
+    "category": "catalog:read",
+    "price": "pricing:read",
+    "price_list": "pricing:read",
+    "inventory": "inventory:read",
+    "location": "inventory:read",
+    "customer": "customers:read",
+    "order": "orders:read",
+    "payment": "payments:read",
+    "metrics": "metrics:read",
+}
+
+
+def read_scope(event: Event) -> str:
+    """Events of an aggregate without a module scope are for admins."""
+    return READ_SCOPES.get(event.aggregate_type, "admin")
+
+
+def parse_cursor(cursor: str) -> int:
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise Invalid("after: not a cursor of this stream", fields={"after": "invalid"})
+    return int(cursor)

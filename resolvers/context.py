@@ -28,6 +28,20 @@ class Jobs(Protocol):
     async def enqueue_delivery(self, *, tenant_id: UUID, delivery_id: UUID) -> None: ...
 
 
+class Listener(Protocol):
+    """One subscriber's live feed from the process's fan-out (bounded)."""
+
+    async def next(self) -> events.Event | None:
+        """The next live event; None when the fan-out may have missed events (reconnected)
+        and the stream should catch up from the table. Raises ResyncRequired on overflow."""
+
+    def close(self) -> None: ...
+
+
+class EventSource(Protocol):
+    def listen(self, tenant_id: UUID) -> Listener: ...
+
+
 @dataclasses.dataclass
 class Context:
     tenant: tenancy.Tenant
@@ -37,6 +51,8 @@ class Context:
     loaders: Loaders
     request_id: str
     jobs: Jobs
+    feed: EventSource
+    """This process's fan-out of published events, for subscriptions."""
     price_list: str | None = None
     """Handle of the price list this request selected (X-Price-List), if any."""
 
@@ -61,6 +77,7 @@ def new_context(
     services: Services,
     request_id: str,
     jobs: Jobs,
+    feed: EventSource,
     price_list: str | None = None,
 ) -> Context:
     return Context(
@@ -71,5 +88,6 @@ def new_context(
         loaders=Loaders(tenant.id),
         request_id=request_id,
         jobs=jobs,
+        feed=feed,
         price_list=price_list,
     )

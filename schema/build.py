@@ -33,6 +33,7 @@ from schema import (
     orders,
     payments,
     pricing,
+    subscriptions,
     tenants,
     webhooks,
 )
@@ -45,6 +46,7 @@ CORE = Module(
     slug="core",
     query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery, webhooks.WebhookQuery)),
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation)),
+    subscription=subscriptions.EventSubscription,
 )
 MODULES: dict[str, Module] = {
     "catalog": Module(slug="catalog", query=catalog.CatalogQuery, mutation=catalog.CatalogMutation),
@@ -52,12 +54,16 @@ MODULES: dict[str, Module] = {
         slug="pricing", query=pricing.PricingQuery, mutation=pricing.PricingMutation,
         type_overrides=(pricing.PricedVariant,),
     ),
-    "metrics": Module(slug="metrics", query=metrics.MetricsQuery, mutation=metrics.MetricsMutation),
+    "metrics": Module(
+        slug="metrics", query=metrics.MetricsQuery, mutation=metrics.MetricsMutation,
+        subscription=subscriptions.MetricsSubscription,
+    ),
     "customers": Module(
         slug="customers", query=customers.CustomerQuery, mutation=customers.CustomerMutation
     ),
     "orders": Module(
         slug="orders", query=orders.OrderQuery, mutation=orders.OrderMutation,
+        subscription=subscriptions.OrderSubscription,
         type_overrides=(orders.CustomerWithOrders,),
     ),
     "payments": Module(
@@ -66,6 +72,7 @@ MODULES: dict[str, Module] = {
     ),
     "inventory": Module(
         slug="inventory", query=inventory.InventoryQuery, mutation=inventory.InventoryMutation,
+        subscription=subscriptions.InventorySubscription,
         type_overrides=(inventory.VariantStock,),
     ),
 }
@@ -94,10 +101,12 @@ def build_schema(
     added = [part for slug in sorted(extensions) for part in EXTENSIONS[slug].parts(enabled_slugs)]
     queries = [p.query for p in [*enabled, *added] if p.query is not None]
     mutations = [p.mutation for p in [*enabled, *added] if p.mutation is not None]
+    streams = [m.subscription for m in enabled if m.subscription is not None]
     overrides = _combine([t for part in [*enabled, *added] for t in part.type_overrides])
     schema = _Schema(
         query=merge_types("Query", tuple(queries)),
         mutation=merge_types("Mutation", tuple(mutations)) if mutations else None,
+        subscription=merge_types("Subscription", tuple(streams)),
         types=[*overrides, *(t for m in enabled for t in m.types)],
         extensions=_extensions(settings),
         # Overrides are converted first (types=...), so later references to the core type of

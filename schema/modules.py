@@ -14,6 +14,7 @@ class Module:
     slug: str
     query: type | None = None
     mutation: type | None = None
+    subscription: type | None = None
     types: tuple[type, ...] = ()
     type_overrides: tuple[type, ...] = ()
 

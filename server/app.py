@@ -10,12 +10,15 @@ import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from domain.config import Settings
 from schema.build import SchemaCache
+from server.fanout import Hub
 from server.graphql import GraphQLEndpoint
+from server.sse import EventStream
 from server.webhooks import WebhookEndpoint
+from server.websocket import GraphQLWebSocket
 from tables import engine
 from workers import deliveries
 from workers import settings as worker_settings
@@ -28,7 +31,12 @@ def create_app(settings: Settings) -> Starlette:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`tenantgraph dev` sets both)")
     database_url, redis_url = settings.database_url, settings.redis_url
     queue = worker_settings.queue(settings)
-    graphql = GraphQLEndpoint(settings, SchemaCache(settings), deliveries.QueueJobs(queue))
+    jobs = deliveries.QueueJobs(queue)
+    hub = Hub(redis_url, buffer=settings.subscription_buffer)
+    schemas = SchemaCache(settings)
+    graphql = GraphQLEndpoint(settings, schemas, jobs, hub)
+    websocket = GraphQLWebSocket(settings, schemas, jobs, hub)
+    stream = EventStream(settings, schemas, jobs, hub)
     webhooks = WebhookEndpoint(settings, queue)
 
     @contextlib.asynccontextmanager
@@ -37,9 +45,11 @@ def create_app(settings: Settings) -> Starlette:
         await engine.start(dsn, max_size=settings.db_pool_max)
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         await queue.connect()
+        await hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await queue.disconnect()
             await app.state.redis.aclose()
             await engine.stop()
@@ -61,6 +71,8 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", websocket.handle),
+            Route("/graphql/stream", stream.handle, methods=["GET", "POST"]),
             Route("/webhooks/{flow}", webhooks.receive, methods=["POST"]),
             Route("/webhooks/{flow}", webhooks.handshake, methods=["GET"]),
             Route("/healthz", healthz),

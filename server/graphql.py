@@ -18,7 +18,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
-from resolvers.context import Jobs, new_context
+from resolvers.context import EventSource, Jobs, new_context
 from schema.build import SchemaCache
 from schema.errors import translate
 from server import auth
@@ -44,10 +44,13 @@ class UnsupportedMediaType(DomainError):
 
 
 class GraphQLEndpoint:
-    def __init__(self, settings: Settings, schemas: SchemaCache, jobs: Jobs) -> None:
+    def __init__(
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+    ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
+        self.feed = feed
 
     async def handle(self, request: Request) -> Response:
         request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
@@ -63,16 +66,16 @@ class GraphQLEndpoint:
     async def _handle(self, request: Request, request_id: str) -> Response:
         if request.method == "GET" and _wants_html(request):
             if not self.settings.graphiql:
-                return _errors(BadRequest("GraphiQL is disabled"), request_id, status=404)
+                return error_response(BadRequest("GraphiQL is disabled"), request_id, status=404)
             return HTMLResponse(get_graphql_ide_html("graphiql"))
         try:
-            payload = await self._payload(request)
+            payload = await read_payload(request, self.settings.max_body_bytes)
             caller = await auth.authenticate(
                 request.headers.get("authorization"), request.headers.get("x-tenant-id"),
                 self.settings,
             )
         except DomainError as error:
-            return _errors(error, request_id)
+            return error_response(error, request_id)
         logs.tenant.set(caller.tenant.slug)
         return await self._execute(request, payload, caller, request_id)
 
@@ -87,6 +90,7 @@ class GraphQLEndpoint:
             services=tenant_schema.services,
             request_id=request_id,
             jobs=self.jobs,
+            feed=self.feed,
             price_list=request.headers.get("x-price-list") or None,
         )
         allowed = (
@@ -102,22 +106,24 @@ class GraphQLEndpoint:
                 allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError:
-            return _errors(MethodNotAllowed("only queries may be sent with GET"), request_id)
+            return error_response(MethodNotAllowed("only queries may be sent with GET"), request_id)
         except (CannotGetOperationTypeError, MissingQueryError):
-            return _errors(BadRequest("no operation to run: check operationName"), request_id)
+            return error_response(BadRequest("no operation to run: check operationName"), request_id)
         return _result(result, request_id)
 
-    async def _payload(self, request: Request) -> dict[str, Any]:
-        if request.method == "GET":
-            params = dict(request.query_params)
-            if "variables" in params:
-                params["variables"] = _json(params["variables"].encode(), "variables")
-            return _check_payload(params)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type not in JSON_TYPES:
-            raise UnsupportedMediaType("send the request as application/json")
-        body = await _read_capped(request, self.settings.max_body_bytes)
-        return _check_payload(_json(body, "body"))
+
+async def read_payload(request: Request, max_bytes: int) -> dict[str, Any]:
+    """query, variables and operationName from the URL (GET) or a JSON body (POST)."""
+    if request.method == "GET":
+        params = dict(request.query_params)
+        if "variables" in params:
+            params["variables"] = _json(params["variables"].encode(), "variables")
+        return _check_payload(params)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise UnsupportedMediaType("send the request as application/json")
+    body = await _read_capped(request, max_bytes)
+    return _check_payload(_json(body, "body"))
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -170,7 +176,7 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
     return _json_response(body, status, request_id)
 
 
-def _errors(error: DomainError, request_id: str, status: int | None = None) -> Response:
+def error_response(error: DomainError, request_id: str, status: int | None = None) -> Response:
     formatted = {"message": error.message, "extensions": {"code": error.code, **error.details}}
     headers = {"www-authenticate": "Bearer"} if error.http_status == 401 else {}
     return _json_response(

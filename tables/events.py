@@ -151,3 +151,34 @@ async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event
                 "update events set published_at = now() where id = any($1::bigint[])",
                 [row["id"] for row in rows],
             )
+
+
+async def bounds(*, tenant_id: UUID) -> tuple[int, int]:
+    """(first kept, last committed) sequence numbers of a tenant's events; with none kept,
+    first is last + 1."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        row = await tx.connection.fetchrow(
+            """
+            select (select value from tenant_counters where tenant_id = $1 and name = 'events')
+                       as last,
+                   (select min(seq) from events where tenant_id = $1) as first
+            """,
+            tenant_id,
+        )
+    last = row["last"] or 0
+    return (row["first"] or last + 1), last
+
+
+async def prune(*, older_than: datetime) -> int:
+    """Delete published events created before `older_than`, across tenants; returns how many.
+    Cursors older than what is kept then get CURSOR_EXPIRED."""
+    async with db.platform() as tx:
+        deleted = await tx.connection.fetchval(
+            """
+            with gone as (
+                delete from events where published_at is not null and created_at < $1 returning 1
+            ) select count(*) from gone
+            """,
+            older_than,
+        )
+    return int(deleted)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tables import api_keys
+from tables import events as outbox
 
 log = logging.getLogger("tenantgraph.jobs")
 REVOKED_KEY_RETENTION = timedelta(days=90)
@@ -17,3 +18,11 @@ async def purge_revoked_keys(ctx: dict[str, Any]) -> int:
     purged = await api_keys.purge_revoked(older_than=REVOKED_KEY_RETENTION)
     log.info("purged %d revoked api keys", purged)
     return purged
+
+
+async def prune_events(ctx: dict[str, Any]) -> int:
+    """Published events past the retention window go; their cursors then get CURSOR_EXPIRED."""
+    days = int(ctx.get("event_retention_days", 7))
+    pruned = await outbox.prune(older_than=datetime.now(UTC) - timedelta(days=days))
+    log.info("pruned %d events older than %d days", pruned, days)
+    return pruned

@@ -1,0 +1,151 @@
+"""One Redis subscription per API process, fanned out in-process to subscribers by tenant.
+
+Pub/sub is at-most-once: after (re)connecting, every subscriber is told to catch up from the
+events table, which is the source of truth (see resolvers.subscriptions)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+import redis.asyncio as aioredis
+
+from domain import events
+
+log = logging.getLogger("tenantgraph.fanout")
+
+CHANNEL = "tg:events"
+_OVERFLOW = object()
+
+
+class Listener:
+    """A bounded queue of live events for one subscriber."""
+
+    def __init__(self, hub: Hub, tenant_id: UUID, size: int) -> None:
+        self._hub = hub
+        self._tenant_id = tenant_id
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
+        self._overflowed = False
+
+    def push(self, item: events.Event | None) -> None:
+        if self._overflowed:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # Too far behind: drop what waits and tell the subscriber to resume by cursor.
+            self._overflowed = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(_OVERFLOW)
+
+    async def next(self) -> events.Event | None:
+        item = await self._queue.get()
+        if item is _OVERFLOW:
+            raise events.ResyncRequired("the subscriber fell behind")
+        return item  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._hub.forget(self._tenant_id, self)
+
+
+class Hub:
+    def __init__(self, redis_url: str, *, buffer: int, reconnect_max: float = 5.0) -> None:
+        self._redis_url = redis_url
+        self._buffer = buffer
+        self._reconnect_max = reconnect_max
+        self._listeners: dict[UUID, set[Listener]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def listen(self, tenant_id: UUID) -> Listener:
+        listener = Listener(self, tenant_id, self._buffer)
+        self._listeners[tenant_id].add(listener)
+        return listener
+
+    def forget(self, tenant_id: UUID, listener: Listener) -> None:
+        listeners = self._listeners.get(tenant_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._listeners[tenant_id]
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(group) for group in self._listeners.values())
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            client = aioredis.from_url(self._redis_url, socket_connect_timeout=2)
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self.connected.set()
+                self._catch_up_all()
+                delay = 0.1
+                await self._read(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - reconnect on any failure
+                log.warning("event fan-out lost Redis (%s); reconnecting", error)
+            finally:
+                self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                    await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._reconnect_max)
+
+    async def _read(self, pubsub: Any) -> None:
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+            if message is not None:
+                self._dispatch(message["data"])
+
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            raw = orjson.loads(data)
+            listeners = self._listeners.get(UUID(raw["tenantId"]))
+            if not listeners:
+                return
+            event = _event(raw)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed event message")
+            return
+        for listener in tuple(listeners):
+            listener.push(event)
+
+    def _catch_up_all(self) -> None:
+        """After (re)connecting, anything published meanwhile was lost: catch up from the table."""
+        for group in tuple(self._listeners.values()):
+            for listener in tuple(group):
+                listener.push(None)
+
+
+def _event(raw: dict[str, Any]) -> events.Event:
+    return events.Event(
+        seq=int(raw["seq"]),
+        type=raw["type"],
+        aggregate_type=raw["aggregateType"],
+        aggregate_id=raw["aggregateId"],
+        payload=raw.get("payload") or {},
+        correlation_id=raw.get("correlationId", ""),
+        actor=raw.get("actor", ""),
+        created_at=datetime.fromisoformat(raw["createdAt"]),
+    )

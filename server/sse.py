@@ -1,0 +1,125 @@
+"""Subscriptions over Server-Sent Events at /graphql/stream, for clients without WebSockets.
+
+Each result is an `event: next` whose `id:` is the payload's cursor; a reconnecting
+EventSource sends it back as Last-Event-ID, which becomes `$after` when the operation
+declares that variable and the client did not set it. `event: complete` ends the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from domain.config import Settings
+from domain.errors import DomainError
+from resolvers.context import EventSource, Jobs, new_context
+from schema.build import SchemaCache
+from schema.errors import translate
+from server import auth
+from server import logging as logs
+from server.graphql import error_response, read_payload
+
+STREAMED = (OperationType.QUERY, OperationType.SUBSCRIPTION)
+
+
+class EventStream:
+    def __init__(
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+    ) -> None:
+        self.settings = settings
+        self.schemas = schemas
+        self.jobs = jobs
+        self.feed = feed
+
+    async def handle(self, request: Request) -> Response:
+        request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        logs.request_id.set(request_id)
+        try:
+            payload = await read_payload(request, self.settings.max_body_bytes)
+            caller = await auth.authenticate(
+                request.headers.get("authorization"), request.headers.get("x-tenant-id"),
+                self.settings,
+            )
+        except DomainError as error:
+            return error_response(error, request_id)
+        logs.tenant.set(caller.tenant.slug)
+        _resume(payload, request.headers.get("last-event-id"))
+        body = self._events(request, payload, caller, request_id)
+        return StreamingResponse(
+            body, media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-request-id": request_id, "x-accel-buffering": "no"},
+        )
+
+    async def _events(
+        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
+    ) -> AsyncIterator[str]:
+        tenant_schema = self.schemas.for_tenant(caller.tenant)
+        context = new_context(
+            tenant=caller.tenant, principal=caller.principal, settings=self.settings,
+            services=tenant_schema.services, request_id=request_id, jobs=self.jobs, feed=self.feed,
+        )
+        results = await tenant_schema.schema.stream(
+            payload["query"], variable_values=payload.get("variables"), context_value=context,
+            operation_name=payload.get("operationName"), allowed_operation_types=STREAMED,
+        )
+        pending: asyncio.Task[Any] | None = None
+        try:
+            while True:
+                pending = pending or asyncio.ensure_future(anext(results))
+                done, _ = await asyncio.wait({pending}, timeout=self._keepalive())
+                if not done:
+                    await auth.authenticate(
+                        request.headers.get("authorization"), request.headers.get("x-tenant-id"),
+                        self.settings,
+                    )
+                    yield ": keep-alive\n\n"
+                    continue
+                result, pending = pending.result(), None
+                yield _next(result, request_id)
+                if result.data is None and result.errors:
+                    break
+        except (StopAsyncIteration, DomainError):
+            pass
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            await results.aclose()
+        yield "event: complete\ndata: \n\n"
+
+    def _keepalive(self) -> float | None:
+        return self.settings.ws_keepalive_seconds or None
+
+
+def _resume(payload: dict[str, Any], last_event_id: str | None) -> None:
+    if not last_event_id or "$after" not in payload["query"]:
+        return
+    variables = payload.get("variables") or {}
+    variables.setdefault("after", last_event_id)
+    payload["variables"] = variables
+
+
+def _next(result: ExecutionResult, request_id: str) -> str:
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = [translate(error, request_id).formatted for error in result.errors]
+    cursor = _cursor(result.data)
+    head = "event: next\n" + (f"id: {cursor}\n" if cursor else "")
+    return f"{head}data: {orjson.dumps(body).decode()}\n\n"
+
+
+def _cursor(data: Any) -> str | None:
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, dict) and isinstance(value.get("cursor"), str):
+                return str(value["cursor"])
+    return None

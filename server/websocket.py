@@ -1,0 +1,267 @@
+"""graphql-transport-ws on /graphql: authenticate in connection_init, run operations, stream.
+
+The tenant is chosen at the upgrade (`?tenant=<slug>` or the host's subdomain), because
+browsers cannot set headers on a WebSocket; the credential in connection_init must belong to
+it (else 4403). Each operation gets its own context. A server ping every keep-alive interval
+also re-checks the credential: a revoked key or an expired token closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from domain.config import Settings
+from domain.errors import DomainError
+from resolvers.context import EventSource, Jobs, new_context
+from schema.build import SchemaCache
+from schema.errors import translate
+from server import auth
+from server import logging as logs
+
+log = logging.getLogger("tenantgraph.ws")
+
+PROTOCOL = "graphql-transport-ws"
+ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION, OperationType.SUBSCRIPTION)
+
+
+class Close(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class GraphQLWebSocket:
+    def __init__(
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+    ) -> None:
+        self.settings = settings
+        self.schemas = schemas
+        self.jobs = jobs
+        self.feed = feed
+
+    async def handle(self, websocket: WebSocket) -> None:
+        if PROTOCOL not in websocket.scope.get("subprotocols", []):
+            await websocket.close(code=4406, reason="Subprotocol not acceptable")
+            return
+        await websocket.accept(subprotocol=PROTOCOL)
+        session = _Session(self, websocket, _tenant_of(websocket))
+        try:
+            await session.run()
+        except Close as closing:
+            await _close(websocket, closing.code, closing.reason)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await session.stop()
+
+
+class _Session:
+    def __init__(self, server: GraphQLWebSocket, websocket: WebSocket, tenant: str | None) -> None:
+        self.server = server
+        self.settings = server.settings
+        self.websocket = websocket
+        self.tenant = tenant
+        self.caller: auth.Caller | None = None
+        self.authorization: str | None = None
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.send_lock = asyncio.Lock()
+        self.keepalive: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        try:
+            first = await asyncio.wait_for(self.receive(), self.settings.ws_init_timeout)
+        except TimeoutError:
+            raise Close(4408, "Connection initialisation timeout") from None
+        await self.dispatch(first)
+        while True:
+            await self.dispatch(await self.receive())
+
+    async def stop(self) -> None:
+        tasks = [*self.operations.values(), *([self.keepalive] if self.keepalive else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def receive(self) -> dict[str, Any]:
+        text = await self.websocket.receive_text()
+        if len(text) > self.settings.ws_max_message_bytes:
+            raise Close(1009, "Message too big")
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise Close(4400, "Invalid message received: not JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise Close(4400, "Invalid message received: no type")
+        return message
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "connection_init":
+            await self.init(message.get("payload"))
+        elif kind == "ping":
+            await self.send({"type": "pong", **_payload_of(message)})
+        elif kind == "pong":
+            return
+        elif kind == "subscribe":
+            await self.subscribe(message)
+        elif kind == "complete":
+            task = self.operations.pop(str(message.get("id")), None)
+            if task is not None:
+                task.cancel()
+        else:
+            raise Close(4400, f"Invalid message received: unknown type {kind!r}")
+
+    async def init(self, payload: Any) -> None:
+        if self.caller is not None:
+            raise Close(4429, "Too many initialisation requests")
+        authorization = _authorization(payload)
+        try:
+            self.caller = await auth.authenticate(authorization, self.tenant, self.settings)
+        except DomainError as error:
+            raise Close(4403, f"Forbidden: {error.message}") from None
+        self.authorization = authorization
+        await self.send({"type": "connection_ack"})
+        self.keepalive = asyncio.create_task(self.keep_alive())
+
+    async def subscribe(self, message: dict[str, Any]) -> None:
+        if self.caller is None:
+            raise Close(4401, "Unauthorized")
+        op_id, payload = message.get("id"), message.get("payload")
+        if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
+            raise Close(4400, "Invalid message received: subscribe needs an id and a payload")
+        if op_id in self.operations:
+            raise Close(4409, f"Subscriber for {op_id} already exists")
+        if len(self.operations) >= self.settings.ws_max_subscriptions:
+            limit = self.settings.ws_max_subscriptions
+            await self.send_error(
+                op_id, f"at most {limit} operations per connection", "TOO_MANY_OPERATIONS"
+            )
+            return
+        if not isinstance(payload.get("query"), str):
+            raise Close(4400, "Invalid message received: payload.query must be a string")
+        self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
+
+    async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
+        assert self.caller is not None
+        request_id = uuid.uuid4().hex
+        logs.request_id.set(request_id)
+        logs.tenant.set(self.caller.tenant.slug)
+        tenant_schema = self.server.schemas.for_tenant(self.caller.tenant)
+        context = new_context(
+            tenant=self.caller.tenant, principal=self.caller.principal, settings=self.settings,
+            services=tenant_schema.services, request_id=request_id, jobs=self.server.jobs,
+            feed=self.server.feed,
+        )
+        variables = payload.get("variables")
+        try:
+            results = await tenant_schema.schema.stream(
+                payload["query"],
+                variable_values=variables if isinstance(variables, dict) else None,
+                context_value=context,
+                operation_name=payload.get("operationName"),
+                allowed_operation_types=ALL_OPERATIONS,
+            )
+            async for result in results:
+                if not await self.deliver(op_id, result, request_id):
+                    return
+            await self.send({"type": "complete", "id": op_id})
+        except asyncio.CancelledError:
+            raise
+        except WebSocketDisconnect:
+            return
+        except Exception:  # noqa: BLE001 - one failed operation must not end the connection
+            log.exception("operation %s failed", op_id)
+            await self.send_error(op_id, "Internal server error", "INTERNAL_SERVER_ERROR", request_id)
+        finally:
+            self.operations.pop(op_id, None)
+
+    async def deliver(self, op_id: str, result: ExecutionResult, request_id: str) -> bool:
+        """Send one result; False when the operation ended with it (request or stream error)."""
+        errors = [translate(error, request_id).formatted for error in result.errors or ()]
+        if result.data is None and errors and not any(e.get("path") for e in errors):
+            await self.send({"type": "error", "id": op_id, "payload": errors})
+            return False
+        body: dict[str, Any] = {"data": result.data}
+        if errors:
+            body["errors"] = errors
+        await self.send({"type": "next", "id": op_id, "payload": body})
+        if result.data is None and errors:
+            # A stream that failed (RESYNC_REQUIRED, CURSOR_EXPIRED...) ends here.
+            await self.send({"type": "complete", "id": op_id})
+            return False
+        return True
+
+    async def send_error(
+        self, op_id: str, message: str, code: str, request_id: str | None = None
+    ) -> None:
+        extensions: dict[str, Any] = {"code": code}
+        if request_id is not None:
+            extensions["requestId"] = request_id
+        error = GraphQLError(message, extensions=extensions)
+        await self.send({"type": "error", "id": op_id, "payload": [error.formatted]})
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.websocket.send_text(orjson.dumps(message).decode())
+
+    async def keep_alive(self) -> None:
+        """Ping now and then; each time, make sure the credential still holds."""
+        interval = self.settings.ws_keepalive_seconds
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await auth.authenticate(self.authorization, self.tenant, self.settings)
+            except DomainError as error:
+                await _close(self.websocket, 4403, f"Forbidden: {error.message}")
+                return
+            await self.send({"type": "ping"})
+
+
+def _authorization(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    for key in ("Authorization", "authorization"):
+        if isinstance(payload.get(key), str):
+            return str(payload[key])
+    token = payload.get("token") or payload.get("apiKey")
+    return f"Bearer {token}" if isinstance(token, str) else None
+
+
+def _payload_of(message: dict[str, Any]) -> dict[str, Any]:
+    return {"payload": message["payload"]} if "payload" in message else {}
+
+
+def _tenant_of(websocket: WebSocket) -> str | None:
+    """`?tenant=<slug>`, else the first label of a host like acme.api.example.com."""
+    named = websocket.query_params.get("tenant")
+    if named:
+        return named
+    host = (websocket.headers.get("host") or "").split(":")[0]
+    labels = host.split(".")
+    if len(labels) >= 3 and not host.replace(".", "").isdigit():
+        return labels[0]
+    return None
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state != WebSocketState.DISCONNECTED:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=code, reason=reason[:120])
+
+
+__all__ = ["GraphQLWebSocket"]
