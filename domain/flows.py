@@ -15,6 +15,7 @@ from domain.errors import Invalid
 
 VERSION = 1
 MAX_ITEMS = 500
+MAX_DEPTH = 32
 REASONS = ("received", "sold", "returned", "damaged", "correction")
 
 
@@ -67,6 +68,8 @@ class Sale:
 
 Payload = Purchase | StockUpdate | Sale
 
+_KINDS: Mapping[type, str] = {str: "a string", dict: "an object", list: "an array"}
+
 
 class _Reader:
     """Reads a JSON object, collecting every problem under its path."""
@@ -75,7 +78,11 @@ class _Reader:
         self.errors: dict[str, str] = {}
 
     def get(self, data: Any, path: str, kind: type, *, required: bool = True) -> Any:
-        value = data.get(path.rsplit(".", 1)[-1]) if isinstance(data, Mapping) else None
+        """The field at `path` of the object `data`; None when `data` is missing (its own error
+        already names it) or the field is missing or of the wrong kind."""
+        if not isinstance(data, Mapping):
+            return None
+        value = data.get(path.rsplit(".", 1)[-1])
         if value is None:
             if required:
                 self.errors[path] = "is required"
@@ -84,7 +91,7 @@ class _Reader:
             self.errors[path] = "must be an integer"
             return None
         if not isinstance(value, kind):
-            self.errors[path] = f"must be {'a string' if kind is str else kind.__name__}"
+            self.errors[path] = f"must be {_KINDS.get(kind, kind.__name__)}"
             return None
         return value
 
@@ -107,6 +114,9 @@ class _Reader:
         if not 0 < len(values) <= MAX_ITEMS:
             self.errors[path] = f"must hold 1-{MAX_ITEMS} entries"
             return ()
+        for index, value in enumerate(values):
+            if not isinstance(value, Mapping):
+                self.errors[f"{path}[{index}]"] = "must be an object"
         return tuple(read(value, f"{path}[{index}]") for index, value in enumerate(values))
 
     def done(self, value: Any) -> Any:
@@ -123,7 +133,28 @@ def parse(flow: str, data: Any) -> Payload:
     version = reader.get(data, "version", int)
     if version is not None and version != VERSION:
         reader.errors["version"] = f"unsupported version {version}; this endpoint speaks {VERSION}"
-    return reader.done(_PARSERS[flow](reader, data))  # type: ignore[no-any-return]
+    parsed = _PARSERS[flow](reader, data)
+    _refuse_unstorable(data, reader.errors)
+    return reader.done(parsed)  # type: ignore[no-any-return]
+
+
+def _refuse_unstorable(data: Any, errors: dict[str, str]) -> None:
+    """U+0000 anywhere (even in fields the schema ignores: PostgreSQL cannot store it in jsonb)
+    and nesting deeper than MAX_DEPTH are refused; walked without recursion."""
+    pending: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            errors[path] = f"nests deeper than {MAX_DEPTH} levels"
+        elif isinstance(value, str) and "\x00" in value:
+            errors[path] = "must not contain U+0000"
+        elif isinstance(value, Mapping):
+            for name, item in value.items():
+                if "\x00" in name:
+                    errors[path or "body"] = "keys must not contain U+0000"
+                pending.append((item, f"{path}.{name}" if path else name, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
 
 
 def _item(reader: _Reader, data: Any, path: str, *, priced: bool) -> Item:
@@ -134,7 +165,7 @@ def _item(reader: _Reader, data: Any, path: str, *, priced: bool) -> Item:
 
 
 def _purchase(reader: _Reader, data: Any) -> Purchase:
-    order = reader.get(data, "order", dict) or {}
+    order = reader.get(data, "order", dict)
     buyer = reader.get(order, "order.customer", dict, required=False)
     return Purchase(
         order_id=reader.text(order, "order.id"),
@@ -171,7 +202,7 @@ def _stock(reader: _Reader, data: Any) -> StockUpdate:
 
 
 def _sale(reader: _Reader, data: Any) -> Sale:
-    sale = reader.get(data, "sale", dict) or {}
+    sale = reader.get(data, "sale", dict)
     kind = reader.text(sale, "sale.type", limit=8)
     if kind is not None and kind not in ("sale", "return"):
         reader.errors["sale.type"] = "must be 'sale' or 'return'"

@@ -8,6 +8,7 @@ import dataclasses
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from domain.errors import Unauthenticated
 TOLERANCE_SECONDS = 300
 FLOWS = ("purchase-flow", "inventory-flow", "sales-flow")
 SECRET_PREFIX = "whsec_"
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class InvalidSignature(Unauthenticated):
@@ -72,7 +74,8 @@ def _verify_standard(
 ) -> str:
     delivery_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
-    if not delivery_id or len(delivery_id) > 128 or not timestamp.isdigit():
+    # str.isdigit() admits digits int() refuses ("²") and int() refuses over 4300 digits.
+    if not _usable_id(delivery_id) or not _SECONDS.fullmatch(timestamp):
         raise InvalidSignature("webhook-id and a numeric webhook-timestamp are required")
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
         raise InvalidSignature("webhook-timestamp is outside the 5 minute tolerance")
@@ -117,10 +120,15 @@ def _verify_hub(headers: Mapping[str, str], body: bytes, secrets_: Sequence[str]
 
 def _hub_delivery_id(headers: Mapping[str, str], body: bytes) -> str:
     given = headers.get("x-github-delivery") or headers.get("x-delivery-id") or ""
-    if given and len(given) <= 128:
+    if _usable_id(given):
         return given
     # Without a delivery id, the same body is the same delivery.
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _usable_id(delivery_id: str) -> bool:
+    """1-128 printable characters: what the inbox can store (PostgreSQL text holds no NUL)."""
+    return 0 < len(delivery_id) <= 128 and delivery_id.isprintable()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -73,7 +73,10 @@ async def replay(
     """Queue dead (or failed) deliveries again, by id or by flow and time range."""
     ctx.require(tenancy.ADMIN)
     if ids is None and flow is None and since is None and until is None:
-        raise Invalid("name deliveries by ids, or by flow and/or time range", fields={"input": "empty"})
+        raise Invalid(
+            "name deliveries by ids, or by flow and/or time range",
+            fields={"input": "name ids, a flow, or a since/until range"},
+        )
     requeued = await inbox.requeue(
         tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until
     )

@@ -80,7 +80,9 @@ class WebhookEndpointPayload:
 
 @strawberry.type
 class ReplayPayload:
-    replayed: list[strawberry.ID] = strawberry.field(default_factory=list)
+    replayed: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="The deliveries queued again; null when errors is not empty."
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -154,7 +156,7 @@ class WebhookMutation:
             return [strawberry.ID(str(i)) for i in done]
 
         replayed, errors = await attempt(replay())
-        return ReplayPayload(replayed=replayed or [], errors=errors)
+        return ReplayPayload(replayed=replayed, errors=errors)
 
 
 async def _endpoint(info: Ctx, work: object) -> WebhookEndpointPayload:

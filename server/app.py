@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -16,6 +17,7 @@ from domain.config import Settings
 from schema.build import SchemaCache
 from server.fanout import Hub
 from server.graphql import GraphQLEndpoint
+from server.problems import problem
 from server.sse import EventStream
 from server.webhooks import WebhookEndpoint
 from server.websocket import GraphQLWebSocket
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> Starlette:
         )
 
     return Starlette(
+        exception_handlers={HTTPException: _http_error},
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", websocket.handle),
@@ -80,6 +83,15 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Routing errors (404, 405) as problem details on the REST side-route, JSON elsewhere."""
+    assert isinstance(error, HTTPException)
+    if request.url.path.startswith("/webhooks/"):
+        return problem(error.status_code, str(error.detail), f"{request.method} {request.url.path}",
+                       headers=error.headers)
+    return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
 
 
 async def _ping_postgres() -> None:

@@ -47,9 +47,8 @@ class WebhookEndpoint:
         if isinstance(endpoint, Response):
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
-        declared = request.headers.get("content-length", "")
         limit = self.settings.webhook_max_body_bytes
-        if declared.isdigit() and int(declared) > limit:
+        if _declared_over(request.headers.get("content-length", ""), limit):
             return problem(413, "Payload too large", f"the body is limited to {limit} bytes")
         if _media_type(request) != "application/json":
             return problem(415, "Unsupported media type", "send the delivery as application/json")
@@ -106,6 +105,14 @@ class WebhookEndpoint:
         if endpoint is None or not endpoint.enabled:
             return problem(404, "Not found", f"no enabled {flow} endpoint for this tenant")
         return endpoint
+
+
+def _declared_over(declared: str, limit: int) -> bool:
+    """Whether Content-Length promises more than `limit` (an absurdly long number does too)."""
+    if not (declared.isascii() and declared.isdigit()):
+        return False
+    digits = declared.lstrip("0") or "0"
+    return len(digits) > len(str(limit)) or int(digits) > limit
 
 
 def _media_type(request: Request) -> str:

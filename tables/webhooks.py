@@ -140,6 +140,8 @@ async def _update_endpoint(
 
 async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
     """The endpoint a request addresses (tenant slug or id, flow); read before a tenant scope."""
+    if not 0 < len(tenant_ref) <= 128 or "\x00" in tenant_ref:
+        return None  # no tenant is named so, and PostgreSQL text cannot even hold a NUL
     async with db.platform() as tx:
         row = await tx.connection.fetchrow(
             """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +20,11 @@ from workers import flows
 log = logging.getLogger("tenantgraph.deliveries")
 
 JOB = "apply_delivery"
-# Exponential backoff with jitter (SAQ draws each delay between 0 and the doubled delay).
-JOB_SETTINGS: dict[str, Any] = {"retries": 5, "timeout": 30, "retry_delay": 0.5, "retry_backoff": 30}
+# Five attempts, with exponential backoff and jitter (SAQ draws each delay between 0 and the
+# doubled delay, at most 30 s). A delivery is at most 500 items, applied in well under the
+# timeout: the timeout is also how soon SAQ's sweep takes back the jobs of a dead worker, so
+# it stays short, and such short jobs need no heartbeat.
+JOB_SETTINGS: dict[str, Any] = {"retries": 5, "timeout": 10, "retry_delay": 0.5, "retry_backoff": 30}
 
 
 def job_key(delivery_id: UUID) -> str:
@@ -49,6 +53,7 @@ async def enqueue(queue: Queue, *, tenant_id: UUID, delivery_id: UUID) -> None:
 
 
 SWEEP_AFTER = timedelta(seconds=60)
+CANCELLED = "cancelled: the attempt timed out, or its worker stopped"
 
 
 async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: str) -> str:
@@ -56,30 +61,40 @@ async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: st
     its events are written, and the row is marked processed, all in one transaction."""
     tenant, delivery = UUID(tenant_id), UUID(delivery_id)
     job = ctx.get("job")
+    final = job is None or job.attempts >= job.retries
     try:
-        async with db.transaction(tenant_id=tenant):
-            claimed = await inbox.claim(delivery, tenant_id=tenant)
-            if claimed is None:
-                return "already done"
-            tracing.request_id.set(claimed.correlation_id)
-            tracing.tenant.set(str(tenant))
-            meta = events.WriteMeta(
-                actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id
-            )
-            payload = domain_flows.parse(claimed.flow, claimed.payload)
-            await flows.APPLY[claimed.flow](payload, tenant_id=tenant, meta=meta)
-            await inbox.mark_processed(delivery, tenant_id=tenant)
+        return await _apply(tenant, delivery)
     except DomainError as error:
         # The delivery breaks a rule (unknown sku, short stock...): retrying cannot help.
         log.warning("delivery %s dead: %s", delivery, error.message)
         await inbox.mark_failed(delivery, f"{error.code}: {error.message}", tenant_id=tenant, dead=True)
         return "dead"
+    except asyncio.CancelledError:
+        # The attempt timed out (or its worker is stopping); SAQ retries it unless it was the last.
+        log.warning("delivery %s cancelled (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
+                    "; dead-lettered" if final else "")
+        await asyncio.shield(inbox.mark_failed(delivery, CANCELLED, tenant_id=tenant, dead=final))
+        raise
     except Exception as error:
-        final = job is None or job.attempts >= job.retries
         log.warning("delivery %s failed (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "", exc_info=True)
         await inbox.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
         raise
+
+
+async def _apply(tenant: UUID, delivery: UUID) -> str:
+    async with db.transaction(tenant_id=tenant):
+        claimed = await inbox.claim(delivery, tenant_id=tenant)
+        if claimed is None:
+            log.info("delivery %s is already done", delivery)
+            return "already done"
+        tracing.request_id.set(claimed.correlation_id)
+        tracing.tenant.set(str(tenant))
+        meta = events.WriteMeta(actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id)
+        payload = domain_flows.parse(claimed.flow, claimed.payload)
+        await flows.APPLY[claimed.flow](payload, tenant_id=tenant, meta=meta)
+        await inbox.mark_processed(delivery, tenant_id=tenant)
+    log.info("delivery %s (%s %s) applied", delivery, claimed.flow, claimed.delivery_id)
     return "processed"
 
 

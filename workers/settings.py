@@ -8,6 +8,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from saq import CronJob, Queue, Worker
+from saq.queue.redis import RedisQueue
 
 from domain.config import Settings
 from tables import engine
@@ -15,11 +16,28 @@ from workers import deliveries, maintenance
 from workers.relay import Relay
 
 JOB_DEFAULTS: dict[str, Any] = {"retries": 3, "timeout": 60}
+SWEEP_SECONDS = 5
+"""How often a worker looks for the jobs of dead workers (stuck past their timeout)."""
+ABORT_WAIT_SECONDS = 1.0
+"""How long a sweep waits for a stuck job's worker to let go of it before retrying it."""
+
+
+class TenantgraphQueue(RedisQueue):
+    """SAQ's Redis queue, whose sweep waits only briefly for each stuck job to be released.
+
+    SAQ waits 5 s per job, one job at a time: after a worker with ten jobs in flight is
+    killed, its jobs would be retried only after 50 s. A live worker cancels an aborted job
+    within its 1 s abort check; a dead one never does. Retrying a job that is still running
+    somewhere is safe: every job here is idempotent (a delivery is applied once, under its
+    inbox row's lock)."""
+
+    async def sweep(self, lock: int = 60, abort: float = ABORT_WAIT_SECONDS) -> list[str]:
+        return await super().sweep(lock, abort)
 
 
 def queue(settings: Settings) -> Queue:
     assert settings.redis_url is not None
-    return Queue.from_url(settings.redis_url, name="tenantgraph")
+    return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
 
 
 def worker(settings: Settings, *, relay: bool = True) -> Worker[dict[str, Any]]:
@@ -30,6 +48,7 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[dict[str, Any]]:
     redis_url = settings.redis_url
 
     async def startup(ctx: dict[str, Any]) -> None:
+        ctx["event_retention_days"] = settings.event_retention_days
         await engine.start(dsn, max_size=settings.db_pool_max)
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
@@ -45,12 +64,17 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[dict[str, Any]]:
 
     return Worker(
         queue(settings),
-        functions=[deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys],
+        functions=[
+            deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys,
+            maintenance.prune_events,
+        ],
         cron_jobs=[
             CronJob(deliveries.sweep, cron="* * * * *", **JOB_DEFAULTS),
             CronJob(maintenance.purge_revoked_keys, cron="17 3 * * *", **JOB_DEFAULTS),
+            CronJob(maintenance.prune_events, cron="41 * * * *", **JOB_DEFAULTS),
         ],
         startup=startup,
         shutdown=shutdown,
         concurrency=10,
+        timers={"sweep": SWEEP_SECONDS},
     )
