@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
 from domain import events
+from domain.errors import Invalid
 from resolvers.context import Context, Listener
 from tables import events as outbox
 
@@ -49,18 +50,29 @@ async def _start(tenant_id: UUID, after: str | None) -> int:
     if after is None:
         return last
     seq = events.parse_cursor(after)
+    if seq > last:
+        raise Invalid("after: no event of this tenant has that cursor yet", fields={"after": "invalid"})
     if seq < first - 1:
-        raise events.CursorExpired(
-            f"cursor {seq} is older than the events kept (from {first}): reload, then subscribe",
-            details={"oldestCursor": str(first)},
-        )
+        raise _expired(seq, first)
     return seq
 
 
+def _expired(seq: int, first: int) -> events.CursorExpired:
+    return events.CursorExpired(
+        f"cursor {seq} is older than the events kept (from {first}): reload, then subscribe",
+        details={"oldestCursor": str(first)},
+    )
+
+
 async def _catch_up(tenant_id: UUID, last: int) -> AsyncIterator[events.Event]:
+    """The events after `last` from the table. Sequence numbers have no gaps, so an event
+    that does not follow the one before means those between were pruned meanwhile: the
+    caller is told, never left with a silent gap."""
     while True:
         page = await outbox.list_events(tenant_id=tenant_id, after_seq=last, limit=PAGE)
         for event in page:
+            if event.seq != last + 1:
+                raise _expired(last, event.seq)
             yield event
             last = event.seq
         if len(page) < PAGE:

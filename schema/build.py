@@ -10,6 +10,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -146,14 +147,18 @@ def _own_fields(classes: list[type]) -> dict[str, Any]:
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Factories: a fresh extension per operation (the caches themselves are module-wide)."""
+    """Factories: a fresh extension per operation. The limit rules are built once: a rule
+    class made per request would miss the validation cache (keyed by the rules) every time."""
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
         DomainErrors,
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

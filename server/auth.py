@@ -33,13 +33,12 @@ async def authenticate(
 
 
 async def _caller(token: str, selected_tenant: str | None, settings: Settings) -> Caller:
-    principal = await _principal(token, settings)
+    principal, tenant = await _principal(token, settings)
     if principal.is_platform:
         if not selected_tenant:
             raise BadRequest("a platform key must select a tenant with X-Tenant-ID")
         return Caller(tenant=await _tenant_ref(selected_tenant), principal=principal)
-    assert principal.tenant_id is not None
-    tenant = await tenants.get(principal.tenant_id)
+    assert tenant is not None
     if selected_tenant and not _names(selected_tenant, tenant):
         raise Forbidden("this credential cannot act for another tenant")
     return Caller(tenant=tenant, principal=principal)
@@ -54,18 +53,25 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-async def _principal(token: str, settings: Settings) -> tenancy.Principal:
+async def _principal(
+    token: str, settings: Settings
+) -> tuple[tenancy.Principal, tenancy.Tenant | None]:
+    """The principal and, unless it is a platform key, its tenant."""
     if token.startswith("tg_"):
-        key = await api_keys.authenticate(token)
-        if key is None:
+        found = await api_keys.authenticate(token)
+        if found is None:
             raise Unauthenticated("invalid, revoked or expired API key")
-        return tenancy.Principal(
+        key, tenant = found
+        principal = tenancy.Principal(
             subject=f"key:{key.prefix}", scopes=key.scopes, tenant_id=key.tenant_id
         )
+        return principal, tenant
     return await _jwt_principal(token, settings)
 
 
-async def _jwt_principal(token: str, settings: Settings) -> tenancy.Principal:
+async def _jwt_principal(
+    token: str, settings: Settings
+) -> tuple[tenancy.Principal, tenancy.Tenant]:
     try:
         claims = jwt.decode(
             token,
@@ -85,9 +91,10 @@ async def _jwt_principal(token: str, settings: Settings) -> tenancy.Principal:
         raise Unauthenticated("invalid token: scopes must be a list of strings")
     # A token never carries platform rights: those belong to platform API keys only.
     granted = frozenset(scopes) - {tenancy.PLATFORM}
-    return tenancy.Principal(
+    principal = tenancy.Principal(
         subject=f"jwt:{claims['sub']}", scopes=granted, tenant_id=tenant.id, kind="jwt"
     )
+    return principal, tenant
 
 
 async def _tenant_ref(ref: str, *, unauthenticated: bool = False) -> tenancy.Tenant:

@@ -141,6 +141,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "server.main:app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, log_config=None, ws_per_message_deflate=False,
+        ws_max_size=settings.ws_max_message_bytes,
     )
 
 

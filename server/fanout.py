@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -15,12 +16,17 @@ from uuid import UUID
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from domain import events
 
 log = logging.getLogger("tenantgraph.fanout")
 
 CHANNEL = "tg:events"
+HEALTH_CHECK_SECONDS = 10
+"""How often the subscription pings Redis, so that a dead connection is noticed."""
+SUBSCRIBE_TIMEOUT = 5.0
 _OVERFLOW = object()
 
 
@@ -92,10 +98,14 @@ class Hub:
     async def _run(self) -> None:
         delay = 0.1
         while True:
-            client = aioredis.from_url(self._redis_url, socket_connect_timeout=2)
+            # No silent reconnects inside redis-py: a reconnect must be seen, to catch up.
+            client = aioredis.from_url(
+                self._redis_url, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0),
+                health_check_interval=HEALTH_CHECK_SECONDS, client_name=client_name(),
+            )
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(CHANNEL)
+                await self._subscribe(pubsub)
                 self.connected.set()
                 self._catch_up_all()
                 delay = 0.1
@@ -108,13 +118,26 @@ class Hub:
                 self.connected.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+                with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._reconnect_max)
 
+    async def _subscribe(self, pubsub: Any) -> None:
+        """Subscribe and wait for Redis to confirm: only then is nothing published from here
+        on missed, and the catch-up from the table may start."""
+        await pubsub.subscribe(CHANNEL)
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+            while True:
+                message = await pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT)
+                if message is not None and message["type"] == "subscribe":
+                    return
+
     async def _read(self, pubsub: Any) -> None:
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=HEALTH_CHECK_SECONDS
+            )
             if message is not None:
                 self._dispatch(message["data"])
 
@@ -136,6 +159,11 @@ class Hub:
         for group in tuple(self._listeners.values()):
             for listener in tuple(group):
                 listener.push(None)
+
+
+def client_name() -> str:
+    """The name the subscription's Redis connection goes by (CLIENT LIST): one per process."""
+    return f"tenantgraph-fanout-{os.getpid()}"
 
 
 def _event(raw: dict[str, Any]) -> events.Event:

@@ -2,12 +2,15 @@
 
 Each result is an `event: next` whose `id:` is the payload's cursor; a reconnecting
 EventSource sends it back as Last-Event-ID, which becomes `$after` when the operation
-declares that variable and the client did not set it. `event: complete` ends the stream."""
+declares that variable (over any `after` in the request: an EventSource reconnects with the
+URL it started with). `event: complete` ends the stream. The credential is checked again at
+each keep-alive: once revoked or expired, the stream ends with an error and `complete`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,6 +31,8 @@ from server import logging as logs
 from server.graphql import error_response, read_payload
 
 STREAMED = (OperationType.QUERY, OperationType.SUBSCRIPTION)
+DECLARES_AFTER = re.compile(r"\$after\s*:")
+COMPLETE = "event: complete\ndata: \n\n"
 
 
 class EventStream:
@@ -76,17 +81,21 @@ class EventStream:
                 pending = pending or asyncio.ensure_future(anext(results))
                 done, _ = await asyncio.wait({pending}, timeout=self._keepalive())
                 if not done:
-                    await auth.authenticate(
-                        request.headers.get("authorization"), request.headers.get("x-tenant-id"),
-                        self.settings,
-                    )
+                    try:
+                        await auth.authenticate(
+                            request.headers.get("authorization"),
+                            request.headers.get("x-tenant-id"), self.settings,
+                        )
+                    except DomainError as error:
+                        yield _failed(error)
+                        break
                     yield ": keep-alive\n\n"
                     continue
                 result, pending = pending.result(), None
                 yield _next(result, request_id)
                 if result.data is None and result.errors:
                     break
-        except (StopAsyncIteration, DomainError):
+        except StopAsyncIteration:
             pass
         finally:
             if pending is not None:
@@ -94,18 +103,20 @@ class EventStream:
                 with contextlib.suppress(BaseException):
                     await pending
             await results.aclose()
-        yield "event: complete\ndata: \n\n"
+        yield COMPLETE
 
     def _keepalive(self) -> float | None:
         return self.settings.ws_keepalive_seconds or None
 
 
 def _resume(payload: dict[str, Any], last_event_id: str | None) -> None:
-    if not last_event_id or "$after" not in payload["query"]:
-        return
-    variables = payload.get("variables") or {}
-    variables.setdefault("after", last_event_id)
-    payload["variables"] = variables
+    if last_event_id and DECLARES_AFTER.search(payload["query"]):
+        payload["variables"] = {**(payload.get("variables") or {}), "after": last_event_id}
+
+
+def _failed(error: DomainError) -> str:
+    formatted = {"message": error.message, "extensions": {"code": error.code, **error.details}}
+    return f"event: next\ndata: {orjson.dumps({'data': None, 'errors': [formatted]}).decode()}\n\n"
 
 
 def _next(result: ExecutionResult, request_id: str) -> str:

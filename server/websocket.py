@@ -52,14 +52,17 @@ class GraphQLWebSocket:
 
     async def handle(self, websocket: WebSocket) -> None:
         if PROTOCOL not in websocket.scope.get("subprotocols", []):
-            await websocket.close(code=4406, reason="Subprotocol not acceptable")
+            # Closing before accept would be an HTTP 403 that no client can tell apart:
+            # accept without a subprotocol, then close with the protocol's code.
+            await websocket.accept()
+            await _close(websocket, 4406, "Subprotocol not acceptable")
             return
         await websocket.accept(subprotocol=PROTOCOL)
         session = _Session(self, websocket, _tenant_of(websocket))
         try:
             await session.run()
         except Close as closing:
-            await _close(websocket, closing.code, closing.reason)
+            await session.close(closing.code, closing.reason)
         except WebSocketDisconnect:
             pass
         finally:
@@ -73,19 +76,29 @@ class _Session:
         self.websocket = websocket
         self.tenant = tenant
         self.caller: auth.Caller | None = None
+        self.init_received = False
         self.authorization: str | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.send_lock = asyncio.Lock()
         self.keepalive: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        try:
-            first = await asyncio.wait_for(self.receive(), self.settings.ws_init_timeout)
-        except TimeoutError:
-            raise Close(4408, "Connection initialisation timeout") from None
-        await self.dispatch(first)
+        await self.await_init()
         while True:
             await self.dispatch(await self.receive())
+
+    async def await_init(self) -> None:
+        """Messages until connection_init, which must come within WS_INIT_TIMEOUT: pings
+        before it do not extend the wait."""
+        timeout = self.settings.ws_init_timeout
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.init_received:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(self.receive(), remaining if timeout > 0 else None)
+            except TimeoutError:
+                raise Close(4408, "Connection initialisation timeout") from None
+            await self.dispatch(message)
 
     async def stop(self) -> None:
         tasks = [*self.operations.values(), *([self.keepalive] if self.keepalive else [])]
@@ -96,8 +109,14 @@ class _Session:
                 await task
 
     async def receive(self) -> dict[str, Any]:
-        text = await self.websocket.receive_text()
-        if len(text) > self.settings.ws_max_message_bytes:
+        received = await self.websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000), received.get("reason"))
+        text = received.get("text")
+        if text is None:
+            raise Close(4400, "Invalid message received: binary frames are not supported")
+        limit = self.settings.ws_max_message_bytes
+        if len(text) > limit or len(text.encode()) > limit:
             raise Close(1009, "Message too big")
         try:
             message = orjson.loads(text)
@@ -125,8 +144,9 @@ class _Session:
             raise Close(4400, f"Invalid message received: unknown type {kind!r}")
 
     async def init(self, payload: Any) -> None:
-        if self.caller is not None:
+        if self.init_received:
             raise Close(4429, "Too many initialisation requests")
+        self.init_received = True
         authorization = _authorization(payload)
         try:
             self.caller = await auth.authenticate(authorization, self.tenant, self.settings)
@@ -174,9 +194,10 @@ class _Session:
                 operation_name=payload.get("operationName"),
                 allowed_operation_types=ALL_OPERATIONS,
             )
-            async for result in results:
-                if not await self.deliver(op_id, result, request_id):
-                    return
+            async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
+                async for result in results:
+                    if not await self.deliver(op_id, result, request_id):
+                        return
             await self.send({"type": "complete", "id": op_id})
         except asyncio.CancelledError:
             raise
@@ -186,10 +207,14 @@ class _Session:
             log.exception("operation %s failed", op_id)
             await self.send_error(op_id, "Internal server error", "INTERNAL_SERVER_ERROR", request_id)
         finally:
-            self.operations.pop(op_id, None)
+            # A completed id may already run again as a new operation: leave that one be.
+            if self.operations.get(op_id) is asyncio.current_task():
+                del self.operations[op_id]
 
     async def deliver(self, op_id: str, result: ExecutionResult, request_id: str) -> bool:
-        """Send one result; False when the operation ended with it (request or stream error)."""
+        """Send one result; False when the operation ended with it. Errors without a path
+        (validation, or a stream that ended with RESYNC_REQUIRED or CURSOR_EXPIRED) are an
+        `error` message, which ends the operation."""
         errors = [translate(error, request_id).formatted for error in result.errors or ()]
         if result.data is None and errors and not any(e.get("path") for e in errors):
             await self.send({"type": "error", "id": op_id, "payload": errors})
@@ -199,7 +224,6 @@ class _Session:
             body["errors"] = errors
         await self.send({"type": "next", "id": op_id, "payload": body})
         if result.data is None and errors:
-            # A stream that failed (RESYNC_REQUIRED, CURSOR_EXPIRED...) ends here.
             await self.send({"type": "complete", "id": op_id})
             return False
         return True
@@ -214,8 +238,15 @@ class _Session:
         await self.send({"type": "error", "id": op_id, "payload": [error.formatted]})
 
     async def send(self, message: dict[str, Any]) -> None:
+        """Send one message; WebSocketDisconnect once the socket is closed (by either side)."""
         async with self.send_lock:
+            if self.websocket.application_state == WebSocketState.DISCONNECTED:
+                raise WebSocketDisconnect(1000)
             await self.websocket.send_text(orjson.dumps(message).decode())
+
+    async def close(self, code: int, reason: str) -> None:
+        async with self.send_lock:  # never in the middle of another message
+            await _close(self.websocket, code, reason)
 
     async def keep_alive(self) -> None:
         """Ping now and then; each time, make sure the credential still holds."""
@@ -227,7 +258,7 @@ class _Session:
             try:
                 await auth.authenticate(self.authorization, self.tenant, self.settings)
             except DomainError as error:
-                await _close(self.websocket, 4403, f"Forbidden: {error.message}")
+                await self.close(4403, f"Forbidden: {error.message}")
                 return
             await self.send({"type": "ping"})
 
@@ -247,21 +278,24 @@ def _payload_of(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tenant_of(websocket: WebSocket) -> str | None:
-    """`?tenant=<slug>`, else the first label of a host like acme.api.example.com."""
+    """`?tenant=<slug>`, else the first label of a host like acme.api.example.com (or, in
+    development, acme.localhost)."""
     named = websocket.query_params.get("tenant")
     if named:
         return named
-    host = (websocket.headers.get("host") or "").split(":")[0]
+    host = (websocket.headers.get("host") or "").split(":")[0].lower()
     labels = host.split(".")
-    if len(labels) >= 3 and not host.replace(".", "").isdigit():
-        return labels[0]
+    if host.replace(".", "").isdigit():
+        return None
+    if len(labels) >= 3 or (len(labels) == 2 and labels[1] == "localhost"):
+        return labels[0] or None
     return None
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     if websocket.application_state != WebSocketState.DISCONNECTED:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(code=code, reason=reason[:120])
+            await websocket.close(code=code, reason=reason.encode()[:123].decode(errors="ignore"))
 
 
 __all__ = ["GraphQLWebSocket"]

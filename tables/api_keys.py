@@ -11,9 +11,9 @@ from piccolo.columns import UUID as UUIDColumn
 from piccolo.columns import Array, Timestamptz, Varchar
 from piccolo.table import Table
 
-from domain import credentials
+from domain import credentials, tenancy
 from domain.errors import NotFound
-from tables import db
+from tables import db, tenants
 from tables.engine import DB
 
 USAGE_RESOLUTION = timedelta(seconds=60)
@@ -68,21 +68,35 @@ async def create(
     return _to_key(rows[0]), issued.token
 
 
-async def authenticate(token: str) -> credentials.ApiKey | None:
-    """The usable key a presented token belongs to, or None; marks it used (coarsely)."""
+async def authenticate(token: str) -> tuple[credentials.ApiKey, tenancy.Tenant | None] | None:
+    """The usable key a presented token belongs to with its tenant (None for a platform key),
+    in one query, or None; marks the key used (coarsely)."""
     parsed = credentials.parse(token)
     if parsed is None:
         return None
     prefix, secret = parsed
     now = datetime.now(UTC)
-    async with db.platform():
-        rows = await ApiKeyTable.select().where(ApiKeyTable.prefix == prefix)
+    async with db.platform() as tx:
+        rows = await tx.connection.fetch(WITH_TENANT, prefix)
         for row in rows:
-            key = _to_key(row)
+            key = _to_key(dict(row))
             if credentials.matches(secret, row["secret_hash"]) and key.usable(now):
                 await _mark_used(key, now)
-                return key
+                tenant = None if row["t_id"] is None else tenants.to_tenant(_tenant_columns(row))
+                return key, tenant
     return None
+
+
+WITH_TENANT = """
+select k.*, t.id as t_id, t.slug as t_slug, t.name as t_name, t.modules as t_modules,
+       t.extensions as t_extensions, t.settings as t_settings
+from api_keys k left join tenants t on t.id = k.tenant_id
+where k.prefix = $1
+"""
+
+
+def _tenant_columns(row: Any) -> dict[str, Any]:
+    return {name: row[f"t_{name}"] for name in ("id", "slug", "name", "modules", "extensions", "settings")}
 
 
 async def list_for_tenant(*, tenant_id: UUID) -> list[credentials.ApiKey]:

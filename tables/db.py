@@ -33,6 +33,41 @@ class _Unit:
 _current: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("tg_unit", default=None)
 
 
+class _Transaction(PostgresTransaction):
+    """Piccolo's transaction, giving its connection back on every path: a task cancelled
+    during BEGIN, COMMIT or ROLLBACK (a client went away) must not keep a pool connection."""
+
+    async def __aenter__(self) -> PostgresTransaction:
+        self.connection = await self.get_connection()
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()
+        except BaseException:
+            await self._give_back()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        try:
+            if exception is not None:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            await self._give_back()
+        return exception is None
+
+    async def _give_back(self) -> None:
+        # asyncpg's release is shielded and resets (rolls back) a connection left mid-transaction.
+        if self.engine.pool is not None:
+            await self.engine.pool.release(self.connection)
+        else:
+            await self.connection.close()
+
+
 @contextlib.asynccontextmanager
 async def transaction(
     *, tenant_id: UUID | None, platform: bool = False
@@ -45,7 +80,7 @@ async def transaction(
         return
     outer = DB.current_transaction.set(None)
     try:
-        async with DB.transaction() as tx:
+        async with _Transaction(engine=DB) as tx:
             await tx.connection.execute(
                 "select set_config('app.tenant_id', $1, true), set_config('app.platform', $2, true)",
                 str(tenant_id) if tenant_id else "",

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from piccolo.columns import JSONB, BigInt, Serial, Timestamptz, Varchar
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
@@ -136,21 +137,32 @@ async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event
     are marked published when the block exits cleanly. Per tenant, sequence numbers commit in
     order (the counter row is locked until commit), so what is visible is never ahead of a gap.
     Yields nothing while another relay holds the batch."""
-    async with db.platform() as tx:
-        if not await tx.connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
+    async with _relay_transaction() as connection:
+        if not await connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
             yield []
             return
-        rows = await tx.connection.fetch(
+        rows = await connection.fetch(
             "select * from events where published_at is null order by tenant_id, seq limit $1",
             limit,
         )
-        batch = [(row["tenant_id"], _event(dict(row))) for row in rows]
-        yield batch
+        yield [(row["tenant_id"], _event(dict(row))) for row in rows]
         if rows:
-            await tx.connection.execute(
+            await connection.execute(
                 "update events set published_at = now() where id = any($1::bigint[])",
                 [row["id"] for row in rows],
             )
+
+
+@contextlib.asynccontextmanager
+async def _relay_transaction() -> AsyncIterator[asyncpg.Connection]:
+    """A platform-scoped transaction on a pooled connection, given back however it ends. Not
+    `db.platform()`: the relay is cancelled at every worker shutdown, and a Piccolo transaction
+    cancelled while it begins never releases its connection (the pool's close then hangs)."""
+    if DB.pool is None:
+        raise RuntimeError("the database pool is not started")
+    async with DB.pool.acquire() as connection, connection.transaction():
+        await connection.execute("select set_config('app.platform', 'on', true)")
+        yield connection
 
 
 async def bounds(*, tenant_id: UUID) -> tuple[int, int]:
@@ -171,12 +183,25 @@ async def bounds(*, tenant_id: UUID) -> tuple[int, int]:
 
 async def prune(*, older_than: datetime) -> int:
     """Delete published events created before `older_than`, across tenants; returns how many.
-    Cursors older than what is kept then get CURSOR_EXPIRED."""
+    Per tenant only a prefix of the sequence goes (up to the first event that must stay:
+    newer, or not yet published), so what is kept has no holes: a cursor is either served
+    without a gap or older than what is kept (CURSOR_EXPIRED). `created_at` is taken before
+    the sequence number, so it does not always grow with it."""
     async with db.platform() as tx:
         deleted = await tx.connection.fetchval(
             """
-            with gone as (
-                delete from events where published_at is not null and created_at < $1 returning 1
+            with kept as (
+                select tenant_id, min(seq) as seq from events
+                where published_at is null or created_at >= $1
+                group by tenant_id
+            ), gone as (
+                delete from events
+                where published_at is not null and created_at < $1
+                  and seq < coalesce(
+                      (select kept.seq from kept where kept.tenant_id = events.tenant_id),
+                      9223372036854775807
+                  )
+                returning 1
             ) select count(*) from gone
             """,
             older_than,

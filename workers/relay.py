@@ -1,8 +1,11 @@
-"""The outbox relay: publishes committed events to Redis in per-tenant sequence order.
+"""The outbox relay: publishes committed events to Redis `tg:events` in per-tenant sequence order.
 
-It wakes on NOTIFY tg_events (one per committing transaction) and also polls, so a lost
-notification or a restart only delays publishing. An event is marked published after Redis
-took it: a crash in between publishes it again, so consumers deduplicate by (tenant, seq).
+A batch is read, published and marked in one transaction holding an advisory lock, so relays in
+several workers take turns and never interleave. A relay wakes on NOTIFY tg_events and also
+polls, so a lost notification, a lost LISTEN connection or a restart only delays publishing; a
+failed round (Redis or the database unreachable) is retried. An event is marked published after
+Redis took it: a crash in between publishes it again, so consumers deduplicate by message id
+(`<tenant>:<seq>`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from tables import events as outbox
 log = logging.getLogger("tenantgraph.relay")
 
 CHANNEL = "tg:events"
+NOTIFY_CHANNEL = "tg_events"
+APPLICATION_NAME = "tenantgraph relay"
 BATCH = 500
+PUBLISH_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0
+LISTEN_RETRY_MAX = 60.0
 
 
 def message(tenant_id: UUID, event: events.Event) -> bytes:
@@ -41,61 +49,131 @@ def message(tenant_id: UUID, event: events.Event) -> bytes:
     })
 
 
+def _honour_cancellation() -> None:
+    """Raise if this task was cancelled but carried on: redis-py sends with `asyncio.wait_for`,
+    which on Python 3.11 swallows a cancellation that arrives as the send completes, and a
+    relay that missed its own cancellation would never stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Relay:
-    def __init__(self, redis: aioredis.Redis, dsn: str, *, poll_interval: float = 1.0) -> None:
+    """Publishes the outbox to Redis until cancelled. Any number may run at once (one per
+    worker): their batches take turns under an advisory lock, so per-tenant order holds."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        dsn: str,
+        *,
+        poll_interval: float = 1.0,
+        batch: int = BATCH,
+        publish_timeout: float = PUBLISH_TIMEOUT,
+    ) -> None:
         self.redis = redis
         self.dsn = dsn
         self.poll_interval = poll_interval
+        self.batch = batch
+        self.publish_timeout = publish_timeout
         self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+        self._listen_retry = poll_interval
+        self._listen_at = 0.0
 
     async def run(self) -> None:
-        """Publish until cancelled; reconnects the listener and keeps polling on any failure."""
-        while True:
-            listener = await self._listen()
-            try:
-                await self._loop()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - keep relaying; the next round retries the batch
-                log.exception("relay round failed; retrying")
-                await asyncio.sleep(self.poll_interval)
-            finally:
-                if listener is not None:
-                    with contextlib.suppress(Exception):
-                        await listener.close()
+        """Publish until cancelled. A failed round (database or Redis unreachable) is logged and
+        retried after the poll interval; a lost LISTEN connection is reopened, polling meanwhile."""
+        failures = 0
+        try:
+            while True:
+                await self._keep_listening()
+                self._wake.clear()  # before the drain: a NOTIFY during it calls for another round
+                try:
+                    await self.drain()
+                except Exception:  # noqa: BLE001 - keep relaying; the batch stays unpublished
+                    failures += 1
+                    log.warning("relay round failed (%d in a row); retrying", failures,
+                                exc_info=failures == 1)
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                if failures:
+                    log.info("relay publishing again after %d failed rounds", failures)
+                    failures = 0
+                await self._idle()
+        finally:
+            await self._unlisten()
 
     async def drain(self) -> int:
-        """Publish every visible unpublished event; returns how many."""
+        """Publish every unpublished event visible now, batch by batch; returns how many. Stops
+        early when another relay holds the batch lock: that relay publishes the rest."""
         published = 0
         while True:
-            async with outbox.unpublished(BATCH) as batch:
+            async with outbox.unpublished(self.batch) as batch:
                 if batch:
-                    await self._publish(batch)
+                    async with asyncio.timeout(self.publish_timeout):
+                        await self.publish(batch)
             published += len(batch)
-            if len(batch) < BATCH:
+            _honour_cancellation()
+            if len(batch) < self.batch:
                 return published
 
-    async def _loop(self) -> None:
-        while True:
-            await self.drain()
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+    async def _idle(self) -> None:
+        """Until woken, or for the poll interval. Not `asyncio.wait_for`: on Python 3.11 it
+        swallows a cancellation that arrives together with the wake-up, and the relay would
+        never stop."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.poll_interval):
+                await self._wake.wait()
 
-    async def _publish(self, batch: list[tuple[UUID, events.Event]]) -> None:
+    async def publish(self, batch: list[tuple[UUID, events.Event]]) -> None:
+        """One pipeline, in batch order; returns once Redis has taken every message."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for tenant_id, event in batch:
                 pipe.publish(CHANNEL, message(tenant_id, event))
             await pipe.execute()
 
-    async def _listen(self) -> asyncpg.Connection | None:
+    async def _keep_listening(self) -> None:
+        """(Re)open the LISTEN connection when there is none; after a failure, retry with a
+        growing delay and poll meanwhile."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = None
+        now = asyncio.get_running_loop().time()
+        if now < self._listen_at:
+            return
         try:
-            connection = await asyncpg.connect(self.dsn)
-            await connection.add_listener("tg_events", self._notified)
-        except (OSError, asyncpg.PostgresError):
-            log.warning("relay cannot LISTEN; polling only", exc_info=True)
-            return None
+            self._listener = await self._listen()
+        except Exception:  # noqa: BLE001 - polling still publishes everything
+            log.warning("relay cannot LISTEN (retrying in %.0f s); polling every %s s",
+                        self._listen_retry, self.poll_interval, exc_info=True)
+            self._listen_at = now + self._listen_retry
+            self._listen_retry = min(self._listen_retry * 2, LISTEN_RETRY_MAX)
+            return
+        self._listen_retry = self.poll_interval
+
+    async def _listen(self) -> asyncpg.Connection:
+        connection = await asyncpg.connect(
+            self.dsn, timeout=CONNECT_TIMEOUT, server_settings={"application_name": APPLICATION_NAME}
+        )
+        try:
+            await connection.add_listener(NOTIFY_CHANNEL, self._notified)
+        except BaseException:
+            connection.terminate()
+            raise
+        # Woken when the connection drops, the next round reopens it (and drains the gap).
+        connection.add_termination_listener(self._notified)
         return connection
 
-    def _notified(self, *_: Any) -> None:
+    async def _unlisten(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.close(timeout=CONNECT_TIMEOUT)
+
+    def wake(self) -> None:
+        """Start a round now, as a NOTIFY does."""
         self._wake.set()
+
+    def _notified(self, *_: Any) -> None:
+        self.wake()
