@@ -34,13 +34,35 @@ _current: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("tg_unit
 
 
 class _Transaction(PostgresTransaction):
-    """Piccolo's transaction, giving its connection back on every path: a task cancelled
-    during BEGIN, COMMIT or ROLLBACK (a client went away) must not keep a pool connection."""
+    """Piccolo's transaction, with the tenant set in the same round trip as BEGIN, and giving
+    its connection back on every path: a task cancelled during BEGIN, COMMIT or ROLLBACK (a
+    client went away) must not keep a pool connection."""
+
+    def __init__(self, *, tenant_id: UUID | None, platform: bool) -> None:
+        super().__init__(engine=DB)
+        # Literals are safe here: a UUID's text form and a fixed flag; the simple query
+        # protocol then takes BEGIN and both settings in one round trip.
+        tenant = "" if tenant_id is None else str(UUID(str(tenant_id)))
+        flag = "on" if platform else ""
+        self._begin = (
+            f"begin; select set_config('app.tenant_id', '{tenant}', true), "
+            f"set_config('app.platform', '{flag}', true)"
+        )
+
+    async def begin(self) -> None:
+        await self.connection.execute(self._begin)
+
+    async def commit(self) -> None:
+        await self.connection.execute("commit")
+        self._committed = True
+
+    async def rollback(self) -> None:
+        await self.connection.execute("rollback")
+        self._rolled_back = True
 
     async def __aenter__(self) -> PostgresTransaction:
         self.connection = await self.get_connection()
         try:
-            self.transaction = self.connection.transaction()
             await self.begin()
         except BaseException:
             await self._give_back()
@@ -80,12 +102,7 @@ async def transaction(
         return
     outer = DB.current_transaction.set(None)
     try:
-        async with _Transaction(engine=DB) as tx:
-            await tx.connection.execute(
-                "select set_config('app.tenant_id', $1, true), set_config('app.platform', $2, true)",
-                str(tenant_id) if tenant_id else "",
-                "on" if platform else "",
-            )
+        async with _Transaction(tenant_id=tenant_id, platform=platform) as tx:
             token = _current.set(_Unit(task, tenant_id, platform, tx))
             try:
                 yield tx

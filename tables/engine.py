@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
 APP_ROLE = "tenantgraph_app"
@@ -29,12 +30,21 @@ def configure(dsn: str) -> None:
     DB.config = {"dsn": dsn}
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """Pooled connections carry no session state (settings and advisory locks are
+    transaction-level; LISTEN uses a connection of its own), so release skips asyncpg's reset
+    statement; an open transaction is still rolled back."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def start(dsn: str, *, max_size: int) -> None:
     """Open the pool, or join the one already open in this process (same database)."""
     DB.users += 1
     if DB.pool is None:
         configure(dsn)
-        await DB.start_connection_pool(min_size=1, max_size=max_size)
+        await DB.start_connection_pool(min_size=1, max_size=max_size, connection_class=_Connection)
 
 
 async def stop() -> None:
