@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean-data
+.PHONY: run test bench install clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,3 +25,7 @@ test: $(STAMP)
 
 clean-data:
 	rm -rf .data
+
+## Load scenarios against a Starlette + asyncpg baseline; writes bench/results/ (see README).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run

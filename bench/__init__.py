@@ -1,0 +1,1 @@
+"""Load scenarios for tenantgraph against a minimal Starlette + asyncpg baseline (make bench)."""

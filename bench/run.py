@@ -1,0 +1,133 @@
+"""make bench: dataset, tenantgraph and its baseline side by side, scenarios, report.
+
+    python -m bench.run [--seconds 10] [--subscribers 1000,10000] [--only a,b,...]
+
+Without DATABASE_URL/REDIS_URL it starts embedded PostgreSQL and Redis under .data/bench.
+Writes bench/results/<timestamp>.json and .md and prints the table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import report, scenarios
+from bench.procs import free_port, start
+from server.services import embedded
+from tables import engine
+from tables.migrate import migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0, help="load per scenario")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--subscribers", default="1000,10000")
+    parser.add_argument("--only", default="", help="comma-separated scenario letters")
+    args = parser.parse_args()
+    with _services() as (database_url, redis_url):
+        asyncio.run(_bench(args, database_url, redis_url))
+
+
+@contextlib.contextmanager
+def _services() -> Iterator[tuple[str, str]]:
+    given = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if given[0] and given[1]:
+        yield given[0], given[1]
+        return
+    with embedded(ROOT / ".data" / "bench") as services:
+        yield services.database_url, services.redis_url
+
+
+async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) -> None:
+    owner = await _database(database_url)
+    await migrate(owner, app_password="tenantgraph_app")
+    await engine.start(engine.app_dsn(owner, "tenantgraph_app"), max_size=10)
+    from bench import seed
+
+    print("seeding the dataset (first run takes a minute)...", flush=True)
+    dataset = await seed.seed(owner)
+    env = {**os.environ, "DATABASE_URL": owner, "REDIS_URL": redis_url, "TG_ENV": "production",
+           "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "LOG_LEVEL": "WARNING",
+           "GRAPHIQL": "false", "DB_POOL_MAX": "20"}
+    cores = os.cpu_count() or 2
+    api_port, base_port = free_port(), free_port()
+    api = start(["tenantgraph", "serve", "--workers", str(cores)], {**env, "PORT": str(api_port)})
+    baseline = start(
+        [sys.executable, "-m", "uvicorn", "bench.baseline:app", "--factory", "--workers",
+         str(cores), "--port", str(base_port), "--log-level", "warning", "--loop", "uvloop",
+         "--http", "httptools"], env,
+    )
+    procs = {"api": api, "baseline": baseline}
+    context = scenarios.Context(
+        owner=owner, env=env, dataset=dataset, api=f"http://127.0.0.1:{api_port}",
+        baseline=f"http://127.0.0.1:{base_port}", seconds=args.seconds, warmup=args.warmup,
+        procs=procs, work=ROOT / ".data" / "bench-work",
+        subscribers=[int(n) for n in args.subscribers.split(",") if n],
+    )
+    context.work.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.only.split(",")) - {""}
+    results: list[dict[str, Any]] = []
+    try:
+        await asyncio.gather(api.ready(f"http://127.0.0.1:{api_port}/healthz"),
+                             baseline.ready(f"http://127.0.0.1:{base_port}/x/orders", status=None))
+        for scenario in scenarios.ALL:
+            if wanted and scenario.letter not in wanted:
+                continue
+            print(f"scenario {scenario.letter}: {scenario.title} ...", flush=True)
+            try:
+                results.extend(await scenario.run(context))
+            except Exception as error:  # noqa: BLE001 - a failed scenario is reported, not fatal
+                print(f"scenario {scenario.letter} failed: {error!r}", flush=True)
+                results.append({"scenario": scenario.title, "system": "tenantgraph",
+                                "failed": repr(error)[:300], "errors": 1})
+    finally:
+        for proc in (*procs.values(), *context.workers):
+            proc.stop()
+        await engine.stop()
+    _write(results)
+
+
+async def _database(url: str) -> str:
+    """A database of the benchmark's own, so it never touches `make run`'s data."""
+    connection = await asyncpg.connect(url)
+    try:
+        if not await connection.fetchval("select 1 from pg_database where datname = 'tenantgraph_bench'"):
+            await connection.execute("create database tenantgraph_bench")
+    finally:
+        await connection.close()
+    head, _, _ = url.rpartition("/")
+    return f"{head}/tenantgraph_bench"
+
+
+def _write(results: list[dict[str, Any]]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "platform": platform.platform(), "processor": platform.processor()}
+    document = {"at": stamp, "machine": machine, "results": results}
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(document, indent=2))
+    table = report.markdown(document)
+    (RESULTS / f"{stamp}.md").write_text(table)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+    print(f"written: bench/results/{stamp}.json, bench/results/{stamp}.md, bench/results/latest.md")
+
+
+
+
+if __name__ == "__main__":
+    main()
