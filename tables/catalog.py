@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from piccolo.columns import (
     JSONB,
     BigInt,
@@ -203,13 +202,13 @@ async def create_product(
 ) -> catalog.Product:
     async with db.transaction(tenant_id=tenant_id):
         await _check_category(draft.category_id, tenant_id=tenant_id, path="input.categoryId")
-        await _check_handle_free(draft.handle, tenant_id=tenant_id, path="input.handle")
+        await db.check_handle_free(ProductTable, draft.handle, tenant_id=tenant_id, label="handle")
         await _check_skus_free(
             [v.sku for v in variants],
             [f"input.variants[{i}].sku" for i in range(len(variants))],
             tenant_id=tenant_id,
         )
-        rows = await _unique(ProductTable.insert(ProductTable(
+        rows = await db.unique(ProductTable.insert(ProductTable(
             tenant_id=tenant_id,
             handle=draft.handle,
             title=draft.title,
@@ -237,8 +236,8 @@ async def update_product(
         current = await get_product(product_id, tenant_id=tenant_id)
         await _check_category(draft.category_id, tenant_id=tenant_id, path="input.categoryId")
         if draft.handle != current.handle:
-            await _check_handle_free(draft.handle, tenant_id=tenant_id, path="input.handle")
-        rows = await _unique(ProductTable.update({
+            await db.check_handle_free(ProductTable, draft.handle, tenant_id=tenant_id, label="handle")
+        rows = await db.unique(ProductTable.update({
             ProductTable.handle: draft.handle,
             ProductTable.title: draft.title,
             ProductTable.description: draft.description,
@@ -308,7 +307,7 @@ async def create_category(
         )
         if taken:
             raise Invalid("category handle already exists", fields={"input.handle": "taken"})
-        rows = await _unique(CategoryTable.insert(CategoryTable(
+        rows = await db.unique(CategoryTable.insert(CategoryTable(
             tenant_id=tenant_id, name=name, handle=handle, parent_id=parent_id
         )).returning(*CategoryTable.all_columns()))
         category = _category(rows[0])
@@ -340,7 +339,7 @@ async def list_categories(*, tenant_id: UUID) -> list[catalog.Category]:
 async def _insert_variant(
     draft: catalog.VariantDraft, product_id: UUID, position: int, *, tenant_id: UUID
 ) -> catalog.Variant:
-    rows = await _unique(VariantTable.insert(VariantTable(
+    rows = await db.unique(VariantTable.insert(VariantTable(
         tenant_id=tenant_id,
         product_id=product_id,
         sku=draft.sku,
@@ -350,7 +349,7 @@ async def _insert_variant(
         currency=draft.price.currency,
         active=draft.active,
         position=position,
-    )).returning(*VariantTable.all_columns()))
+    )).returning(*VariantTable.all_columns()), field="input", what="sku")
     return _variant(rows[0])
 
 
@@ -362,14 +361,6 @@ async def _check_category(category_id: UUID | None, *, tenant_id: UUID, path: st
     )
     if not found:
         raise Invalid("category not found", fields={path: "no such category"})
-
-
-async def _check_handle_free(handle: str, *, tenant_id: UUID, path: str) -> None:
-    taken = await ProductTable.exists().where(
-        ProductTable.tenant_id == tenant_id, ProductTable.handle == handle
-    )
-    if taken:
-        raise Invalid(f"handle {handle!r} is already used", fields={path: "taken"})
 
 
 async def _check_skus_free(skus: Sequence[str], paths: Sequence[str], *, tenant_id: UUID) -> None:
@@ -387,16 +378,6 @@ async def _check_skus_free(skus: Sequence[str], paths: Sequence[str], *, tenant_
     errors.update({path: "already exists" for sku, path in zip(skus, paths, strict=True) if sku in taken})
     if errors:
         raise Invalid("sku already exists or is repeated", fields=errors)
-
-
-async def _unique(query: Any) -> list[dict[str, Any]]:
-    """Run an insert or update; a unique race lost to a concurrent writer is a clean error."""
-    try:
-        return list(await query)
-    except asyncpg.UniqueViolationError as error:
-        raise Invalid(
-            "a concurrent change took this handle or sku", fields={"input": error.constraint_name or ""}
-        ) from None
 
 
 async def find_by_attributes(

@@ -17,8 +17,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from piccolo.engine.postgres import PostgresTransaction
 
+from domain.errors import Invalid
 from tables.engine import DB
 
 
@@ -110,6 +112,24 @@ async def transaction(
                 _current.reset(token)
     finally:
         DB.current_transaction.reset(outer)
+
+
+async def unique(query: Any, *, field: str = "input.handle", what: str = "handle") -> list[dict[str, Any]]:
+    """Run an insert or update; a unique key lost to a concurrent writer is bad input naming
+    the field, not a server error."""
+    try:
+        return list(await query)
+    except asyncpg.UniqueViolationError:
+        raise Invalid(f"a concurrent change took this {what}", fields={field: "taken"}) from None
+
+
+async def check_handle_free(
+    table: Any, handle: str, *, tenant_id: UUID, label: str, path: str = "input.handle"
+) -> None:
+    """Handles are unique per tenant: say so before the insert (and `unique` covers a race)."""
+    taken = await table.exists().where(table.tenant_id == tenant_id, table.handle == handle)
+    if taken:
+        raise Invalid(f"{label} {handle!r} is already used", fields={path: "taken"})
 
 
 def platform() -> contextlib.AbstractAsyncContextManager[PostgresTransaction]:

@@ -109,8 +109,8 @@ async def create_price_list(
     draft: pricing.PriceListDraft, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> pricing.PriceList:
     async with db.transaction(tenant_id=tenant_id):
-        await _check_handle_free(draft.handle, tenant_id=tenant_id)
-        rows = await _unique(PriceListTable.insert(PriceListTable(
+        await db.check_handle_free(PriceListTable, draft.handle, tenant_id=tenant_id, label="handle")
+        rows = await db.unique(PriceListTable.insert(PriceListTable(
             tenant_id=tenant_id, name=draft.name, handle=draft.handle, currency=draft.currency
         )).returning(*PriceListTable.all_columns()))
         created = _price_list(rows[0])
@@ -124,8 +124,8 @@ async def update_price_list(
     async with db.transaction(tenant_id=tenant_id):
         current = await get_price_list(price_list_id, tenant_id=tenant_id)
         if draft.handle != current.handle:
-            await _check_handle_free(draft.handle, tenant_id=tenant_id)
-        rows = await _unique(PriceListTable.update({
+            await db.check_handle_free(PriceListTable, draft.handle, tenant_id=tenant_id, label="handle")
+        rows = await db.unique(PriceListTable.update({
             PriceListTable.name: draft.name, PriceListTable.handle: draft.handle,
         }).where(
             PriceListTable.tenant_id == tenant_id, PriceListTable.id == price_list_id
@@ -283,21 +283,6 @@ async def _fetch_or_missing(tx: Any, sql: str, *args: Any) -> Any:
     except asyncpg.ForeignKeyViolationError as error:
         what = "price list" if "list" in (error.constraint_name or "") else "variant"
         raise NotFound(f"{what} not found") from None
-
-
-async def _check_handle_free(handle: str, *, tenant_id: UUID) -> None:
-    taken = await PriceListTable.exists().where(
-        PriceListTable.tenant_id == tenant_id, PriceListTable.handle == handle
-    )
-    if taken:
-        raise Invalid(f"handle {handle!r} is already used", fields={"input.handle": "taken"})
-
-
-async def _unique(query: Any) -> list[dict[str, Any]]:
-    try:
-        return list(await query)
-    except asyncpg.UniqueViolationError:
-        raise Invalid("a concurrent change took this handle", fields={"input.handle": "taken"}) from None
 
 
 async def _append(

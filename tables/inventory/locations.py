@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
-
-import asyncpg
 
 from domain import events, inventory
 from domain.errors import Invalid, NotFound
@@ -52,8 +49,8 @@ async def create_location(
     draft: inventory.LocationDraft, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> inventory.Location:
     async with db.transaction(tenant_id=tenant_id):
-        await _check_handle_free(draft.handle, tenant_id=tenant_id)
-        created = await _unique(LocationTable.insert(LocationTable(
+        await db.check_handle_free(LocationTable, draft.handle, tenant_id=tenant_id, label="location handle")
+        created = await db.unique(LocationTable.insert(LocationTable(
             tenant_id=tenant_id, name=draft.name, handle=draft.handle, active=draft.active
         )).returning(*LocationTable.all_columns()))
         location = rows.location(created[0])
@@ -70,8 +67,10 @@ async def update_location(
     async with db.transaction(tenant_id=tenant_id):
         current = await get_location(location_id, tenant_id=tenant_id)
         if draft.handle != current.handle:
-            await _check_handle_free(draft.handle, tenant_id=tenant_id)
-        updated = await _unique(LocationTable.update({
+            await db.check_handle_free(
+                LocationTable, draft.handle, tenant_id=tenant_id, label="location handle"
+            )
+        updated = await db.unique(LocationTable.update({
             LocationTable.name: draft.name,
             LocationTable.handle: draft.handle,
             LocationTable.active: draft.active,
@@ -84,22 +83,6 @@ async def update_location(
             tenant_id=tenant_id, meta=meta,
         )
     return location
-
-
-async def _check_handle_free(handle: str, *, tenant_id: UUID) -> None:
-    taken = await LocationTable.exists().where(
-        LocationTable.tenant_id == tenant_id, LocationTable.handle == handle
-    )
-    if taken:
-        raise Invalid(f"location handle {handle!r} is already used", fields={"input.handle": "taken"})
-
-
-async def _unique(query: Any) -> list[dict[str, Any]]:
-    """A handle taken by a concurrent writer is a clean error, not a server error."""
-    try:
-        return list(await query)
-    except asyncpg.UniqueViolationError:
-        raise Invalid("a concurrent change took this handle", fields={"input.handle": "taken"}) from None
 
 
 async def location_by_handle(handle: str, *, tenant_id: UUID, path: str) -> inventory.Location:
