@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from piccolo.columns import JSONB, BigInt, Serial, Timestamptz, Varchar
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
@@ -137,32 +136,20 @@ async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event
     are marked published when the block exits cleanly. Per tenant, sequence numbers commit in
     order (the counter row is locked until commit), so what is visible is never ahead of a gap.
     Yields nothing while another relay holds the batch."""
-    async with _relay_transaction() as connection:
-        if not await connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
+    async with db.platform() as tx:
+        if not await tx.connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
             yield []
             return
-        rows = await connection.fetch(
+        rows = await tx.connection.fetch(
             "select * from events where published_at is null order by tenant_id, seq limit $1",
             limit,
         )
         yield [(row["tenant_id"], _event(dict(row))) for row in rows]
         if rows:
-            await connection.execute(
+            await tx.connection.execute(
                 "update events set published_at = now() where id = any($1::bigint[])",
                 [row["id"] for row in rows],
             )
-
-
-@contextlib.asynccontextmanager
-async def _relay_transaction() -> AsyncIterator[asyncpg.Connection]:
-    """A platform-scoped transaction on a pooled connection, given back however it ends. Not
-    `db.platform()`: the relay is cancelled at every worker shutdown, and a Piccolo transaction
-    cancelled while it begins never releases its connection (the pool's close then hangs)."""
-    if DB.pool is None:
-        raise RuntimeError("the database pool is not started")
-    async with DB.pool.acquire() as connection, connection.transaction():
-        await connection.execute("select set_config('app.platform', 'on', true)")
-        yield connection
 
 
 async def bounds(*, tenant_id: UUID) -> tuple[int, int]:

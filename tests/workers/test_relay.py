@@ -252,6 +252,10 @@ async def unpublished_seqs(tenant_id: UUID) -> list[int]:
     return [row["seq"] for row in rows]
 
 
+async def unpublished_events(*tenant_ids: UUID) -> set[tuple[UUID, int]]:
+    return {(tenant_id, seq) for tenant_id in tenant_ids for seq in await unpublished_seqs(tenant_id)}
+
+
 async def all_marked(*tenant_ids: UUID) -> bool:
     """Every event of these tenants is marked published (so none can be published again)."""
     return not any([await unpublished_seqs(tenant_id) for tenant_id in tenant_ids])
@@ -263,15 +267,6 @@ async def row_id(tenant_id: UUID, seq: int) -> int:
             "select id from events where tenant_id = $1 and seq = $2", tenant_id, seq
         )
     return found
-
-
-async def listener_pids(database: str) -> list[int]:
-    async with db.platform() as tx:
-        rows = await tx.connection.fetch(
-            "select pid from pg_stat_activity where datname = $1 and application_name = $2",
-            database, relay.APPLICATION_NAME,
-        )
-    return [row["pid"] for row in rows]
 
 
 async def batch_lock_taken() -> bool:
@@ -314,6 +309,21 @@ class Env:
     def relay(self, **options: Any) -> Relay:
         return Relay(self.redis, self.app_dsn, **options)
 
+    async def listeners(self) -> list[int]:
+        """Server pids of relays listening (LISTEN done) on this session's database."""
+        async with db.platform() as tx:
+            rows = await tx.connection.fetch(
+                """
+                select pid from pg_stat_activity where datname = $1 and application_name = $2
+                    and state = 'idle' and query ilike 'listen %'
+                """,
+                self.database, relay.APPLICATION_NAME,
+            )
+        return [row["pid"] for row in rows]
+
+    async def listening(self, count: int) -> bool:
+        return len(await self.listeners()) == count
+
 
 @pytest.fixture
 async def env(settings: Settings, app_pool: None) -> AsyncIterator[Env]:
@@ -327,6 +337,7 @@ async def env(settings: Settings, app_pool: None) -> AsyncIterator[Env]:
         redis=client,
     )
     await found.relay().drain()
+    await eventually(lambda: found.listening(0))
     yield found
     await client.aclose()
 
@@ -422,20 +433,20 @@ async def test_a_relay_stopped_mid_stream_loses_nothing_when_another_starts(
     env: Env, tenants: tuple[UUID, UUID]
 ) -> None:
     async with consuming(env.redis_url, *tenants) as consumer:
-        writing = asyncio.create_task(stream(tenants, 200))
+        writing = asyncio.create_task(stream(tenants, 100))
         async with running(env.relay(poll_interval=0.05)):
             await consumer.wait_for(40)
-        await asyncio.sleep(0.1)  # what the stopped relay published before it stopped lands
-        stopped_at = len(consumer.raw)
+        await writing
+        await stream(tenants, 50)
+        left = await unpublished_events(*tenants)
         await asyncio.sleep(0.3)
-        published_while_stopped = len(consumer.raw) - stopped_at
-        left = [seq for tenant_id in tenants for seq in await unpublished_seqs(tenant_id)]
+        left_later = await unpublished_events(*tenants)
         async with running(env.relay(poll_interval=0.05)):
-            await writing
+            await stream(tenants, 50)
             await consumer.wait_for(200)
             await eventually(lambda: all_marked(*tenants))
 
-    assert published_while_stopped == 0 and left
+    assert len(left) >= 50 and left_later == left  # while no relay ran, nothing was published
     for tenant_id in tenants:
         assert consumer.seqs(tenant_id) == list(range(1, 101))
 
@@ -466,7 +477,7 @@ async def test_two_worker_processes_relay_together_in_order_without_loss(
     workers = [spawn(["worker"], {**server_env, "REDIS_URL": own_redis}, log) for log in logs]
     try:
         async with consuming(env.redis_url, *tenants) as consumer:
-            await eventually(lambda: _listening(env.database, 2), timeout=20)
+            await eventually(lambda: env.listening(2), timeout=20)
             await asyncio.gather(stream(tenants, 100, pause=0), stream(tenants, 100, pause=0))
             await consumer.wait_for(200)
             await eventually(lambda: all_marked(*tenants))
@@ -480,16 +491,12 @@ async def test_two_worker_processes_relay_together_in_order_without_loss(
         assert consumer.seqs(tenant_id) == list(range(1, 101))
 
 
-async def _listening(database: str, count: int) -> bool:
-    return len(await listener_pids(database)) >= count
-
-
 async def test_notify_wakes_the_relay_well_before_its_poll_interval(
     env: Env, tenants: tuple[UUID, UUID]
 ) -> None:
     tenant_id = tenants[0]
     async with running(env.relay(poll_interval=30)), consuming(env.redis_url, tenant_id) as consumer:
-        await eventually(lambda: _listening(env.database, 1))
+        await eventually(lambda: env.listening(1))
         latencies = []
         for n in range(5):
             await append(tenant_id, f"n{n}")
@@ -510,7 +517,7 @@ async def test_an_event_committed_while_a_batch_is_publishing_does_not_wait_for_
         running(Relay(stalling, env.app_dsn, poll_interval=30)),
         consuming(env.redis_url, tenant_id) as consumer,
     ):
-        await eventually(lambda: _listening(env.database, 1))
+        await eventually(lambda: env.listening(1))
         gate.clear()
         await append(tenant_id, "publishing")
         await eventually(batch_lock_taken)
@@ -542,7 +549,7 @@ async def test_without_listen_the_relay_still_publishes_by_polling(
         await consumer.wait_for(1, timeout=5)
         await append(tenant_id, "polled.1")
         await consumer.wait_for(2, timeout=5)
-        listening, alive = await listener_pids(env.database), not task.done()
+        listening, alive = await env.listeners(), not task.done()
 
     assert listening == [] and alive
     assert consumer.seqs(tenant_id) == [1, 2]
@@ -551,17 +558,20 @@ async def test_without_listen_the_relay_still_publishes_by_polling(
 async def test_a_lost_listen_connection_is_reopened(env: Env, tenants: tuple[UUID, UUID]) -> None:
     tenant_id = tenants[0]
     async with running(env.relay(poll_interval=30)), consuming(env.redis_url, tenant_id) as consumer:
-        await eventually(lambda: _listening(env.database, 1))
-        [first] = await listener_pids(env.database)
+        await eventually(lambda: env.listening(1))
+        [first] = await env.listeners()
         async with db.platform() as tx:
             await tx.connection.execute("select pg_terminate_backend($1)", first)
-        await eventually(lambda: _listening(env.database, 1))
-        reopened = await listener_pids(env.database)
+        await eventually(lambda: _replaced(env, first))
         await append(tenant_id, "after-reconnect")
         latency = await consumer.wait_for(1, timeout=5)
 
-    assert reopened != [first]
     assert latency < 1.0
+
+
+async def _replaced(env: Env, pid: int) -> bool:
+    found = await env.listeners()
+    return len(found) == 1 and pid not in found
 
 
 async def test_the_relay_outlives_a_redis_outage_and_publishes_once_redis_is_back(
@@ -669,11 +679,7 @@ async def test_a_relay_cancelled_mid_publish_leaves_its_batch_to_the_next_relay(
     assert task.cancelled()
     assert taken_over == 1
     assert consumer.labels(tenant_id) == ["in-flight"]
-    await eventually(lambda: _none_listening(env.database))
-
-
-async def _none_listening(database: str) -> bool:
-    return await listener_pids(database) == []
+    await eventually(lambda: env.listening(0))
 
 
 async def test_a_relay_cancelled_at_any_moment_stops_and_gives_its_connections_back(
@@ -702,7 +708,7 @@ async def test_a_relay_woken_as_it_is_cancelled_still_stops(
 ) -> None:
     idle = env.relay(poll_interval=30)
     task = asyncio.create_task(idle.run())
-    await eventually(lambda: _listening(env.database, 1))
+    await eventually(lambda: env.listening(1))
     await asyncio.sleep(0.2)  # the first round is done: the relay waits for a wake-up
 
     idle.wake()
