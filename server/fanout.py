@@ -90,10 +90,18 @@ class Hub:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Cancel the reader; a redis-py call may swallow one cancellation (it waits through
+        asyncio.wait_for on 3.11), so shutdown waits a bounded time instead of forever."""
+        if self._task is None:
+            return
+        for _ in range(3):
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=1)
+            if done:
+                break
+        if self._task.done() and not self._task.cancelled():
+            with contextlib.suppress(Exception):
+                self._task.result()
 
     async def _run(self) -> None:
         delay = 0.1
