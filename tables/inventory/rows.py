@@ -84,6 +84,16 @@ class Where:
     def sql(self) -> str:
         return " where " + " and ".join(self.conditions)
 
+    def page(
+        self, sort: str, id_column: str, after: tuple[Any, Any] | None, descending: bool, limit: int
+    ) -> str:
+        """Conditions, then one keyset page: rows strictly after `after` = (sort value, id)."""
+        if after is not None:
+            self.add(f"({sort}, {id_column}) {'<' if descending else '>'} ({{}}, {{}})", *after)
+        direction = "desc" if descending else "asc"
+        return (f"{self.sql} order by {sort} {direction}, {id_column} {direction}"
+                f" limit {self.arg(limit)}")
+
 
 def location(row: Any) -> inventory.Location:
     return inventory.Location(

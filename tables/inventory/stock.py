@@ -38,12 +38,7 @@ async def list_levels(
     query = rows.Where("s.tenant_id", tenant_id)
     for template, value in _level_filters(where):
         query.add(template, value)
-    expression = SORTS[sort]
-    if after is not None:
-        query.add(f"({expression}, s.id) {'<' if descending else '>'} ({{}}, {{}})", *after)
-    direction = "desc" if descending else "asc"
-    sql = (f"{rows.LEVELS}{query.sql} order by {expression} {direction}, s.id {direction}"
-           f" limit {query.arg(limit)}")
+    sql = rows.LEVELS + query.page(SORTS[sort], "s.id", after, descending, limit)
     async with db.transaction(tenant_id=tenant_id) as tx:
         found = await tx.connection.fetch(sql, *query.args)
     return [rows.level(row) for row in found]
@@ -102,11 +97,7 @@ async def list_adjustments(
     query = rows.Where("a.tenant_id", tenant_id)
     for template, value in _adjustment_filters(where):
         query.add(template, value)
-    if after is not None:
-        query.add(f"(a.created_at, a.id) {'<' if descending else '>'} ({{}}, {{}})", *after)
-    direction = "desc" if descending else "asc"
-    sql = (f"{ADJUSTMENTS}{query.sql} order by a.created_at {direction}, a.id {direction}"
-           f" limit {query.arg(limit)}")
+    sql = ADJUSTMENTS + query.page("a.created_at", "a.id", after, descending, limit)
     async with db.transaction(tenant_id=tenant_id) as tx:
         found = await tx.connection.fetch(sql, *query.args)
     return [rows.adjustment(row) for row in found]
