@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from piccolo.columns import JSONB, BigInt, Serial, Timestamptz, Varchar
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
@@ -20,7 +21,7 @@ from tables.engine import DB
 class EventTable(Table, tablename="events", db=DB):
     id = Serial(primary_key=True)
     tenant_id = UUIDColumn()
-    seq = BigInt()
+    seq = BigInt(null=True, default=None)
     type = Varchar(length=64)
     aggregate_type = Varchar(length=32)
     aggregate_id = Varchar(length=64)
@@ -68,28 +69,30 @@ async def next_values(name: str, count: int, *, tenant_id: UUID) -> range:
     return range(value - count + 1, value + 1)
 
 
-async def append(
-    drafts: Sequence[events.Draft], *, tenant_id: UUID, meta: events.WriteMeta
-) -> list[events.Event]:
-    """Append events in the caller's transaction (joined: same task, same tenant)."""
+APPEND = """
+    insert into events (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor,
+                        created_at)
+    select $1, type, aggregate_type, aggregate_id, payload::jsonb, $2, $3, now()
+    from unnest($4::text[], $5::text[], $6::text[], $7::text[])
+        with ordinality as draft (type, aggregate_type, aggregate_id, payload, position)
+    order by position
+"""
+
+
+async def append(drafts: Sequence[events.Draft], *, tenant_id: UUID, meta: events.WriteMeta) -> None:
+    """Append events in the caller's transaction (joined: same task, same tenant), in order.
+    Their sequence numbers are given at commit (trigger events_seq), so the tenant's counter
+    row is locked only while the transaction commits."""
     if not drafts:
-        return []
-    async with db.transaction(tenant_id=tenant_id):
-        seqs = await next_values("events", len(drafts), tenant_id=tenant_id)
-        rows = await EventTable.insert(*[
-            EventTable(
-                tenant_id=tenant_id,
-                seq=seq,
-                type=draft.type,
-                aggregate_type=draft.aggregate_type,
-                aggregate_id=draft.aggregate_id,
-                payload=dict(draft.payload),
-                correlation_id=meta.correlation_id,
-                actor=meta.actor,
-            )
-            for seq, draft in zip(seqs, drafts, strict=True)
-        ]).returning(*EventTable.all_columns())
-    return [_event(row) for row in rows]
+        return
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        await tx.connection.execute(
+            APPEND, tenant_id, meta.correlation_id, meta.actor,
+            [draft.type for draft in drafts],
+            [draft.aggregate_type for draft in drafts],
+            [draft.aggregate_id for draft in drafts],
+            [orjson.dumps(dict(draft.payload), default=str).decode() for draft in drafts],
+        )
 
 
 async def list_events(

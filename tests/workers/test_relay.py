@@ -391,18 +391,20 @@ async def test_an_event_committed_after_events_with_higher_ids_is_still_publishe
     async with running(env.relay()), consuming(env.redis_url, *tenants) as consumer:
         long = asyncio.create_task(long_transaction())
         await appended.wait()
-        queued_behind = asyncio.create_task(append(slow, "after-long"))
+        # Sequence numbers are taken at commit: this writer does not wait for the open one.
+        await append(slow, "after-long")
         await append(fast, "fast.0")
         await append(fast, "fast.1")
-        await consumer.wait_for(2)
+        await consumer.wait_for(3)
         published_while_open = consumer.labels(slow), consumer.labels(fast)
         finish.set()
-        await asyncio.gather(long, queued_behind)
+        await long
         await consumer.wait_for(4)
 
-    assert published_while_open == ([], ["fast.0", "fast.1"])
-    assert await row_id(slow, 1) < await row_id(fast, 1)
-    assert consumer.labels(slow) == ["long", "after-long"]
+    assert published_while_open == (["after-long"], ["fast.0", "fast.1"])
+    # "long" has the lowest row id of all and committed last: it is still published.
+    assert await row_id(slow, 2) < await row_id(slow, 1) < await row_id(fast, 1)
+    assert consumer.labels(slow) == ["after-long", "long"]
     assert consumer.seqs(slow) == [1, 2]
 
 
