@@ -72,27 +72,35 @@ async def next_values(name: str, count: int, *, tenant_id: UUID) -> range:
 APPEND = """
     insert into events (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor,
                         created_at)
-    select $1, type, aggregate_type, aggregate_id, payload::jsonb, $2, $3, now()
-    from unnest($4::text[], $5::text[], $6::text[], $7::text[])
-        with ordinality as draft (type, aggregate_type, aggregate_id, payload, position)
+    select tenant_id, type, aggregate_type, aggregate_id, payload::jsonb, correlation_id, actor, now()
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+        with ordinality
+        as draft (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor, position)
     order by position
 """
 
 
 async def append(drafts: Sequence[events.Draft], *, tenant_id: UUID, meta: events.WriteMeta) -> None:
-    """Append events in the caller's transaction (joined: same task, same tenant), in order.
-    Their sequence numbers are given at commit (trigger events_seq), so the tenant's counter
-    row is locked only while the transaction commits."""
+    """Append events to the caller's transaction (joined: same task, same tenant), in order.
+    The transaction's events are written by one statement just before it commits, and
+    numbered at commit (trigger events_seq): the tenant's counter row is locked only then."""
     if not drafts:
         return
     async with db.transaction(tenant_id=tenant_id) as tx:
-        await tx.connection.execute(
-            APPEND, tenant_id, meta.correlation_id, meta.actor,
-            [draft.type for draft in drafts],
-            [draft.aggregate_type for draft in drafts],
-            [draft.aggregate_id for draft in drafts],
-            [orjson.dumps(dict(draft.payload), default=str).decode() for draft in drafts],
-        )
+        db.buffer(tx, "outbox", _write).extend((tenant_id, draft, meta) for draft in drafts)
+
+
+async def _write(tx: Any, pending: list[tuple[UUID, events.Draft, events.WriteMeta]]) -> None:
+    await tx.connection.execute(
+        APPEND,
+        [tenant_id for tenant_id, _, _ in pending],
+        [draft.type for _, draft, _ in pending],
+        [draft.aggregate_type for _, draft, _ in pending],
+        [draft.aggregate_id for _, draft, _ in pending],
+        [orjson.dumps(dict(draft.payload), default=str).decode() for _, draft, _ in pending],
+        [meta.correlation_id for _, _, meta in pending],
+        [meta.actor for _, _, meta in pending],
+    )
 
 
 async def list_events(

@@ -419,16 +419,13 @@ async def _numbered(order_id: UUID, customer_id: UUID | None = None, *, tenant_i
 
 async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders.OrderDraft:
     skus = sorted({line.sku for line in request.lines})
-    variants = await catalog_tables.variants_by_sku(skus, tenant_id=tenant_id)
+    variants, products = await catalog_tables.variants_by_sku_with_products(skus, tenant_id=tenant_id)
     unknown = {
         f"{request.path}.items[{i}].sku": "unknown sku"
         for i, line in enumerate(request.lines) if line.sku not in variants
     }
     if unknown:
         raise Invalid("unknown sku", fields=unknown)
-    products = await catalog_tables.get_products(
-        list({v.product_id for v in variants.values()}), tenant_id=tenant_id
-    )
     return orders.imported_draft(request, variants, products)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 
 from domain import events
@@ -119,3 +120,18 @@ async def test_events_of_one_transaction_are_numbered_in_the_order_appended(tena
     found = await outbox.list_events(tenant_id=tenant_a.id)
 
     assert [(e.seq, e.aggregate_id) for e in found] == [(1, "1"), (2, "2"), (3, "3")]
+
+
+async def test_events_failing_at_commit_roll_back_the_whole_change(tenant_a: Any) -> None:
+    with pytest.raises(asyncpg.StringDataRightTruncationError):
+        async with db.transaction(tenant_id=tenant_a.id) as tx:
+            await tx.connection.execute(
+                "insert into tenant_counters (tenant_id, name, value) values ($1, 'probe', 1)", tenant_a.id
+            )
+            await outbox.append([events.draft("test.happened", "ok")], tenant_id=tenant_a.id, meta=META)
+            await outbox.append([events.draft("test.happened", "x" * 65)], tenant_id=tenant_a.id, meta=META)
+
+    async with db.transaction(tenant_id=tenant_a.id) as tx:
+        probes = await tx.connection.fetchval("select count(*) from tenant_counters where name = 'probe'")
+    assert probes == 0
+    assert await outbox.list_events(tenant_id=tenant_a.id) == []

@@ -383,8 +383,12 @@ async def test_an_event_committed_after_events_with_higher_ids_is_still_publishe
     appended, finish = asyncio.Event(), asyncio.Event()
 
     async def long_transaction() -> None:
-        async with db.transaction(tenant_id=slow):
-            await append(slow, "long")
+        # The outbox writes a transaction's events just before COMMIT; written early here, the
+        # row takes a lower id than rows that commit before it.
+        async with db.transaction(tenant_id=slow) as tx:
+            await tx.connection.execute(
+                outbox.APPEND, [slow], ["relay.tested"], ["relay"], ["long"], ["{}"], [""], [""]
+            )
             appended.set()
             await finish.wait()
 
