@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 from piccolo.columns import UUID as UUIDColumn
@@ -260,20 +260,10 @@ async def _create(
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
         await _check_customer(request.customer_id, tenant_id=tenant_id)
         draft = await _priced(request, price_list_id, tenant_id=tenant_id)
-        rows = await OrderTable.insert(OrderTable(
-            tenant_id=tenant_id,
-            customer_id=request.customer_id,
-            currency=draft.totals.currency,
-            price_list_id=price_list_id,
-            subtotal=draft.totals.subtotal,
-            discount_total=draft.totals.discount_total,
-            tax_total=draft.totals.tax_total,
-            total=draft.totals.total,
-            idempotency_key=request.idempotency_key,
-            request_hash=digest,
-        )).returning(*OrderTable.all_columns())
-        order = _order(rows[0])
-        await _insert_lines(order, draft.lines, tenant_id=tenant_id)
+        order = await _insert(
+            draft, customer_id=request.customer_id, price_list_id=price_list_id,
+            idempotency_key=request.idempotency_key, request_hash=digest, tenant_id=tenant_id,
+        )
         await inventory_tables.reserve(
             order.id, [(line.variant_id, line.quantity) for line in draft.lines],
             tenant_id=tenant_id, meta=meta,
@@ -306,25 +296,50 @@ async def _priced(
     return orders.draft_order(currency, priced, request.discount)
 
 
-async def _insert_lines(
-    order: orders.Order, lines: Sequence[orders.LineDraft], *, tenant_id: UUID
-) -> None:
-    await OrderLineTable.insert(*[
-        OrderLineTable(
-            tenant_id=tenant_id,
-            order_id=order.id,
-            variant_id=line.variant_id,
-            sku=line.sku,
-            title=line.title[:400],
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            line_total=line.line_total,
-            currency=order.currency,
-            position=line.position,
+INSERT = """
+    with made as (
+        insert into orders (id, tenant_id, customer_id, status, currency, price_list_id, subtotal,
+                            discount_total, tax_total, total, external_ref, idempotency_key,
+                            request_hash, created_at, updated_at)
+        values ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                clock_timestamp(), clock_timestamp())
+        returning *
+    ), lines as (
+        insert into order_lines (id, tenant_id, order_id, variant_id, sku, title, quantity,
+                                 unit_price, discount, line_total, currency, position)
+        select gen_random_uuid(), $2, made.id, line.variant_id, line.sku, line.title, line.quantity,
+               line.unit_price, line.discount, line.line_total, made.currency, line.position
+        from made, unnest($13::uuid[], $14::text[], $15::text[], $16::int[], $17::bigint[],
+                          $18::bigint[], $19::bigint[], $20::int[])
+            as line (variant_id, sku, title, quantity, unit_price, discount, line_total, position)
+    )
+    select * from made
+"""
+
+
+async def _insert(
+    draft: orders.OrderDraft,
+    *,
+    customer_id: UUID | None,
+    tenant_id: UUID,
+    price_list_id: UUID | None = None,
+    external_ref: str | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> orders.Order:
+    """A new order, not yet numbered (see _numbered), with its lines: one statement."""
+    lines, totals = draft.lines, draft.totals
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        row = await tx.connection.fetchrow(
+            INSERT, uuid4(), tenant_id, customer_id, totals.currency, price_list_id, totals.subtotal,
+            totals.discount_total, totals.tax_total, totals.total, external_ref, idempotency_key,
+            request_hash,
+            [line.variant_id for line in lines], [line.sku for line in lines],
+            [line.title[:400] for line in lines], [line.quantity for line in lines],
+            [line.unit_price for line in lines], [line.discount for line in lines],
+            [line.line_total for line in lines], [line.position for line in lines],
         )
-        for line in lines
-    ])
+    return _order(row)
 
 
 async def _price_list_id(
@@ -375,18 +390,9 @@ async def import_order(
             return _order(existing), False
         await _check_customer(request.customer_id, tenant_id=tenant_id)
         draft = await _imported(request, tenant_id=tenant_id)
-        rows = await OrderTable.insert(OrderTable(
-            tenant_id=tenant_id,
-            customer_id=request.customer_id,
-            currency=draft.totals.currency,
-            subtotal=draft.totals.subtotal,
-            discount_total=draft.totals.discount_total,
-            tax_total=draft.totals.tax_total,
-            total=draft.totals.total,
-            external_ref=request.external_ref,
-        )).returning(*OrderTable.all_columns())
-        order = _order(rows[0])
-        await _insert_lines(order, draft.lines, tenant_id=tenant_id)
+        order = await _insert(
+            draft, customer_id=request.customer_id, external_ref=request.external_ref, tenant_id=tenant_id
+        )
         await move_stock(order, draft.lines)
         buyer = None if customer is None else await customer()
         order = await _numbered(order.id, buyer, tenant_id=tenant_id)
