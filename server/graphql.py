@@ -24,6 +24,7 @@ from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
 from server import auth
 from server import logging as logs
+from server.credentials import CredentialCache
 
 log = logging.getLogger("tenantgraph.http")
 JSON_TYPES = ("application/json", "application/graphql-response+json")
@@ -53,6 +54,13 @@ class GraphQLEndpoint:
         self.jobs = jobs
         self.feed = feed
         self.plans = plans.PlanCache()
+        self.credentials = CredentialCache(settings)
+
+    async def start(self) -> None:
+        await self.credentials.start()
+
+    async def stop(self) -> None:
+        await self.credentials.stop()
 
     async def handle(self, request: Request) -> Response:
         request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
@@ -72,9 +80,8 @@ class GraphQLEndpoint:
             return HTMLResponse(get_graphql_ide_html("graphiql"))
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
-            caller = await auth.authenticate(
-                request.headers.get("authorization"), request.headers.get("x-tenant-id"),
-                self.settings,
+            caller = await self.credentials.authenticate(
+                request.headers.get("authorization"), request.headers.get("x-tenant-id")
             )
         except DomainError as error:
             return error_response(error, request_id)
@@ -88,11 +95,7 @@ class GraphQLEndpoint:
         key = (caller.tenant.fingerprint, payload["query"], payload.get("operationName"))
         plan = self.plans.get(*key)
         if plan is not None:
-            data = await plans.run(plan, tenant_schema.schema._schema, plans.Request(
-                tenant_id=caller.tenant.id, principal=caller.principal,
-                price_list=request.headers.get("x-price-list") or None,
-                variables=payload.get("variables"), max_page_size=self.settings.max_page_size,
-            ))
+            data = await self._planned(plan, request, payload, caller, tenant_schema)
             if data is not None:
                 return _data_response(data, request_id)
         response, clean = await self._resolve(request, payload, caller, request_id, tenant_schema)
@@ -100,6 +103,21 @@ class GraphQLEndpoint:
             # Strawberry parsed, validated and ran this document without an error: plan it.
             self.plans.learn(tenant_schema.schema, *key)
         return response
+
+    async def _planned(
+        self, plan: plans.Plan, request: Request, payload: dict[str, Any], caller: auth.Caller,
+        tenant_schema: TenantSchema,
+    ) -> str | None:
+        """The planned answer's data, or None to let the resolvers answer (and report)."""
+        try:
+            return await plans.run(plan, tenant_schema.schema._schema, plans.Request(
+                tenant_id=caller.tenant.id, principal=caller.principal,
+                price_list=request.headers.get("x-price-list") or None,
+                variables=payload.get("variables"), max_page_size=self.settings.max_page_size,
+            ))
+        except Exception:  # noqa: BLE001 - a read with no side effect: the resolvers retry it
+            log.exception("planned read failed; answering through the resolvers")
+            return None
 
     async def _resolve(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str,

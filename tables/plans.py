@@ -251,7 +251,8 @@ def _isoformat(value: str) -> str:
 
 
 def data(roots: Sequence[tuple[str, str]]) -> str:
-    return f"select {obj(roots)}::text"
+    # `$1` is bound even when no root reads a table (a lone __typename).
+    return f"select {obj(roots)}::text from (select {TENANT}::uuid) as tenant"
 
 
 async def fetch(sql: str, params: Sequence[Any], *, tenant_id: UUID) -> str:

@@ -193,6 +193,10 @@ async def test_aliases_fragments_and_typename(world: World, settings: Settings) 
     assert list(data["page"]["rows"][0]["n"]) == ["number", "no", "id"]
 
 
+async def test_a_lone_typename(world: World, settings: Settings) -> None:
+    assert await _same(world.a, settings, "{ __typename }", {}) == {"__typename": "Query"}
+
+
 async def test_the_same_document_for_two_tenants(world: World, settings: Settings) -> None:
     """Tenants without pricing share no plan with tenants with it; each sees its own rows."""
     a = await _same(world.a, settings, ORDERS, {"first": 50})
