@@ -203,6 +203,9 @@ async def test_the_same_document_for_two_tenants(world: World, settings: Setting
     b = await _same(world.b, settings, ORDERS, {"first": 50})
     assert {e["node"]["id"] for e in b["orders"]["edges"]} == {world.b_order["id"]}
     assert not {e["node"]["id"] for e in a["orders"]["edges"]} & {world.b_order["id"]}
+    b_mug = (await world.b.gql("{ productBySku(sku: \"MUG\") { id } }"))["data"]["productBySku"]["id"]
+    plain_price = await _same(world.b, settings, PRODUCT, {"id": b_mug})  # Variant.price without pricing
+    assert plain_price["product"]["variants"][0]["price"] == {"amount": 800, "currency": "EUR"}
 
 
 async def test_tenant_b_ids_through_tenant_a_plans(world: World, settings: Settings) -> None:
