@@ -168,7 +168,14 @@ class _Walk:
         gql_type = self.schema.get_type(type_name)
         assert isinstance(gql_type, GraphQLObjectType)
         parts = [(key, self.field(gql_type, spec, nodes)) for key, nodes in fields.items()]
-        return lambda alias: sql.obj([(key, part(alias)) for key, part in parts])
+        rendered: dict[str, str] = {}
+
+        def node(alias: str) -> str:  # the same text for the same alias: made once per plan
+            if alias not in rendered:
+                rendered[alias] = sql.obj([(key, part(alias)) for key, part in parts])
+            return rendered[alias]
+
+        return node
 
     def field(self, parent: GraphQLObjectType, spec: TypeSpec, nodes: list[FieldNode]) -> sql.Node:
         name = nodes[0].name.value
