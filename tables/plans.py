@@ -21,9 +21,25 @@ from tables import db
 Node = Callable[[str], str]
 TENANT = "$1"
 
+
+def _isoformat(value: str) -> str:
+    """Python's datetime.isoformat() of a timestamptz read by asyncpg (UTC; microseconds
+    only when not zero), whatever the session's time zone."""
+    utc = f"({value} at time zone 'UTC')"
+    return (f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+            f"case when extract(microseconds from {value})::bigint % 1000000 <> 0 "
+            f"then to_char({utc}, '.US') else '' end || '+00:00')")
+
+
+def _timestamp(name: str) -> str:
+    return f"to_json({_isoformat('{a}.' + name)})"
+
+
+TIMESTAMPS = {"created_at": _timestamp("created_at"), "updated_at": _timestamp("updated_at")}
+
 PRODUCT_COLUMNS = {
     "id": "{a}.id", "handle": "{a}.handle", "title": "{a}.title",
-    "description": "{a}.description", "status": "upper({a}.status)",
+    "description": "{a}.description", "status": "upper({a}.status)", **TIMESTAMPS,
 }
 VARIANT_COLUMNS = {
     "id": "{a}.id", "product_id": "{a}.product_id", "sku": "{a}.sku", "title": "{a}.title",
@@ -31,7 +47,7 @@ VARIANT_COLUMNS = {
 }
 ORDER_COLUMNS = {
     "id": "{a}.id", "number": "{a}.number", "status": "upper({a}.status)",
-    "currency": "{a}.currency", "price_list_id": "{a}.price_list_id",
+    "currency": "{a}.currency", "price_list_id": "{a}.price_list_id", **TIMESTAMPS,
 }
 LINE_COLUMNS = {
     "id": "{a}.id", "sku": "{a}.sku", "title": "{a}.title", "quantity": "{a}.quantity",
@@ -40,7 +56,7 @@ CUSTOMER_COLUMNS = {
     "id": "{a}.id", "email": "{a}.email", "first_name": "{a}.first_name",
     "last_name": "{a}.last_name", "phone": "{a}.phone",
     "name": "concat_ws(' ', nullif({a}.first_name, ''), nullif({a}.last_name, ''))",
-    "tags": "coalesce(to_json({a}.tags), '[]'::json)",
+    "tags": "coalesce(to_json({a}.tags), '[]'::json)", **TIMESTAMPS,
 }
 # Money fields: (amount column, currency column).
 VARIANT_MONEY = {"price": ("price_amount", "currency")}
@@ -241,13 +257,6 @@ def _cursor(a: str, request: PageRequest) -> str:
         value = f"to_json({value})::text"
     raw = f"'[\"{order}\",' || {value} || ',\"' || {a}.id::text || '\"]'"
     return f"rtrim(translate(encode(convert_to({raw}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
-
-
-def _isoformat(value: str) -> str:
-    utc = f"({value} at time zone 'UTC')"
-    return (f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-            f"case when extract(microseconds from {value})::bigint % 1000000 <> 0 "
-            f"then to_char({utc}, '.US') else '' end || '+00:00')")
 
 
 def data(roots: Sequence[tuple[str, str]]) -> str:

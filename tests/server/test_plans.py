@@ -14,6 +14,7 @@ import json
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
 from domain import catalog, tenancy
@@ -29,7 +30,7 @@ PRICED = (*MODULES, "pricing")
 COUNTER = itertools.count()
 
 PRODUCT = """query P($id: ID!) { product(id: $id) {
-  id title handle description status __typename
+  id title handle description status __typename createdAt updatedAt
   variants { id productId sku title active price { amount currency } } } }"""
 PRICED_PRODUCT = """query P($id: ID!) { product(id: $id) {
   id variants { sku price { amount currency __typename } compareAtPrice { amount currency } } } }"""
@@ -41,7 +42,8 @@ PRODUCTS = """query L($first: Int, $after: String, $orderBy: ProductOrder) {
 ORDER = """query O($id: ID!) { order(id: $id) {
   id number status currency priceListId
   subtotal { amount currency } discountTotal { amount } taxTotal { amount } total { amount currency }
-  customer { id email firstName lastName name phone tags }
+  createdAt updatedAt
+  customer { id email firstName lastName name phone tags createdAt }
   lines { id sku title quantity unitPrice { amount currency } discount { amount }
           lineTotal { amount } variant { id sku price { amount } } } } }"""
 ORDERS = """query L($first: Int, $after: String, $orderBy: OrderOrder) {
@@ -255,11 +257,28 @@ async def test_missing_scope_and_price_list_fall_back(world: World, settings: Se
     assert reference["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+async def test_timestamps_with_and_without_microseconds(
+    world: World, settings: Settings, owner_dsn: str
+) -> None:
+    order_id = world.a_orders[1]["id"]
+    connection = await asyncpg.connect(owner_dsn)
+    try:
+        await connection.execute(
+            "update orders set created_at = '2026-01-02 03:04:05+02', updated_at = "
+            "'2026-01-02 03:04:05.000120+00' where id = $1", uuid.UUID(order_id),
+        )
+    finally:
+        await connection.close()
+    data = await _same(world.a, settings, ORDER, {"id": order_id})
+    assert data["order"]["createdAt"] == "2026-01-02T01:04:05+00:00"
+    assert data["order"]["updatedAt"] == "2026-01-02T03:04:05.000120+00:00"
+
+
 async def test_what_is_not_planned(world: World, settings: Settings) -> None:
     schema = SchemaCache(settings).for_tenant(world.a.tenant.tenant).schema._schema
     for query in [
         "mutation { createCategory(input: {name: \"x\", handle: \"x\"}) { category { id } } }",
-        "{ orders { edges { node { id createdAt } } } }",
+        "{ orders { edges { node { id customer { addresses { id } } } } } }",
         "query($s: Boolean!) { orders { edges { node { id @include(if: $s) } } } }",
         "{ orders { edges { node { payments { id } } } } }",
         "{ orders(filter: {status: PAID}) { edges { node { id } } } }",
