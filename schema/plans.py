@@ -103,6 +103,9 @@ TYPES: dict[str, TypeSpec] = {
 # Variant prices in schemas with pricing: the base price unless X-Price-List selects a list.
 LIST_PRICE = _resolver(pricing.PricedVariant, "price")
 LIST_COMPARE_AT = _resolver(pricing.PricedVariant, "compare_at_price")
+MONEY = frozenset({"amount", "currency", "__typename"})
+EDGE = frozenset({"cursor", "__typename"})
+PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"})
 PRODUCT_SORTS = {"created_at": datetime, "title": str, "handle": str}
 ORDER_SORTS = {"created_at": datetime, "number": int, "total": int}
 
@@ -213,11 +216,7 @@ class _Walk:
         raise NotPlannable(python_name)
 
     def money_fields(self, nodes: list[FieldNode]) -> list[tuple[str, str]]:
-        fields = self.children(nodes, "Money")
-        for key, found in fields.items():
-            if found[0].name.value not in ("amount", "currency", "__typename") or found[0].arguments:
-                raise NotPlannable(f"Money.{key}")
-        return [(key, found[0].name.value) for key, found in fields.items()]
+        return self.leaves(self.children(nodes, "Money"), MONEY)
 
     def connection(self, nodes: list[FieldNode], type_name: str) -> tuple[sql.PageShape, str]:
         """The parts of a Connection selection; the node type's name is returned for its edges."""
@@ -235,21 +234,31 @@ class _Walk:
                 cursors |= any(f[0].name.value == "cursor" for f in edge_fields.values())
                 parts.append((key, "edges", self.edge(edge_fields, edge_type.name, node_type)))
             elif name == "pageInfo":
-                info = [(k, f[0].name.value) for k, f in self.children(found, "PageInfo").items()]
+                info = self.leaves(self.children(found, "PageInfo"), PAGE_INFO)
                 cursors |= any(n in ("startCursor", "endCursor") for _, n in info)
                 parts.append((key, "pageInfo", info))
-            else:
+            elif name == "__typename":
                 parts.append((key, "__typename", None))
+            else:
+                raise NotPlannable(f"{type_name}.{name}")
         return sql.PageShape(fields=parts, cursors=cursors, typename=type_name), node_type
 
     def edge(self, fields: Fields, edge_type: str, node_type: str) -> sql.Node:
-        pairs: list[tuple[str, str]] = []
-        node: sql.Node = sql.constant("")
-        for key, found in fields.items():
-            pairs.append((key, found[0].name.value))
-            if found[0].name.value == "node":
-                node = self.object(node_type, self.children(found, node_type))
-        return sql.edge(pairs, node, edge_type)
+        """Each aliased `node` gets its own object; cursors are the page rows' `_cursor`."""
+        self.leaves({k: f for k, f in fields.items() if f[0].name.value != "node"}, EDGE)
+        parts = [
+            (key, self.object(node_type, self.children(found, node_type))
+             if found[0].name.value == "node" else sql.edge_part(found[0].name.value, edge_type))
+            for key, found in fields.items()
+        ]
+        return lambda alias: sql.obj([(key, part(alias)) for key, part in parts])
+
+    def leaves(self, fields: Fields, known: frozenset[str]) -> list[tuple[str, str]]:
+        """(response key, field name) of leaf fields the planner knows, without arguments."""
+        for found in fields.values():
+            if found[0].name.value not in known or found[0].arguments or found[0].selection_set:
+                raise NotPlannable(found[0].name.value)
+        return [(key, found[0].name.value) for key, found in fields.items()]
 
 
 def _by_id(scope: str, fetch: Callable[[sql.Statement, UUID, sql.Node], str], node: sql.Node) -> RootBuild:

@@ -234,14 +234,9 @@ def _page_info(a: str, name: str, size: str, request: PageRequest) -> str:
     }[name]
 
 
-def edge(fields: Sequence[tuple[str, str]], node: Node, typename: str) -> Node:
-    """An edge: (response key, 'cursor' | 'node' | '__typename') pairs; a page's rows carry
-    `_cursor` when any edge or the page info asks for cursors."""
-    def expr(alias: str) -> str:
-        parts = {"cursor": f"{alias}._cursor", "__typename": literal(typename)}
-        return obj([(key, node(alias) if name == "node" else parts[name]) for key, name in fields])
-
-    return expr
+def edge_part(name: str, typename: str) -> Node:
+    """An edge's cursor (the page row's `_cursor`) or its __typename."""
+    return column("{a}._cursor") if name == "cursor" else constant(typename)
 
 
 def _cursor(a: str, request: PageRequest) -> str:

@@ -55,7 +55,7 @@ ALIASES = """query A($id: ID!, $other: ID!) {
   __typename
   first: product(id: $id) { ...Head cheap: variants { sku } }
   second: product(id: $other) { ... on Product { title } }
-  page: orders(first: 2) { rows: edges { at: cursor n: node { ...Num } } }
+  page: orders(first: 2) { rows: edges { at: cursor n: node { ...Num } m: node { total { amount } } } }
 }
 fragment Head on Product { key: id title handle variants { id } }
 fragment Num on Order { number no: number id }"""
