@@ -304,7 +304,7 @@ def _root(walk: _Walk, query: GraphQLObjectType, key: str, nodes: list[FieldNode
     if kind == "by_id":
         node = walk.object(type_name, walk.children(nodes, type_name))
         return Root(key, definition, nodes[0], _by_id(scope, how, node))
-    shape, node_type = walk.connection(nodes, type_name)
+    shape, _ = walk.connection(nodes, type_name)
     source, kinds = how
     return Root(key, definition, nodes[0], _page(scope, source, kinds, shape))
 
