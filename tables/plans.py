@@ -199,6 +199,8 @@ class PageShape:
 
 def page(statement: Statement, source: Source, request: PageRequest, shape: PageShape) -> str:
     """A connection as one json object, the same page the resolvers' keyset queries give."""
+    if request.sort not in source.sorts:  # it is written into the SQL: only known columns
+        raise ValueError(f"{source.table} cannot be sorted by {request.sort!r}")
     a = source.alias
     direction = "desc" if request.descending else "asc"
     order = f"{a}.{request.sort} {direction}, {a}.id {direction}"
