@@ -49,10 +49,12 @@ def create_app(settings: Settings) -> Starlette:
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         await queue.connect()
         await hub.start()
+        await graphql.start()
         _quiet_collector()
         try:
             yield
         finally:
+            await graphql.stop()
             await hub.stop()
             await queue.disconnect()
             await app.state.redis.aclose()

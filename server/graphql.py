@@ -19,10 +19,12 @@ from strawberry.types.graphql import OperationType
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
 from resolvers.context import EventSource, Jobs, new_context
-from schema.build import SchemaCache
+from schema import plans
+from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
 from server import auth
 from server import logging as logs
+from server.credentials import CredentialCache
 
 log = logging.getLogger("tenantgraph.http")
 JSON_TYPES = ("application/json", "application/graphql-response+json")
@@ -51,6 +53,14 @@ class GraphQLEndpoint:
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.plans = plans.PlanCache()
+        self.credentials = CredentialCache(settings)
+
+    async def start(self) -> None:
+        await self.credentials.start()
+
+    async def stop(self) -> None:
+        await self.credentials.stop()
 
     async def handle(self, request: Request) -> Response:
         request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
@@ -70,9 +80,8 @@ class GraphQLEndpoint:
             return HTMLResponse(get_graphql_ide_html("graphiql"))
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
-            caller = await auth.authenticate(
-                request.headers.get("authorization"), request.headers.get("x-tenant-id"),
-                self.settings,
+            caller = await self.credentials.authenticate(
+                request.headers.get("authorization"), request.headers.get("x-tenant-id")
             )
         except DomainError as error:
             return error_response(error, request_id)
@@ -83,6 +92,38 @@ class GraphQLEndpoint:
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
     ) -> Response:
         tenant_schema = self.schemas.for_tenant(caller.tenant)
+        key = (caller.tenant.fingerprint, payload["query"], payload.get("operationName"))
+        plan = self.plans.get(*key)
+        if plan is not None:
+            data = await self._planned(plan, request, payload, caller, tenant_schema)
+            if data is not None:
+                return _data_response(data, request_id)
+        response, clean = await self._resolve(request, payload, caller, request_id, tenant_schema)
+        if clean and not self.plans.knows(*key):
+            # Strawberry parsed, validated and ran this document without an error: plan it.
+            self.plans.learn(tenant_schema.schema, *key)
+        return response
+
+    async def _planned(
+        self, plan: plans.Plan, request: Request, payload: dict[str, Any], caller: auth.Caller,
+        tenant_schema: TenantSchema,
+    ) -> str | None:
+        """The planned answer's data, or None to let the resolvers answer (and report)."""
+        try:
+            return await plans.run(plan, tenant_schema.schema._schema, plans.Request(
+                tenant_id=caller.tenant.id, principal=caller.principal,
+                price_list=request.headers.get("x-price-list") or None,
+                variables=payload.get("variables"), max_page_size=self.settings.max_page_size,
+            ))
+        except Exception:  # noqa: BLE001 - a read with no side effect: the resolvers retry it
+            log.exception("planned read failed; answering through the resolvers")
+            return None
+
+    async def _resolve(
+        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str,
+        tenant_schema: TenantSchema,
+    ) -> tuple[Response, bool]:
+        """The resolvers' answer, and whether it ran without any error."""
         context = new_context(
             tenant=caller.tenant,
             principal=caller.principal,
@@ -106,10 +147,10 @@ class GraphQLEndpoint:
                 allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError:
-            return error_response(MethodNotAllowed("only queries may be sent with GET"), request_id)
+            return error_response(MethodNotAllowed("only queries may be sent with GET"), request_id), False
         except (CannotGetOperationTypeError, MissingQueryError):
-            return error_response(BadRequest("no operation to run: check operationName"), request_id)
-        return _result(result, request_id)
+            return error_response(BadRequest("no operation to run: check operationName"), request_id), False
+        return _result(result, request_id), result.data is not None and not result.errors
 
 
 async def read_payload(request: Request, max_bytes: int) -> dict[str, Any]:
@@ -174,6 +215,14 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
     executed = result.data is not None or any(e.path for e in result.errors or ())
     status = 200 if executed else 400
     return _json_response(body, status, request_id)
+
+
+def _data_response(data: str, request_id: str) -> Response:
+    return Response(
+        b'{"data":' + data.encode() + b"}",
+        media_type="application/json",
+        headers={"x-request-id": request_id},
+    )
 
 
 def error_response(error: DomainError, request_id: str, status: int | None = None) -> Response:

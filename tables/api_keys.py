@@ -13,6 +13,7 @@ from piccolo.table import Table
 
 from domain import credentials, tenancy
 from domain.errors import NotFound
+from tables import credentials as changes
 from tables import db, tenants
 from tables.engine import DB
 
@@ -112,10 +113,11 @@ async def revoke(prefix: str, *, tenant_id: UUID | None) -> credentials.ApiKey:
     owner = (
         ApiKeyTable.tenant_id.is_null() if tenant_id is None else ApiKeyTable.tenant_id == tenant_id
     )
-    async with _scope(tenant_id):
+    async with _scope(tenant_id) as tx:
         rows = await ApiKeyTable.update(
             {ApiKeyTable.revoked_at: datetime.now(UTC)}
         ).where(ApiKeyTable.prefix == prefix, owner).returning(*ApiKeyTable.all_columns())
+        await changes.announce(tx.connection)
     if not rows:
         raise NotFound(f"api key {prefix!r} not found")
     return _to_key(rows[0])
@@ -123,10 +125,11 @@ async def revoke(prefix: str, *, tenant_id: UUID | None) -> credentials.ApiKey:
 
 async def revoke_any(prefix: str) -> credentials.ApiKey:
     """Operator revocation from the CLI, whichever tenant the key belongs to."""
-    async with db.platform():
+    async with db.platform() as tx:
         rows = await ApiKeyTable.update(
             {ApiKeyTable.revoked_at: datetime.now(UTC)}
         ).where(ApiKeyTable.prefix == prefix).returning(*ApiKeyTable.all_columns())
+        await changes.announce(tx.connection)
     if not rows:
         raise NotFound(f"api key {prefix!r} not found")
     return _to_key(rows[0])
@@ -157,8 +160,9 @@ async def revoke_named(name: str, *, tenant_id: UUID | None) -> int:
     owner = (
         ApiKeyTable.tenant_id.is_null() if tenant_id is None else ApiKeyTable.tenant_id == tenant_id
     )
-    async with _scope(tenant_id):
+    async with _scope(tenant_id) as tx:
         rows = await ApiKeyTable.update({ApiKeyTable.revoked_at: datetime.now(UTC)}).where(
             ApiKeyTable.name == name, ApiKeyTable.revoked_at.is_null(), owner
         ).returning(ApiKeyTable.id)
+        await changes.announce(tx.connection)
     return len(rows)

@@ -14,6 +14,7 @@ from piccolo.table import Table
 
 from domain import tenancy
 from domain.errors import Conflict, NotFound
+from tables import credentials as changes
 from tables import db
 from tables.engine import DB
 
@@ -86,7 +87,7 @@ async def set_modules(
     current = await get(tenant_id)
     extensions = sorted(current.extensions if extensions is None else extensions)
     enabled = sorted(tenancy.check_modules(modules, extensions))
-    async with db.platform():
+    async with db.platform() as tx:
         rows = await TenantTable.update(
             {
                 TenantTable.modules: enabled,
@@ -94,4 +95,5 @@ async def set_modules(
                 TenantTable.updated_at: datetime.now(UTC),
             }
         ).where(TenantTable.id == tenant_id).returning(*TenantTable.all_columns())
+        await changes.announce(tx.connection)
     return to_tenant(rows[0])

@@ -1,0 +1,56 @@
+"""The rules a planned read must follow to answer exactly as the resolvers would: the same
+scopes, page sizes and cursors. Anything they would answer with an error falls back to them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any
+from uuid import UUID
+
+from domain import tenancy
+from domain.errors import DomainError
+from resolvers import pagination
+from tables import plans as sql
+
+
+class Fallback(Exception):
+    """This request is not for the planned path; the resolvers answer it (and its errors)."""
+
+
+def require(principal: tenancy.Principal, scopes: Iterable[str]) -> None:
+    if not all(principal.can(scope) for scope in scopes):
+        raise Fallback("missing scope")
+
+
+def row_id(value: Any) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise Fallback("not an id") from None
+
+
+def page_request(
+    args: Mapping[str, Any], *, kinds: Mapping[str, type], max_page_size: int, cursors: bool
+) -> sql.PageRequest:
+    """The page `first`/`after`/`orderBy` select, as the list resolvers read them."""
+    if args.get("filter") is not None:
+        raise Fallback("filtered list")
+    order = args.get("orderBy") or {}
+    sort = _value(order.get("field"), "created_at")
+    descending = _value(order.get("direction"), "asc") == "desc"
+    if cursors and kinds.get(sort, str) is str and sort != "handle":
+        raise Fallback("cursor over free text")  # json.dumps escapes non-ASCII, PostgreSQL does not
+    try:
+        size = pagination.page_size(args.get("first"), max_page_size)
+        after = args.get("after")
+        key = None if after is None else pagination.decode(
+            after, f"{sort}:{'desc' if descending else 'asc'}", kinds.get(sort)
+        )
+    except DomainError:
+        raise Fallback("bad page arguments") from None
+    return sql.PageRequest(sort=sort, descending=descending, after=key, size=size)
+
+
+def _value(member: Any, default: str) -> str:
+    return default if member is None else str(member.value if isinstance(member, enum.Enum) else member)

@@ -1,0 +1,267 @@
+"""Planned reads: a whole query selection as ONE statement whose result is the response JSON.
+
+The GraphQL side (schema/plans.py) decides what a selection means; this module knows the
+tables, their columns and their relations. Every statement filters on the tenant (`$1`) and
+runs inside `db.transaction(tenant_id=...)`, so row-level security stays the second wall.
+
+A node is a function of the SQL alias of the row it describes; it returns a SQL expression
+of type json. Aliases grow along the path (`o`, `o_l`, `o_l_v`), so nested subqueries never
+shadow the row they are correlated with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from tables import db
+
+Node = Callable[[str], str]
+TENANT = "$1"
+
+
+def _isoformat(value: str) -> str:
+    """Python's datetime.isoformat() of a timestamptz read by asyncpg (UTC; microseconds
+    only when not zero), whatever the session's time zone."""
+    utc = f"({value} at time zone 'UTC')"
+    return (f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+            f"case when extract(microseconds from {value})::bigint % 1000000 <> 0 "
+            f"then to_char({utc}, '.US') else '' end || '+00:00')")
+
+
+def _timestamp(name: str) -> str:
+    return f"to_json({_isoformat('{a}.' + name)})"
+
+
+TIMESTAMPS = {"created_at": _timestamp("created_at"), "updated_at": _timestamp("updated_at")}
+
+PRODUCT_COLUMNS = {
+    "id": "{a}.id", "handle": "{a}.handle", "title": "{a}.title",
+    "description": "{a}.description", "status": "upper({a}.status)", **TIMESTAMPS,
+}
+VARIANT_COLUMNS = {
+    "id": "{a}.id", "product_id": "{a}.product_id", "sku": "{a}.sku", "title": "{a}.title",
+    "active": "{a}.active",
+}
+ORDER_COLUMNS = {
+    "id": "{a}.id", "number": "{a}.number", "status": "upper({a}.status)",
+    "currency": "{a}.currency", "price_list_id": "{a}.price_list_id", **TIMESTAMPS,
+}
+LINE_COLUMNS = {
+    "id": "{a}.id", "sku": "{a}.sku", "title": "{a}.title", "quantity": "{a}.quantity",
+}
+CUSTOMER_COLUMNS = {
+    "id": "{a}.id", "email": "{a}.email", "first_name": "{a}.first_name",
+    "last_name": "{a}.last_name", "phone": "{a}.phone",
+    "name": "concat_ws(' ', nullif({a}.first_name, ''), nullif({a}.last_name, ''))",
+    "tags": "coalesce(to_json({a}.tags), '[]'::json)", **TIMESTAMPS,
+}
+# Money fields: (amount column, currency column).
+VARIANT_MONEY = {"price": ("price_amount", "currency")}
+ORDER_MONEY = {
+    "subtotal": ("subtotal", "currency"), "discount_total": ("discount_total", "currency"),
+    "tax_total": ("tax_total", "currency"), "total": ("total", "currency"),
+}
+LINE_MONEY = {
+    "unit_price": ("unit_price", "currency"), "discount": ("discount", "currency"),
+    "line_total": ("line_total", "currency"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """A tenant table a connection pages over, and the sort keys its cursors may carry."""
+
+    table: str
+    alias: str
+    sorts: frozenset[str]
+
+
+PRODUCTS = Source("products", "p", frozenset({"created_at", "title", "handle"}))
+ORDERS = Source("orders", "o", frozenset({"created_at", "number", "total"}))
+
+
+class Statement:
+    """The parameters of one statement; `$1` is always the tenant."""
+
+    def __init__(self, tenant_id: UUID) -> None:
+        self.params: list[Any] = [tenant_id]
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def obj(fields: Sequence[tuple[str, str]]) -> str:
+    """json_build_object of (response key, SQL expression) pairs, in order."""
+    return "json_build_object(" + ", ".join(f"{literal(k)}, {v}" for k, v in fields) + ")"
+
+
+def column(template: str) -> Node:
+    return lambda alias: template.format(a=alias)
+
+
+def constant(text: str) -> Node:
+    return lambda alias: literal(text)
+
+
+def money(amount: str, currency: str, fields: Sequence[tuple[str, str]]) -> Node:
+    """A Money object; `fields` are (response key, 'amount' | 'currency' | '__typename')."""
+    def node(alias: str) -> str:
+        values = {"amount": f"{alias}.{amount}", "currency": f"{alias}.{currency}",
+                  "__typename": literal("Money")}
+        return obj([(key, values[name]) for key, name in fields])
+
+    return node
+
+
+def compare_at(fields: Sequence[tuple[str, str]]) -> Node:
+    """A variant's compare-at price, shown only while above its base price."""
+    shown = money("compare_at_amount", "currency", fields)
+    return lambda a: f"(case when {a}.compare_at_amount > {a}.price_amount then {shown(a)} end)"
+
+
+def variants_of_product(node: Node) -> Node:
+    def expr(alias: str) -> str:
+        v = f"{alias}_v"
+        return (f"coalesce((select json_agg({node(v)} order by {v}.position, {v}.sku) "
+                f"from variants {v} where {v}.tenant_id = {TENANT} and {v}.product_id = {alias}.id), "
+                "'[]'::json)")
+
+    return expr
+
+
+def lines_of_order(node: Node) -> Node:
+    def expr(alias: str) -> str:
+        li = f"{alias}_l"
+        return (f"coalesce((select json_agg({node(li)} order by {li}.position, {li}.id) "
+                f"from order_lines {li} where {li}.tenant_id = {TENANT} and {li}.order_id = {alias}.id), "
+                "'[]'::json)")
+
+    return expr
+
+
+def variant_of_line(node: Node) -> Node:
+    return _one("variants", "v", "variant_id", node)
+
+
+def customer_of_order(node: Node) -> Node:
+    return _one("customers", "c", "customer_id", node)
+
+
+def _one(table: str, suffix: str, key: str, node: Node) -> Node:
+    def expr(alias: str) -> str:
+        one = f"{alias}_{suffix}"
+        return (f"(select {node(one)} from {table} {one} "
+                f"where {one}.tenant_id = {TENANT} and {one}.id = {alias}.{key})")
+
+    return expr
+
+
+def product_by_id(statement: Statement, product_id: UUID, node: Node) -> str:
+    return _by_id(statement, "products", "p", product_id, node)
+
+
+def order_by_id(statement: Statement, order_id: UUID, node: Node) -> str:
+    return _by_id(statement, "orders", "o", order_id, node)
+
+
+def _by_id(statement: Statement, table: str, alias: str, row_id: UUID, node: Node) -> str:
+    return (f"(select {node(alias)} from {table} {alias} "
+            f"where {alias}.tenant_id = {TENANT} and {alias}.id = {statement.bind(row_id)})")
+
+
+@dataclasses.dataclass(frozen=True)
+class PageRequest:
+    """One keyset page: rows strictly after `after` = (sort value, id), `size` of them."""
+
+    sort: str
+    descending: bool
+    after: tuple[Any, UUID] | None
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PageShape:
+    """What a connection selects: (response key, part) pairs, parts being 'edges' with an edge
+    node, 'pageInfo' with its fields, or '__typename'."""
+
+    fields: Sequence[tuple[str, str, Any]]
+    cursors: bool
+    typename: str
+
+
+def page(statement: Statement, source: Source, request: PageRequest, shape: PageShape) -> str:
+    """A connection as one json object, the same page the resolvers' keyset queries give."""
+    if request.sort not in source.sorts:  # it is written into the SQL: only known columns
+        raise ValueError(f"{source.table} cannot be sorted by {request.sort!r}")
+    a = source.alias
+    direction = "desc" if request.descending else "asc"
+    order = f"{a}.{request.sort} {direction}, {a}.id {direction}"
+    where = f"{a}.tenant_id = {TENANT}"
+    if request.after is not None:
+        op = "<" if request.descending else ">"
+        value, row_id = request.after
+        where += f" and ({a}.{request.sort}, {a}.id) {op} ({statement.bind(value)}, {statement.bind(row_id)})"
+    cursor = f", {_cursor(a, request)} as _cursor" if shape.cursors else ""
+    size = statement.bind(request.size)
+    rows = (f"select {a}.*, row_number() over (order by {order}) as _rn{cursor} from {source.table} {a} "
+            f"where {where} order by {order} limit {statement.bind(request.size + 1)}")
+    fields = [(key, _page_part(a, part, arg, size, request, shape)) for key, part, arg in shape.fields]
+    return f"(select {obj(fields)} from ({rows}) {a})"
+
+
+def _page_part(a: str, part: str, arg: Any, size: str, request: PageRequest, shape: PageShape) -> str:
+    if part == "edges":
+        return f"coalesce(json_agg({arg(a)} order by {a}._rn) filter (where {a}._rn <= {size}), '[]'::json)"
+    if part == "pageInfo":
+        return obj([(key, _page_info(a, name, size, request)) for key, name in arg])
+    return literal(shape.typename)
+
+
+def _page_info(a: str, name: str, size: str, request: PageRequest) -> str:
+    cursors = f"(array_agg({a}._cursor order by {a}._rn) filter (where {a}._rn <= {size}))"
+    return {
+        "hasNextPage": f"count(*) > {size}",
+        "hasPreviousPage": "true" if request.after is not None else "false",
+        "startCursor": f"{cursors}[1]",
+        "endCursor": f"{cursors}[least(count(*), {size})]",
+        "__typename": literal("PageInfo"),
+    }[name]
+
+
+def edge_part(name: str, typename: str) -> Node:
+    """An edge's cursor (the page row's `_cursor`) or its __typename."""
+    return column("{a}._cursor") if name == "cursor" else constant(typename)
+
+
+def _cursor(a: str, request: PageRequest) -> str:
+    """resolvers.pagination.encode in SQL: base64url, unpadded, of the compact JSON
+    [order, value, id], a timestamp being {"t": its Python isoformat in UTC}."""
+    order = f"{request.sort}:{'desc' if request.descending else 'asc'}"
+    value = f"{a}.{request.sort}"
+    if request.sort.endswith("_at"):
+        value = "'{\"t\":\"' || " + _isoformat(value) + " || '\"}'"
+    elif request.sort in ("number", "total"):
+        value = f"{value}::text"
+    else:
+        value = f"to_json({value})::text"
+    raw = f"'[\"{order}\",' || {value} || ',\"' || {a}.id::text || '\"]'"
+    return f"rtrim(translate(encode(convert_to({raw}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
+
+
+def data(roots: Sequence[tuple[str, str]]) -> str:
+    # `$1` is bound even when no root reads a table (a lone __typename).
+    return f"select {obj(roots)}::text from (select {TENANT}::uuid) as tenant"
+
+
+async def fetch(sql: str, params: Sequence[Any], *, tenant_id: UUID) -> str:
+    """The response data as JSON text, read in one short tenant transaction."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        return str(await tx.connection.fetchval(sql, *params))
