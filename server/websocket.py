@@ -56,6 +56,7 @@ class GraphQLWebSocket:
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
         )
+        self.credentials = Credentials(settings)
 
     def shared(self, caller: auth.Caller) -> auth.Caller:
         """An equal caller that another connection already holds, else this one: ten thousand
@@ -297,7 +298,7 @@ class _Session:
 
     async def keep_alive(self) -> None:
         try:
-            await auth.authenticate(self.authorization, self.tenant, self.settings)
+            await self.server.credentials.check(self.authorization, self.tenant)
         except DomainError as error:
             await self.close(4403, f"Forbidden: {error.message}")
             return
@@ -308,6 +309,40 @@ class _Session:
         finally:
             self.pinging = None
         self.schedule_ping()
+
+
+class Credentials:
+    """Keep-alive re-checks of credentials, one per credential and REUSE seconds: ten thousand
+    connections with one key (a dashboard's) would otherwise check it hundreds of times a
+    second. A revoked key is still noticed, at most REUSE seconds later."""
+
+    REUSE = 1.0
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._checks: dict[tuple[str | None, str | None], tuple[float, asyncio.Future[auth.Caller]]] = {}
+
+    async def check(self, authorization: str | None, tenant: str | None) -> auth.Caller:
+        """The caller, or the DomainError that authentication raised."""
+        now = asyncio.get_running_loop().time()
+        key = (authorization, tenant)
+        found = self._checks.get(key)
+        if found is None or now - found[0] > self.REUSE:
+            self._forget_before(now - self.REUSE)
+            check = asyncio.ensure_future(auth.authenticate(authorization, tenant, self._settings))
+            check.add_done_callback(_retrieve)
+            found = self._checks[key] = (now, check)
+        return await asyncio.shield(found[1])
+
+    def _forget_before(self, moment: float) -> None:
+        if len(self._checks) > 1024:
+            self._checks = {k: v for k, v in self._checks.items() if v[0] >= moment}
+
+
+def _retrieve(check: asyncio.Future[Any]) -> None:
+    """Mark a failed check's error as seen, though every connection that waited on it is gone."""
+    if not check.cancelled():
+        check.exception()
 
 
 def shared_key(caller: auth.Caller, payload: dict[str, Any]) -> Hashable | None:

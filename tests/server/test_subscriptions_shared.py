@@ -1,6 +1,7 @@
 """Live subscriptions shared by identical operations (server.broadcast): which operations may
 share one stream and its serialized results, that sharing never crosses tenants, scopes or
-variables, and that a slow client of a group falls behind alone, told where to resume."""
+variables, and that a slow client of a group falls behind alone, told where to resume. And
+keep-alive credential checks shared by the connections that hold one credential."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pytest
 from strawberry.types import ExecutionResult
 
 from domain import events, tenancy
+from domain.config import Settings
+from domain.errors import Forbidden
 from server import auth, broadcast
-from server.websocket import shared_key
+from server.websocket import Credentials, shared_key
 from tests import live
 from tests.conftest import TenantHandle
 from tests.documents import CREATE_PRODUCT, UPDATE_PRODUCT, payload, product_input
@@ -71,6 +74,37 @@ def test_cursors_queries_mutations_and_bad_documents_are_never_shared(
     request_payload: dict[str, Any],
 ) -> None:
     assert shared_key(caller(uuid4(), "admin"), request_payload) is None
+
+
+async def test_keep_alive_checks_of_one_credential_are_shared_for_a_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[tuple[str | None, str | None]] = []
+    revoked = False
+
+    async def authenticate(authorization: str | None, tenant: str | None, _: Settings) -> auth.Caller:
+        checked.append((authorization, tenant))
+        await asyncio.sleep(0)
+        if revoked:
+            raise Forbidden("revoked")
+        return caller(uuid4(), "admin")
+
+    monkeypatch.setattr(auth, "authenticate", authenticate)
+    monkeypatch.setattr(Credentials, "REUSE", 0.2)
+    credentials = Credentials(Settings())
+
+    await asyncio.gather(*(credentials.check("Bearer a", "t") for _ in range(100)))
+    await credentials.check("Bearer b", "t")
+    await credentials.check("Bearer a", "other")
+    assert checked == [("Bearer a", "t"), ("Bearer b", "t"), ("Bearer a", "other")]
+
+    revoked = True
+    await asyncio.sleep(0.25)
+    with pytest.raises(Forbidden):
+        await credentials.check("Bearer a", "t")
+    with pytest.raises(Forbidden):
+        await credentials.check("Bearer a", "t")
+    assert len(checked) == 4
 
 
 @dataclasses.dataclass
