@@ -35,6 +35,10 @@ class Listener(Protocol):
         """The next live event; None when the fan-out may have missed events (reconnected)
         and the stream should catch up from the table. Raises ResyncRequired on overflow."""
 
+    def passed(self, seq: int) -> None:
+        """The stream has dealt with every event up to `seq` (the next one it yields, if any,
+        is `seq`'s): a shared stream tells its clients where to resume from."""
+
     def close(self) -> None: ...
 
 

@@ -30,13 +30,16 @@ async def stream(ctx: Context, *, after: str | None, match: Match) -> AsyncItera
     listener = ctx.feed.listen(ctx.tenant_id)
     try:
         last = await _start(ctx.tenant_id, after)
+        listener.passed(last)
         while True:
             async for event in _catch_up(ctx.tenant_id, last):
                 last = event.seq
+                listener.passed(last)
                 if _visible(ctx, event, match):
                     yield event
             async for event in _live(listener, last):
                 last = event.seq
+                listener.passed(last)
                 if _visible(ctx, event, match):
                     yield event
     finally:

@@ -57,6 +57,9 @@ class Listener:
             raise events.ResyncRequired("the subscriber fell behind")
         return item  # type: ignore[no-any-return]
 
+    def passed(self, seq: int) -> None:
+        return
+
     def close(self) -> None:
         self._hub.forget(self._tenant_id, self)
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
+import weakref
+from collections.abc import Hashable
 from typing import Any
 
+import graphql
 import orjson
 from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -24,8 +28,7 @@ from domain.config import Settings
 from domain.errors import DomainError
 from resolvers.context import EventSource, Jobs, new_context
 from schema.build import SchemaCache
-from schema.errors import translate
-from server import auth
+from server import auth, broadcast
 from server import logging as logs
 
 log = logging.getLogger("tenantgraph.ws")
@@ -49,6 +52,42 @@ class GraphQLWebSocket:
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.broadcasts = broadcast.Broadcasts(feed, settings.subscription_buffer)
+        self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
+            weakref.WeakValueDictionary()
+        )
+        self.credentials = Credentials(settings)
+
+    def shared(self, caller: auth.Caller) -> auth.Caller:
+        """An equal caller that another connection already holds, else this one: ten thousand
+        connections with one key keep one tenant and principal, not ten thousand copies."""
+        key = (caller.tenant.id, caller.principal)
+        known = self.callers.get(key)
+        if known is not None and known == caller:
+            return known
+        self.callers[key] = caller
+        return caller
+
+    async def results(
+        self, caller: auth.Caller, payload: dict[str, Any], request_id: str, feed: EventSource
+    ) -> broadcast.Results:
+        """The operation's stream of results, in a context of its own."""
+        logs.request_id.set(request_id)
+        logs.tenant.set(caller.tenant.slug)
+        tenant_schema = self.schemas.for_tenant(caller.tenant)
+        context = new_context(
+            tenant=caller.tenant, principal=caller.principal, settings=self.settings,
+            services=tenant_schema.services, request_id=request_id, jobs=self.jobs,
+            feed=feed,
+        )
+        variables = payload.get("variables")
+        return await tenant_schema.schema.stream(
+            payload["query"],
+            variable_values=variables if isinstance(variables, dict) else None,
+            context_value=context,
+            operation_name=payload.get("operationName"),
+            allowed_operation_types=ALL_OPERATIONS,
+        )
 
     async def handle(self, websocket: WebSocket) -> None:
         if PROTOCOL not in websocket.scope.get("subprotocols", []):
@@ -70,6 +109,9 @@ class GraphQLWebSocket:
 
 
 class _Session:
+    __slots__ = ("authorization", "caller", "init_received", "operations", "pinging", "ping_timer",
+                 "send_lock", "server", "settings", "tenant", "websocket")
+
     def __init__(self, server: GraphQLWebSocket, websocket: WebSocket, tenant: str | None) -> None:
         self.server = server
         self.settings = server.settings
@@ -78,9 +120,10 @@ class _Session:
         self.caller: auth.Caller | None = None
         self.init_received = False
         self.authorization: str | None = None
-        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.operations: dict[str, asyncio.Task[None] | broadcast.Member] = {}
         self.send_lock = asyncio.Lock()
-        self.keepalive: asyncio.Task[None] | None = None
+        self.ping_timer: asyncio.TimerHandle | None = None
+        self.pinging: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         await self.await_init()
@@ -101,12 +144,15 @@ class _Session:
             await self.dispatch(message)
 
     async def stop(self) -> None:
-        tasks = [*self.operations.values(), *([self.keepalive] if self.keepalive else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.ping_timer is not None:
+            self.ping_timer.cancel()
+        running = [*self.operations.values(), *([self.pinging] if self.pinging else [])]
+        for operation in running:
+            operation.cancel()
+        for operation in running:
+            if isinstance(operation, asyncio.Task):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await operation
 
     async def receive(self) -> dict[str, Any]:
         received = await self.websocket.receive()
@@ -149,12 +195,13 @@ class _Session:
         self.init_received = True
         authorization = _authorization(payload)
         try:
-            self.caller = await auth.authenticate(authorization, self.tenant, self.settings)
+            caller = await auth.authenticate(authorization, self.tenant, self.settings)
         except DomainError as error:
             raise Close(4403, f"Forbidden: {error.message}") from None
+        self.caller = self.server.shared(caller)
         self.authorization = authorization
         await self.send({"type": "connection_ack"})
-        self.keepalive = asyncio.create_task(self.keep_alive())
+        self.schedule_ping()
 
     async def subscribe(self, message: dict[str, Any]) -> None:
         if self.caller is None:
@@ -172,28 +219,21 @@ class _Session:
             return
         if not isinstance(payload.get("query"), str):
             raise Close(4400, "Invalid message received: payload.query must be a string")
-        self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
+        key = shared_key(self.caller, payload)
+        if key is None:
+            self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
+            return
+        caller = self.caller
+        self.operations[op_id] = self.server.broadcasts.join(
+            key, self, op_id, uuid.uuid4().hex,
+            lambda feed: self.server.results(caller, payload, uuid.uuid4().hex, feed),
+        )
 
     async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
         assert self.caller is not None
         request_id = uuid.uuid4().hex
-        logs.request_id.set(request_id)
-        logs.tenant.set(self.caller.tenant.slug)
-        tenant_schema = self.server.schemas.for_tenant(self.caller.tenant)
-        context = new_context(
-            tenant=self.caller.tenant, principal=self.caller.principal, settings=self.settings,
-            services=tenant_schema.services, request_id=request_id, jobs=self.server.jobs,
-            feed=self.server.feed,
-        )
-        variables = payload.get("variables")
         try:
-            results = await tenant_schema.schema.stream(
-                payload["query"],
-                variable_values=variables if isinstance(variables, dict) else None,
-                context_value=context,
-                operation_name=payload.get("operationName"),
-                allowed_operation_types=ALL_OPERATIONS,
-            )
+            results = await self.server.results(self.caller, payload, request_id, self.server.feed)
             async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
                 async for result in results:
                     if not await self.deliver(op_id, result, request_id):
@@ -212,21 +252,11 @@ class _Session:
                 del self.operations[op_id]
 
     async def deliver(self, op_id: str, result: ExecutionResult, request_id: str) -> bool:
-        """Send one result; False when the operation ended with it. Errors without a path
-        (validation, or a stream that ended with RESYNC_REQUIRED or CURSOR_EXPIRED) are an
-        `error` message, which ends the operation."""
-        errors = [translate(error, request_id).formatted for error in result.errors or ()]
-        if result.data is None and errors and not any(e.get("path") for e in errors):
-            await self.send({"type": "error", "id": op_id, "payload": errors})
-            return False
-        body: dict[str, Any] = {"data": result.data}
-        if errors:
-            body["errors"] = errors
-        await self.send({"type": "next", "id": op_id, "payload": body})
-        if result.data is None and errors:
-            await self.send({"type": "complete", "id": op_id})
-            return False
-        return True
+        """Send one result; False when the operation ended with it."""
+        made, ends = broadcast.messages(op_id, result, request_id)
+        for message in made:
+            await self.send(message)
+        return not ends
 
     async def send_error(
         self, op_id: str, message: str, code: str, request_id: str | None = None
@@ -239,28 +269,106 @@ class _Session:
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one message; WebSocketDisconnect once the socket is closed (by either side)."""
+        await self.send_text(orjson.dumps(message).decode())
+
+    async def send_text(self, text: str) -> None:
         async with self.send_lock:
             if self.websocket.application_state == WebSocketState.DISCONNECTED:
                 raise WebSocketDisconnect(1000)
-            await self.websocket.send_text(orjson.dumps(message).decode())
+            await self.websocket.send_text(text)
+
+    def ended(self, op_id: str, member: broadcast.Member) -> None:
+        """A shared operation sent its last message."""
+        if self.operations.get(op_id) is member:
+            del self.operations[op_id]
 
     async def close(self, code: int, reason: str) -> None:
         async with self.send_lock:  # never in the middle of another message
             await _close(self.websocket, code, reason)
 
-    async def keep_alive(self) -> None:
-        """Ping now and then; each time, make sure the credential still holds."""
+    def schedule_ping(self) -> None:
+        """Ping now and then; each time, make sure the credential still holds. A timer, not
+        a task, waits in between: an idle connection holds as little as it can."""
         interval = self.settings.ws_keepalive_seconds
-        if interval <= 0:
+        if interval > 0:
+            self.ping_timer = asyncio.get_running_loop().call_later(interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        self.pinging = asyncio.create_task(self.keep_alive())
+
+    async def keep_alive(self) -> None:
+        try:
+            await self.server.credentials.check(self.authorization, self.tenant)
+        except DomainError as error:
+            await self.close(4403, f"Forbidden: {error.message}")
             return
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await auth.authenticate(self.authorization, self.tenant, self.settings)
-            except DomainError as error:
-                await self.close(4403, f"Forbidden: {error.message}")
-                return
+        try:
             await self.send({"type": "ping"})
+        except WebSocketDisconnect:
+            return
+        finally:
+            self.pinging = None
+        self.schedule_ping()
+
+
+class Credentials:
+    """Keep-alive re-checks of credentials, one per credential and REUSE seconds: ten thousand
+    connections with one key (a dashboard's) would otherwise check it hundreds of times a
+    second. A revoked key is still noticed, at most REUSE seconds later."""
+
+    REUSE = 1.0
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._checks: dict[tuple[str | None, str | None], tuple[float, asyncio.Future[auth.Caller]]] = {}
+
+    async def check(self, authorization: str | None, tenant: str | None) -> auth.Caller:
+        """The caller, or the DomainError that authentication raised."""
+        now = asyncio.get_running_loop().time()
+        key = (authorization, tenant)
+        found = self._checks.get(key)
+        if found is None or now - found[0] > self.REUSE:
+            self._forget_before(now - self.REUSE)
+            check = asyncio.ensure_future(auth.authenticate(authorization, tenant, self._settings))
+            check.add_done_callback(_retrieve)
+            found = self._checks[key] = (now, check)
+        return await asyncio.shield(found[1])
+
+    def _forget_before(self, moment: float) -> None:
+        if len(self._checks) > 1024:
+            self._checks = {k: v for k, v in self._checks.items() if v[0] >= moment}
+
+
+def _retrieve(check: asyncio.Future[Any]) -> None:
+    """Mark a failed check's error as seen, though every connection that waited on it is gone."""
+    if not check.cancelled():
+        check.exception()
+
+
+def shared_key(caller: auth.Caller, payload: dict[str, Any]) -> Hashable | None:
+    """What makes two operations' results equal, when they may share one stream (see
+    server.broadcast); None for anything else: queries, mutations, streams from a cursor."""
+    query, name, variables = payload["query"], payload.get("operationName"), payload.get("variables")
+    if "after" in query or not isinstance(name, str | None) or not isinstance(variables, dict | None):
+        return None
+    if not _is_subscription(query, name):
+        return None
+    try:
+        variables_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    tenant, principal = caller.tenant, caller.principal
+    return (tenant.id, tenant.fingerprint, query, name, variables_key,
+            principal.kind, principal.tenant_id, principal.scopes)
+
+
+@functools.lru_cache(maxsize=512)
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    try:
+        operation = graphql.get_operation_ast(graphql.parse(query), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation == graphql.OperationType.SUBSCRIPTION
 
 
 def _authorization(payload: Any) -> str | None:
