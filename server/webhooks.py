@@ -14,7 +14,7 @@ import uuid
 import orjson
 from saq import Queue
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from domain import flows, webhooks
 from domain.config import Settings
@@ -101,13 +101,13 @@ class WebhookEndpoint:
         if receipt is None:
             return None
         if not receipt.created:
-            return JSONResponse({"id": str(receipt.id), "status": receipt.status.value}, 200)
+            return _answer({"id": str(receipt.id), "status": receipt.status.value}, 200)
         try:
             await deliveries.enqueue(self.queue, tenant_id=endpoint.tenant_id, delivery_id=receipt.id)
         except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
             log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
                         exc_info=True)
-        return JSONResponse({"id": str(receipt.id), "status": "queued"}, 202)
+        return _answer({"id": str(receipt.id), "status": "queued"}, 202)
 
     async def handshake(self, request: Request) -> Response:
         """Meta-style subscription check: echo hub.challenge when hub.verify_token matches."""
@@ -157,6 +157,10 @@ class _Endpoints:
 
 def _tenant_ref(request: Request) -> str:
     return request.query_params.get("tenant") or request.headers.get("x-tenant-id") or ""
+
+
+def _answer(body: dict[str, str], status: int) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
 
 
 def _changed() -> Response:
