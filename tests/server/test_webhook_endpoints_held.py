@@ -182,3 +182,22 @@ async def test_a_rotation_and_a_disable_apply_at_once_in_every_process(
     for n, server in enumerate(two_servers):
         assert await server.deliver(tenant_a, new, f"disabled-{n}") == 404
     assert await stored(tenant_a.id) == ["new-0", "new-1", "warm-0", "warm-1"]
+
+
+async def test_when_every_read_of_the_endpoint_is_already_out_of_date_the_answer_is_409(
+    tenant_a: Any, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rotation committed between each read and its store (a race): retryable, nothing written."""
+    old = await hooks.endpoint(tenant_a, PURCHASE)
+    [before] = await inbox.list_endpoints(tenant_id=tenant_a.id)
+    await inbox.rotate_secret(PURCHASE, tenant_id=tenant_a.id)
+
+    async def read_before_the_rotation(tenant_ref: str, flow: str) -> domain_webhooks.Endpoint:
+        return before
+
+    monkeypatch.setattr(inbox, "find_endpoint", read_before_the_rotation)
+    response = await deliver(client, tenant_a, old, "raced")
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await stored(tenant_a.id) == []
