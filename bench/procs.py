@@ -9,6 +9,7 @@ import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -82,21 +83,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def postgres_cpu_seconds() -> float:
-    return _cpu_of(lambda p: p.info["name"] == "postgres")
+def service_cpu_seconds(url: str) -> float:
+    """CPU used so far by the server listening on `url`'s port (PostgreSQL's postmaster or
+    redis-server, found by the port on its command line) and its children, including
+    children that have exited (a backend per connection): other servers on the machine are
+    not counted."""
+    port = str(urlsplit(url).port)
+    for proc in psutil.process_iter(["cmdline"]):
+        args = proc.info["cmdline"] or []
+        if port in args or any(arg.endswith(f":{port}") for arg in args):
+            return _tree_cpu(proc)
+    return 0.0
 
 
-def redis_cpu_seconds() -> float:
-    return _cpu_of(lambda p: (p.info["name"] or "").startswith("redis-server"))
-
-
-def _cpu_of(match: object) -> float:
-    total = 0.0
-    for proc in psutil.process_iter(["name"]):
+def _tree_cpu(parent: psutil.Process) -> float:
+    try:
+        times = parent.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in parent.children(recursive=True):
         try:
-            if match(proc):  # type: ignore[operator]
-                times = proc.cpu_times()
-                total += times.user + times.system
+            own = child.cpu_times()
         except psutil.NoSuchProcess:
             continue
+        total += own.user + own.system
     return total

@@ -23,7 +23,7 @@ import httpx
 import websockets
 
 from bench import wrk
-from bench.procs import Proc, free_port, postgres_cpu_seconds, redis_cpu_seconds, start
+from bench.procs import Proc, free_port, service_cpu_seconds, start
 from bench.seed import Dataset
 from domain.webhooks import secret_key
 
@@ -90,10 +90,11 @@ async def _load(
         await asyncio.to_thread(wrk.run, url, requests, script, seconds=ctx.warmup,
                                 connections=connections, rate=rate)
     watched = ctx.procs[proc or ("api" if system == "tenantgraph" else "baseline")]
-    before = (watched.cpu_seconds(), postgres_cpu_seconds(), redis_cpu_seconds())
+    services = ctx.env["DATABASE_URL"], ctx.env["REDIS_URL"]
+    before = (watched.cpu_seconds(), *map(service_cpu_seconds, services))
     result = await asyncio.to_thread(wrk.run, url, requests, script, seconds=ctx.seconds,
                                      connections=connections, rate=rate)
-    after = (watched.cpu_seconds(), postgres_cpu_seconds(), redis_cpu_seconds())
+    after = (watched.cpu_seconds(), *map(service_cpu_seconds, services))
     cpu = [round((b - a) / result["seconds"], 3) for a, b in zip(before, after, strict=True)]
     return {"scenario": name, "system": system, **_round(result),
             "cpu_cores": {"app": cpu[0], "postgres": cpu[1], "redis": cpu[2]}}

@@ -146,6 +146,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
+    import uvloop
+
     from workers.settings import worker
 
     settings = _with_services(settings)
@@ -153,7 +155,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
     async def run() -> None:
         await worker(settings).start()
 
-    asyncio.run(run())
+    uvloop.run(run())
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:

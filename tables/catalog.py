@@ -138,6 +138,24 @@ async def variants_by_sku(
     return {row["sku"]: _variant(row) for row in rows}
 
 
+async def variants_by_sku_with_products(
+    skus: Sequence[str], *, tenant_id: UUID
+) -> tuple[dict[str, catalog.Variant], dict[UUID, catalog.Product]]:
+    """Variants by sku and their products, in one query (an order sells and prices both)."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        rows = await tx.connection.fetch(
+            """
+            select v.*, p as product from variants v
+            join products p on p.tenant_id = v.tenant_id and p.id = v.product_id
+            where v.tenant_id = $1 and v.sku = any($2::text[])
+            """,
+            tenant_id, list(skus),
+        )
+    variants = {row["sku"]: _variant(row) for row in rows}
+    products = {row["product"]["id"]: _product(row["product"]) for row in rows}
+    return variants, products
+
+
 async def get_variants(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, catalog.Variant]:
     async with db.transaction(tenant_id=tenant_id):
         rows = await VariantTable.select().where(

@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,8 @@ class _Unit:
     transaction: PostgresTransaction
 
 
+Flush = Callable[[PostgresTransaction, list[Any]], Awaitable[None]]
+
 _current: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("tg_unit", default=None)
 
 
@@ -42,6 +44,7 @@ class _Transaction(PostgresTransaction):
 
     def __init__(self, *, tenant_id: UUID | None, platform: bool) -> None:
         super().__init__(engine=DB)
+        self.buffers: dict[str, tuple[list[Any], Flush]] = {}
         # Literals are safe here: a UUID's text form and a fixed flag; the simple query
         # protocol then takes BEGIN and both settings in one round trip.
         tenant = "" if tenant_id is None else str(UUID(str(tenant_id)))
@@ -78,11 +81,21 @@ class _Transaction(PostgresTransaction):
                 if not self._rolled_back:
                     await self.rollback()
             elif not self._committed and not self._rolled_back:
+                try:
+                    await self._finish()
+                except BaseException:
+                    await self.rollback()
+                    raise
                 await self.commit()
         finally:
             self.engine.current_transaction.reset(self.context)
             await self._give_back()
         return exception is None
+
+    async def _finish(self) -> None:
+        for items, flush in self.buffers.values():
+            if items:
+                await flush(self, items)
 
     async def _give_back(self) -> None:
         # asyncpg's release is shielded and resets (rolls back) a connection left mid-transaction.
@@ -130,6 +143,14 @@ async def check_handle_free(
     taken = await table.exists().where(table.tenant_id == tenant_id, table.handle == handle)
     if taken:
         raise Invalid(f"{label} {handle!r} is already used", fields={path: "taken"})
+
+
+def buffer(tx: PostgresTransaction, key: str, flush: Flush) -> list[Any]:
+    """A list kept with the transaction `tx` under `key`: just before `tx` commits, `flush`
+    writes what was added to it, in the transaction (several changes, one statement); a
+    rollback drops it with everything else."""
+    assert isinstance(tx, _Transaction), "buffer needs a tables.db transaction"
+    return tx.buffers.setdefault(key, ([], flush))[0]
 
 
 def platform() -> contextlib.AbstractAsyncContextManager[PostgresTransaction]:

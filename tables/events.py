@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from piccolo.columns import JSONB, BigInt, Serial, Timestamptz, Varchar
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
@@ -20,7 +21,7 @@ from tables.engine import DB
 class EventTable(Table, tablename="events", db=DB):
     id = Serial(primary_key=True)
     tenant_id = UUIDColumn()
-    seq = BigInt()
+    seq = BigInt(null=True, default=None)
     type = Varchar(length=64)
     aggregate_type = Varchar(length=32)
     aggregate_id = Varchar(length=64)
@@ -68,28 +69,38 @@ async def next_values(name: str, count: int, *, tenant_id: UUID) -> range:
     return range(value - count + 1, value + 1)
 
 
-async def append(
-    drafts: Sequence[events.Draft], *, tenant_id: UUID, meta: events.WriteMeta
-) -> list[events.Event]:
-    """Append events in the caller's transaction (joined: same task, same tenant)."""
+APPEND = """
+    insert into events (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor,
+                        created_at)
+    select tenant_id, type, aggregate_type, aggregate_id, payload::jsonb, correlation_id, actor, now()
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+        with ordinality
+        as draft (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor, position)
+    order by position
+"""
+
+
+async def append(drafts: Sequence[events.Draft], *, tenant_id: UUID, meta: events.WriteMeta) -> None:
+    """Append events to the caller's transaction (joined: same task, same tenant), in order.
+    The transaction's events are written by one statement just before it commits, and
+    numbered at commit (trigger events_seq): the tenant's counter row is locked only then."""
     if not drafts:
-        return []
-    async with db.transaction(tenant_id=tenant_id):
-        seqs = await next_values("events", len(drafts), tenant_id=tenant_id)
-        rows = await EventTable.insert(*[
-            EventTable(
-                tenant_id=tenant_id,
-                seq=seq,
-                type=draft.type,
-                aggregate_type=draft.aggregate_type,
-                aggregate_id=draft.aggregate_id,
-                payload=dict(draft.payload),
-                correlation_id=meta.correlation_id,
-                actor=meta.actor,
-            )
-            for seq, draft in zip(seqs, drafts, strict=True)
-        ]).returning(*EventTable.all_columns())
-    return [_event(row) for row in rows]
+        return
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        db.buffer(tx, "outbox", _write).extend((tenant_id, draft, meta) for draft in drafts)
+
+
+async def _write(tx: Any, pending: list[tuple[UUID, events.Draft, events.WriteMeta]]) -> None:
+    await tx.connection.execute(
+        APPEND,
+        [tenant_id for tenant_id, _, _ in pending],
+        [draft.type for _, draft, _ in pending],
+        [draft.aggregate_type for _, draft, _ in pending],
+        [draft.aggregate_id for _, draft, _ in pending],
+        [orjson.dumps(dict(draft.payload), default=str).decode() for _, draft, _ in pending],
+        [meta.correlation_id for _, _, meta in pending],
+        [meta.actor for _, _, meta in pending],
+    )
 
 
 async def list_events(

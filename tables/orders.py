@@ -47,7 +47,7 @@ STOCK_EFFECTS: dict[orders.StockEffect, Callable[..., Awaitable[None]]] = {
 class OrderTable(Table, tablename="orders", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
-    number = BigInt()
+    number = BigInt(null=True, default=None)  # given last, see _numbered
     customer_id = UUIDColumn(null=True, default=None)
     status = Varchar(length=16, default="pending")
     currency = Varchar(length=3)
@@ -260,10 +260,8 @@ async def _create(
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
         await _check_customer(request.customer_id, tenant_id=tenant_id)
         draft = await _priced(request, price_list_id, tenant_id=tenant_id)
-        number = (await outbox.next_values("orders", 1, tenant_id=tenant_id))[0]
         rows = await OrderTable.insert(OrderTable(
             tenant_id=tenant_id,
-            number=number,
             customer_id=request.customer_id,
             currency=draft.totals.currency,
             price_list_id=price_list_id,
@@ -280,6 +278,7 @@ async def _create(
             order.id, [(line.variant_id, line.quantity) for line in draft.lines],
             tenant_id=tenant_id, meta=meta,
         )
+        order = await _numbered(order.id, tenant_id=tenant_id)
         await outbox.append(
             [events.draft("order.created", order.id, orders.created_payload(order, draft.lines))],
             tenant_id=tenant_id, meta=meta,
@@ -366,8 +365,8 @@ async def import_order(
 ) -> tuple[orders.Order, bool]:
     """Record an order placed elsewhere once per external reference: (the order, whether this
     call created it). `move_stock` reserves or moves its stock, then `customer` finds or creates
-    its customer: stock rows are locked before any event is appended, the order every writer
-    keeps so that none deadlock."""
+    its customer. Locks are taken in the order every writer keeps, so that none deadlock: stock
+    rows, then the order counter, then (at commit) the event counter."""
     async with db.transaction(tenant_id=tenant_id):
         existing = await OrderTable.select().where(
             OrderTable.tenant_id == tenant_id, OrderTable.external_ref == request.external_ref
@@ -376,10 +375,8 @@ async def import_order(
             return _order(existing), False
         await _check_customer(request.customer_id, tenant_id=tenant_id)
         draft = await _imported(request, tenant_id=tenant_id)
-        number = (await outbox.next_values("orders", 1, tenant_id=tenant_id))[0]
         rows = await OrderTable.insert(OrderTable(
             tenant_id=tenant_id,
-            number=number,
             customer_id=request.customer_id,
             currency=draft.totals.currency,
             subtotal=draft.totals.subtotal,
@@ -391,33 +388,44 @@ async def import_order(
         order = _order(rows[0])
         await _insert_lines(order, draft.lines, tenant_id=tenant_id)
         await move_stock(order, draft.lines)
-        if customer is not None:
-            order = await _set_customer(order, await customer(), tenant_id=tenant_id)
+        buyer = None if customer is None else await customer()
+        order = await _numbered(order.id, buyer, tenant_id=tenant_id)
         payload = {**orders.created_payload(order, draft.lines), "externalRef": request.external_ref}
         created = events.draft("order.created", order.id, payload)
         await outbox.append([created], tenant_id=tenant_id, meta=meta)
     return order, True
 
 
-async def _set_customer(order: orders.Order, customer_id: UUID, *, tenant_id: UUID) -> orders.Order:
-    rows = await OrderTable.update({OrderTable.customer_id: customer_id}).where(
-        OrderTable.tenant_id == tenant_id, OrderTable.id == order.id
-    ).returning(*OrderTable.all_columns())
-    return _order(rows[0])
+NUMBERING = """
+    with counter as (
+        insert into tenant_counters (tenant_id, name, value) values ($1, 'orders', 1)
+        on conflict (tenant_id, name) do update set value = tenant_counters.value + 1
+        returning value
+    )
+    update orders set number = counter.value, customer_id = coalesce($3, orders.customer_id)
+    from counter where orders.tenant_id = $1 and orders.id = $2
+    returning orders.*
+"""
+
+
+async def _numbered(order_id: UUID, customer_id: UUID | None = None, *, tenant_id: UUID) -> orders.Order:
+    """Number a new order (and set its customer, when given): the last step before its events.
+    The tenant's order counter stays locked until commit, so numbers commit in order without a
+    gap; taking it last lets one tenant's concurrent orders overlap until here."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        row = await tx.connection.fetchrow(NUMBERING, tenant_id, order_id, customer_id)
+    return _order(row)
 
 
 async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders.OrderDraft:
     skus = sorted({line.sku for line in request.lines})
-    variants = await catalog_tables.variants_by_sku(skus, tenant_id=tenant_id)
+    variants, products = await catalog_tables.variants_by_sku_with_products(skus, tenant_id=tenant_id)
     unknown = {
         f"{request.path}.items[{i}].sku": "unknown sku"
         for i, line in enumerate(request.lines) if line.sku not in variants
     }
     if unknown:
         raise Invalid("unknown sku", fields=unknown)
-    products = await catalog_tables.get_products(
-        list({v.product_id for v in variants.values()}), tenant_id=tenant_id
-    )
     return orders.imported_draft(request, variants, products)
 
 

@@ -198,15 +198,20 @@ async def accept_signed(
 
 
 async def claim(delivery_id: UUID, *, tenant_id: UUID) -> webhooks.Delivery | None:
-    """Lock a delivery for applying it in the caller's transaction; None once it is done."""
+    """Lock a delivery and mark it processed in the caller's transaction, which then applies
+    it: should that transaction roll back, the mark goes with it. None once it is done."""
     async with db.transaction(tenant_id=tenant_id) as tx:
         row = await tx.connection.fetchrow(
-            "select * from webhook_inbox where tenant_id = $1 and id = $2 for update",
+            """
+            update webhook_inbox
+            set status = 'processed', processed_at = now(), updated_at = now(),
+                attempts = attempts + 1, last_error = null
+            where tenant_id = $1 and id = $2 and status not in ('processed', 'dead')
+            returning *
+            """,
             tenant_id, delivery_id,
         )
-    if row is None or row["status"] in ("processed", "dead"):
-        return None
-    return _delivery(dict(row))
+    return None if row is None else _delivery(dict(row))
 
 
 async def mark_processed(delivery_id: UUID, *, tenant_id: UUID) -> None:

@@ -57,8 +57,8 @@ CANCELLED = "cancelled: the attempt timed out, or its worker stopped"
 
 
 async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: str) -> str:
-    """Apply one accepted delivery exactly once: the inbox row is locked, the domain change and
-    its events are written, and the row is marked processed, all in one transaction."""
+    """Apply one accepted delivery exactly once: the inbox row is locked and marked processed,
+    and the domain change and its events are written, all in one transaction."""
     tenant, delivery = UUID(tenant_id), UUID(delivery_id)
     job = ctx.get("job")
     final = job is None or job.attempts >= job.retries
@@ -93,7 +93,6 @@ async def _apply(tenant: UUID, delivery: UUID) -> str:
         meta = events.WriteMeta(actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id)
         payload = domain_flows.parse(claimed.flow, claimed.payload)
         await flows.APPLY[claimed.flow](payload, tenant_id=tenant, meta=meta)
-        await inbox.mark_processed(delivery, tenant_id=tenant)
     log.info("delivery %s (%s %s) applied", delivery, claimed.flow, claimed.delivery_id)
     return "processed"
 

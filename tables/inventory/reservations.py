@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from domain import events, inventory
-from domain.errors import NotFound
+from domain.errors import Conflict, NotFound
 from tables import db
 from tables import events as outbox
 from tables.inventory import rows
@@ -32,11 +34,13 @@ async def reserve(
     if not wanted:
         return []
     async with db.transaction(tenant_id=tenant_id) as tx:
-        skus = await _skus(tx, list(wanted), tenant_id=tenant_id)
         levels = await rows.lock_levels(
             tx, f"s.variant_id = any({{}}::uuid[]) and {ACTIVE_LOCATION}", list(wanted),
             tenant_id=tenant_id,
         )
+        skus = {level.variant_id: level.sku for level in levels}
+        if len(skus) < len(wanted):
+            skus = await _skus(tx, list(wanted), tenant_id=tenant_id)
         plan = [
             taken
             for variant_id in sorted(wanted)
@@ -44,15 +48,14 @@ async def reserve(
                 skus[variant_id], wanted[variant_id], [lv for lv in levels if lv.variant_id == variant_id]
             )
         ]
-        made: list[inventory.Reservation] = []
-        drafts: list[events.Draft] = []
-        for level, quantity in plan:
-            after = await rows.store(tx, level, level.on_hand, level.reserved + quantity)
-            made.append(await _hold(tx, order_id, after, quantity, tenant_id=tenant_id))
-            payload = inventory.stock_payload(after, orderId=str(order_id), quantity=quantity)
-            drafts.append(events.draft("inventory.reserved", after.variant_id, payload))
+        made = await _hold(tx, order_id, plan, tenant_id=tenant_id)
+        drafts = [
+            events.draft("inventory.reserved", after.variant_id,
+                         inventory.stock_payload(after, orderId=str(order_id), quantity=held.quantity))
+            for after, held in made
+        ]
         await outbox.append(drafts, tenant_id=tenant_id, meta=meta)
-    return made
+    return [held for _, held in made]
 
 
 async def commit_reservations(order_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta) -> None:
@@ -97,17 +100,43 @@ async def _skus(tx: Any, variant_ids: list[UUID], *, tenant_id: UUID) -> dict[UU
     return skus
 
 
+HOLD = """
+with plan as (
+    select * from unnest($3::uuid[], $4::int[]) with ordinality as p (level_id, quantity, position)
+), after as (
+    update stock_levels s set reserved = s.reserved + plan.quantity, updated_at = clock_timestamp()
+    from plan where s.tenant_id = $1 and s.id = plan.level_id
+    returning s.id, s.variant_id, s.location_id, s.on_hand, s.reserved, s.updated_at, plan.position
+), held as (
+    insert into reservations (tenant_id, order_id, variant_id, location_id, quantity, status)
+    select $1, $2, s.variant_id, s.location_id, plan.quantity, 'active'
+    from plan join stock_levels s on s.tenant_id = $1 and s.id = plan.level_id
+    order by plan.position
+    returning *
+)
+select after.*, held.id as held_id, held.quantity, held.status, held.created_at
+from after join held on held.variant_id = after.variant_id and held.location_id = after.location_id
+order by after.position
+"""
+
+
 async def _hold(
-    tx: Any, order_id: UUID, level: inventory.StockLevel, quantity: int, *, tenant_id: UUID
-) -> inventory.Reservation:
-    row = await tx.connection.fetchrow(
-        """
-        insert into reservations (tenant_id, order_id, variant_id, location_id, quantity, status)
-        values ($1, $2, $3, $4, $5, 'active') returning *
-        """,
-        tenant_id, order_id, level.variant_id, level.location_id, quantity,
-    )
-    return rows.reservation(row)
+    tx: Any, order_id: UUID, plan: Sequence[tuple[inventory.StockLevel, int]], *, tenant_id: UUID
+) -> list[tuple[inventory.StockLevel, inventory.Reservation]]:
+    """Reserve the planned quantities of locked levels and record the holds, in one statement:
+    (each level after, its reservation)."""
+    try:
+        found = await tx.connection.fetch(
+            HOLD, tenant_id, order_id, [level.id for level, _ in plan], [quantity for _, quantity in plan]
+        )
+    except asyncpg.CheckViolationError:
+        raise Conflict("stock cannot be reserved beyond what is on hand") from None
+    skus = {level.id: level.sku for level, _ in plan}
+    return [
+        (rows.level({**dict(row), "sku": skus[row["id"]]}),
+         rows.reservation({**dict(row), "id": row["held_id"], "order_id": order_id}))
+        for row in found
+    ]
 
 
 async def _settle(

@@ -217,6 +217,8 @@ def catalog_calls(stock: Stock) -> list[Any]:
          lambda found: {v.sku for vs in found.values() for v in vs} == skus),
         (catalog_tables.variants_by_sku(stock.skus, tenant_id=tenant_id),
          lambda found: set(found) == skus),
+        (catalog_tables.variants_by_sku_with_products(stock.skus, tenant_id=tenant_id),
+         lambda found: set(found[0]) == skus and set(found[1]) == ids),
         (catalog_tables.list_products(
             tenant_id=tenant_id, where=every, sort=catalog.ProductSort.TITLE,
             descending=False, after=None, limit=100),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 
 from domain import events
@@ -83,3 +84,54 @@ async def test_events_of_one_tenant_are_invisible_to_another(tenant_a: Any, tena
     await outbox.append([events.draft("test.happened", "a")], tenant_id=tenant_a.id, meta=META)
 
     assert await outbox.list_events(tenant_id=tenant_b.id) == []
+
+
+async def test_sequence_numbers_follow_commit_order_and_an_open_writer_blocks_no_one(
+    tenant_a: Any,
+) -> None:
+    appended, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with db.transaction(tenant_id=tenant_a.id):
+            await outbox.append([events.draft("test.happened", "slow")], tenant_id=tenant_a.id, meta=META)
+            appended.set()
+            await release.wait()
+
+    slow = asyncio.create_task(slow_writer())
+    await appended.wait()
+    # Numbers are taken at commit: a writer still inside its transaction holds no counter lock.
+    await asyncio.wait_for(
+        outbox.append([events.draft("test.happened", "fast")], tenant_id=tenant_a.id, meta=META), 10
+    )
+    release.set()
+    await slow
+
+    found = await outbox.list_events(tenant_id=tenant_a.id)
+
+    assert [(e.seq, e.aggregate_id) for e in found] == [(1, "fast"), (2, "slow")]
+
+
+async def test_events_of_one_transaction_are_numbered_in_the_order_appended(tenant_a: Any) -> None:
+    async with db.transaction(tenant_id=tenant_a.id):
+        await outbox.append([events.draft("test.happened", "1"), events.draft("test.happened", "2")],
+                            tenant_id=tenant_a.id, meta=META)
+        await outbox.append([events.draft("test.happened", "3")], tenant_id=tenant_a.id, meta=META)
+
+    found = await outbox.list_events(tenant_id=tenant_a.id)
+
+    assert [(e.seq, e.aggregate_id) for e in found] == [(1, "1"), (2, "2"), (3, "3")]
+
+
+async def test_events_failing_at_commit_roll_back_the_whole_change(tenant_a: Any) -> None:
+    with pytest.raises(asyncpg.StringDataRightTruncationError):
+        async with db.transaction(tenant_id=tenant_a.id) as tx:
+            await tx.connection.execute(
+                "insert into tenant_counters (tenant_id, name, value) values ($1, 'probe', 1)", tenant_a.id
+            )
+            await outbox.append([events.draft("test.happened", "ok")], tenant_id=tenant_a.id, meta=META)
+            await outbox.append([events.draft("test.happened", "x" * 65)], tenant_id=tenant_a.id, meta=META)
+
+    async with db.transaction(tenant_id=tenant_a.id) as tx:
+        probes = await tx.connection.fetchval("select count(*) from tenant_counters where name = 'probe'")
+    assert probes == 0
+    assert await outbox.list_events(tenant_id=tenant_a.id) == []

@@ -450,6 +450,14 @@ async def test_variants_by_sku_excludes_other_tenant(world: World) -> None:
     assert {sku: v.id for sku, v in found.items()} == {world.b.variant.sku: world.b.variant.id}
 
 
+async def test_variants_by_sku_with_products_excludes_other_tenant(world: World) -> None:
+    variants, products = await catalog_tables.variants_by_sku_with_products(
+        [world.a.variant.sku, world.b.variant.sku], tenant_id=world.b.tenant_id
+    )
+    assert {sku: v.id for sku, v in variants.items()} == {world.b.variant.sku: world.b.variant.id}
+    assert list(products) == [world.b.product.id]
+
+
 async def test_get_variant_of_other_tenant_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
         await catalog_tables.get_variant(world.a.variant.id, tenant_id=world.b.tenant_id)

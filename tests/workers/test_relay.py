@@ -383,26 +383,32 @@ async def test_an_event_committed_after_events_with_higher_ids_is_still_publishe
     appended, finish = asyncio.Event(), asyncio.Event()
 
     async def long_transaction() -> None:
-        async with db.transaction(tenant_id=slow):
-            await append(slow, "long")
+        # The outbox writes a transaction's events just before COMMIT; written early here, the
+        # row takes a lower id than rows that commit before it.
+        async with db.transaction(tenant_id=slow) as tx:
+            await tx.connection.execute(
+                outbox.APPEND, [slow], ["relay.tested"], ["relay"], ["long"], ["{}"], [""], [""]
+            )
             appended.set()
             await finish.wait()
 
     async with running(env.relay()), consuming(env.redis_url, *tenants) as consumer:
         long = asyncio.create_task(long_transaction())
         await appended.wait()
-        queued_behind = asyncio.create_task(append(slow, "after-long"))
+        # Sequence numbers are taken at commit: this writer does not wait for the open one.
+        await append(slow, "after-long")
         await append(fast, "fast.0")
         await append(fast, "fast.1")
-        await consumer.wait_for(2)
+        await consumer.wait_for(3)
         published_while_open = consumer.labels(slow), consumer.labels(fast)
         finish.set()
-        await asyncio.gather(long, queued_behind)
+        await long
         await consumer.wait_for(4)
 
-    assert published_while_open == ([], ["fast.0", "fast.1"])
-    assert await row_id(slow, 1) < await row_id(fast, 1)
-    assert consumer.labels(slow) == ["long", "after-long"]
+    assert published_while_open == (["after-long"], ["fast.0", "fast.1"])
+    # "long" has the lowest row id of all and committed last: it is still published.
+    assert await row_id(slow, 2) < await row_id(slow, 1) < await row_id(fast, 1)
+    assert consumer.labels(slow) == ["after-long", "long"]
     assert consumer.seqs(slow) == [1, 2]
 
 
