@@ -86,17 +86,17 @@ def _gql(ctx: Context, query: str, variables: dict[str, Any] | None = None) -> w
 
 async def _load(
     ctx: Context, name: str, system: str, url: str, requests: list[wrk.Request],
-    connections: int = 32, proc: str | None = None,
+    connections: int = 32, proc: str | None = None, rate: float | None = None,
 ) -> dict[str, Any]:
-    script = ctx.work / f"{name}-{system}.lua"
+    script = ctx.work / f"{name}-{system}.lua".replace("/", "-")
     if ctx.warmup:
         await asyncio.to_thread(wrk.run, url, requests, script, seconds=ctx.warmup,
-                                connections=connections)
+                                connections=connections, rate=rate)
     watched = ctx.procs[proc or ("api" if system == "tenantgraph" else "baseline")]
     services = ctx.env["DATABASE_URL"], ctx.env["REDIS_URL"]
     before = (watched.cpu_seconds(), *map(service_cpu_seconds, services))
     result = await asyncio.to_thread(wrk.run, url, requests, script, seconds=ctx.seconds,
-                                     connections=connections)
+                                     connections=connections, rate=rate)
     after = (watched.cpu_seconds(), *map(service_cpu_seconds, services))
     cpu = [round((b - a) / result["seconds"], 3) for a, b in zip(before, after, strict=True)]
     return {"scenario": name, "system": system, **_round(result),
@@ -151,14 +151,23 @@ def _signed(secret: str, path: str, skus: list[str], count: int) -> list[wrk.Req
     return requests
 
 
+STEADY_RATE = 1000
+
+
 async def webhook_ingest(ctx: Context) -> list[dict[str, Any]]:
+    """As fast as 32 connections go, then at a steady 1,000/s (wrk paced by a Lua delay()) for
+    the latency; every request is a new delivery (a repeat would be a cheaper 200)."""
     skus = await _sample(ctx, "select sku from variants where tenant_id = $1 order by random() limit $2")
     secret = ctx.dataset.webhook_secrets["bench-a"]
-    count = int(6000 * (ctx.seconds + ctx.warmup))
-    tg = _signed(secret, "/webhooks/purchase-flow?tenant=bench-a", skus, count)
-    base = _signed(secret, f"/{ctx.tenant}/webhooks/purchase-flow", skus, count)
-    return [await _load(ctx, "d webhook ingest", "tenantgraph", ctx.api, tg),
-            await _load(ctx, "d webhook ingest", "baseline", ctx.baseline, base)]
+    paths = {"tenantgraph": (ctx.api, "/webhooks/purchase-flow?tenant=bench-a"),
+             "baseline": (ctx.baseline, f"/{ctx.tenant}/webhooks/purchase-flow")}
+    rows = []
+    for name, per_second, rate in (("d webhook ingest", 6000, None),
+                                   ("d webhook ingest 1,000/s", STEADY_RATE * 1.2, STEADY_RATE)):
+        for system, (url, path) in paths.items():
+            requests = _signed(secret, path, skus, int(per_second * (ctx.seconds + ctx.warmup)))
+            rows.append(await _load(ctx, name, system, url, requests, rate=rate))
+    return rows
 
 
 async def worker_throughput(ctx: Context) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ function response(status, headers, body)
   end
 end
 
+%(pacing)s
 function done(summary, latency, requests)
   local failed = 0
   for _, thread in ipairs(threads) do failed = failed + (thread:get("failures") or 0) end
@@ -46,6 +47,33 @@ function done(summary, latency, requests)
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
     latency:percentile(95) / 1e3, latency:percentile(99) / 1e3, failed,
     e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+# A steady rate: wrk calls delay() before each request of a connection; each thread hands out
+# send times on its own schedule (rate / threads per second), so a connection freed early waits
+# for the next slot and one freed late sends at once (latency counts from the actual send).
+PACING = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } tg_timeval;
+int gettimeofday(tg_timeval *tv, void *tz);
+]]
+local clock = ffi.new("tg_timeval")
+local interval, next_at = %(interval_ms)f, nil
+
+local function now_ms()
+  ffi.C.gettimeofday(clock, nil)
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_usec) / 1000
+end
+
+function delay()
+  local now = now_ms()
+  next_at = next_at or now
+  local wait = next_at - now
+  next_at = next_at + interval
+  return wait > 0 and wait or 0
 end
 """
 
@@ -71,9 +99,10 @@ def ensure_installed() -> str:
 
 def run(
     base_url: str, requests: Sequence[Request], script: Path, *, seconds: float,
-    connections: int, threads: int = 2,
+    connections: int, threads: int = 2, rate: float | None = None,
 ) -> dict[str, float]:
-    script.write_text(_lua(requests, threads))
+    """Closed loop (each connection sends as soon as it is answered), or `rate` requests/s."""
+    script.write_text(_lua(requests, threads, rate))
     done = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
          "-s", str(script), base_url],
@@ -92,14 +121,15 @@ def run(
 CHUNK = 2000  # LuaJIT limits the constants of one function: build the table in chunks
 
 
-def _lua(requests: Sequence[Request], threads: int) -> str:
+def _lua(requests: Sequence[Request], threads: int, rate: float | None = None) -> str:
     chunks = []
     for number, start in enumerate(range(0, len(requests), CHUNK)):
         body = "\n".join(
             f"  requests[#requests + 1] = {_format(r)}" for r in requests[start:start + CHUNK]
         )
         chunks.append(f"function chunk_{number}()\n{body}\nend\nchunk_{number}()")
-    return LUA % {"requests": "\n".join(chunks), "threads": threads}
+    pacing = PACING % {"interval_ms": 1000 * threads / rate} if rate else ""
+    return LUA % {"requests": "\n".join(chunks), "threads": threads, "pacing": pacing}
 
 
 def _format(request: Request) -> str:

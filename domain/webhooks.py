@@ -132,6 +132,15 @@ def _usable_id(delivery_id: str) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
+class Receipt:
+    """The inbox's answer to a verified delivery: its row, and whether this request stored it."""
+
+    id: UUID
+    status: DeliveryStatus
+    created: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class Delivery:
     id: UUID
     tenant_id: UUID

@@ -14,7 +14,7 @@ import uuid
 import orjson
 from saq import Queue
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from domain import flows, webhooks
 from domain.config import Settings
@@ -27,10 +27,15 @@ from workers import deliveries
 log = logging.getLogger("tenantgraph.webhooks")
 
 
+ENDPOINTS_HELD = 4096
+"""Endpoints each process keeps in memory (found ones only; the oldest is dropped first)."""
+
+
 class WebhookEndpoint:
     def __init__(self, settings: Settings, queue: Queue) -> None:
         self.settings = settings
         self.queue = queue
+        self.endpoints = _Endpoints(ENDPOINTS_HELD)
 
     async def receive(self, request: Request) -> Response:
         correlation_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
@@ -43,22 +48,43 @@ class WebhookEndpoint:
 
     async def _receive(self, request: Request, correlation_id: str) -> Response:
         flow = request.path_params["flow"]
-        endpoint = await self._endpoint(request, flow)
+        key = (_tenant_ref(request), flow)
+        held = self.endpoints.get(key)
+        endpoint = held or await self._endpoint(request, flow)
         if isinstance(endpoint, Response):
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
+        body = await self._body(request)
+        response = await self._deliver(endpoint, request, body, correlation_id)
+        if held is None or (response is not None and response.status_code < 400):
+            return response or _changed()
+        # The endpoint held in memory may be out of date: a refusal, or a store the database
+        # refused because the endpoint changed, is decided again on a fresh read.
+        self.endpoints.forget(key)
+        fresh = await self._endpoint(request, flow)
+        if isinstance(fresh, Response):
+            return fresh
+        return await self._deliver(fresh, request, body, correlation_id) or _changed()
+
+    async def _body(self, request: Request) -> bytes | Response:
         limit = self.settings.webhook_max_body_bytes
         if _declared_over(request.headers.get("content-length", ""), limit):
             return problem(413, "Payload too large", f"the body is limited to {limit} bytes")
         if _media_type(request) != "application/json":
             return problem(415, "Unsupported media type", "send the delivery as application/json")
-        body = await _read(request, limit)
+        return await _read(request, limit)
+
+    async def _deliver(
+        self, endpoint: webhooks.Endpoint, request: Request, body: bytes | Response,
+        correlation_id: str,
+    ) -> Response | None:
+        """The answer to a delivery; None when the endpoint changed since it was read."""
         if isinstance(body, Response):
             return body
         try:
             delivery_id = webhooks.verify(request.headers, body, endpoint.secrets, now=time.time())
             payload = _json(body)
-            flows.parse(flow, payload)
+            flows.parse(endpoint.flow, payload)
         except Invalid as error:
             return from_error(error, status=422, title="Unprocessable delivery")
         except DomainError as error:
@@ -67,20 +93,21 @@ class WebhookEndpoint:
 
     async def _accept(
         self, endpoint: webhooks.Endpoint, delivery_id: str, payload: object, correlation_id: str
-    ) -> Response:
-        stored, created = await inbox.accept(
-            tenant_id=endpoint.tenant_id, flow=endpoint.flow, delivery_id=delivery_id,
-            payload=payload,  # type: ignore[arg-type]
+    ) -> Response | None:
+        receipt = await inbox.accept_signed(
+            endpoint, delivery_id=delivery_id, payload=orjson.dumps(payload).decode(),
             correlation_id=correlation_id,
         )
-        if not created:
-            return JSONResponse({"id": str(stored.id), "status": stored.status.value}, 200)
+        if receipt is None:
+            return None
+        if not receipt.created:
+            return _answer({"id": str(receipt.id), "status": receipt.status.value}, 200)
         try:
-            await deliveries.enqueue(self.queue, tenant_id=stored.tenant_id, delivery_id=stored.id)
+            await deliveries.enqueue(self.queue, tenant_id=endpoint.tenant_id, delivery_id=receipt.id)
         except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
-            log.warning("enqueue failed for delivery %s; the sweeper will retry", stored.id,
+            log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
                         exc_info=True)
-        return JSONResponse({"id": str(stored.id), "status": "queued"}, 202)
+        return _answer({"id": str(receipt.id), "status": "queued"}, 202)
 
     async def handshake(self, request: Request) -> Response:
         """Meta-style subscription check: echo hub.challenge when hub.verify_token matches."""
@@ -98,13 +125,46 @@ class WebhookEndpoint:
     async def _endpoint(self, request: Request, flow: str) -> webhooks.Endpoint | Response:
         if flow not in webhooks.FLOWS:
             return problem(404, "Not found", f"unknown flow {flow!r}")
-        tenant = request.query_params.get("tenant") or request.headers.get("x-tenant-id")
+        tenant = _tenant_ref(request)
         if not tenant:
             return problem(404, "Not found", "name the tenant: ?tenant=<slug> or X-Tenant-ID")
         endpoint = await inbox.find_endpoint(tenant, flow)
         if endpoint is None or not endpoint.enabled:
             return problem(404, "Not found", f"no enabled {flow} endpoint for this tenant")
+        self.endpoints.put((tenant, flow), endpoint)
         return endpoint
+
+
+class _Endpoints:
+    """Enabled endpoints by (tenant as the request names it, flow), as last read. Only a hint:
+    the inbox stores nothing unless the endpoint still holds the secrets read (accept_signed)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.found: dict[tuple[str, str], webhooks.Endpoint] = {}
+
+    def get(self, key: tuple[str, str]) -> webhooks.Endpoint | None:
+        return self.found.get(key)
+
+    def put(self, key: tuple[str, str], endpoint: webhooks.Endpoint) -> None:
+        if key not in self.found and len(self.found) >= self.size:
+            del self.found[next(iter(self.found))]
+        self.found[key] = endpoint
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self.found.pop(key, None)
+
+
+def _tenant_ref(request: Request) -> str:
+    return request.query_params.get("tenant") or request.headers.get("x-tenant-id") or ""
+
+
+def _answer(body: dict[str, str], status: int) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def _changed() -> Response:
+    return problem(409, "Conflict", "the endpoint changed while the delivery was checked; send it again")
 
 
 def _declared_over(declared: str, limit: int) -> bool:

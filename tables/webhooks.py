@@ -178,6 +178,25 @@ async def accept(
     return _delivery(existing), False
 
 
+async def accept_signed(
+    endpoint: webhooks.Endpoint, *, delivery_id: str, payload: str, correlation_id: str
+) -> webhooks.Receipt | None:
+    """Store a delivery verified against `endpoint.secrets`, once, in one round trip (a
+    statement in its own transaction, committed on return); None when the endpoint no longer
+    holds exactly those secrets or is disabled, so an endpoint read earlier (a cache) can
+    never let a rotated-out secret through. `payload` is JSON text."""
+    assert DB.pool is not None
+    async with DB.pool.acquire() as connection:
+        row = await connection.fetchrow(
+            "select id, status, created from webhook_accept($1, $2, $3, $4::jsonb, $5, $6)",
+            endpoint.tenant_id, endpoint.flow, delivery_id, payload, correlation_id,
+            list(endpoint.secrets),
+        )
+    if row is None:
+        return None
+    return webhooks.Receipt(row["id"], webhooks.DeliveryStatus(row["status"]), row["created"])
+
+
 async def claim(delivery_id: UUID, *, tenant_id: UUID) -> webhooks.Delivery | None:
     """Lock a delivery and mark it processed in the caller's transaction, which then applies
     it: should that transaction roll back, the mark goes with it. None once it is done."""
