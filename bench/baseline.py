@@ -32,7 +32,10 @@ LINES = """select order_id, variant_id, sku, quantity, unit_price from order_lin
            where tenant_id = $1 and order_id = any($2::uuid[]) order by position"""
 LINE_VARIANTS = "select id, sku from variants where tenant_id = $1 and id = any($2::uuid[])"
 CUSTOMERS = "select id, email from customers where tenant_id = $1 and id = any($2::uuid[])"
-INBOX = """insert into webhook_inbox (id, tenant_id, flow, delivery_id, payload, status, attempts,
+# A copy of the inbox (same columns, indexes and checks): rows in webhook_inbox itself would be
+# found by tenantgraph's sweeper, which cannot apply this made-up flow.
+INBOX_TABLE = "create table if not exists bench_inbox (like webhook_inbox including all)"
+INBOX = """insert into bench_inbox (id, tenant_id, flow, delivery_id, payload, status, attempts,
            correlation_id, received_at, updated_at)
            values (gen_random_uuid(), $1, 'bench-baseline', $2, $3::jsonb, 'queued', 0, '', now(), now())
            on conflict (tenant_id, flow, delivery_id) do nothing returning id"""
@@ -47,6 +50,9 @@ def app() -> Starlette:
     async def lifespan(application: Starlette) -> AsyncIterator[None]:
         state = application.state
         state.pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=2, max_size=20)
+        async with state.pool.acquire() as db, db.transaction():
+            await db.execute("select pg_advisory_xact_lock(7220099)")  # one creator per run
+            await db.execute(INBOX_TABLE)
         state.queue = Queue.from_url(os.environ["REDIS_URL"], name="bench-baseline")
         state.secrets = {}
         await state.queue.connect()
