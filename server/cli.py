@@ -50,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = command("serve", _serve, "serve the API with uvicorn")
     serve.add_argument("--workers", type=int, default=1, help="API processes")
-    command("worker", _worker, "run a SAQ worker")
+    worker = command("worker", _worker, "run a SAQ worker (and the outbox relay)")
+    worker.add_argument("--no-relay", dest="relay", action="store_false",
+                        help="leave publishing to a `tenantgraph relay` process")
+    command("relay", _relay, "publish committed events to subscribers, alone in its process")
     command("migrate", _migrate, "apply database migrations and set up the app role")
     command("dev", _dev, "what `make run` does: services, migrations, demo data, API and worker")
 
@@ -153,7 +156,25 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
 
     async def run() -> None:
-        await worker(settings).start()
+        await worker(settings, relay=args.relay).start()
+
+    uvloop.run(run())
+
+
+def _relay(args: argparse.Namespace, settings: Settings) -> None:
+    import uvloop
+
+    from workers.settings import relay_alone
+
+    settings = _with_services(settings)
+
+    async def run() -> None:
+        task = asyncio.create_task(relay_alone(settings))
+        loop = asyncio.get_running_loop()
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     uvloop.run(run())
 

@@ -45,6 +45,20 @@ def queue(settings: Settings) -> Queue:
     return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
 
 
+async def relay_alone(settings: Settings) -> None:
+    """The outbox relay as a process of its own (`tenantgraph relay`), until cancelled: its
+    event loop waits for nothing else, so events leave as soon as they commit."""
+    assert settings.database_url is not None and settings.redis_url is not None
+    dsn = engine.app_dsn(settings.database_url, str(settings.app_database_password))
+    await engine.start(dsn, max_size=2)
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        await Relay(client, dsn).run()
+    finally:
+        await client.aclose()
+        await engine.stop()
+
+
 def worker(settings: Settings, *, relay: bool = True) -> Worker[dict[str, Any]]:
     """A worker applying deliveries and sweeping lost ones; with `relay`, it also publishes
     the outbox (several workers may: their batches take turns under an advisory lock)."""

@@ -497,6 +497,28 @@ async def test_two_worker_processes_relay_together_in_order_without_loss(
         assert consumer.seqs(tenant_id) == list(range(1, 101))
 
 
+async def test_a_relay_process_publishes_alone_and_a_worker_without_relay_does_not_listen(
+    env: Env, tenants: tuple[UUID, UUID], server_env: dict[str, str], tmp_path: Path
+) -> None:
+    quiet = spawn(["worker", "--no-relay"], server_env, tmp_path / "worker.log")
+    publisher = spawn(["relay"], server_env, tmp_path / "relay.log")
+    try:
+        async with consuming(env.redis_url, *tenants) as consumer:
+            await eventually(lambda: env.listening(1), timeout=20)
+            await stream(tenants, 20, pause=0)
+            await consumer.wait_for(20)
+            await eventually(lambda: all_marked(*tenants))
+        await stop(publisher)
+        assert publisher.returncode == 0, (tmp_path / "relay.log").read_text()[-2000:]
+        await eventually(lambda: env.listening(0))
+    finally:
+        for process in (quiet, publisher):
+            await stop(process)
+
+    for tenant_id in tenants:
+        assert consumer.seqs(tenant_id) == list(range(1, 11))
+
+
 async def test_notify_wakes_the_relay_well_before_its_poll_interval(
     env: Env, tenants: tuple[UUID, UUID]
 ) -> None:
