@@ -153,8 +153,17 @@ class Hub:
                 self._dispatch(message["data"])
 
     def _dispatch(self, data: bytes) -> None:
+        """A message is one event, or a JSON array of consecutive events (the relay's)."""
         try:
             raw = orjson.loads(data)
+        except ValueError:
+            log.warning("ignored a malformed event message")
+            return
+        for item in raw if isinstance(raw, list) else [raw]:
+            self._dispatch_one(item)
+
+    def _dispatch_one(self, raw: Any) -> None:
+        try:
             listeners = self._listeners.get(UUID(raw["tenantId"]))
             if not listeners:
                 return

