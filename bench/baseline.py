@@ -158,9 +158,7 @@ async def create_order(pool: asyncpg.Pool, tenant: str, sku: str, customer: str)
             "select id, price_amount from variants where tenant_id = $1 and sku = $2", tenant, sku
         )
         number = await db.fetchval(
-            """insert into tenant_counters (tenant_id, name, value) values ($1, 'orders', 1)
-               on conflict (tenant_id, name) do update set value = tenant_counters.value + 1
-               returning value""", tenant,
+            "select nextval(format('order_numbers_%s', replace($1::uuid::text, '-', '')))", tenant
         )
         order = await db.fetchrow(
             """insert into orders (id, tenant_id, number, customer_id, status, currency, subtotal,

@@ -83,8 +83,7 @@ where o.tenant_id = $1 and o.id = s.order_id
 """
 
 COUNTER_SQL = """
-insert into tenant_counters (tenant_id, name, value) values ($1, 'orders', $2)
-on conflict (tenant_id, name) do update set value = excluded.value
+select setval(format('order_numbers_%s', replace($1::uuid::text, '-', '')), $2)
 """
 
 

@@ -302,6 +302,8 @@ class _Session:
         except DomainError as error:
             await self.close(4403, f"Forbidden: {error.message}")
             return
+        except Exception:  # noqa: BLE001 - the database blinked: check again at the next ping
+            log.warning("keep-alive could not re-check the credential", exc_info=True)
         try:
             await self.send({"type": "ping"})
         except WebSocketDisconnect:
@@ -330,19 +332,21 @@ class Credentials:
         if found is None or now - found[0] > self.REUSE:
             self._forget_before(now - self.REUSE)
             check = asyncio.ensure_future(auth.authenticate(authorization, tenant, self._settings))
-            check.add_done_callback(_retrieve)
+            check.add_done_callback(lambda done: self._settle(key, done))
             found = self._checks[key] = (now, check)
         return await asyncio.shield(found[1])
+
+    def _settle(self, key: tuple[str | None, str | None], check: asyncio.Future[auth.Caller]) -> None:
+        """An answer (the caller, or a DomainError) is shared; a failure to find out is not."""
+        error = None if check.cancelled() else check.exception()  # also marks it retrieved
+        unknown = check.cancelled() or (error is not None and not isinstance(error, DomainError))
+        if unknown and key in self._checks and self._checks[key][1] is check:
+            del self._checks[key]
 
     def _forget_before(self, moment: float) -> None:
         if len(self._checks) > 1024:
             self._checks = {k: v for k, v in self._checks.items() if v[0] >= moment}
 
-
-def _retrieve(check: asyncio.Future[Any]) -> None:
-    """Mark a failed check's error as seen, though every connection that waited on it is gone."""
-    if not check.cancelled():
-        check.exception()
 
 
 def shared_key(caller: auth.Caller, payload: dict[str, Any]) -> Hashable | None:

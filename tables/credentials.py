@@ -26,6 +26,10 @@ async def listen(on_change: Callable[[], None], on_lost: Callable[[], None]) -> 
     """A connection of its own (pooled ones carry no session state) calling `on_change` on each
     announcement and `on_lost` when it closes."""
     connection = await asyncpg.connect(DB.config["dsn"])
-    await connection.add_listener(CHANNEL, lambda *_: on_change())
+    try:
+        await connection.add_listener(CHANNEL, lambda *_: on_change())
+    except BaseException:
+        connection.terminate()
+        raise
     connection.add_termination_listener(lambda _: on_lost())
     return connection

@@ -54,21 +54,6 @@ def _event(row: dict[str, Any]) -> events.Event:
     )
 
 
-async def next_values(name: str, count: int, *, tenant_id: UUID) -> range:
-    """Reserve `count` values of a per-tenant counter. The counter row stays locked until the
-    enclosing transaction ends, so values commit in order and a rollback leaves no gap."""
-    async with db.transaction(tenant_id=tenant_id) as tx:
-        value = await tx.connection.fetchval(
-            """
-            insert into tenant_counters (tenant_id, name, value) values ($1, $2, $3)
-            on conflict (tenant_id, name) do update set value = tenant_counters.value + $3
-            returning value
-            """,
-            tenant_id, name, count,
-        )
-    return range(value - count + 1, value + 1)
-
-
 APPEND = """
     insert into events (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor,
                         created_at)

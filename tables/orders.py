@@ -381,7 +381,7 @@ async def import_order(
     """Record an order placed elsewhere once per external reference: (the order, whether this
     call created it). `move_stock` reserves or moves its stock, then `customer` finds or creates
     its customer. Locks are taken in the order every writer keeps, so that none deadlock: stock
-    rows, then the order counter, then (at commit) the event counter."""
+    rows, then (at commit) the event counter."""
     async with db.transaction(tenant_id=tenant_id):
         existing = await OrderTable.select().where(
             OrderTable.tenant_id == tenant_id, OrderTable.external_ref == request.external_ref
@@ -403,24 +403,25 @@ async def import_order(
 
 
 NUMBERING = """
-    with counter as (
-        insert into tenant_counters (tenant_id, name, value) values ($1, 'orders', 1)
-        on conflict (tenant_id, name) do update set value = tenant_counters.value + 1
-        returning value
-    )
-    update orders set number = counter.value, customer_id = coalesce($3, orders.customer_id)
-    from counter where orders.tenant_id = $1 and orders.id = $2
-    returning orders.*
+    update orders set number = tg_next_order_number($1), customer_id = coalesce($3, customer_id)
+    where tenant_id = $1 and id = $2
+    returning *
 """
 
 
 async def _numbered(order_id: UUID, customer_id: UUID | None = None, *, tenant_id: UUID) -> orders.Order:
-    """Number a new order (and set its customer, when given): the last step before its events.
-    The tenant's order counter stays locked until commit, so numbers commit in order without a
-    gap; taking it last lets one tenant's concurrent orders overlap until here."""
+    """Number a new order (and set its customer, when given), the last step before its events:
+    an order refused earlier (short stock, a bad line) takes no number. Numbers come from the
+    tenant's sequence, which makes no order wait for another (migration 2026-11-22T01:00)."""
     async with db.transaction(tenant_id=tenant_id) as tx:
         row = await tx.connection.fetchrow(NUMBERING, tenant_id, order_id, customer_id)
     return _order(row)
+
+
+async def next_number(*, tenant_id: UUID) -> int:
+    """An order number of the tenant's, for an order written by other means (tests, imports)."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        return int(await tx.connection.fetchval("select tg_next_order_number($1)", tenant_id))
 
 
 async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders.OrderDraft:

@@ -11,7 +11,7 @@ from uuid import UUID
 from domain import catalog
 from tables import catalog as catalog_tables
 from tables import db
-from tables import events as outbox
+from tables import orders as order_tables
 from tables.inventory import LocationTable, StockLevelTable
 from tables.orders import OrderLineTable, OrderTable
 from tests.documents import META
@@ -48,7 +48,7 @@ async def place_order(
 ) -> UUID:
     """An order placed at `when` (UTC) in `status`; its total is the sum of its lines."""
     async with db.transaction(tenant_id=tenant_id):
-        number = (await outbox.next_values("orders", 1, tenant_id=tenant_id))[0]
+        number = await order_tables.next_number(tenant_id=tenant_id)
         skus = await catalog_tables.variants_by_sku([sku for sku, _, _ in lines], tenant_id=tenant_id)
         total = sum(quantity * price for _, quantity, price in lines)
         order_id = uuid.uuid4()

@@ -12,6 +12,7 @@ from tables import catalog as catalog_tables
 from tables import db
 from tables import events as outbox
 from tables import inventory as stock
+from tables import orders as order_tables
 from tables.orders import OrderTable
 from tests.documents import META
 
@@ -118,7 +119,7 @@ class Shop:
 
     async def order(self) -> UUID:
         async with db.transaction(tenant_id=self.tenant_id):
-            (number,) = await outbox_numbers(self.tenant_id)
+            number = await order_tables.next_number(tenant_id=self.tenant_id)
             rows = await OrderTable.insert(OrderTable(
                 tenant_id=self.tenant_id, number=number, currency="EUR"
             )).returning(OrderTable.id)
@@ -127,10 +128,6 @@ class Shop:
 
     async def event_types(self) -> list[str]:
         return [e.type for e in await outbox.list_events(tenant_id=self.tenant_id, limit=1000)]
-
-
-async def outbox_numbers(tenant_id: UUID) -> range:
-    return await outbox.next_values("orders", 1, tenant_id=tenant_id)
 
 
 async def open_shop(

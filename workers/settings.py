@@ -35,8 +35,9 @@ class TenantgraphQueue(RedisQueue):
         return await super().sweep(lock, abort)
 
     async def notify(self, job: Job) -> None:
-        # SAQ publishes every status change for callers awaiting a job (Queue.apply, listen);
-        # nothing here awaits one, so the two PUBLISH round trips per job are skipped.
+        # SAQ publishes every status change for callers awaiting a job (Job.refresh with
+        # until_complete, Queue.listen); nothing here awaits one, so the two PUBLISH round
+        # trips per job are skipped. Whoever starts awaiting jobs must remove this.
         return None
 
 

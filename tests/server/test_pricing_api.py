@@ -11,6 +11,7 @@ import pytest
 
 from tables import db
 from tables import events as outbox
+from tables import orders as order_tables
 from tables import pricing as pricing_tables
 from tables.orders import OrderTable
 from tests.documents import CREATE_PRODUCT, codes, error_codes, error_fields, payload, product_input
@@ -218,7 +219,7 @@ async def test_deleted_price_list_takes_its_prices_with_it(shop: Any) -> None:
 async def test_price_list_that_orders_were_placed_with_is_not_deleted(shop: Any) -> None:
     created = await create_list(shop, "wholesale")
     async with db.transaction(tenant_id=shop.id):
-        number = (await outbox.next_values("orders", 1, tenant_id=shop.id))[0]
+        number = await order_tables.next_number(tenant_id=shop.id)
         await OrderTable.insert(OrderTable(
             tenant_id=shop.id, number=number, currency="EUR", price_list_id=uuid.UUID(created["id"])
         ))

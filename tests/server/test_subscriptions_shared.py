@@ -107,6 +107,25 @@ async def test_keep_alive_checks_of_one_credential_are_shared_for_a_moment(
     assert len(checked) == 4
 
 
+async def test_a_check_that_could_not_run_is_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[str] = []
+
+    async def authenticate(authorization: str | None, tenant: str | None, _: Settings) -> auth.Caller:
+        attempts.append("check")
+        if len(attempts) == 1:
+            raise ConnectionRefusedError("database restarting")
+        return caller(uuid4(), "admin")
+
+    monkeypatch.setattr(auth, "authenticate", authenticate)
+    credentials = Credentials(Settings())
+
+    with pytest.raises(ConnectionRefusedError):
+        await credentials.check("Bearer a", "t")
+    await credentials.check("Bearer a", "t")  # within REUSE, yet checked again
+
+    assert attempts == ["check", "check"]
+
+
 @dataclasses.dataclass
 class Outlet:
     """A connection that records what it was sent; a held one sends nothing until released."""

@@ -135,3 +135,26 @@ async def test_events_failing_at_commit_roll_back_the_whole_change(tenant_a: Any
         probes = await tx.connection.fetchval("select count(*) from tenant_counters where name = 'probe'")
     assert probes == 0
     assert await outbox.list_events(tenant_id=tenant_a.id) == []
+
+
+async def test_rows_that_come_numbered_keep_their_numbers_and_leave_no_gap(tenant_a: Any) -> None:
+    # What a process from before commit-time numbering does during a rolling deploy.
+    async with db.transaction(tenant_id=tenant_a.id) as tx:
+        seq = await tx.connection.fetchval(
+            """
+            insert into tenant_counters (tenant_id, name, value) values ($1, 'events', 1)
+            on conflict (tenant_id, name) do update set value = tenant_counters.value + 1
+            returning value
+            """,
+            tenant_a.id,
+        )
+        await tx.connection.execute(
+            "insert into events (tenant_id, seq, type, aggregate_type, aggregate_id, payload, created_at)"
+            " values ($1, $2, 'test.happened', 'test', 'old', '{}', now())", tenant_a.id, seq,
+        )
+    await outbox.append([events.draft("test.happened", "new")], tenant_id=tenant_a.id, meta=META)
+
+    found = await outbox.list_events(tenant_id=tenant_a.id)
+
+    assert [(e.seq, e.aggregate_id) for e in found] == [(1, "old"), (2, "new")]
+    assert await outbox.bounds(tenant_id=tenant_a.id) == (1, 2)

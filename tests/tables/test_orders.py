@@ -3,11 +3,17 @@ tenant B's id for tenant A's keys, finds nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
+import pytest
+
 from domain import catalog, customers, orders, payments
+from domain.config import Settings
 from tables import catalog as catalog_tables
 from tables import customers as customer_tables
+from tables import db
 from tables import orders as order_tables
 from tables import payments as payment_tables
 from tests.documents import META
@@ -68,3 +74,50 @@ async def test_lists_with_b_tenant_hold_none_of_a(make_tenant: Any) -> None:
 
     assert [c.id for c in customers_of_b] == [b.customer_id]
     assert orders_of_b == [] and payments_of_b == []
+
+
+async def test_order_numbers_are_taken_only_for_the_transactions_own_tenant(make_tenant: Any) -> None:
+    a, b = await make_tenant(["catalog"]), await make_tenant(["catalog"])
+
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with db.transaction(tenant_id=a.id) as tx:
+            await tx.connection.fetchval("select tg_next_order_number($1)", b.id)
+
+    assert await order_tables.next_number(tenant_id=b.id) == 1
+
+
+async def test_an_open_order_transaction_makes_no_other_order_wait_for_its_number(make_tenant: Any) -> None:
+    tenant = await make_tenant(["catalog"])
+    numbered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> int:
+        async with db.transaction(tenant_id=tenant.id):
+            number = await order_tables.next_number(tenant_id=tenant.id)
+            numbered.set()
+            await release.wait()
+        return number
+
+    held = asyncio.create_task(slow())
+    await numbered.wait()
+    quick = await asyncio.wait_for(order_tables.next_number(tenant_id=tenant.id), 10)
+    release.set()
+
+    assert (await held, quick) == (1, 2)
+
+
+async def test_a_tenant_without_its_sequence_continues_from_the_counter_kept_before(
+    make_tenant: Any, settings: Settings
+) -> None:
+    tenant = await make_tenant(["catalog"])
+    async with db.transaction(tenant_id=tenant.id) as tx:
+        await tx.connection.execute(
+            "insert into tenant_counters (tenant_id, name, value) values ($1, 'orders', 41)", tenant.id
+        )
+    owner = await asyncpg.connect(settings.database_url)
+    try:
+        await owner.execute(f"drop sequence order_numbers_{tenant.id.hex}")
+    finally:
+        await owner.close()
+
+    assert await order_tables.next_number(tenant_id=tenant.id) == 42
+    assert await order_tables.next_number(tenant_id=tenant.id) == 43
