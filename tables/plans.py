@@ -128,23 +128,11 @@ def compare_at(fields: Sequence[tuple[str, str]]) -> Node:
 
 
 def variants_of_product(node: Node) -> Node:
-    def expr(alias: str) -> str:
-        v = f"{alias}_v"
-        return (f"coalesce((select json_agg({node(v)} order by {v}.position, {v}.sku) "
-                f"from variants {v} where {v}.tenant_id = {TENANT} and {v}.product_id = {alias}.id), "
-                "'[]'::json)")
-
-    return expr
+    return _many("variants", "v", "product_id", ("position", "sku"), node)
 
 
 def lines_of_order(node: Node) -> Node:
-    def expr(alias: str) -> str:
-        li = f"{alias}_l"
-        return (f"coalesce((select json_agg({node(li)} order by {li}.position, {li}.id) "
-                f"from order_lines {li} where {li}.tenant_id = {TENANT} and {li}.order_id = {alias}.id), "
-                "'[]'::json)")
-
-    return expr
+    return _many("order_lines", "l", "order_id", ("position", "id"), node)
 
 
 def variant_of_line(node: Node) -> Node:
@@ -153,6 +141,17 @@ def variant_of_line(node: Node) -> Node:
 
 def customer_of_order(node: Node) -> Node:
     return _one("customers", "c", "customer_id", node)
+
+
+def _many(table: str, suffix: str, parent: str, order: Sequence[str], node: Node) -> Node:
+    """The rows of `table` whose `parent` column is this row's id, as a JSON array."""
+    def expr(alias: str) -> str:
+        many = f"{alias}_{suffix}"
+        ordered = ", ".join(f"{many}.{column}" for column in order)
+        return (f"coalesce((select json_agg({node(many)} order by {ordered}) from {table} {many} "
+                f"where {many}.tenant_id = {TENANT} and {many}.{parent} = {alias}.id), '[]'::json)")
+
+    return expr
 
 
 def _one(table: str, suffix: str, key: str, node: Node) -> Node:
