@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -153,31 +152,6 @@ async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
     return None if row is None else _endpoint(dict(row))
 
 
-async def accept(
-    *, tenant_id: UUID, flow: str, delivery_id: str, payload: dict[str, Any], correlation_id: str
-) -> tuple[webhooks.Delivery, bool]:
-    """Store a verified delivery once; (the stored delivery, whether this call stored it)."""
-    async with db.transaction(tenant_id=tenant_id) as tx:
-        row = await tx.connection.fetchrow(
-            """
-            insert into webhook_inbox (id, tenant_id, flow, delivery_id, payload, status, attempts,
-                                       correlation_id, received_at, updated_at)
-            values (gen_random_uuid(), $1, $2, $3, $4::jsonb, 'queued', 0, $5, now(), now())
-            on conflict (tenant_id, flow, delivery_id) do nothing
-            returning *
-            """,
-            tenant_id, flow, delivery_id, json.dumps(payload), correlation_id,
-        )
-        if row is not None:
-            return _delivery(dict(row)), True
-        existing = await InboxTable.select().where(
-            InboxTable.tenant_id == tenant_id, InboxTable.flow == flow,
-            InboxTable.delivery_id == delivery_id,
-        ).first()
-    assert existing is not None
-    return _delivery(existing), False
-
-
 async def accept_signed(
     endpoint: webhooks.Endpoint, *, delivery_id: str, payload: str, correlation_id: str
 ) -> webhooks.Receipt | None:
@@ -212,17 +186,6 @@ async def claim(delivery_id: UUID, *, tenant_id: UUID) -> webhooks.Delivery | No
             tenant_id, delivery_id,
         )
     return None if row is None else _delivery(dict(row))
-
-
-async def mark_processed(delivery_id: UUID, *, tenant_id: UUID) -> None:
-    async with db.transaction(tenant_id=tenant_id):
-        await InboxTable.update({
-            InboxTable.status: "processed",
-            InboxTable.processed_at: datetime.now(UTC),
-            InboxTable.updated_at: datetime.now(UTC),
-            InboxTable.attempts: InboxTable.attempts + 1,
-            InboxTable.last_error: None,
-        }).where(InboxTable.tenant_id == tenant_id, InboxTable.id == delivery_id)
 
 
 async def mark_failed(delivery_id: UUID, error: str, *, tenant_id: UUID, dead: bool) -> None:

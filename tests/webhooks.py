@@ -19,6 +19,8 @@ import httpx
 import standardwebhooks
 from saq import Queue
 
+from domain import webhooks
+from tables import db
 from tables import webhooks as inbox
 
 JSON = "application/json"
@@ -151,3 +153,25 @@ async def tenant_jobs(queue: Queue, tenant: Any) -> list[str]:
         job.key async for job in queue.iter_jobs()
         if (job.kwargs or {}).get("tenant_id") == tenant_id
     ]
+
+
+async def store(
+    *, tenant_id: UUID, flow: str, delivery_id: str, payload: dict[str, Any], correlation_id: str
+) -> webhooks.Delivery:
+    """An inbox row as the webhook route stores it, without signing or an endpoint (setup)."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        made = await tx.connection.fetchval(
+            """
+            insert into webhook_inbox (id, tenant_id, flow, delivery_id, payload, status, attempts,
+                                       correlation_id, received_at, updated_at)
+            values (gen_random_uuid(), $1, $2, $3, $4::jsonb, 'queued', 0, $5, now(), now())
+            returning id
+            """,
+            tenant_id, flow, delivery_id, json.dumps(payload), correlation_id,
+        )
+    return await inbox.get_delivery(made, tenant_id=tenant_id)
+
+
+async def mark_processed(delivery_id: UUID, *, tenant_id: UUID) -> None:
+    """As a worker applying the delivery would leave it."""
+    assert await inbox.claim(delivery_id, tenant_id=tenant_id) is not None

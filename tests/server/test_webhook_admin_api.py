@@ -113,7 +113,7 @@ async def dead(tenant: Any, secret: str, flow: str = PURCHASE, document: Any = O
 
 async def stored_dead(tenant: Any, delivery: str) -> str:
     """A dead delivery stored without a job in Redis (as if Redis had lost it)."""
-    made, _ = await inbox.accept(
+    made = await hooks.store(
         tenant_id=tenant.id, flow=PURCHASE, delivery_id=delivery, payload=ORDER, correlation_id="c"
     )
     await inbox.mark_failed(made.id, "boom", tenant_id=tenant.id, dead=True)
@@ -273,7 +273,7 @@ async def test_deliveries_filter_by_status(tenant_a: Any) -> None:
     queued = (await post(tenant_a, secret)).json()["id"]
     died = await dead(tenant_a, secret, document=hooks.purchase("ext-2", [("S1", 1, 500)], 500))
     processed = (await post(tenant_a, secret, hooks.purchase("ext-3", [("S1", 1, 1)], 1))).json()["id"]
-    await inbox.mark_processed(UUID(processed), tenant_id=tenant_a.id)
+    await hooks.mark_processed(UUID(processed), tenant_id=tenant_a.id)
 
     by_status = {s: [d["id"] for d in await deliveries(tenant_a, status=s)]
                  for s in ("QUEUED", "DEAD", "PROCESSED", "FAILED")}
@@ -396,7 +396,7 @@ async def test_replay_by_time_range_takes_only_deliveries_received_in_it(tenant_
 async def test_replay_leaves_processed_and_queued_deliveries_alone(tenant_a: Any) -> None:
     secret = (await create(tenant_a))["secrets"][0]
     done = (await post(tenant_a, secret)).json()["id"]
-    await inbox.mark_processed(UUID(done), tenant_id=tenant_a.id)
+    await hooks.mark_processed(UUID(done), tenant_id=tenant_a.id)
     queued = (await post(tenant_a, secret, hooks.purchase("ext-2", [("S1", 1, 500)], 500))).json()["id"]
 
     replayed = await replay(tenant_a, ids=[done, queued])

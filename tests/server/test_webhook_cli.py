@@ -27,7 +27,7 @@ def fields(stdout: str) -> dict[str, str]:
 
 async def dead(tenant_id: UUID, flow: str, payload: Any) -> webhooks.Delivery:
     """A delivery in the dead letter, as a rule it broke would have left it."""
-    stored, _ = await inbox.accept(
+    stored = await signed.store(
         tenant_id=tenant_id, flow=flow, delivery_id=signed.new_msg_id(), payload=payload,
         correlation_id="cli",
     )
@@ -130,7 +130,7 @@ async def test_deliveries_list_filters_by_status_and_flow(
 ) -> None:
     stock_dead = await dead(tenant_a.id, "inventory-flow", signed.stock("adjust", [("NOPE", "main", 1)]))
     purchase_dead = await dead(tenant_a.id, "purchase-flow", signed.purchase("p-1", [("NOPE", 1, 1)], 1))
-    queued, _ = await inbox.accept(
+    queued = await signed.store(
         tenant_id=tenant_a.id, flow="inventory-flow", delivery_id="queued-1",
         payload=signed.stock("set", [("NOPE", "main", 1)]), correlation_id="cli",
     )

@@ -357,7 +357,7 @@ async def test_a_delivery_job_run_again_after_it_completed_applies_nothing(
 
 
 async def test_two_attempts_at_one_delivery_at_once_apply_it_once(shop: shops.Shop) -> None:
-    stored, _ = await inbox.accept(
+    stored = await signed.store(
         tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
         payload=signed.stock("adjust", [("MUG", "main", 3)]), correlation_id="twice",
     )
@@ -438,7 +438,7 @@ async def test_a_failing_delivery_is_retried_with_backoff_then_dead_lettered(
 async def test_a_delivery_whose_last_attempt_times_out_is_dead_lettered(
     pipeline: Pipeline, shop: shops.Shop, settings: Settings
 ) -> None:
-    stored, _ = await inbox.accept(
+    stored = await signed.store(
         tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
         payload=signed.stock("adjust", [("MUG", "main", 4)]), correlation_id="slow",
     )
@@ -516,7 +516,7 @@ async def test_replay_by_flow_and_time_range_applies_only_the_dead_deliveries_in
 
 async def accepted_long_ago(settings: Settings, shop: shops.Shop, payload: Any) -> UUID:
     """A delivery in the inbox whose job never reached Redis, last touched two minutes ago."""
-    stored, _ = await inbox.accept(
+    stored = await signed.store(
         tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
         payload=payload, correlation_id="lost",
     )
@@ -545,7 +545,7 @@ async def test_the_sweeper_enqueues_a_delivery_whose_job_was_lost_and_it_is_appl
 async def test_the_sweeper_leaves_a_recent_delivery_to_its_job(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    stored, _ = await inbox.accept(
+    stored = await signed.store(
         tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
         payload=signed.stock("adjust", [("MUG", "main", 4)]), correlation_id="recent",
     )
