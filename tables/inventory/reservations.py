@@ -106,15 +106,14 @@ with plan as (
 ), after as (
     update stock_levels s set reserved = s.reserved + plan.quantity, updated_at = clock_timestamp()
     from plan where s.tenant_id = $1 and s.id = plan.level_id
-    returning s.id, s.variant_id, s.location_id, s.on_hand, s.reserved, s.updated_at, plan.position
+    returning s.id, s.variant_id, s.location_id, s.on_hand, s.reserved, s.updated_at, plan.quantity,
+              plan.position
 ), held as (
     insert into reservations (tenant_id, order_id, variant_id, location_id, quantity, status)
-    select $1, $2, s.variant_id, s.location_id, plan.quantity, 'active'
-    from plan join stock_levels s on s.tenant_id = $1 and s.id = plan.level_id
-    order by plan.position
-    returning *
+    select $1, $2, variant_id, location_id, quantity, 'active' from after order by position
+    returning id, variant_id, location_id, status, created_at
 )
-select after.*, held.id as held_id, held.quantity, held.status, held.created_at
+select after.*, held.id as held_id, held.status, held.created_at
 from after join held on held.variant_id = after.variant_id and held.location_id = after.location_id
 order by after.position
 """
