@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,18 +25,9 @@ class Proc:
     def cpu_seconds(self) -> float:
         """User + system CPU of the process and its children (uvicorn workers) so far."""
         try:
-            root = psutil.Process(self.process.pid)
-            tree = [root, *root.children(recursive=True)]
+            return _tree_cpu(psutil.Process(self.process.pid))
         except psutil.NoSuchProcess:
             return 0.0
-        total = 0.0
-        for proc in tree:
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
 
     def rss_bytes(self) -> int:
         try:
@@ -70,7 +62,7 @@ class Proc:
 
 
 def start(args: Sequence[str], env: Mapping[str, str], log: Path | None = None) -> Proc:
-    venv_bin = str(Path(os.sys.executable).parent)  # type: ignore[attr-defined]
+    venv_bin = str(Path(sys.executable).parent)
     command = [str(Path(venv_bin) / args[0]) if args[0] == "tenantgraph" else args[0], *args[1:]]
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
     return Proc(subprocess.Popen(command, env=dict(env), cwd=ROOT, stdout=out, stderr=out,

@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import report, scenarios
+from bench import report, scenarios, wrk
 from bench.procs import free_port, start
 from server.services import embedded
 from tables import engine
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--subscribers", default="1000,10000")
     parser.add_argument("--only", default="", help="comma-separated scenario letters")
     args = parser.parse_args()
+    wrk.ensure_installed()
     with _services() as (database_url, redis_url):
         asyncio.run(_bench(args, database_url, redis_url))
 

@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> Starlette:
     graphql = GraphQLEndpoint(settings, schemas, jobs, hub)
     websocket = GraphQLWebSocket(settings, schemas, jobs, hub)
     stream = EventStream(settings, schemas, jobs, hub)
-    webhooks = WebhookEndpoint(settings, queue)
+    webhooks = WebhookEndpoint(settings, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

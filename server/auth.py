@@ -7,7 +7,7 @@ from uuid import UUID
 
 import jwt
 
-from domain import tenancy
+from domain import credentials, tenancy
 from domain.config import Settings
 from domain.errors import BadRequest, Forbidden, NotFound, Unauthenticated
 from tables import api_keys, db, tenants
@@ -60,13 +60,17 @@ async def _principal(
     if token.startswith("tg_"):
         found = await api_keys.authenticate(token)
         if found is None:
-            raise Unauthenticated("invalid, revoked or expired API key")
+            raise Unauthenticated(BAD_KEY)
         key, tenant = found
-        principal = tenancy.Principal(
-            subject=f"key:{key.prefix}", scopes=key.scopes, tenant_id=key.tenant_id
-        )
-        return principal, tenant
+        return key_principal(key), tenant
     return await _jwt_principal(token, settings)
+
+
+BAD_KEY = "invalid, revoked or expired API key"
+
+
+def key_principal(key: credentials.ApiKey) -> tenancy.Principal:
+    return tenancy.Principal(subject=f"key:{key.prefix}", scopes=key.scopes, tenant_id=key.tenant_id)
 
 
 async def _jwt_principal(

@@ -18,8 +18,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from domain import credentials, tenancy
+from domain import credentials
 from domain.config import Settings
+from domain.errors import Unauthenticated
 from server import auth
 from tables import api_keys
 from tables import credentials as changes
@@ -62,12 +63,12 @@ class CredentialCache:
             return found[2]
         generation = self._generation
         looked_up = await api_keys.authenticate(token)
-        if looked_up is None or looked_up[1] is None:
-            return await auth.authenticate(authorization, selected_tenant, self._settings)
+        if looked_up is None:
+            raise Unauthenticated(auth.BAD_KEY)
         key, tenant = looked_up
-        caller = auth.Caller(tenant=tenant, principal=tenancy.Principal(
-            subject=f"key:{key.prefix}", scopes=key.scopes, tenant_id=key.tenant_id
-        ))
+        if tenant is None:  # a platform key, which needs X-Tenant-ID: never remembered
+            return await auth.authenticate(authorization, selected_tenant, self._settings)
+        caller = auth.Caller(tenant=tenant, principal=auth.key_principal(key))
         # A change heard while looking up may concern this very key: keep nothing then.
         if generation == self._generation and self.listening:
             if len(self._entries) >= self._maxsize:

@@ -12,17 +12,16 @@ import time
 import uuid
 
 import orjson
-from saq import Queue
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from domain import flows, webhooks
 from domain.config import Settings
 from domain.errors import DomainError, Invalid
+from resolvers.context import Jobs
 from server import logging as logs
 from server.problems import from_error, problem
 from tables import webhooks as inbox
-from workers import deliveries
 
 log = logging.getLogger("tenantgraph.webhooks")
 
@@ -32,9 +31,9 @@ ENDPOINTS_HELD = 4096
 
 
 class WebhookEndpoint:
-    def __init__(self, settings: Settings, queue: Queue) -> None:
+    def __init__(self, settings: Settings, jobs: Jobs) -> None:
         self.settings = settings
-        self.queue = queue
+        self.jobs = jobs
         self.endpoints = _Endpoints(ENDPOINTS_HELD)
 
     async def receive(self, request: Request) -> Response:
@@ -103,7 +102,7 @@ class WebhookEndpoint:
         if not receipt.created:
             return _answer({"id": str(receipt.id), "status": receipt.status.value}, 200)
         try:
-            await deliveries.enqueue(self.queue, tenant_id=endpoint.tenant_id, delivery_id=receipt.id)
+            await self.jobs.enqueue_delivery(tenant_id=endpoint.tenant_id, delivery_id=receipt.id)
         except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
             log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
                         exc_info=True)
