@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from domain.errors import Invalid
-
 SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HANDLE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CURRENCY = re.compile(r"[A-Z]{3}")
@@ -114,12 +112,6 @@ class DefaultCatalogRules:
             errors[f"{path}.price.currency"] = "must be a 3-letter ISO 4217 code"
         errors.update(_check_attributes(draft.attributes, f"{path}.attributes"))
         return errors
-
-
-def require_valid(errors: Mapping[str, str]) -> None:
-    if errors:
-        raise Invalid("input is invalid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                      fields=errors)
 
 
 def handle_from_title(title: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -169,12 +169,6 @@ def check_address(draft: AddressDraft, path: str = "input") -> dict[str, str]:
     if not COUNTRY.fullmatch(draft.country):
         errors[f"{path}.country"] = "must be a 2-letter ISO 3166 code in capitals"
     return errors
-
-
-def require_valid(errors: Mapping[str, str]) -> None:
-    if errors:
-        raise Invalid("input is invalid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                      fields=errors)
 
 
 def email_taken(path: str = "input.email") -> Invalid:

@@ -51,3 +51,10 @@ class Invalid(DomainError):
 class BadRequest(DomainError):
     code = "BAD_REQUEST"
     http_status = 400
+
+
+def require_valid(errors: Mapping[str, str]) -> None:
+    """Raise Invalid naming every field of `errors`, when there is any."""
+    if errors:
+        raise Invalid("input is invalid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+                      fields=errors)

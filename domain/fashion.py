@@ -62,10 +62,6 @@ class SellThroughBy(enum.Enum):
     SIZE = "size"
     COLOUR = "colour"
 
-    @property
-    def on_product(self) -> bool:
-        return self in (SellThroughBy.SEASON, SellThroughBy.COLLECTION)
-
 
 @dataclasses.dataclass(frozen=True)
 class SellThrough:

@@ -11,12 +11,13 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from domain import inventory
 from domain.errors import Invalid
 
 VERSION = 1
 MAX_ITEMS = 500
 MAX_DEPTH = 32
-REASONS = ("received", "sold", "returned", "damaged", "correction")
+REASONS = tuple(reason.value for reason in inventory.Reason)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain import catalog, pricing
-from domain.errors import Conflict, Invalid
+from domain.errors import Conflict, Invalid, require_valid
 
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
@@ -205,12 +205,6 @@ def _check_line(line: LineRequest, path: str) -> dict[str, str]:
     if not 1 <= line.quantity <= MAX_QUANTITY:
         errors[f"{path}.quantity"] = f"must be between 1 and {MAX_QUANTITY}"
     return errors
-
-
-def require_valid(errors: Mapping[str, str]) -> None:
-    if errors:
-        raise Invalid("input is invalid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                      fields=errors)
 
 
 def request_hash(request: OrderRequest, price_list: str | None) -> str:

@@ -91,12 +91,6 @@ def check_draft(draft: PaymentDraft, path: str = "input") -> dict[str, str]:
     return errors
 
 
-def require_valid(errors: Mapping[str, str]) -> None:
-    if errors:
-        raise Invalid("input is invalid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                      fields=errors)
-
-
 def check_against(order: orders.Order, ledger: Ledger, draft: PaymentDraft, path: str = "input") -> None:
     """A payment must be in the order's currency; nothing is captured beyond the total or
     refunded beyond what was captured; a closed order takes no new money."""

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import catalog
-from domain.errors import NotFound
+from domain.errors import NotFound, require_valid
 from resolvers import pagination
 from resolvers.context import Context
 from tables import catalog as catalog_tables
@@ -74,7 +74,7 @@ async def create_product(
     errors = rules.check_product(draft)
     for index, variant in enumerate(variants):
         errors.update(rules.check_variant(variant, f"input.variants[{index}]"))
-    catalog.require_valid(errors)
+    require_valid(errors)
     return await catalog_tables.create_product(draft, variants, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
@@ -84,7 +84,7 @@ async def update_product(
     ctx.require(WRITE)
     current = await _existing_product(ctx, product_id)
     draft = patch.apply(current)
-    catalog.require_valid(ctx.services.catalog_rules.check_product(draft))
+    require_valid(ctx.services.catalog_rules.check_product(draft))
     updated = await catalog_tables.update_product(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
     ctx.loaders.product.clear(product_id)
     ctx.loaders.product.prime(product_id, updated)
@@ -101,7 +101,7 @@ async def add_variant(
     ctx: Context, product_id: UUID, draft: catalog.VariantDraft
 ) -> catalog.Variant:
     ctx.require(WRITE)
-    catalog.require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
+    require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
     return await catalog_tables.add_variant(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
@@ -111,7 +111,7 @@ async def update_variant(
     ctx.require(WRITE)
     current = await catalog_tables.get_variant(variant_id, tenant_id=ctx.tenant_id)
     draft = patch.apply(current)
-    catalog.require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
+    require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
     return await catalog_tables.update_variant(variant_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
@@ -124,7 +124,7 @@ async def create_category(
         errors["input.name"] = f"must be 1-{catalog.MAX_TITLE} characters"
     if not catalog.HANDLE.fullmatch(handle):
         errors["input.handle"] = "must be lowercase words joined by '-'"
-    catalog.require_valid(errors)
+    require_valid(errors)
     return await catalog_tables.create_category(
         name=name, handle=handle, parent_id=parent_id, tenant_id=ctx.tenant_id, meta=ctx.meta
     )

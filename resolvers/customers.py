@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from strawberry.dataloader import DataLoader
-
 from domain import customers
-from domain.errors import NotFound
-from resolvers import pagination
+from domain.errors import NotFound, require_valid
+from resolvers import loaders, pagination
 from resolvers.context import Context
 from tables import customers as customer_tables
 
@@ -66,7 +64,7 @@ async def create_customer(
     errors = customers.check_customer(draft)
     for index, address in enumerate(addresses):
         errors.update(customers.check_address(address, f"input.addresses[{index}]"))
-    customers.require_valid(errors)
+    require_valid(errors)
     return await customer_tables.create_customer(
         draft, addresses, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
@@ -78,7 +76,7 @@ async def update_customer(
     ctx.require(WRITE)
     current = await _existing(ctx, customer_id)
     draft = customers.normalize(patch.apply(current))
-    customers.require_valid(customers.check_customer(draft))
+    require_valid(customers.check_customer(draft))
     updated = await customer_tables.update_customer(
         customer_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
@@ -90,7 +88,7 @@ async def add_address(
     ctx: Context, customer_id: UUID, draft: customers.AddressDraft
 ) -> customers.Customer:
     ctx.require(WRITE)
-    customers.require_valid(customers.check_address(draft))
+    require_valid(customers.check_address(draft))
     await customer_tables.add_address(customer_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
     return await _fresh(ctx, customer_id)
 
@@ -120,18 +118,12 @@ async def _existing(ctx: Context, customer_id: UUID) -> customers.Customer:
 
 async def _fresh(ctx: Context, customer_id: UUID) -> customers.Customer:
     """The customer after a change of addresses, read again (the loaders may hold old ones)."""
-    drop(ctx.loaders.addresses, customer_id)
+    loaders.forget(ctx.loaders.addresses, customer_id)
     return await customer_tables.get_customer(customer_id, tenant_id=ctx.tenant_id)
 
 
 def _forget(ctx: Context, before: customers.Customer) -> None:
-    drop(ctx.loaders.customer, before.id)
-    drop(ctx.loaders.customer_by_email, before.email_key)
+    loaders.forget(ctx.loaders.customer, before.id)
+    loaders.forget(ctx.loaders.customer_by_email, before.email_key)
 
 
-def drop(loader: DataLoader[K, Any], key: K) -> None:
-    """Forget one cached key, whether or not this request has loaded it."""
-    try:
-        loader.clear(key)
-    except KeyError:
-        pass

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import catalog, inventory
-from domain.errors import Invalid, NotFound
+from domain.errors import Invalid, NotFound, require_valid
 from resolvers import pagination
 from resolvers.context import Context
 from tables import inventory as inventory_tables
@@ -41,7 +41,7 @@ async def locations(ctx: Context, active: bool | None) -> list[inventory.Locatio
 
 async def create_location(ctx: Context, draft: inventory.LocationDraft) -> inventory.Location:
     ctx.require(WRITE)
-    catalog.require_valid(inventory.check_location(draft))
+    require_valid(inventory.check_location(draft))
     return await inventory_tables.create_location(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
@@ -53,7 +53,7 @@ async def update_location(
     if current is None:
         raise NotFound("location not found")
     draft = patch.apply(current)
-    catalog.require_valid(inventory.check_location(draft))
+    require_valid(inventory.check_location(draft))
     updated = await inventory_tables.update_location(
         location_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
@@ -126,7 +126,7 @@ async def adjust_stock(
 ) -> tuple[inventory.StockLevel, inventory.Adjustment]:
     ctx.require(WRITE)
     change = inventory.Change(await _variant_id(ctx, ref), location_id, delta, reason, note)
-    catalog.require_valid(inventory.check_change(change))
+    require_valid(inventory.check_change(change))
     return await inventory_tables.adjust(change, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
@@ -134,7 +134,7 @@ async def set_stock(
     ctx: Context, ref: VariantRef, location_id: UUID, quantity: int, note: str
 ) -> tuple[inventory.StockLevel, inventory.Adjustment | None]:
     ctx.require(WRITE)
-    catalog.require_valid(inventory.check_count(quantity, note))
+    require_valid(inventory.check_count(quantity, note))
     variant_id = await _variant_id(ctx, ref)
     return await inventory_tables.set_stock(
         variant_id, location_id, quantity, note, tenant_id=ctx.tenant_id, meta=ctx.meta

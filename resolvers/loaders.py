@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -73,3 +74,8 @@ def _grouped(
 
     return DataLoader(load_fn=load)
 
+
+def forget(loader: DataLoader[K, Any], key: K) -> None:
+    """Forget one cached key, whether or not this request has loaded it."""
+    with contextlib.suppress(KeyError):
+        loader.clear(key)

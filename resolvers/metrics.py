@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain import catalog, fashion, metrics
+from domain import fashion, metrics
+from domain.errors import require_valid
 from resolvers import pagination
 from resolvers.context import Context
 from tables import metrics as metrics_tables
@@ -56,7 +57,7 @@ async def record_metric(
     draft = metrics.MetricDraft(
         name=name, value=value, dimensions=dimensions, recorded_at=recorded_at or metrics.now()
     )
-    catalog.require_valid(metrics.check_metric(draft))
+    require_valid(metrics.check_metric(draft))
     return await metrics_tables.record(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
@@ -72,7 +73,7 @@ async def metric_series(
     ctx.require(READ)
     errors = metrics.check_name(name, "name")
     errors.update(metrics.check_dimensions(dimensions, "dimensions"))
-    catalog.require_valid(errors)
+    require_valid(errors)
     found = metrics.window(start, end, granularity)
     rows = await metrics_tables.metric_rows(
         name, tenant_id=ctx.tenant_id, window=found, granularity=granularity,
@@ -85,7 +86,7 @@ async def metric_points(
     ctx: Context, *, first: int | None, after: str | None, where: metrics.MetricFilter
 ) -> pagination.Page[metrics.MetricPoint]:
     ctx.require(READ)
-    catalog.require_valid(metrics.check_dimensions(list(where.dimensions.items()), "filter.dimensions"))
+    require_valid(metrics.check_dimensions(list(where.dimensions.items()), "filter.dimensions"))
     size = pagination.page_size(first, ctx.settings.max_page_size)
     order = "recorded_at:desc"
     key = None if after is None else pagination.decode(after, order)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from uuid import UUID
 
 from domain import catalog, orders
-from resolvers import pagination
+from domain.errors import require_valid
+from resolvers import loaders, pagination
 from resolvers.context import Context
-from resolvers.customers import drop
 from tables import orders as order_tables
 
 READ = "orders:read"
@@ -83,7 +83,7 @@ async def variant(ctx: Context, variant_id: UUID) -> catalog.Variant | None:
 
 async def create_order(ctx: Context, request: orders.OrderRequest) -> orders.Order:
     ctx.require(WRITE)
-    orders.require_valid(orders.check_request(request))
+    require_valid(orders.check_request(request))
     created = await order_tables.create_order(
         request, price_list=request.price_list or ctx.price_list,
         tenant_id=ctx.tenant_id, meta=ctx.meta,
@@ -102,8 +102,8 @@ async def change_status(ctx: Context, order_id: UUID, to: orders.OrderStatus) ->
 
 def forget(ctx: Context, changed: orders.Order) -> None:
     """Drop what this request's loaders hold of an order that has just changed."""
-    drop(ctx.loaders.order, changed.id)
-    drop(ctx.loaders.order_by_number, changed.number)
+    loaders.forget(ctx.loaders.order, changed.id)
+    loaders.forget(ctx.loaders.order_by_number, changed.number)
     _prime(ctx, [changed])
 
 

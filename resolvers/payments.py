@@ -5,10 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from domain import orders, payments
+from domain.errors import require_valid
+from resolvers import loaders, pagination
 from resolvers import orders as resolve_orders
-from resolvers import pagination
 from resolvers.context import Context
-from resolvers.customers import drop
 from tables import payments as payment_tables
 
 READ = "payments:read"
@@ -54,8 +54,8 @@ async def record(
     ctx: Context, order_id: UUID, draft: payments.PaymentDraft
 ) -> tuple[payments.Payment, orders.Order]:
     ctx.require(WRITE)
-    payments.require_valid(payments.check_draft(draft))
+    require_valid(payments.check_draft(draft))
     made, order = await payment_tables.record(order_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
-    drop(ctx.loaders.order_payments, order_id)
+    loaders.forget(ctx.loaders.order_payments, order_id)
     resolve_orders.forget(ctx, order)
     return made, order

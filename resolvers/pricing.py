@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from strawberry.dataloader import DataLoader
-
 from domain import catalog, pricing
-from domain.errors import Invalid, NotFound
-from resolvers import pagination
+from domain.errors import Invalid, NotFound, require_valid
+from resolvers import loaders, pagination
 from resolvers.context import Context
 from tables import catalog as catalog_tables
 from tables import pricing as pricing_tables
@@ -80,7 +77,7 @@ async def price_lists(
 
 async def create_price_list(ctx: Context, draft: pricing.PriceListDraft) -> pricing.PriceList:
     ctx.require(WRITE)
-    catalog.require_valid(pricing.check_price_list(draft))
+    require_valid(pricing.check_price_list(draft))
     return await pricing_tables.create_price_list(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
@@ -90,7 +87,7 @@ async def update_price_list(
     ctx.require(WRITE)
     current = await pricing_tables.get_price_list(price_list_id, tenant_id=ctx.tenant_id)
     draft = patch.apply(current)
-    catalog.require_valid(pricing.check_price_list(draft))
+    require_valid(pricing.check_price_list(draft))
     updated = await pricing_tables.update_price_list(
         price_list_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
@@ -103,7 +100,7 @@ async def delete_price_list(ctx: Context, price_list_id: UUID) -> pricing.PriceL
     deleted = await pricing_tables.delete_price_list(
         price_list_id, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
-    _forget(ctx.loaders.price_list, price_list_id)
+    loaders.forget(ctx.loaders.price_list, price_list_id)
     return deleted
 
 
@@ -117,7 +114,7 @@ async def set_variant_price(
 ) -> pricing.Quote:
     ctx.require(WRITE)
     target = await pricing_tables.get_price_list(price_list_id, tenant_id=ctx.tenant_id)
-    catalog.require_valid(pricing.check_price(price, compare_at, currency=target.currency))
+    require_valid(pricing.check_price(price, compare_at, currency=target.currency))
     quote = await pricing_tables.set_variant_price(
         price_list_id, variant_id, price, compare_at, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
@@ -143,7 +140,7 @@ async def set_compare_at(
     ctx.require(WRITE)
     variant = await catalog_tables.get_variant(variant_id, tenant_id=ctx.tenant_id)
     if compare_at is not None:
-        catalog.require_valid(
+        require_valid(
             pricing.check_price(variant.price, compare_at, currency=variant.price.currency)
         )
     quote = await pricing_tables.set_compare_at(
@@ -155,11 +152,8 @@ async def set_compare_at(
 
 def _forget_prices(ctx: Context, variant_id: UUID, price_list_id: UUID | None = None) -> None:
     """Later fields of the same operation read the price just written."""
-    _forget(ctx.loaders.variant_prices, variant_id)
+    loaders.forget(ctx.loaders.variant_prices, variant_id)
     for list_id in {None, price_list_id}:
-        _forget(ctx.loaders.quotes(list_id), variant_id)
+        loaders.forget(ctx.loaders.quotes(list_id), variant_id)
 
 
-def _forget(loader: DataLoader[K, Any], key: K) -> None:
-    with contextlib.suppress(KeyError):
-        loader.clear(key)

@@ -6,7 +6,6 @@ import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
-from uuid import UUID
 
 import strawberry
 
@@ -23,6 +22,7 @@ from schema.common import (
     attempt,
     attributes_in,
     attributes_out,
+    optional_id,
     parse_id,
 )
 
@@ -189,7 +189,7 @@ class ProductCreateInput:
             handle=self.handle or catalog.handle_from_title(self.title),
             description=self.description,
             status=self.status,
-            category_id=_optional_id(self.category_id, "input.categoryId"),
+            category_id=optional_id(self.category_id, "input.categoryId"),
             attributes=attributes_in(self.attributes) or {},
         )
 
@@ -209,7 +209,7 @@ class ProductUpdateInput:
             handle=self.handle,
             description=self.description,
             status=self.status,
-            category_id=_optional_id(self.category_id, "input.categoryId"),
+            category_id=optional_id(self.category_id, "input.categoryId"),
             attributes=attributes_in(self.attributes),
         )
 
@@ -335,7 +335,7 @@ class CatalogMutation:
             info.context,
             name=input.name,
             handle=input.handle,
-            parent_id=_optional_id(input.parent_id, "input.parentId"),
+            parent_id=optional_id(input.parent_id, "input.parentId"),
         ))
 
 
@@ -343,10 +343,6 @@ async def _started(start: Callable[[], Awaitable[R]]) -> R:
     """Calls `start` inside `attempt`, so that converting its inputs (a malformed id) fails
     as a payload error rather than before the mutation is attempted."""
     return await start()
-
-
-def _optional_id(value: strawberry.ID | None, field: str) -> UUID | None:
-    return None if value is None else parse_id(value, field)
 
 
 __all__ = [

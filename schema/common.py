@@ -116,6 +116,10 @@ def parse_id(value: strawberry.ID | str, field: str) -> UUID:
         raise Invalid(f"{field}: not a valid id", fields={field: "invalid id"}) from None
 
 
+def optional_id(value: strawberry.ID | None, field: str) -> UUID | None:
+    return None if value is None else parse_id(value, field)
+
+
 @strawberry.type(description="Why a mutation did not happen; `field` is the input path, if any.")
 class UserError:
     field: str | None

@@ -13,7 +13,7 @@ from domain import inventory
 from resolvers import inventory as resolve
 from schema import catalog
 from schema.catalog import SortDirection
-from schema.common import Connection, Ctx, UserError, attempt, parse_id
+from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
 
 StockReason = strawberry.enum(
     inventory.Reason, name="StockReason",
@@ -125,8 +125,8 @@ class StockLevelFilter:
 
     def to_domain(self) -> inventory.StockFilter:
         return inventory.StockFilter(
-            location_id=_optional_id(self.location_id, "filter.locationId"),
-            variant_id=_optional_id(self.variant_id, "filter.variantId"),
+            location_id=optional_id(self.location_id, "filter.locationId"),
+            variant_id=optional_id(self.variant_id, "filter.variantId"),
             sku=self.sku,
             available_below=self.available_below,
         )
@@ -150,11 +150,11 @@ class StockAdjustmentFilter:
 
     def to_domain(self) -> inventory.AdjustmentFilter:
         return inventory.AdjustmentFilter(
-            variant_id=_optional_id(self.variant_id, "filter.variantId"),
+            variant_id=optional_id(self.variant_id, "filter.variantId"),
             sku=self.sku,
-            location_id=_optional_id(self.location_id, "filter.locationId"),
+            location_id=optional_id(self.location_id, "filter.locationId"),
             reason=self.reason,
-            order_id=_optional_id(self.order_id, "filter.orderId"),
+            order_id=optional_id(self.order_id, "filter.orderId"),
             since=self.since,
             until=self.until,
         )
@@ -315,7 +315,7 @@ async def _set(
 
 
 def _ref(sku: str | None, variant_id: strawberry.ID | None) -> resolve.VariantRef:
-    return resolve.VariantRef(sku=sku, variant_id=_optional_id(variant_id, "input.variantId"))
+    return resolve.VariantRef(sku=sku, variant_id=optional_id(variant_id, "input.variantId"))
 
 
 def _stock_payload(
@@ -332,10 +332,6 @@ def _stock_payload(
 
 def _location_or_none(found: inventory.Location | None) -> StockLocation | None:
     return None if found is None else StockLocation.from_domain(found)
-
-
-def _optional_id(value: strawberry.ID | None, field: str) -> UUID | None:
-    return None if value is None else parse_id(value, field)
 
 
 __all__ = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from uuid import UUID
 
 import strawberry
 
@@ -15,7 +14,7 @@ from resolvers import customers as resolve_customers
 from resolvers import orders as resolve
 from schema import catalog, customers
 from schema.catalog import SortDirection
-from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
+from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, optional_id, parse_id
 
 OrderStatus = strawberry.enum(orders.OrderStatus, name="OrderStatus")
 
@@ -137,7 +136,7 @@ class OrderFilter:
     def to_domain(self) -> orders.OrderFilter:
         return orders.OrderFilter(
             status=self.status,
-            customer_id=_optional_id(self.customer_id, "filter.customerId"),
+            customer_id=optional_id(self.customer_id, "filter.customerId"),
             created_after=self.created_after,
             created_before=self.created_before,
         )
@@ -158,7 +157,7 @@ class OrderLineInput:
     def to_domain(self, path: str) -> orders.LineRequest:
         return orders.LineRequest(
             quantity=self.quantity,
-            variant_id=_optional_id(self.variant_id, f"{path}.variantId"),
+            variant_id=optional_id(self.variant_id, f"{path}.variantId"),
             sku=self.sku,
         )
 
@@ -182,7 +181,7 @@ class OrderCreateInput:
     def to_domain(self) -> orders.OrderRequest:
         return orders.OrderRequest(
             lines=tuple(line.to_domain(f"input.lines[{i}]") for i, line in enumerate(self.lines)),
-            customer_id=_optional_id(self.customer_id, "input.customerId"),
+            customer_id=optional_id(self.customer_id, "input.customerId"),
             price_list=self.price_list,
             discount=None if self.discount is None else self.discount.to_domain(),
             idempotency_key=self.idempotency_key,
@@ -262,10 +261,6 @@ async def _change(info: Ctx, id: strawberry.ID, to: orders.OrderStatus) -> Order
     return await OrderPayload.of(
         lambda: resolve.change_status(info.context, parse_id(id, "id"), to)
     )
-
-
-def _optional_id(value: strawberry.ID | None, field: str) -> UUID | None:
-    return None if value is None else parse_id(value, field)
 
 
 __all__ = ["CustomerWithOrders", "Order", "OrderLine", "OrderMutation", "OrderPayload", "OrderQuery"]

@@ -218,8 +218,8 @@ class _Walk:
     def money_fields(self, nodes: list[FieldNode]) -> list[tuple[str, str]]:
         return self.leaves(self.children(nodes, "Money"), MONEY)
 
-    def connection(self, nodes: list[FieldNode], type_name: str) -> tuple[sql.PageShape, str]:
-        """The parts of a Connection selection; the node type's name is returned for its edges."""
+    def connection(self, nodes: list[FieldNode], type_name: str) -> sql.PageShape:
+        """The parts of a Connection selection."""
         gql_type = self.schema.get_type(type_name)
         assert isinstance(gql_type, GraphQLObjectType)
         edge_type = get_named_type(gql_type.fields["edges"].type)
@@ -241,7 +241,7 @@ class _Walk:
                 parts.append((key, "__typename", None))
             else:
                 raise NotPlannable(f"{type_name}.{name}")
-        return sql.PageShape(fields=parts, cursors=cursors, typename=type_name), node_type
+        return sql.PageShape(fields=parts, cursors=cursors, typename=type_name)
 
     def edge(self, fields: Fields, edge_type: str, node_type: str) -> sql.Node:
         """Each aliased `node` gets its own object; cursors are the page rows' `_cursor`."""
@@ -304,7 +304,7 @@ def _root(walk: _Walk, query: GraphQLObjectType, key: str, nodes: list[FieldNode
     if kind == "by_id":
         node = walk.object(type_name, walk.children(nodes, type_name))
         return Root(key, definition, nodes[0], _by_id(scope, how, node))
-    shape, _ = walk.connection(nodes, type_name)
+    shape = walk.connection(nodes, type_name)
     source, kinds = how
     return Root(key, definition, nodes[0], _page(scope, source, kinds, shape))
 

@@ -15,7 +15,7 @@ from piccolo.query import WhereRaw
 from piccolo.table import Table
 
 from domain import customers, events
-from domain.errors import NotFound
+from domain.errors import NotFound, require_valid
 from tables import db
 from tables import events as outbox
 from tables.engine import DB
@@ -244,7 +244,7 @@ async def update_address(
         owner = (await get_address(address_id, tenant_id=tenant_id)).customer_id
         await _lock_customer(owner, tenant_id=tenant_id)
         draft = patch.apply(await get_address(address_id, tenant_id=tenant_id))
-        customers.require_valid(customers.check_address(draft))
+        require_valid(customers.check_address(draft))
         await _clear_other_defaults(owner, address_id, draft, tenant_id=tenant_id)
         rows = await AddressTable.update({
             getattr(AddressTable, field): value for field, value in _address_values(draft).items()

@@ -121,13 +121,6 @@ async def get_orders(ids: Sequence[UUID], *, tenant_id: UUID) -> dict[UUID, orde
     return {row["id"]: _order(row) for row in rows}
 
 
-async def get_order(order_id: UUID, *, tenant_id: UUID) -> orders.Order:
-    found = await get_orders([order_id], tenant_id=tenant_id)
-    if order_id not in found:
-        raise NotFound("order not found")
-    return found[order_id]
-
-
 async def orders_by_number(numbers: Sequence[int], *, tenant_id: UUID) -> dict[int, orders.Order]:
     async with db.transaction(tenant_id=tenant_id):
         rows = await OrderTable.select().where(
