@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -28,8 +29,10 @@ from schema.build import SchemaCache
 from schema.errors import translate
 from server import auth
 from server import logging as logs
+from server.credentials import Credentials
 from server.graphql import error_response, read_payload
 
+log = logging.getLogger("tenantgraph.sse")
 STREAMED = (OperationType.QUERY, OperationType.SUBSCRIPTION)
 DECLARES_AFTER = re.compile(r"\$after\s*:")
 COMPLETE = "event: complete\ndata: \n\n"
@@ -43,6 +46,7 @@ class EventStream:
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.credentials = Credentials(settings)
 
     async def handle(self, request: Request) -> Response:
         request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
@@ -82,13 +86,14 @@ class EventStream:
                 done, _ = await asyncio.wait({pending}, timeout=self._keepalive())
                 if not done:
                     try:
-                        await auth.authenticate(
-                            request.headers.get("authorization"),
-                            request.headers.get("x-tenant-id"), self.settings,
+                        await self.credentials.check(
+                            request.headers.get("authorization"), request.headers.get("x-tenant-id")
                         )
                     except DomainError as error:
                         yield _failed(error)
                         break
+                    except Exception:  # noqa: BLE001 - the database blinked: check at the next one
+                        log.warning("keep-alive could not re-check the credential", exc_info=True)
                     yield ": keep-alive\n\n"
                     continue
                 result, pending = pending.result(), None

@@ -459,8 +459,7 @@ async def apply_status(
 ) -> orders.Order:
     """Move a locked order to `to` in the caller's transaction, with its effect on stock;
     an illegal move is a Conflict and changes nothing. `preceding` events (the payment that
-    caused the move) are appended just before the status change, after the stock moved:
-    stock rows are always locked before the event counter, so writers cannot deadlock."""
+    caused the move) come after the stock's events and just before the status change."""
     orders.check_transition(current, to)
     effect = STOCK_EFFECTS.get(orders.stock_effect(current.status, to))
     if effect is not None:

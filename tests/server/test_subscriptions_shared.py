@@ -20,7 +20,8 @@ from domain import events, tenancy
 from domain.config import Settings
 from domain.errors import Forbidden
 from server import auth, broadcast
-from server.websocket import Credentials, shared_key
+from server.credentials import Credentials
+from server.websocket import shared_key
 from tests import live
 from tests.conftest import TenantHandle
 from tests.documents import CREATE_PRODUCT, UPDATE_PRODUCT, payload, product_input
