@@ -127,11 +127,11 @@ async def webhook(request: Request) -> Response:
                 tenant, "purchase-flow",
             )
     try:
-        delivery = webhooks.verify(request.headers, body, [state.secrets[tenant]], now=time.time())
+        signed = webhooks.verify(request.headers, body, [state.secrets[tenant]], now=time.time())
     except webhooks.InvalidSignature:
         return json({"title": "Invalid signature"}, 401)
     async with state.pool.acquire() as db:
-        row = await db.fetchrow(INBOX, tenant, delivery, body.decode())
+        row = await db.fetchrow(INBOX, tenant, signed.delivery_id, body.decode())
     if row is None:
         return json({"status": "duplicate"}, 200)
     await state.queue.enqueue("noop", key=str(row["id"]))

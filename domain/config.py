@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -36,6 +37,7 @@ class Settings:
     introspection: bool = True
     max_body_bytes: int = 1_000_000
     webhook_max_body_bytes: int = 262_144
+    webhook_replay_window_hours: int = 72
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3_000
@@ -71,6 +73,10 @@ class Settings:
             webhook_max_body_bytes=_parse(
                 environ, "WEBHOOK_MAX_BODY_BYTES", int, cls.webhook_max_body_bytes, minimum=1
             ),
+            webhook_replay_window_hours=_parse(
+                environ, "WEBHOOK_REPLAY_WINDOW_HOURS", int, cls.webhook_replay_window_hours,
+                minimum=1, maximum=24 * 366,
+            ),
             max_query_depth=_parse(environ, "MAX_QUERY_DEPTH", int, cls.max_query_depth, minimum=1),
             max_aliases=_parse(environ, "MAX_ALIASES", int, cls.max_aliases, minimum=1),
             max_tokens=_parse(environ, "MAX_TOKENS", int, cls.max_tokens, minimum=1),
@@ -102,6 +108,11 @@ class Settings:
         )
         settings.check_production()
         return settings
+
+    @property
+    def webhook_replay_window(self) -> timedelta:
+        """How long a body-signed (X-Hub-Signature-256) delivery's body names that delivery."""
+        return timedelta(hours=self.webhook_replay_window_hours)
 
     def check_production(self) -> None:
         if not self.jwt_secret:

@@ -55,23 +55,33 @@ def secret_key(secret: str) -> bytes:
     return secret.encode()
 
 
+@dataclasses.dataclass(frozen=True)
+class Signed:
+    """A delivery whose signature checks out, and what identifies it in the inbox."""
+
+    delivery_id: str
+    by_body: bool
+    """Only the body is signed (X-Hub-Signature-256): any id the sender supplies is unsigned, so
+    the id is the body's hash and names the delivery within the replay window (see README)."""
+
+
 def verify(
     headers: Mapping[str, str], body: bytes, secrets_: Sequence[str], *, now: float
-) -> str:
-    """Check a delivery's signature against each active secret; returns its delivery id.
+) -> Signed:
+    """Check a delivery's signature against each active secret.
 
     Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) is preferred; else
     X-Hub-Signature-256 (HMAC-SHA256 of the raw body, hex). Any failure is InvalidSignature."""
     if "webhook-signature" in headers:
         return _verify_standard(headers, body, secrets_, now)
     if "x-hub-signature-256" in headers:
-        return _verify_hub(headers, body, secrets_)
+        return _verify_hub(body, headers["x-hub-signature-256"], secrets_)
     raise InvalidSignature("missing signature: send webhook-signature or X-Hub-Signature-256")
 
 
 def _verify_standard(
     headers: Mapping[str, str], body: bytes, secrets_: Sequence[str], now: float
-) -> str:
+) -> Signed:
     delivery_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
     # str.isdigit() admits digits int() refuses ("²") and int() refuses over 4300 digits.
@@ -84,7 +94,7 @@ def _verify_standard(
     for secret in secrets_:
         expected = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
-            return delivery_id
+            return Signed(delivery_id, by_body=False)
     raise InvalidSignature("no webhook-signature matches a current secret")
 
 
@@ -103,8 +113,8 @@ def _offered_signatures(header: str) -> list[bytes]:
     return offered
 
 
-def _verify_hub(headers: Mapping[str, str], body: bytes, secrets_: Sequence[str]) -> str:
-    scheme, _, digest = headers["x-hub-signature-256"].partition("=")
+def _verify_hub(body: bytes, header: str, secrets_: Sequence[str]) -> Signed:
+    scheme, _, digest = header.partition("=")
     try:
         offered = bytes.fromhex(digest)
     except ValueError:
@@ -114,15 +124,13 @@ def _verify_hub(headers: Mapping[str, str], body: bytes, secrets_: Sequence[str]
     for secret in secrets_:
         expected = hmac.new(secret_key(secret), body, hashlib.sha256).digest()
         if hmac.compare_digest(expected, offered):
-            return _hub_delivery_id(headers, body)
+            return Signed(body_id(body), by_body=True)
     raise InvalidSignature("X-Hub-Signature-256 matches no current secret")
 
 
-def _hub_delivery_id(headers: Mapping[str, str], body: bytes) -> str:
-    given = headers.get("x-github-delivery") or headers.get("x-delivery-id") or ""
-    if _usable_id(given):
-        return given
-    # Without a delivery id, the same body is the same delivery.
+def body_id(body: bytes) -> str:
+    """The delivery id of a body-signed delivery: X-GitHub-Delivery / X-Delivery-ID are not
+    signed, so a captured body could be replayed under any id; its hash cannot change."""
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 

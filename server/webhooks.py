@@ -81,21 +81,23 @@ class WebhookEndpoint:
         if isinstance(body, Response):
             return body
         try:
-            delivery_id = webhooks.verify(request.headers, body, endpoint.secrets, now=time.time())
+            signed = webhooks.verify(request.headers, body, endpoint.secrets, now=time.time())
             payload = _json(body)
             flows.parse(endpoint.flow, payload)
         except Invalid as error:
             return from_error(error, status=422, title="Unprocessable delivery")
         except DomainError as error:
             return from_error(error, title="Invalid signature")
-        return await self._accept(endpoint, delivery_id, payload, correlation_id)
+        return await self._accept(endpoint, signed, payload, correlation_id)
 
     async def _accept(
-        self, endpoint: webhooks.Endpoint, delivery_id: str, payload: object, correlation_id: str
+        self, endpoint: webhooks.Endpoint, signed: webhooks.Signed, payload: object,
+        correlation_id: str,
     ) -> Response | None:
         receipt = await inbox.accept_signed(
-            endpoint, delivery_id=delivery_id, payload=orjson.dumps(payload).decode(),
+            endpoint, delivery_id=signed.delivery_id, payload=orjson.dumps(payload).decode(),
             correlation_id=correlation_id,
+            replay_window=self.settings.webhook_replay_window if signed.by_body else None,
         )
         if receipt is None:
             return None

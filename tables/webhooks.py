@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -153,18 +153,22 @@ async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
 
 
 async def accept_signed(
-    endpoint: webhooks.Endpoint, *, delivery_id: str, payload: str, correlation_id: str
+    endpoint: webhooks.Endpoint, *, delivery_id: str, payload: str, correlation_id: str,
+    replay_window: timedelta | None = None,
 ) -> webhooks.Receipt | None:
     """Store a delivery verified against `endpoint.secrets`, once, in one round trip (a
     statement in its own transaction, committed on return); None when the endpoint no longer
     holds exactly those secrets or is disabled, so an endpoint read earlier (a cache) can
-    never let a rotated-out secret through. `payload` is JSON text."""
+    never let a rotated-out secret through. `payload` is JSON text.
+
+    With `replay_window`, the id names a delivery only while its row is younger than the window
+    (body-signed deliveries, whose id is the body's hash); without it, for good."""
     assert DB.pool is not None
     async with DB.pool.acquire() as connection:
         row = await connection.fetchrow(
-            "select id, status, created from webhook_accept($1, $2, $3, $4::jsonb, $5, $6)",
+            "select id, status, created from webhook_accept($1, $2, $3, $4::jsonb, $5, $6, $7)",
             endpoint.tenant_id, endpoint.flow, delivery_id, payload, correlation_id,
-            list(endpoint.secrets),
+            list(endpoint.secrets), replay_window,
         )
     if row is None:
         return None

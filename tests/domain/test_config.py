@@ -43,6 +43,11 @@ def test_values_are_read_and_typed() -> None:
     )
 
 
+def test_the_webhook_replay_window_is_read_in_hours() -> None:
+    assert Settings.from_env({}).webhook_replay_window == timedelta(hours=72)
+    assert Settings.from_env({"WEBHOOK_REPLAY_WINDOW_HOURS": "24"}).webhook_replay_window == timedelta(days=1)
+
+
 def test_empty_numeric_value_means_the_default() -> None:
     assert Settings.from_env({"PORT": ""}).port == 8000
 
@@ -61,6 +66,8 @@ def test_empty_numeric_value_means_the_default() -> None:
         ("REDIS_URL", "http://cache:6379"),
         ("LOG_FORMAT", "xml"),
         ("LOG_LEVEL", "loud"),
+        ("WEBHOOK_REPLAY_WINDOW_HOURS", "0"),
+        ("WEBHOOK_REPLAY_WINDOW_HOURS", "1.5"),
     ],
 )
 def test_bad_value_is_a_config_error_naming_the_variable(name: str, value: str) -> None:

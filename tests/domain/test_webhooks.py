@@ -28,7 +28,8 @@ def standard(**changes: str) -> dict[str, str]:
 
 def verify(headers: dict[str, str], body: bytes = BODY, secrets: tuple[str, ...] = (SECRET,),
            now: float = NOW) -> str:
-    return webhooks.verify(lower(headers), body, secrets, now=now)
+    """The delivery id of a genuine delivery."""
+    return webhooks.verify(lower(headers), body, secrets, now=now).delivery_id
 
 
 def test_a_standard_signature_verifies_and_names_the_webhook_id() -> None:
@@ -114,10 +115,20 @@ def test_a_delivery_that_is_not_genuine_is_an_invalid_signature(case: str) -> No
     assert refused.value.message
 
 
-def test_a_hub_signature_verifies_and_is_named_by_its_delivery_header() -> None:
-    headers = hooks.sign_hub(SECRET, BODY, delivery_id="gh-1")
+def test_a_hub_signed_delivery_is_named_by_its_body_whatever_delivery_header_it_carries() -> None:
+    """The delivery headers are not signed: a captured body could be replayed under any id."""
+    by_body = "sha256:" + hashlib.sha256(BODY).hexdigest()
 
-    assert verify(headers) == "gh-1"
+    named = [verify(hooks.sign_hub(SECRET, BODY, delivery_id=given)) for given in ("gh-1", "gh-2", None)]
+
+    assert named == [by_body] * 3
+    assert webhooks.verify(lower(hooks.sign_hub(SECRET, BODY)), BODY, (SECRET,), now=NOW).by_body
+
+
+def test_a_standard_delivery_is_named_by_its_signed_id_not_by_its_body() -> None:
+    assert webhooks.verify(lower(standard()), BODY, (SECRET,), now=NOW) == webhooks.Signed(
+        "msg_1", by_body=False
+    )
 
 
 def test_an_uppercase_hex_hub_signature_verifies() -> None:
@@ -136,7 +147,7 @@ def test_without_a_delivery_header_a_hub_delivery_is_named_by_its_body() -> None
 
 
 @pytest.mark.parametrize("delivery_id", ["d" * 129, "d\x00"], ids=["overlong", "with a NUL"])
-def test_an_unusable_hub_delivery_header_falls_back_to_the_body(delivery_id: str) -> None:
+def test_an_unusable_hub_delivery_header_changes_nothing(delivery_id: str) -> None:
     headers = hooks.sign_hub(SECRET, BODY, delivery_id=delivery_id)
 
     assert verify(headers) == "sha256:" + hashlib.sha256(BODY).hexdigest()

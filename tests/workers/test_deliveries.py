@@ -356,6 +356,32 @@ async def test_a_delivery_job_run_again_after_it_completed_applies_nothing(
     assert await shop.event_types() == events_before
 
 
+async def test_a_hub_signed_adjustment_replayed_under_new_or_missing_ids_is_applied_once(
+    pipeline: Pipeline, shop: shops.Shop
+) -> None:
+    """X-Hub-Signature-256 signs only the body: a captured body is the same delivery (within the
+    replay window) whatever delivery id is put beside it."""
+    secret = await signed.endpoint(shop.tenant, "inventory-flow")
+    body = signed.encode(signed.stock("adjust", [("TEE-S", "main", 7)]))
+    ids = [{"x-github-delivery": "gh-1"}, {"x-github-delivery": "gh-2"}, {}, {"x-delivery-id": "gh-1"}]
+
+    answers = [
+        await pipeline.http.post(
+            signed.url(shop.tenant, "inventory-flow"), content=body,
+            headers={**signed.sign_hub(secret, body), **given},
+        )
+        for given in ids
+    ]
+    accepted = {UUID(answer.json()["id"]) for answer in answers}
+    for delivery_id in accepted:
+        await pipeline.settled(shop.id, delivery_id)
+
+    assert [answer.status_code for answer in answers] == [202, 200, 200, 200]
+    assert len(accepted) == 1
+    assert await shop.stock("TEE-S") == (17, 0)
+    assert await shop.event_types() == ["inventory.adjusted"]
+
+
 async def test_two_attempts_at_one_delivery_at_once_apply_it_once(shop: shops.Shop) -> None:
     stored = await signed.store(
         tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
