@@ -134,6 +134,16 @@ async def create_order(ctx: Context) -> list[dict[str, Any]]:
             await _load(ctx, "c createOrder", "baseline", ctx.baseline, base, connections=16)]
 
 
+PURCHASE_PRICE = 1250
+"""What the signed purchases pay per unit: the price of the SKUs they buy (a purchase at another
+price than the shop's is dead-lettered)."""
+
+
+async def _purchasable(ctx: Context) -> list[Any]:
+    return await _sample(ctx, f"""select sku from variants where tenant_id = $1
+                                  and price_amount = {PURCHASE_PRICE} order by random() limit $2""")
+
+
 def _signed(secret: str, path: str, skus: list[str], count: int) -> list[wrk.Request]:
     key, now = secret_key(secret), int(time.time())
     requests = []
@@ -141,7 +151,8 @@ def _signed(secret: str, path: str, skus: list[str], count: int) -> list[wrk.Req
         ref = uuid.uuid4().hex
         body = json.dumps({"version": 1, "order": {
             "id": ref, "currency": "EUR", "customer": {"email": f"c{random.randint(1, 9999)}@example.com"},
-            "items": [{"sku": random.choice(skus), "quantity": 1, "unitPrice": 1250}], "total": 1250}})
+            "items": [{"sku": random.choice(skus), "quantity": 1, "unitPrice": PURCHASE_PRICE}],
+            "total": PURCHASE_PRICE}})
         msg = f"msg_{ref}"
         signature = hmac.new(key, f"{msg}.{now}.{body}".encode(), hashlib.sha256).digest()
         headers = {"content-type": "application/json", "webhook-id": msg,
@@ -157,7 +168,7 @@ STEADY_RATE = 1000
 async def webhook_ingest(ctx: Context) -> list[dict[str, Any]]:
     """As fast as 32 connections go, then at a steady 1,000/s (wrk paced by a Lua delay()) for
     the latency; every request is a new delivery (a repeat would be a cheaper 200)."""
-    skus = await _sample(ctx, "select sku from variants where tenant_id = $1 order by random() limit $2")
+    skus = await _purchasable(ctx)
     secret = ctx.dataset.webhook_secrets["bench-a"]
     paths = {"tenantgraph": (ctx.api, "/webhooks/purchase-flow?tenant=bench-a"),
              "baseline": (ctx.baseline, f"/{ctx.tenant}/webhooks/purchase-flow")}
@@ -401,7 +412,7 @@ def _pct(values: list[float], p: int) -> float | None:
 async def end_to_end(ctx: Context) -> list[dict[str, Any]]:
     """Signed purchase deliveries at a steady 200/s; each one's order.created event timed at a
     subscriber."""
-    skus = await _sample(ctx, "select sku from variants where tenant_id = $1 order by random() limit $2")
+    skus = await _purchasable(ctx)
     rate, total = 200, int(200 * ctx.seconds)
     path = "/webhooks/purchase-flow?tenant=bench-a"
     requests = _signed(ctx.dataset.webhook_secrets["bench-a"], path, skus, total)

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from domain import inventory
+from domain import catalog, currencies, inventory
 from domain.errors import Invalid
 
 VERSION = 1
@@ -102,10 +102,20 @@ class _Reader:
             self.errors[path] = f"must be 1-{limit} characters"
         return value
 
-    def whole(self, data: Any, path: str, *, minimum: int | None = None) -> Any:
+    def whole(
+        self, data: Any, path: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> Any:
         value = self.get(data, path, int)
         if value is not None and minimum is not None and value < minimum:
             self.errors[path] = f"must be at least {minimum}"
+        elif value is not None and maximum is not None and value > maximum:
+            self.errors[path] = f"must be at most {maximum}"
+        return value
+
+    def currency(self, data: Any, path: str) -> Any:
+        value = self.text(data, path, limit=3)
+        if value is not None and path not in self.errors and not currencies.is_currency(value):
+            self.errors[path] = "must be the ISO 4217 code of a currency, such as EUR"
         return value
 
     def items(self, data: Any, path: str, read: Callable[[Any, str], Any]) -> tuple[Any, ...]:
@@ -160,25 +170,43 @@ def _refuse_unstorable(data: Any, errors: dict[str, str]) -> None:
 
 def _item(reader: _Reader, data: Any, path: str, *, priced: bool) -> Item:
     sku = reader.text(data, f"{path}.sku", limit=64)
-    quantity = reader.whole(data, f"{path}.quantity", minimum=1)
-    unit_price = reader.whole(data, f"{path}.unitPrice", minimum=0) if priced else 0
+    quantity = reader.whole(data, f"{path}.quantity", minimum=1, maximum=inventory.MAX_QUANTITY)
+    unit_price = reader.whole(
+        data, f"{path}.unitPrice", minimum=0, maximum=catalog.MAX_PRICE_MINOR
+    ) if priced else 0
     return Item(sku=sku, quantity=quantity, unit_price=unit_price)
 
 
 def _purchase(reader: _Reader, data: Any) -> Purchase:
     order = reader.get(data, "order", dict)
     buyer = reader.get(order, "order.customer", dict, required=False)
-    return Purchase(
+    purchase = Purchase(
         order_id=reader.text(order, "order.id"),
-        currency=reader.text(order, "order.currency", limit=3),
+        currency=reader.currency(order, "order.currency"),
         customer=None if buyer is None else Buyer(
             email=reader.text(buyer, "order.customer.email", limit=320),
             first_name=reader.text(buyer, "order.customer.firstName", required=False) or "",
             last_name=reader.text(buyer, "order.customer.lastName", required=False) or "",
         ),
         items=reader.items(order, "order.items", lambda v, p: _item(reader, v, p, priced=True)),
-        total=reader.whole(order, "order.total", minimum=0),
+        total=reader.whole(order, "order.total", minimum=0, maximum=catalog.MAX_PRICE_MINOR),
     )
+    _check_total(reader, purchase)
+    return purchase
+
+
+def _check_total(reader: _Reader, purchase: Purchase) -> None:
+    """A purchase has no discount, tax or shipping fields: its total is the sum of its lines, or
+    the payload contradicts itself."""
+    if "order.total" in reader.errors or not purchase.items or any(
+        path.startswith("order.items") for path in reader.errors
+    ):
+        return
+    lines = sum(item.quantity * item.unit_price for item in purchase.items)
+    if purchase.total != lines:
+        reader.errors["order.total"] = (
+            f"must equal the sum of quantity × unitPrice over the items, {lines}"
+        )
 
 
 def _stock_line(reader: _Reader, data: Any, path: str, mode: str) -> StockLine:
@@ -213,7 +241,7 @@ def _sale(reader: _Reader, data: Any) -> Sale:
         location=reader.text(sale, "sale.location", limit=64),
         currency=reader.text(sale, "sale.currency", limit=3),
         items=reader.items(sale, "sale.items", lambda v, p: _item(reader, v, p, priced=True)),
-        total=reader.whole(sale, "sale.total", minimum=0),
+        total=reader.whole(sale, "sale.total", minimum=0, maximum=catalog.MAX_PRICE_MINOR),
     )
 
 

@@ -392,6 +392,40 @@ class ImportRequest:
     total: int
     customer_id: UUID | None = None
     path: str = "order"
+    listed_prices: bool = False
+    """Each line must be at a price the shop lists for it in the request's currency (its base
+    price or a price list's): purchases are never repriced, so one that contradicts the shop is
+    refused (check_listed_prices). POS sales may be marked down at the till."""
+
+
+def check_listed_prices(
+    request: ImportRequest,
+    variants: Mapping[str, catalog.Variant],
+    list_prices: Mapping[UUID, Sequence[pricing.Quote]],
+) -> None:
+    """Invalid, naming the SKU and both sides, where a line's currency or unit price is not one
+    the shop lists for its variant."""
+    unpriced: list[str] = []
+    errors: dict[str, str] = {}
+    for index, line in enumerate(request.lines):
+        variant = variants[line.sku]
+        listed = [variant.price, *(quote.price for quote in list_prices.get(variant.id, ()))]
+        amounts = sorted({money.amount for money in listed if money.currency == request.currency})
+        if not amounts:
+            sold_in = " or ".join(sorted({money.currency for money in listed}))
+            unpriced.append(f"{line.sku} in {sold_in}")
+        elif line.unit_price not in amounts:
+            shop = " or ".join(str(amount) for amount in amounts)
+            errors[f"{request.path}.items[{index}].unitPrice"] = (
+                f"{line.sku} at {line.unit_price} {request.currency}, but the shop's price is "
+                f"{shop} {request.currency}"
+            )
+    if unpriced:
+        currency = f"the order is in {request.currency}, but the shop sells {', '.join(unpriced)}"
+        errors = {f"{request.path}.currency": currency, **errors}
+    if errors:
+        found = "; ".join(f"{path}: {problem}" for path, problem in errors.items())
+        raise Invalid(f"the purchase contradicts the shop's prices: {found}", fields=errors)
 
 
 def imported_draft(

@@ -426,6 +426,10 @@ async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders
     }
     if unknown:
         raise Invalid("unknown sku", fields=unknown)
+    if request.listed_prices:
+        ids = [variant.id for variant in variants.values()]
+        listed = await pricing_tables.prices_of(ids, tenant_id=tenant_id)
+        orders.check_listed_prices(request, variants, listed)
     return orders.imported_draft(request, variants, products)
 
 

@@ -1,7 +1,8 @@
 """What each webhook flow does to the domain, inside the delivery's transaction.
 
-purchase-flow: the order, at the shop's prices, with its customer (found or created by email);
-               its stock is reserved like any order's.
+purchase-flow: the order, with its customer (found or created by email); its stock is
+               reserved like any order's. Its lines must be at prices the shop lists (base
+               price or a price list, in the order's currency): never repriced, else dead.
 sales-flow:    a POS sale is an order, paid and fulfilled at once, its stock sold at the store;
                a return puts the items back in stock there.
 inventory-flow: stock counts (`set`) or adjustments (`adjust`) per sku and location.
@@ -27,7 +28,8 @@ async def apply_purchase(
     purchase: flows.Purchase, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> None:
     request = _import_request(
-        f"shop:{purchase.order_id}", purchase.currency, purchase.items, purchase.total, path="order"
+        f"shop:{purchase.order_id}", purchase.currency, purchase.items, purchase.total, path="order",
+        listed_prices=True,
     )
     buyer = purchase.customer
 
@@ -103,10 +105,11 @@ async def apply_stock(update: flows.StockUpdate, *, tenant_id: UUID, meta: event
 
 
 def _import_request(
-    ref: str, currency: str, items: Sequence[flows.Item], total: int, *, path: str
+    ref: str, currency: str, items: Sequence[flows.Item], total: int, *, path: str,
+    listed_prices: bool = False,
 ) -> orders.ImportRequest:
     lines = tuple(orders.ImportedLine(i.sku, i.quantity, i.unit_price) for i in items)
-    return orders.ImportRequest(ref, currency, lines, total, path=path)
+    return orders.ImportRequest(ref, currency, lines, total, path=path, listed_prices=listed_prices)
 
 
 async def _customer(

@@ -157,6 +157,46 @@ def test_every_wrong_field_is_named_at_once() -> None:
     }
 
 
+def purchase_in(currency: str, items: list[hooks.PricedItem], total: int) -> dict[str, Any]:
+    payload = hooks.purchase("ext-1", items, total)
+    payload["order"]["currency"] = currency
+    return payload
+
+
+CONTRADICTIONS = {
+    "no currency (XXX)": (purchase_in("XXX", [("S1", 2, 500)], 1000), "order.currency",
+                          "must be the ISO 4217 code of a currency, such as EUR"),
+    "a testing code (XTS)": (purchase_in("XTS", [("S1", 2, 500)], 1000), "order.currency",
+                             "must be the ISO 4217 code of a currency, such as EUR"),
+    "gold (XAU)": (purchase_in("XAU", [("S1", 2, 500)], 1000), "order.currency",
+                   "must be the ISO 4217 code of a currency, such as EUR"),
+    "lower case": (purchase_in("eur", [("S1", 2, 500)], 1000), "order.currency",
+                   "must be the ISO 4217 code of a currency, such as EUR"),
+    "total below the lines": (purchase_in("EUR", [("S1", 2, 500), ("S2", 1, 250)], 1000), "order.total",
+                              "must equal the sum of quantity × unitPrice over the items, 1250"),
+    "total above the lines": (purchase_in("EUR", [("S1", 2, 500)], 1001), "order.total",
+                              "must equal the sum of quantity × unitPrice over the items, 1000"),
+    "a unit price beyond any price": (purchase_in("EUR", [("S1", 1, 10**12 + 1)], 0),
+                                      "order.items[0].unitPrice", "must be at most 1000000000000"),
+    "a quantity beyond any stock": (purchase_in("EUR", [("S1", 10**9 + 1, 0)], 0),
+                                    "order.items[0].quantity", "must be at most 1000000000"),
+}
+
+
+@pytest.mark.parametrize("case", CONTRADICTIONS, ids=list(CONTRADICTIONS))
+def test_a_purchase_that_contradicts_itself_is_refused_naming_the_field(case: str) -> None:
+    payload, field, problem = CONTRADICTIONS[case]
+
+    assert refused("purchase-flow", payload) == {field: problem}
+
+
+@pytest.mark.parametrize("currency", ["EUR", "USD", "JPY", "CHF", "XOF"])
+def test_a_purchase_in_a_currency_whose_total_is_its_lines_is_accepted(currency: str) -> None:
+    parsed = flows.parse("purchase-flow", purchase_in(currency, [("S1", 2, 500), ("S2", 3, 0)], 1000))
+
+    assert isinstance(parsed, flows.Purchase) and (parsed.currency, parsed.total) == (currency, 1000)
+
+
 def test_more_than_500_items_are_refused() -> None:
     many = hooks.stock("adjust", [("S1", "main", 1)] * 501)
 

@@ -230,3 +230,43 @@ def test_replay_returns_the_first_order_only_for_the_same_input() -> None:
     assert orders.replay(first, "abc") is first
     with pytest.raises(Conflict):
         orders.replay(first, "other")
+
+
+SHOP = {"A": variant("A"), "B": variant("B")}
+
+
+def purchase_of(currency: str, *lines: tuple[str, int]) -> orders.ImportRequest:
+    """A purchase-flow import of one unit per (sku, unit price)."""
+    imported = tuple(orders.ImportedLine(sku, 1, price) for sku, price in lines)
+    return orders.ImportRequest("shop:1", currency, imported, sum(p for _, p in lines), listed_prices=True)
+
+
+def listed_problems(request: orders.ImportRequest, **lists: list[pricing.Quote]) -> dict[str, str]:
+    by_variant = {SHOP[sku].id: quotes for sku, quotes in lists.items()}
+    with pytest.raises(Invalid) as refused:
+        orders.check_listed_prices(request, SHOP, by_variant)
+    return refused.value.fields
+
+
+def test_a_purchase_at_base_or_list_prices_in_its_currency_matches_the_shop() -> None:
+    usd = {SHOP["A"].id: [quote(SHOP["A"], 120, "USD")], SHOP["B"].id: [quote(SHOP["B"], 90)]}
+
+    for request in (purchase_of("EUR", ("A", 100), ("B", 90)), purchase_of("USD", ("A", 120))):
+        orders.check_listed_prices(request, SHOP, usd)
+
+
+def test_a_purchase_names_each_line_the_shop_does_not_price_so_and_both_sides() -> None:
+    request = purchase_of("EUR", ("A", 100), ("B", 95), ("A", 80))
+
+    assert listed_problems(request, B=[quote(SHOP["B"], 90)]) == {
+        "order.items[1].unitPrice": "B at 95 EUR, but the shop's price is 90 or 100 EUR",
+        "order.items[2].unitPrice": "A at 80 EUR, but the shop's price is 100 EUR",
+    }
+
+
+def test_a_purchase_in_a_currency_the_shop_does_not_price_names_both_currencies() -> None:
+    request = purchase_of("USD", ("A", 100), ("B", 100))
+
+    assert listed_problems(request, B=[quote(SHOP["B"], 90, "GBP")]) == {
+        "order.currency": "the order is in USD, but the shop sells A in EUR, B in EUR or GBP",
+    }

@@ -325,6 +325,33 @@ async def test_a_schema_violation_is_422_naming_every_wrong_field_and_writes_not
     await assert_nothing_written(jobs, target.tenant.id)
 
 
+def in_currency(currency: str, items: list[hooks.PricedItem], total: int) -> dict[str, Any]:
+    payload = hooks.purchase("ext-1", items, total)
+    payload["order"]["currency"] = currency
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "problem"),
+    [
+        (in_currency("XXX", [("S1", 2, 500)], 1000), "order.currency",
+         "must be the ISO 4217 code of a currency, such as EUR"),
+        (in_currency("EUR", [("S1", 2, 500), ("S2", 1, 300)], 1000), "order.total",
+         "must equal the sum of quantity × unitPrice over the items, 1300"),
+        (in_currency("EUR", [("S1", 2, 500)], -1000), "order.total", "must be at least 0"),
+    ],
+    ids=["not a currency", "total is not the sum of the lines", "negative total"],
+)
+async def test_a_purchase_that_contradicts_itself_is_422_naming_the_field_and_writes_nothing(
+    payload: dict[str, Any], field: str, problem: str, target: Target, client: httpx.AsyncClient,
+    jobs: Queue,
+) -> None:
+    response = await hooks.deliver(client, target.tenant, PURCHASE, target.secret, payload)
+
+    assert assert_problem(response, 422)["errors"] == {field: problem}
+    await assert_nothing_written(jobs, target.tenant.id)
+
+
 async def test_a_nul_character_anywhere_in_the_payload_is_422_and_writes_nothing(
     target: Target, client: httpx.AsyncClient, jobs: Queue
 ) -> None:

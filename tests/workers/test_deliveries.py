@@ -23,7 +23,7 @@ import pytest
 from saq import Queue
 from saq.job import TERMINAL_STATUSES, Job, Status
 
-from domain import catalog, inventory, payments, tenancy, webhooks
+from domain import catalog, inventory, payments, pricing, tenancy, webhooks
 from domain.config import Settings
 from server.app import create_app
 from tables import catalog as catalog_tables
@@ -33,6 +33,7 @@ from tables import events as outbox
 from tables import inventory as inventory_tables
 from tables import orders as order_tables
 from tables import payments as payment_tables
+from tables import pricing as pricing_tables
 from tables import webhooks as inbox
 from tables.orders import OrderTable
 from tests import shop as shops
@@ -213,17 +214,91 @@ async def test_purchase_flow_records_the_order_at_the_shops_prices(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     secret = await signed.endpoint(shop.tenant, "purchase-flow")
-    order = signed.purchase("ext-1", [("TEE-S", 2, 1200), ("MUG", 1, 700)], 3000)
+    order = signed.purchase("ext-1", [("TEE-S", 2, 1500), ("MUG", 1, 800)], 3800)
 
     delivery = await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
 
     assert delivery.status == PROCESSED
     (row,) = await orders_by_ref(shop.id, "shop:ext-1")
-    assert (row["status"], row["currency"], row["subtotal"], row["total"]) == ("pending", "EUR", 3100, 3000)
+    assert (row["status"], row["currency"], row["subtotal"], row["total"]) == ("pending", "EUR", 3800, 3800)
     lines = (await order_tables.lines_of([row["id"]], tenant_id=shop.id))[row["id"]]
     assert [(line.sku, line.quantity, line.unit_price) for line in lines] == [
-        ("TEE-S", 2, 1200), ("MUG", 1, 700)
+        ("TEE-S", 2, 1500), ("MUG", 1, 800)
     ]
+
+
+DEAD_LETTER = """
+query Dead { webhookDeliveries(status: DEAD, first: 10) { edges { node { id status lastError } } } }
+"""
+
+
+async def dead_letter(pipeline: Pipeline, tenant: Any) -> list[dict[str, Any]]:
+    """The dead deliveries as the delivery status API shows them to the tenant's admin."""
+    body = await pipeline.as_admin(tenant).gql(DEAD_LETTER)
+    assert "errors" not in body, body
+    return [edge["node"] for edge in body["data"]["webhookDeliveries"]["edges"]]
+
+
+def in_currency(currency: str, ref: str, items: list[signed.PricedItem]) -> dict[str, Any]:
+    payload = signed.purchase(ref, items, sum(quantity * price for _, quantity, price in items))
+    payload["order"]["currency"] = currency
+    return payload
+
+
+CONTRADICTIONS = {
+    "another currency": (
+        in_currency("USD", "ext-usd", [("TEE-S", 2, 1500), ("MUG", 1, 800)]),
+        "BAD_USER_INPUT: the purchase contradicts the shop's prices: order.currency: the order is "
+        "in USD, but the shop sells TEE-S in EUR, MUG in EUR",
+    ),
+    "other prices": (
+        in_currency("EUR", "ext-cheap", [("TEE-S", 2, 1200), ("MUG", 1, 800), ("TEE-M", 1, 1600)]),
+        "BAD_USER_INPUT: the purchase contradicts the shop's prices: "
+        "order.items[0].unitPrice: TEE-S at 1200 EUR, but the shop's price is 1500 EUR; "
+        "order.items[2].unitPrice: TEE-M at 1600 EUR, but the shop's price is 1500 EUR",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CONTRADICTIONS, ids=list(CONTRADICTIONS))
+async def test_a_purchase_that_contradicts_the_shop_is_dead_with_the_reason_and_orders_nothing(
+    case: str, pipeline: Pipeline, shop: shops.Shop
+) -> None:
+    """Only the shop's data shows it, so it is accepted (202), then dead-lettered: never repriced."""
+    secret = await signed.endpoint(shop.tenant, "purchase-flow")
+    order, reason = CONTRADICTIONS[case]
+
+    delivery = await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
+
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (DEAD, 1, reason)
+    assert await dead_letter(pipeline, shop.tenant) == [
+        {"id": str(delivery.id), "status": "DEAD", "lastError": reason}
+    ]
+    assert await orders_by_ref(shop.id, f"shop:{order['order']['id']}") == []
+    assert [await shop.stock(sku) for sku in ("TEE-S", "TEE-M", "MUG")] == [(10, 0)] * 3
+    assert await shop.event_types() == []
+
+
+async def test_a_purchase_at_a_price_list_price_in_its_currency_is_recorded_at_that_price(
+    pipeline: Pipeline, shop: shops.Shop
+) -> None:
+    """The shop's prices are its base prices and its price lists' (in the order's currency)."""
+    dollars = await pricing_tables.create_price_list(
+        pricing.PriceListDraft(name="US", handle="us", currency="USD"), tenant_id=shop.id, meta=META
+    )
+    await pricing_tables.set_variant_price(
+        dollars.id, shop.variants["TEE-S"], catalog.Money(1700, "USD"), None,
+        tenant_id=shop.id, meta=META,
+    )
+    secret = await signed.endpoint(shop.tenant, "purchase-flow")
+
+    delivery = await pipeline.deliver(
+        shop.tenant, "purchase-flow", secret, in_currency("USD", "ext-us", [("TEE-S", 2, 1700)])
+    )
+
+    assert (delivery.status, delivery.last_error) == (PROCESSED, None)
+    (row,) = await orders_by_ref(shop.id, "shop:ext-us")
+    assert (row["currency"], row["total"]) == ("USD", 3400)
 
 
 async def test_purchase_flow_finds_the_customer_by_email(pipeline: Pipeline, shop: shops.Shop) -> None:
