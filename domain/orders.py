@@ -398,6 +398,15 @@ class ImportRequest:
     refused (check_listed_prices). POS sales may be marked down at the till."""
 
 
+def at_base_prices(request: ImportRequest, variants: Mapping[str, catalog.Variant]) -> bool:
+    """Whether every line is at its variant's own price, in its currency: the shop's prices,
+    with no price list to read."""
+    return all(
+        variants[line.sku].price == catalog.Money(line.unit_price, request.currency)
+        for line in request.lines
+    )
+
+
 def check_listed_prices(
     request: ImportRequest,
     variants: Mapping[str, catalog.Variant],

@@ -426,7 +426,7 @@ async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders
     }
     if unknown:
         raise Invalid("unknown sku", fields=unknown)
-    if request.listed_prices:
+    if request.listed_prices and not orders.at_base_prices(request, variants):
         ids = [variant.id for variant in variants.values()]
         listed = await pricing_tables.prices_of(ids, tenant_id=tenant_id)
         orders.check_listed_prices(request, variants, listed)

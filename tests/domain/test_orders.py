@@ -270,3 +270,9 @@ def test_a_purchase_in_a_currency_the_shop_does_not_price_names_both_currencies(
     assert listed_problems(request, B=[quote(SHOP["B"], 90, "GBP")]) == {
         "order.currency": "the order is in USD, but the shop sells A in EUR, B in EUR or GBP",
     }
+
+
+def test_only_a_purchase_off_its_base_prices_needs_the_price_lists() -> None:
+    assert orders.at_base_prices(purchase_of("EUR", ("A", 100), ("B", 100)), SHOP)
+    assert not orders.at_base_prices(purchase_of("EUR", ("A", 100), ("B", 90)), SHOP)
+    assert not orders.at_base_prices(purchase_of("USD", ("A", 100)), SHOP)
