@@ -10,11 +10,13 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # MAX_SKU
 HANDLE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_PRICE_MINOR = 10**12
 MAX_TITLE = 200
+MAX_HANDLE = 120
+MAX_SKU = 64
 
 
 class ProductStatus(enum.Enum):
@@ -95,8 +97,8 @@ class DefaultCatalogRules:
         errors: dict[str, str] = {}
         if not draft.title.strip() or len(draft.title) > MAX_TITLE:
             errors[f"{path}.title"] = f"must be 1-{MAX_TITLE} characters"
-        if not HANDLE.fullmatch(draft.handle) or len(draft.handle) > 120:
-            errors[f"{path}.handle"] = "must be lowercase words joined by '-' (max 120)"
+        if not HANDLE.fullmatch(draft.handle) or len(draft.handle) > MAX_HANDLE:
+            errors[f"{path}.handle"] = f"must be lowercase words joined by '-' (max {MAX_HANDLE})"
         errors.update(_check_attributes(draft.attributes, f"{path}.attributes"))
         return errors
 
@@ -115,7 +117,7 @@ class DefaultCatalogRules:
 
 
 def handle_from_title(title: str) -> str:
-    return "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:120] or "product"
+    return "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:MAX_HANDLE] or "product"
 
 
 def _check_attributes(attributes: Mapping[str, str], path: str) -> dict[str, str]:

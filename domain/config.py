@@ -35,6 +35,7 @@ class Settings:
     data_dir: str = ".data"
     graphiql: bool = True
     introspection: bool = True
+    suggestions: bool = True
     max_body_bytes: int = 1_000_000
     webhook_max_body_bytes: int = 262_144
     webhook_replay_window_hours: int = 72
@@ -69,6 +70,7 @@ class Settings:
             data_dir=environ.get("DATA_DIR", cls.data_dir),
             graphiql=_parse(environ, "GRAPHIQL", _bool, not production),
             introspection=_parse(environ, "INTROSPECTION", _bool, not production),
+            suggestions=_parse(environ, "SUGGESTIONS", _bool, not production),
             max_body_bytes=_parse(environ, "MAX_BODY_BYTES", int, cls.max_body_bytes, minimum=1),
             webhook_max_body_bytes=_parse(
                 environ, "WEBHOOK_MAX_BODY_BYTES", int, cls.webhook_max_body_bytes, minimum=1

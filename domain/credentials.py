@@ -11,6 +11,7 @@ from uuid import UUID
 
 PREFIX_BYTES = 6
 SECRET_BYTES = 24
+MAX_NAME = 200
 
 
 @dataclasses.dataclass(frozen=True)

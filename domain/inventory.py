@@ -18,6 +18,7 @@ from domain.errors import Conflict, Invalid
 MAX_QUANTITY = 1_000_000_000
 MAX_NOTE = 1000
 MAX_NAME = 200
+MAX_HANDLE = 64
 
 
 class Reason(enum.Enum):
@@ -150,8 +151,8 @@ def check_location(draft: LocationDraft, path: str = "input") -> dict[str, str]:
     errors: dict[str, str] = {}
     if not draft.name.strip() or len(draft.name) > MAX_NAME:
         errors[f"{path}.name"] = f"must be 1-{MAX_NAME} characters"
-    if not catalog.HANDLE.fullmatch(draft.handle) or len(draft.handle) > 64:
-        errors[f"{path}.handle"] = "must be lowercase words joined by '-' (max 64)"
+    if not catalog.HANDLE.fullmatch(draft.handle) or len(draft.handle) > MAX_HANDLE:
+        errors[f"{path}.handle"] = f"must be lowercase words joined by '-' (max {MAX_HANDLE})"
     return errors
 
 

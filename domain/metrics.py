@@ -24,6 +24,7 @@ from domain.errors import Invalid
 SOLD = ("paid", "fulfilled")
 RETURNED = ("refunded",)
 MAX_BUCKETS = 1000
+MAX_NAME = 100
 MAX_TOP = 100
 NAME = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 DIMENSION = re.compile(r"[a-z][a-z0-9_]{0,63}")

@@ -29,6 +29,7 @@ from schema import (
     audit,
     catalog,
     customers,
+    inputs,
     inventory,
     metrics,
     orders,
@@ -39,7 +40,7 @@ from schema import (
     webhooks,
 )
 from schema.common import SCALARS
-from schema.errors import DomainErrors
+from schema.errors import DomainErrors, HideSuggestions
 from schema.extensions import banban
 from schema.modules import Extension, Module
 
@@ -153,15 +154,20 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    variables = inputs.VariableUsages()
     extensions: list[Callable[[], SchemaExtension]] = [
         DomainErrors,
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: AddValidationRules(limits),
+        inputs.InputRules,
+        lambda: inputs.StringVariables(variables),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
+    if not settings.suggestions:
+        extensions.append(HideSuggestions)
     return extensions
 
 

@@ -11,6 +11,7 @@ import strawberry
 
 from domain import catalog
 from resolvers import catalog as resolve
+from schema import inputs
 from schema.common import (
     Attribute,
     AttributeInput,
@@ -141,9 +142,9 @@ class ProductOrder:
 
 @strawberry.input
 class VariantInput:
-    sku: str
+    sku: str = inputs.column(catalog.MAX_SKU)
     price: MoneyInput
-    title: str = ""
+    title: str = inputs.column(catalog.MAX_TITLE, default="")
     attributes: list[AttributeInput] | None = None
     active: bool = True
 
@@ -159,7 +160,7 @@ class VariantInput:
 
 @strawberry.input
 class VariantUpdateInput:
-    title: str | None = None
+    title: str | None = inputs.column(catalog.MAX_TITLE, default=None)
     price: MoneyInput | None = None
     attributes: list[AttributeInput] | None = None
     active: bool | None = None
@@ -175,8 +176,10 @@ class VariantUpdateInput:
 
 @strawberry.input
 class ProductCreateInput:
-    title: str
-    handle: str | None = strawberry.field(default=None, description="Derived from the title if unset")
+    title: str = inputs.column(catalog.MAX_TITLE)
+    handle: str | None = inputs.column(
+        catalog.MAX_HANDLE, default=None, description="Derived from the title if unset"
+    )
     description: str = ""
     status: ProductStatus = catalog.ProductStatus.ACTIVE  # type: ignore[valid-type]
     category_id: strawberry.ID | None = None
@@ -196,8 +199,8 @@ class ProductCreateInput:
 
 @strawberry.input
 class ProductUpdateInput:
-    title: str | None = None
-    handle: str | None = None
+    title: str | None = inputs.column(catalog.MAX_TITLE, default=None)
+    handle: str | None = inputs.column(catalog.MAX_HANDLE, default=None)
     description: str | None = None
     status: ProductStatus | None = None  # type: ignore[valid-type]
     category_id: strawberry.ID | None = None
@@ -216,8 +219,8 @@ class ProductUpdateInput:
 
 @strawberry.input
 class CategoryInput:
-    name: str
-    handle: str
+    name: str = inputs.column(catalog.MAX_TITLE)
+    handle: str = inputs.column(catalog.MAX_HANDLE)
     parent_id: strawberry.ID | None = None
 
 

@@ -11,6 +11,7 @@ import strawberry
 
 from domain import customers
 from resolvers import customers as resolve
+from schema import inputs
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, UserError, attempt, parse_id
 
@@ -157,11 +158,11 @@ class AddressUpdateInput:
 
 @strawberry.input
 class CustomerCreateInput:
-    email: str
-    first_name: str = ""
-    last_name: str = ""
+    email: str = inputs.column(customers.MAX_EMAIL)
+    first_name: str = inputs.column(customers.MAX_NAME, default="")
+    last_name: str = inputs.column(customers.MAX_NAME, default="")
     phone: str = ""
-    tags: list[str] = strawberry.field(default_factory=list)
+    tags: list[str] = inputs.column(customers.MAX_TAG, default_factory=list)
     addresses: list[AddressInput] = strawberry.field(default_factory=list)
 
     def to_domain(self) -> customers.CustomerDraft:
@@ -173,11 +174,11 @@ class CustomerCreateInput:
 
 @strawberry.input
 class CustomerUpdateInput:
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
+    email: str | None = inputs.column(customers.MAX_EMAIL, default=None)
+    first_name: str | None = inputs.column(customers.MAX_NAME, default=None)
+    last_name: str | None = inputs.column(customers.MAX_NAME, default=None)
     phone: str | None = None
-    tags: list[str] | None = None
+    tags: list[str] | None = inputs.column(customers.MAX_TAG, default=None)
 
     def to_domain(self) -> customers.CustomerPatch:
         return customers.CustomerPatch(

@@ -4,9 +4,11 @@ request errors (syntax, validation, limits) say what was wrong, anything else is
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
@@ -29,6 +31,13 @@ def translate(error: GraphQLError, request_id: Any) -> GraphQLError:
         code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
         error.extensions = {"code": code, **(error.extensions or {})}
         return error
+    if isinstance(original, asyncpg.PostgresError) and original.sqlstate.startswith("22"):
+        # A data exception: the value, not the server, is at fault (a check missing above).
+        log.warning("refused by PostgreSQL at %s: %s %s", error.path, original.sqlstate, original)
+        return GraphQLError(
+            f"input is invalid: {original}", nodes=error.nodes, path=error.path,
+            extensions={"code": "BAD_USER_INPUT", "requestId": request_id},
+        )
     log.error("unexpected error at %s", error.path, exc_info=original)
     return GraphQLError(
         MASKED,
@@ -36,6 +45,20 @@ def translate(error: GraphQLError, request_id: Any) -> GraphQLError:
         path=error.path,
         extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
+
+
+SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """Drops graphql-core's "Did you mean ...?" hints, which would show a schema that
+    introspection does not (validation, and variable coercion at execution)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            error.message = SUGGESTION.sub("", error.message)
 
 
 class DomainErrors(SchemaExtension):

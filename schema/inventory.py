@@ -11,7 +11,7 @@ import strawberry
 
 from domain import inventory
 from resolvers import inventory as resolve
-from schema import catalog
+from schema import catalog, inputs
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
 
@@ -167,8 +167,8 @@ class StockAdjustmentOrder:
 
 @strawberry.input
 class StockLocationCreateInput:
-    name: str
-    handle: str
+    name: str = inputs.column(inventory.MAX_NAME)
+    handle: str = inputs.column(inventory.MAX_HANDLE)
     active: bool = True
 
     def to_domain(self) -> inventory.LocationDraft:
@@ -177,8 +177,8 @@ class StockLocationCreateInput:
 
 @strawberry.input
 class StockLocationUpdateInput:
-    name: str | None = None
-    handle: str | None = None
+    name: str | None = inputs.column(inventory.MAX_NAME, default=None)
+    handle: str | None = inputs.column(inventory.MAX_HANDLE, default=None)
     active: bool | None = None
 
     def to_domain(self) -> inventory.LocationPatch:

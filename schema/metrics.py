@@ -10,7 +10,7 @@ import strawberry
 from domain import metrics
 from resolvers import catalog as resolve_catalog
 from resolvers import metrics as resolve
-from schema import catalog
+from schema import catalog, inputs
 from schema.common import (
     Attribute,
     AttributeInput,
@@ -230,7 +230,7 @@ class MetricSeries:
 
 @strawberry.input
 class MetricInput:
-    name: str = strawberry.field(description="e.g. storefront.visits")
+    name: str = inputs.column(metrics.MAX_NAME, description="e.g. storefront.visits")
     value: Decimal = strawberry.field(description="Up to 6 decimals, below 10^14 in magnitude")
     dimensions: list[AttributeInput] = strawberry.field(
         default_factory=list, description="At most 10, distinct names"

@@ -12,7 +12,7 @@ from domain import catalog as catalog_domain
 from domain import orders
 from resolvers import customers as resolve_customers
 from resolvers import orders as resolve
-from schema import catalog, customers
+from schema import catalog, customers, inputs
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, optional_id, parse_id
 
@@ -172,7 +172,8 @@ class OrderCreateInput:
     discount: MoneyInput | None = strawberry.field(
         default=None, description="Taken off the subtotal, spread over the lines"
     )
-    idempotency_key: str | None = strawberry.field(
+    idempotency_key: str | None = inputs.column(
+        orders.MAX_KEY,
         default=None,
         description="Retrying with the same key and input returns the first order; "
         "the same key with another input is refused",

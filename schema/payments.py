@@ -10,7 +10,7 @@ import strawberry
 from domain import orders as order_domain
 from domain import payments
 from resolvers import payments as resolve
-from schema import customers, orders
+from schema import customers, inputs, orders
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
 
@@ -69,7 +69,7 @@ class OrderWithPayments(orders.Order):
 class PaymentInput:
     order_id: strawberry.ID
     amount: MoneyInput = strawberry.field(description="In the order's currency")
-    reference: str = ""
+    reference: str = inputs.column(payments.MAX_REFERENCE, default="")
 
     def to_domain(self, kind: payments.PaymentKind) -> payments.PaymentDraft:
         return payments.PaymentDraft(kind=kind, amount=self.amount.to_domain(), reference=self.reference)

@@ -38,7 +38,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 
 from domain import tenancy
 from resolvers import plans as rules
-from schema import catalog, orders, pricing
+from schema import catalog, inputs, orders, pricing
 from tables import plans as sql
 
 Fields = dict[str, list[FieldNode]]
@@ -124,6 +124,7 @@ class Plan:
     roots: tuple[Root, ...]
     scopes: frozenset[str]
     prices: bool
+    variables: inputs.Usages
 
 
 class _Walk:
@@ -330,7 +331,10 @@ def make_plan(schema: GraphQLSchema, query: str, operation_name: str | None) -> 
         )
     except NotPlannable:
         return None
-    return Plan(operation=operation, roots=roots, scopes=frozenset(walk.scopes), prices=walk.prices)
+    return Plan(
+        operation=operation, roots=roots, scopes=frozenset(walk.scopes), prices=walk.prices,
+        variables=inputs.usages(schema, document, operation_name),
+    )
 
 
 def _typename(name: str) -> RootBuild:
@@ -342,7 +346,7 @@ async def run(plan: Plan, schema: GraphQLSchema, request: Request) -> str | None
     if plan.prices and request.price_list is not None:
         return None
     coerced = get_variable_values(schema, plan.operation.variable_definitions or (), request.variables or {})
-    if isinstance(coerced, list):
+    if isinstance(coerced, list) or inputs.variable_problems(plan.variables, request.variables or {}):
         return None
     statement = sql.Statement(request.tenant_id)
     try:

@@ -15,7 +15,7 @@ import strawberry
 
 from domain import pricing
 from resolvers import pricing as resolve
-from schema import catalog
+from schema import catalog, inputs
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
 
 R = TypeVar("R")
@@ -106,8 +106,10 @@ class PriceListFilter:
 
 @strawberry.input
 class PriceListInput:
-    name: str
-    handle: str = strawberry.field(description="Lowercase words joined by '-', unique")
+    name: str = inputs.column(pricing.MAX_TITLE)
+    handle: str = inputs.column(
+        pricing.MAX_HANDLE, description="Lowercase words joined by '-', unique"
+    )
     currency: str = strawberry.field(description="ISO 4217; every price in the list uses it")
 
     def to_domain(self) -> pricing.PriceListDraft:
@@ -116,8 +118,8 @@ class PriceListInput:
 
 @strawberry.input(description="Name and handle; a list's currency never changes.")
 class PriceListUpdateInput:
-    name: str | None = None
-    handle: str | None = None
+    name: str | None = inputs.column(pricing.MAX_TITLE, default=None)
+    handle: str | None = inputs.column(pricing.MAX_HANDLE, default=None)
 
     def to_domain(self) -> pricing.PriceListPatch:
         return pricing.PriceListPatch(name=self.name, handle=self.handle)

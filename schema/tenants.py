@@ -8,6 +8,7 @@ import strawberry
 
 from domain import credentials, tenancy
 from resolvers import tenants as resolve
+from schema import inputs
 from schema.common import Ctx, UserError, attempt
 
 
@@ -76,7 +77,7 @@ class TenantPayload:
 
 @strawberry.input
 class ApiKeyInput:
-    name: str
+    name: str = inputs.column(credentials.MAX_NAME)
     scopes: list[str]
 
 

@@ -187,8 +187,12 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 def _json(raw: bytes, what: str) -> Any:
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest(f"{what} is not valid JSON") from None
+    except orjson.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        if error.msg.startswith("number"):
+            # orjson reads numbers as 64-bit integers or doubles; a longer one is out of range.
+            raise BadRequest(f"{what}: number out of range at {where}") from None
+        raise BadRequest(f"{what} is not valid JSON ({error.msg} at {where})") from None
 
 
 def _check_payload(payload: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ class ApiKeyTable(Table, tablename="api_keys", db=DB):
     tenant_id = UUIDColumn(null=True, default=None)
     prefix = Varchar(length=24)
     secret_hash = Varchar(length=64)
-    name = Varchar(length=200)
+    name = Varchar(length=credentials.MAX_NAME)
     scopes = Array(base_column=Varchar(length=64))
     created_at = Timestamptz()
     last_used_at = Timestamptz(null=True, default=None)

@@ -34,8 +34,8 @@ from tables.engine import DB
 class CategoryTable(Table, tablename="categories", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
-    name = Varchar(length=200)
-    handle = Varchar(length=120)
+    name = Varchar(length=catalog.MAX_TITLE)
+    handle = Varchar(length=catalog.MAX_HANDLE)
     parent_id = UUIDColumn(null=True, default=None)
     created_at = Timestamptz()
 
@@ -43,8 +43,8 @@ class CategoryTable(Table, tablename="categories", db=DB):
 class ProductTable(Table, tablename="products", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
-    handle = Varchar(length=120)
-    title = Varchar(length=200)
+    handle = Varchar(length=catalog.MAX_HANDLE)
+    title = Varchar(length=catalog.MAX_TITLE)
     description = Text(default="")
     status = Varchar(length=16, default="active")
     category_id = UUIDColumn(null=True, default=None)
@@ -57,8 +57,8 @@ class VariantTable(Table, tablename="variants", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
     product_id = UUIDColumn()
-    sku = Varchar(length=64)
-    title = Varchar(length=200, default="")
+    sku = Varchar(length=catalog.MAX_SKU)
+    title = Varchar(length=catalog.MAX_TITLE, default="")
     attributes = JSONB(default={})
     price_amount = BigInt()
     compare_at_amount = BigInt(null=True, default=None)

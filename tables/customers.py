@@ -26,12 +26,12 @@ EMAIL_UNIQUE = "customers_tenant_id_email_key"
 class CustomerTable(Table, tablename="customers", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
-    email = Varchar(length=320)
-    email_key = Varchar(length=320)
-    first_name = Varchar(length=100, default="")
-    last_name = Varchar(length=100, default="")
+    email = Varchar(length=customers.MAX_EMAIL)
+    email_key = Varchar(length=customers.MAX_EMAIL)
+    first_name = Varchar(length=customers.MAX_NAME, default="")
+    last_name = Varchar(length=customers.MAX_NAME, default="")
     phone = Varchar(length=32, default="")
-    tags = Array(base_column=Varchar(length=64))
+    tags = Array(base_column=Varchar(length=customers.MAX_TAG))
     created_at = Timestamptz()
     updated_at = Timestamptz()
 

@@ -21,7 +21,7 @@ from tables.engine import DB
 class MetricTable(Table, tablename="metrics", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
-    name = Varchar(length=100)
+    name = Varchar(length=metrics.MAX_NAME)
     value = Numeric(digits=(20, 6))
     dimensions = JSONB(default={})
     recorded_at = Timestamptz()

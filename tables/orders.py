@@ -57,7 +57,7 @@ class OrderTable(Table, tablename="orders", db=DB):
     tax_total = BigInt(default=0)
     total = BigInt(default=0)
     external_ref = Varchar(length=128, null=True, default=None)
-    idempotency_key = Varchar(length=128, null=True, default=None)
+    idempotency_key = Varchar(length=orders.MAX_KEY, null=True, default=None)
     request_hash = Varchar(length=64, null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()

@@ -26,7 +26,7 @@ class PaymentTable(Table, tablename="payments", db=DB):
     kind = Varchar(length=16)
     amount = BigInt()
     currency = Varchar(length=3)
-    reference = Varchar(length=128, default="")
+    reference = Varchar(length=payments.MAX_REFERENCE, default="")
     actor = Varchar(length=128, default="")
     created_at = Timestamptz()
 

@@ -24,8 +24,8 @@ from tables.engine import DB
 class PriceListTable(Table, tablename="price_lists", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
-    name = Varchar(length=200)
-    handle = Varchar(length=64)
+    name = Varchar(length=catalog.MAX_TITLE)
+    handle = Varchar(length=pricing.MAX_HANDLE)
     currency = Varchar(length=3)
     created_at = Timestamptz()
 

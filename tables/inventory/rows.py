@@ -18,8 +18,8 @@ from tables.engine import DB
 class LocationTable(Table, tablename="locations", db=DB):
     id = UUIDColumn(primary_key=True)
     tenant_id = UUIDColumn()
-    name = Varchar(length=200)
-    handle = Varchar(length=64)
+    name = Varchar(length=inventory.MAX_NAME)
+    handle = Varchar(length=inventory.MAX_HANDLE)
     active = Boolean(default=True)
     created_at = Timestamptz()
 
