@@ -9,16 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -30,6 +21,7 @@ from schema import (
     catalog,
     customers,
     inventory,
+    limits,
     metrics,
     orders,
     payments,
@@ -147,18 +139,12 @@ def _own_fields(classes: list[type]) -> dict[str, Any]:
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Factories: a fresh extension per operation. The limit rules are built once: a rule
-    class made per request would miss the validation cache (keyed by the rules) every time."""
-    limits = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
+    """Factories: a fresh extension per operation, sharing the schema's parsed and validated
+    documents."""
+    documents = limits.Documents(limits.Limits.of(settings))
     extensions: list[Callable[[], SchemaExtension]] = [
         DomainErrors,
-        lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(limits),
+        lambda: limits.CheckedDocuments(documents),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
