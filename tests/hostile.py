@@ -90,10 +90,11 @@ def _spreads(name: str, width: int, more: bool) -> str:
     return " ".join([f"...{name}"] * width) if more else ""
 
 
-Maker = Callable[[int], str]
+Maker = Callable[..., str]
+"""(size, tag="") -> document text."""
 SHAPES: dict[str, tuple[Maker, tuple[int, ...]]] = {
     "fragment fan-out": (fragment_fanout, (2, 3, 4, 6, 8, 10, 20, 40)),
-    "fragment fan-out, width 2": (lambda n: fragment_fanout(n, width=2), (4, 8, 16, 32, 64, 128)),
+    "fragment fan-out, width 2": (lambda n, tag="": fragment_fanout(n, 2, tag), (4, 8, 16, 32, 64, 128)),
     "inline fragment fan-out": (inline_fanout, (2, 3, 4, 6, 8, 10, 20)),
     "list field fan-out": (list_fanout, (1, 2, 3, 4, 6, 8, 10)),
     "subscription fan-out": (subscription_fanout, (2, 3, 4, 6, 8, 10)),
