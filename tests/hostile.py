@@ -99,7 +99,7 @@ SHAPES: dict[str, tuple[Maker, tuple[int, ...]]] = {
     "list field fan-out": (list_fanout, (1, 2, 3, 4, 6, 8, 10)),
     "subscription fan-out": (subscription_fanout, (2, 3, 4, 6, 8, 10)),
     "same field siblings": (same_field_siblings, (10, 50, 100, 200, 400, 700)),
-    "same field in fragments": (same_field_fragments, (10, 50, 100, 200, 300)),
+    "same field in fragments": (same_field_fragments, (10, 50, 100, 200, 240)),
     "conflicting aliases": (conflicting_aliases, (10, 30, 100, 200, 300)),
     "nested same-named lists": (nested_same_name, (2, 4, 8, 16, 24)),
     "repeated leaves": (repeated_leaves, (10, 100, 1000, 2900)),

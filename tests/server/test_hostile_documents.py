@@ -39,12 +39,12 @@ def message(response: httpx.Response) -> str:
 
 
 async def test_a_fragment_fan_out_is_refused_at_once(tenant_a: TenantHandle) -> None:
-    response, took = await timed_post(tenant_a, hostile.fragment_fanout(7))
+    response, took = await timed_post(tenant_a, hostile.fragment_fanout(6))
 
     assert took < WALL
     assert response.status_code == 400
     assert codes(response.json()) == ["GRAPHQL_VALIDATION_FAILED"]
-    assert message(response).startswith("2222222 field selections found with fragments expanded")
+    assert message(response).startswith("222222 field selections found with fragments expanded")
 
 
 async def test_the_largest_accepted_fan_out_is_answered(tenant_a: TenantHandle) -> None:
@@ -83,10 +83,10 @@ async def test_same_named_fields_beyond_the_limit_are_refused(tenant_a: TenantHa
 
 async def test_a_fan_out_subscription_is_refused_on_the_event_stream(tenant_a: TenantHandle) -> None:
     started = time.perf_counter()
-    response = await tenant_a.client.post(
-        "/graphql/stream", json={"query": hostile.subscription_fanout(7)},
+    response = await asyncio.wait_for(tenant_a.client.post(
+        "/graphql/stream", json={"query": hostile.subscription_fanout(6)},
         headers={"authorization": f"Bearer {tenant_a.key}", "accept": "text/event-stream"},
-    )
+    ), timeout=5 * WALL)  # an accepted subscription would stream until then
 
     assert time.perf_counter() - started < WALL
     assert "field selections found with fragments expanded" in response.text
