@@ -13,7 +13,7 @@ from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.extensions.query_depth_limiter import determine_depth, get_fragments
 
 from domain.config import Settings
-from schema import build, limits
+from schema import build, limits, plans
 from tests import hostile
 
 SETTINGS = Settings()
@@ -196,3 +196,14 @@ def test_same_named_fields_are_counted_in_pairs_per_response_path() -> None:
         "that they can be merged; most at 'tenant.slug'). Allowed: 14: select each field once"
     ]
     assert accepted == []
+
+
+def test_the_planner_merges_each_fragment_once(schema: GraphQLSchema) -> None:
+    product = 'product(id: "00000000-0000-0000-0000-000000000000") { id title }'
+    text = hostile.fragment_fanout(12).replace("tenant { slug }", product)
+    started = time.thread_time()
+
+    plan = plans.make_plan(schema, text, None, DEFAULTS.budget_seconds)
+
+    assert time.thread_time() - started < DEFAULTS.budget_seconds
+    assert plan is not None and [root.key for root in plan.roots] == ["product"]
