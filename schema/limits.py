@@ -11,7 +11,9 @@ some documents of a few kilobytes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import logging
 import time
 from collections import OrderedDict
@@ -339,7 +341,8 @@ class Documents:
             self._parsed.move_to_end(query)
             return found, None
         budget = Budget(self.limits.budget_seconds)
-        document = parse(query, max_tokens=self.limits.max_tokens)
+        with _collector_paused():
+            document = parse(query, max_tokens=self.limits.max_tokens)
         _remember(self._parsed, query, document, self._maxsize)
         return document, budget
 
@@ -352,12 +355,27 @@ class Documents:
         if found is not None:
             self._errors.move_to_end(key)
             return found
-        errors = validate(schema, document, rules, self.limits, budget or Budget(self.limits.budget_seconds))
+        budget = budget or Budget(self.limits.budget_seconds)
+        with _collector_paused():
+            errors = validate(schema, document, rules, self.limits, budget)
         if any(isinstance(error, OverBudget) for error in errors):
             log.warning("document refused: over its validation budget of %g s", self.limits.budget_seconds)
             return errors
         _remember(self._errors, key, errors, self._maxsize)
         return errors
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A garbage collection over the whole heap can take longer than the budget: it is not the
+    document's work, so it waits until the document is checked (whose garbage is bounded)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, maxsize: int) -> None:
