@@ -40,7 +40,7 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 3_000
     max_selections: int = 2_000
-    validation_budget_ms: int = 200
+    validation_budget_ms: int = 500
     max_page_size: int = 100
     db_pool_max: int = 20
     ws_init_timeout: float = 10.0

@@ -334,21 +334,20 @@ class Documents:
         self._parsed: OrderedDict[str, DocumentNode] = OrderedDict()
         self._errors: OrderedDict[tuple[str, Rules], list[GraphQLError]] = OrderedDict()
 
-    def parse(self, query: str) -> tuple[DocumentNode, Budget | None]:
-        """The document, and the budget started before parsing it (None when it was known)."""
+    def parse(self, query: str) -> DocumentNode:
+        """The document; parsing takes time linear in it, and MAX_TOKENS bounds it."""
         found = self._parsed.get(query)
         if found is not None:
             self._parsed.move_to_end(query)
-            return found, None
-        budget = Budget(self.limits.budget_seconds)
+            return found
         with _collector_paused():
             document = parse(query, max_tokens=self.limits.max_tokens)
         _remember(self._parsed, query, document, self._maxsize)
-        return document, budget
+        return document
 
     def errors(
-        self, schema: GraphQLSchema, query: str, document: DocumentNode,
-        rules: Rules, budget: Budget | None,
+        self, schema: GraphQLSchema, query: str, document: DocumentNode, rules: Rules,
+        budget: Budget | None = None,
     ) -> list[GraphQLError]:
         key = (query, rules)
         found = self._errors.get(key)
@@ -390,12 +389,11 @@ class CheckedDocuments(SchemaExtension):
 
     def __init__(self, documents: Documents) -> None:
         self.documents = documents
-        self.budget: Budget | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.query:
-            context.graphql_document, self.budget = self.documents.parse(context.query)
+            context.graphql_document = self.documents.parse(context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -403,7 +401,7 @@ class CheckedDocuments(SchemaExtension):
         assert context.query and context.graphql_document is not None
         context.pre_execution_errors = self.documents.errors(
             context.schema._schema, context.query, context.graphql_document,
-            context.validation_rules, self.budget,
+            context.validation_rules,
         )
         yield
 

@@ -25,7 +25,7 @@ BUDGET_ONLY = dataclasses.replace(
 LINEAR = 0.2
 """CPU seconds, on top of the budget, for the work it cannot interrupt: parsing, and the rules
 whose work is linear in the document (up to ~50 ms each at the token limit)."""
-FAST = 0.2
+FAST = 0.3
 """CPU seconds within which the limits answer any document (parsing included), without the
 budget having to stop anything."""
 RULES = tuple(specified_rules)
@@ -44,10 +44,10 @@ def checked(schema: GraphQLSchema, text: str, chosen: limits.Limits) -> tuple[li
     started = time.thread_time()
     documents = limits.Documents(chosen)
     try:
-        document, budget = documents.parse(text)
+        document = documents.parse(text)
     except GraphQLError as error:
         return [error], time.thread_time() - started
-    errors = documents.errors(schema, text, document, RULES, budget)
+    errors = documents.errors(schema, text, document, RULES, limits.Budget(chosen.budget_seconds))
     return errors, time.thread_time() - started
 
 
@@ -103,7 +103,7 @@ def test_the_budget_interrupts_overlapping_field_merging(schema: GraphQLSchema) 
 def test_a_document_over_the_budget_is_not_remembered_as_invalid(schema: GraphQLSchema) -> None:
     text = hostile.same_field_siblings(30)
     documents = limits.Documents(DEFAULTS)
-    document, _ = documents.parse(text)
+    document = documents.parse(text)
 
     refused = documents.errors(schema, text, document, RULES, limits.Budget(0))
     accepted = documents.errors(schema, text, document, RULES, limits.Budget(1))
@@ -115,13 +115,13 @@ def test_a_document_over_the_budget_is_not_remembered_as_invalid(schema: GraphQL
 def test_a_known_document_is_answered_from_the_cache(schema: GraphQLSchema) -> None:
     text = "query Known { tenant { slug } }"
     documents = limits.Documents(DEFAULTS)
-    document, budget = documents.parse(text)
-    first = documents.errors(schema, text, document, RULES, budget)
+    document = documents.parse(text)
+    first = documents.errors(schema, text, document, RULES)
 
-    again, no_budget = documents.parse(text)
+    again = documents.parse(text)
 
-    assert again is document and no_budget is None
-    assert documents.errors(schema, text, again, RULES, None) is first
+    assert again is document
+    assert documents.errors(schema, text, again, RULES) is first
 
 
 # What is counted.

@@ -19,7 +19,7 @@ from tests.conftest import TenantHandle
 from tests.documents import codes
 
 WALL = 2.0
-"""Seconds a refusal may take, on a busy two-core machine; the budget is 0.2 s of CPU."""
+"""Seconds a refusal may take, on a busy two-core machine; the budget is 0.5 s of CPU."""
 LARGEST_ACCEPTED = hostile.fragment_fanout(3, width=30)
 """1,862 field selections once expanded, under the default MAX_SELECTIONS of 2,000."""
 TAGS = itertools.count()
