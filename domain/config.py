@@ -42,6 +42,8 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3_000
+    max_selections: int = 2_000
+    validation_budget_ms: int = 500
     max_page_size: int = 100
     db_pool_max: int = 20
     ws_init_timeout: float = 10.0
@@ -82,6 +84,10 @@ class Settings:
             max_query_depth=_parse(environ, "MAX_QUERY_DEPTH", int, cls.max_query_depth, minimum=1),
             max_aliases=_parse(environ, "MAX_ALIASES", int, cls.max_aliases, minimum=1),
             max_tokens=_parse(environ, "MAX_TOKENS", int, cls.max_tokens, minimum=1),
+            max_selections=_parse(environ, "MAX_SELECTIONS", int, cls.max_selections, minimum=1),
+            validation_budget_ms=_parse(
+                environ, "VALIDATION_BUDGET_MS", int, cls.validation_budget_ms, minimum=1
+            ),
             max_page_size=_parse(environ, "MAX_PAGE_SIZE", int, cls.max_page_size, minimum=1),
             db_pool_max=_parse(environ, "DB_POOL_MAX", int, cls.db_pool_max, minimum=2),
             ws_init_timeout=_parse(environ, "WS_INIT_TIMEOUT", float, cls.ws_init_timeout, minimum=0),

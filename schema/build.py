@@ -9,16 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -31,6 +22,7 @@ from schema import (
     customers,
     inputs,
     inventory,
+    limits,
     metrics,
     orders,
     payments,
@@ -148,20 +140,14 @@ def _own_fields(classes: list[type]) -> dict[str, Any]:
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Factories: a fresh extension per operation. The limit rules are built once: a rule
-    class made per request would miss the validation cache (keyed by the rules) every time."""
-    limits = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
+    """Factories: a fresh extension per operation, sharing the schema's parsed and validated
+    documents. InputRules sets the operation's rules before CheckedDocuments validates with them."""
+    documents = limits.Documents(limits.Limits.of(settings))
     variables = inputs.VariableUsages()
     extensions: list[Callable[[], SchemaExtension]] = [
         DomainErrors,
-        lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(limits),
         inputs.InputRules,
+        lambda: limits.CheckedDocuments(documents),
         lambda: inputs.StringVariables(variables),
     ]
     if not settings.introspection:

@@ -38,7 +38,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 
 from domain import tenancy
 from resolvers import plans as rules
-from schema import catalog, inputs, orders, pricing
+from schema import catalog, inputs, limits, orders, pricing
 from tables import plans as sql
 
 Fields = dict[str, list[FieldNode]]
@@ -130,21 +130,33 @@ class Plan:
 class _Walk:
     """One plan being made: the fragments in scope, scopes needed, prices read."""
 
-    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], budget: limits.Budget
+    ) -> None:
         self.schema = schema
         self.fragments = fragments
+        self.budget = budget
         self.scopes: set[str] = set()
         self.prices = False
 
-    def collect(self, selections: SelectionSetNode, type_name: str, into: Fields | None = None) -> Fields:
-        """Fields by response key, in order, through fragments; as graphql-core merges them."""
+    def collect(self, selections: SelectionSetNode, type_name: str, into: Fields | None = None,
+                visited: set[str] | None = None) -> Fields:
+        """Fields by response key, in order, through fragments; as graphql-core merges them,
+        each fragment once per merge (a second spread adds nothing new)."""
+        if self.budget.spent():
+            raise NotPlannable("over the time budget")
         found: Fields = {} if into is None else into
+        seen: set[str] = set() if visited is None else visited
         for selection in selections.selections:
             if selection.directives:
                 raise NotPlannable("directive")
             if isinstance(selection, FieldNode):
                 found.setdefault((selection.alias or selection.name).value, []).append(selection)
                 continue
+            if isinstance(selection, FragmentSpreadNode):
+                if selection.name.value in seen:
+                    continue
+                seen.add(selection.name.value)
             fragment: InlineFragmentNode | FragmentDefinitionNode = (
                 self.fragments[selection.name.value] if isinstance(selection, FragmentSpreadNode)
                 else selection
@@ -154,15 +166,16 @@ class _Walk:
                 raise NotPlannable("fragment on another type")
             if isinstance(fragment, FragmentDefinitionNode) and fragment.directives:
                 raise NotPlannable("directive")
-            self.collect(fragment.selection_set, type_name, found)
+            self.collect(fragment.selection_set, type_name, found, seen)
         return found
 
     def children(self, nodes: list[FieldNode], type_name: str) -> Fields:
         merged: Fields = {}
+        visited: set[str] = set()
         for node in nodes:
             if node.selection_set is None:
                 raise NotPlannable("leaf where an object was expected")
-            self.collect(node.selection_set, type_name, merged)
+            self.collect(node.selection_set, type_name, merged, visited)
         return merged
 
     def object(self, type_name: str, fields: Fields) -> sql.Node:
@@ -310,8 +323,12 @@ def _root(walk: _Walk, query: GraphQLObjectType, key: str, nodes: list[FieldNode
     return Root(key, definition, nodes[0], _page(scope, source, kinds, shape))
 
 
-def make_plan(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
-    """The plan of one operation of a valid document, or None when it is not plannable."""
+def make_plan(
+    schema: GraphQLSchema, query: str, operation_name: str | None, budget_seconds: float
+) -> Plan | None:
+    """The plan of one operation of a valid document, or None when it is not plannable
+    (or planning it takes more CPU time than the budget)."""
+    budget = limits.Budget(budget_seconds)
     document = parse(query)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -319,7 +336,7 @@ def make_plan(schema: GraphQLSchema, query: str, operation_name: str | None) -> 
     if len(chosen) != 1 or chosen[0].operation != OperationType.QUERY or chosen[0].directives:
         return None
     operation = chosen[0]
-    walk = _Walk(schema, fragments)
+    walk = _Walk(schema, fragments, budget)
     query_type = schema.query_type
     assert query_type is not None
     try:
@@ -372,8 +389,9 @@ class PlanCache:
     """Plans by (schema fingerprint, document, operation name); None marks the unplannable.
     Only documents the tenant's schema has executed without errors are planned."""
 
-    def __init__(self, maxsize: int = 1000) -> None:
+    def __init__(self, budget_seconds: float, maxsize: int = 1000) -> None:
         self._plans: OrderedDict[tuple[str, str, str | None], Plan | None] = OrderedDict()
+        self._budget_seconds = budget_seconds
         self._maxsize = maxsize
 
     def get(self, fingerprint: str, query: str, operation_name: str | None) -> Plan | None:
@@ -390,7 +408,7 @@ class PlanCache:
             return
         if len(self._plans) >= self._maxsize:
             self._plans.popitem(last=False)
-        self._plans[key] = make_plan(schema._schema, query, operation_name)
+        self._plans[key] = make_plan(schema._schema, query, operation_name, self._budget_seconds)
 
 
 __all__ = ["Plan", "PlanCache", "Request", "make_plan", "run"]

@@ -53,7 +53,7 @@ class GraphQLEndpoint:
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
-        self.plans = plans.PlanCache()
+        self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
         self.credentials = CredentialCache(settings)
 
     async def start(self) -> None:

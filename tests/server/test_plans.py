@@ -28,6 +28,7 @@ from tests.shop import MODULES, Shop, open_shop
 
 PRICED = (*MODULES, "pricing")
 COUNTER = itertools.count()
+BUDGET = Settings.validation_budget_ms / 1000
 
 PRODUCT = """query P($id: ID!) { product(id: $id) {
   id title handle description status __typename createdAt updatedAt
@@ -114,7 +115,7 @@ async def _both(shop: Shop, query: str, variables: dict[str, Any], **kw: Any) ->
 async def _planned(shop: Shop, settings: Settings, query: str, variables: dict[str, Any]) -> Any:
     """The planner's own answer, or None when it leaves the request to Strawberry."""
     schema = SchemaCache(settings).for_tenant(shop.tenant.tenant).schema
-    plan = plans.make_plan(schema._schema, query, None)
+    plan = plans.make_plan(schema._schema, query, None, BUDGET)
     if plan is None:
         return None
     principal = _admin(shop)
@@ -285,22 +286,22 @@ async def test_what_is_not_planned(world: World, settings: Settings) -> None:
         "{ __schema { types { name } } }",
         "{ categories { id } }",
     ]:
-        found = plans.make_plan(schema, query, None)
+        found = plans.make_plan(schema, query, None, BUDGET)
         if found is not None:  # arguments are only known per request
             assert await plans.run(found, schema, plans.Request(
                 tenant_id=world.a.id, principal=_admin(world.a), price_list=None, variables={},
                 max_page_size=settings.max_page_size,
             )) is None, query
-    assert plans.make_plan(schema, TWO_OPERATIONS, None) is None
-    assert plans.make_plan(schema, TWO_OPERATIONS, "Second") is not None
+    assert plans.make_plan(schema, TWO_OPERATIONS, None, BUDGET) is None
+    assert plans.make_plan(schema, TWO_OPERATIONS, "Second", BUDGET) is not None
 
 
 async def test_extension_overridden_types_are_not_planned(make_tenant: Any, settings: Settings) -> None:
     banban = await make_tenant(modules=("catalog",), extensions=("banban",))
     schema = SchemaCache(settings).for_tenant(banban.tenant).schema._schema
     fashion = "query($id: ID!) { product(id: $id) { fashion { season } } }"
-    assert plans.make_plan(schema, fashion, None) is None
-    assert plans.make_plan(schema, "query($id: ID!) { product(id: $id) { title } }", None) is not None
+    assert plans.make_plan(schema, fashion, None, BUDGET) is None
+    assert plans.make_plan(schema, "query($id: ID!) { product(id: $id) { title } }", None, BUDGET) is not None
 
 
 def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
@@ -311,7 +312,7 @@ def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_plans_are_kept_per_schema_fingerprint(world: World, settings: Settings) -> None:
-    cache = plans.PlanCache()
+    cache = plans.PlanCache(BUDGET)
     schemas = SchemaCache(settings)
     a, b = world.a.tenant.tenant, world.b.tenant.tenant
     assert a.fingerprint != b.fingerprint

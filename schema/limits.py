@@ -1,0 +1,412 @@
+"""Documents are parsed, limited and validated once per schema, in time that does not grow
+with how often fragments spread each other.
+
+The limits (depth, aliases, field selections) measure each fragment once and multiply its
+counts by the spreads that use it, so a few hundred bytes of fragments that spread the next
+one ten times per level cost what their text costs, not what their expansion would. Only a
+document within the limits goes on to graphql-core's validation, which runs under a CPU-time
+budget: OverlappingFieldsCanBeMerged compares same-named fields pairwise and takes seconds on
+some documents of a few kilobytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    ExecutableDefinitionNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+    parse,
+)
+from graphql.validation import OverlappingFieldsCanBeMergedRule
+from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
+from graphql.validation.validate import ValidationAbortedError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+from domain.config import Settings
+
+log = logging.getLogger("tenantgraph.graphql")
+Rules = tuple[type[ASTValidationRule], ...]
+CEILING = 10**15
+"""Counts stop growing here: fragments spread by fragments can multiply past any number
+worth printing."""
+CHECK_EVERY = 64
+"""Units of work between two looks at the clock, which costs a system call."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    max_depth: int
+    max_aliases: int
+    max_selections: int
+    max_tokens: int
+    budget_seconds: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_selections=settings.max_selections,
+            max_tokens=settings.max_tokens,
+            budget_seconds=settings.validation_budget_ms / 1000,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """What a definition selects with its fragments expanded. Depth counts fields with a
+    selection, as Strawberry's QueryDepthLimiter did, and does not look below introspection
+    fields (`__schema`, `__type`)."""
+
+    depth: int
+    aliases: int
+    selections: int
+
+
+@dataclasses.dataclass
+class _Own:
+    """A definition's own selections, and its spreads with the depth each sits at (None below
+    an introspection field)."""
+
+    depth: int = 0
+    aliases: int = 0
+    selections: int = 0
+    spreads: list[tuple[str, int | None]] = dataclasses.field(default_factory=list)
+
+
+def _own(definition: ExecutableDefinitionNode) -> _Own:
+    own = _Own()
+    pending: list[tuple[SelectionSetNode, int | None]] = [(definition.selection_set, 0)]
+    while pending:
+        selection_set, depth = pending.pop()
+        for selection in selection_set.selections:
+            if depth is not None:
+                own.depth = max(own.depth, depth)
+            if isinstance(selection, FieldNode):
+                own.selections += 1
+                own.aliases += selection.alias is not None
+                if selection.selection_set is not None:
+                    below = None if depth is None or selection.name.value.startswith("__") else depth + 1
+                    pending.append((selection.selection_set, below))
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append((selection.selection_set, depth))
+            else:
+                own.spreads.append((selection.name.value, depth))
+    return own
+
+
+def _total(own: _Own, fragments: Mapping[str, Shape]) -> Shape:
+    """A spread of an unknown fragment, or one closing a cycle, adds nothing: validation
+    reports both."""
+    depth, aliases, selections = own.depth, own.aliases, own.selections
+    for name, at in own.spreads:
+        shape = fragments.get(name)
+        if shape is None:
+            continue
+        aliases += shape.aliases
+        selections += shape.selections
+        if at is not None:
+            depth = max(depth, at + shape.depth)
+    return Shape(depth, min(aliases, CEILING), min(selections, CEILING))
+
+
+def _fragments(document: DocumentNode) -> dict[str, Shape]:
+    """Every fragment's shape, each fragment measured once, without recursion."""
+    owns = {
+        d.name.value: _own(d) for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    shapes: dict[str, Shape] = {}
+    for root in owns:
+        if root in shapes:
+            continue
+        path: list[tuple[str, Iterator[tuple[str, int | None]]]] = [(root, iter(owns[root].spreads))]
+        on_path = {root}
+        while path:
+            name, spreads = path[-1]
+            for spread, _at in spreads:
+                if spread in owns and spread not in shapes and spread not in on_path:
+                    path.append((spread, iter(owns[spread].spreads)))
+                    on_path.add(spread)
+                    break
+            else:
+                path.pop()
+                on_path.discard(name)
+                shapes[name] = _total(owns[name], shapes)
+    return shapes
+
+
+def measure(document: DocumentNode) -> list[tuple[OperationDefinitionNode, Shape]]:
+    """Each operation's shape, in time linear in the document's size."""
+    fragments = _fragments(document)
+    return [
+        (d, _total(_own(d), fragments))
+        for d in document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+
+
+def check(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
+    """The limits this document breaks. Depth is per operation; aliases and selections are
+    counted over the whole document, since validation covers all of it."""
+    shapes = measure(document)
+    errors = [
+        GraphQLError(
+            f"'{operation.name.value if operation.name else 'anonymous'}' exceeds maximum "
+            f"operation depth of {limits.max_depth}",
+            operation,
+        )
+        for operation, shape in shapes if shape.depth > limits.max_depth
+    ]
+    aliases = sum(shape.aliases for _, shape in shapes)
+    if aliases > limits.max_aliases:
+        errors.append(GraphQLError(f"{aliases} aliases found. Allowed: {limits.max_aliases}"))
+    selections = sum(shape.selections for _, shape in shapes)
+    if selections > limits.max_selections:
+        errors.append(GraphQLError(
+            f"{selections} field selections found with fragments expanded (each spread counts "
+            f"its fragment's fields again). Allowed: {limits.max_selections}"
+        ))
+    if errors:
+        return errors
+    pairs, worst = _same_name_pairs(document)
+    if pairs > limits.max_selections:
+        errors.append(GraphQLError(
+            f"{pairs} pairs of fields with the same response name found (each pair is compared "
+            f"to check that they can be merged; most at '{worst}'). Allowed: "
+            f"{limits.max_selections}: select each field once"
+        ))
+    return errors
+
+
+def _same_name_pairs(document: DocumentNode) -> tuple[int, str]:
+    """Pairs of fields that answer the same response path, as execution merges them (each
+    fragment once per merge), and the path with the most fields. Only called once the
+    selections are within their limit, which bounds this walk."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    pending: list[tuple[str, list[SelectionSetNode]]] = [
+        ("", [d.selection_set]) for d in document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    pairs, worst, most = 0, "", 0
+    while pending:
+        path, sets = pending.pop()
+        for key, fields in _merged(sets, fragments).items():
+            pairs += len(fields) * (len(fields) - 1) // 2
+            if len(fields) > most:
+                worst, most = f"{path}{key}", len(fields)
+            below = [f.selection_set for f in fields if f.selection_set is not None]
+            if below:
+                pending.append((f"{path}{key}.", below))
+    return pairs, worst
+
+
+def _merged(
+    sets: list[SelectionSetNode], fragments: Mapping[str, FragmentDefinitionNode]
+) -> dict[str, list[FieldNode]]:
+    fields: dict[str, list[FieldNode]] = {}
+    visited: set[str] = set()
+    pending = list(sets)
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                fields.setdefault((selection.alias or selection.name).value, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif selection.name.value in fragments and selection.name.value not in visited:
+                visited.add(selection.name.value)
+                pending.append(fragments[selection.name.value].selection_set)
+    return fields
+
+
+class OverBudget(ValidationAbortedError):
+    """The document took more CPU time than its budget; another attempt may pass."""
+
+
+class Budget:
+    """CPU time of this thread left for one document. Time taken by other threads and
+    processes does not count, so that a busy machine does not refuse good documents."""
+
+    __slots__ = ("_deadline", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._deadline = time.thread_time() + seconds
+
+    def spent(self) -> bool:
+        return time.thread_time() > self._deadline
+
+    def check(self) -> None:
+        if self.spent():
+            raise self.exceeded()
+
+    def exceeded(self) -> OverBudget:
+        return OverBudget(
+            f"Checking this document took more than {self.seconds * 1000:g} ms of CPU time, "
+            "the most allowed: send a simpler document (fewer fields with the same name, "
+            "fewer fragments)"
+        )
+
+
+class _MeteredState(overlapping.RuleContext):
+    """graphql-core's state for OverlappingFieldsCanBeMerged, whose work meter (every
+    comparison spends from `remaining_complexity_budget`) also looks at the clock."""
+
+    __slots__ = ("_budget", "_left", "_spent")
+
+    def __init__(self, budget: Budget) -> None:
+        self._budget = budget
+        self._spent = 0
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def remaining_complexity_budget(self) -> int:
+        return self._left
+
+    @remaining_complexity_budget.setter
+    def remaining_complexity_budget(self, value: int) -> None:
+        self._left = value
+        self._spent += 1
+        if self._spent % CHECK_EVERY == 0:
+            self._budget.check()
+
+
+def _metered(rules: Sequence[type[ASTValidationRule]], budget: Budget) -> Rules:
+    """The rules, with overlapping-field merging and the walk itself checking the budget."""
+
+    class MeteredOverlap(OverlappingFieldsCanBeMergedRule):
+        def __init__(self, context: Any) -> None:
+            super().__init__(context)
+            self.rule_context = _MeteredState(budget)
+
+    class Clock(ValidationRule):
+        def __init__(self, context: Any) -> None:
+            super().__init__(context)
+            self.visited = 0
+
+        def enter_selection_set(self, *_args: Any) -> None:
+            self.visited += 1
+            if self.visited % CHECK_EVERY == 0:
+                budget.check()
+
+    swapped = [MeteredOverlap if rule is OverlappingFieldsCanBeMergedRule else rule for rule in rules]
+    return (*swapped, Clock)
+
+
+def validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: Sequence[type[ASTValidationRule]],
+    limits: Limits, budget: Budget,
+) -> list[GraphQLError]:
+    """The limits' errors, else those of the rules (with Strawberry's own), within the budget."""
+    errors = check(document, limits)
+    if errors:
+        return errors
+    if budget.spent():
+        return [budget.exceeded()]
+    return validate_document(schema, document, _metered(rules, budget))
+
+
+class Documents:
+    """Parsed documents and their validation errors for one schema, by document text. A
+    document over its budget is not remembered as invalid: the budget is time, and the next
+    attempt may pass."""
+
+    def __init__(self, limits: Limits, maxsize: int = 1000) -> None:
+        self.limits = limits
+        self._maxsize = maxsize
+        self._parsed: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._errors: OrderedDict[tuple[str, Rules], list[GraphQLError]] = OrderedDict()
+
+    def parse(self, query: str) -> DocumentNode:
+        """The document; parsing takes time linear in it, and MAX_TOKENS bounds it."""
+        found = self._parsed.get(query)
+        if found is not None:
+            self._parsed.move_to_end(query)
+            return found
+        with _collector_paused():
+            document = parse(query, max_tokens=self.limits.max_tokens)
+        _remember(self._parsed, query, document, self._maxsize)
+        return document
+
+    def errors(
+        self, schema: GraphQLSchema, query: str, document: DocumentNode, rules: Rules,
+        budget: Budget | None = None,
+    ) -> list[GraphQLError]:
+        key = (query, rules)
+        found = self._errors.get(key)
+        if found is not None:
+            self._errors.move_to_end(key)
+            return found
+        budget = budget or Budget(self.limits.budget_seconds)
+        with _collector_paused():
+            errors = validate(schema, document, rules, self.limits, budget)
+        if any(isinstance(error, OverBudget) for error in errors):
+            log.warning("document refused: over its validation budget of %g s", self.limits.budget_seconds)
+            return errors
+        _remember(self._errors, key, errors, self._maxsize)
+        return errors
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A garbage collection over the whole heap can take longer than the budget: it is not the
+    document's work, so it waits until the document is checked (whose garbage is bounded)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, maxsize: int) -> None:
+    if len(cache) >= maxsize:
+        cache.popitem(last=False)
+    cache[key] = value
+
+
+class CheckedDocuments(SchemaExtension):
+    """Parses with the token limit and validates with the limits (see `validate`), each
+    document once per schema; replaces ParserCache, ValidationCache and the limiters."""
+
+    def __init__(self, documents: Documents) -> None:
+        self.documents = documents
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            context.graphql_document = self.documents.parse(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.query and context.graphql_document is not None
+        context.pre_execution_errors = self.documents.errors(
+            context.schema._schema, context.query, context.graphql_document,
+            context.validation_rules,
+        )
+        yield
+
+
+__all__ = [
+    "Budget", "CheckedDocuments", "Documents", "Limits", "OverBudget", "Shape", "check", "measure",
+    "validate",
+]

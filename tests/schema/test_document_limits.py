@@ -1,0 +1,214 @@
+"""Document limits are counted without expanding fragments and checked before graphql-core's
+rules, so that every hostile document is refused (or validated) in time that does not grow
+with its depth; what the limits let through is validated within a CPU-time budget."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from graphql import GraphQLError, GraphQLSchema, parse, specified_rules
+from strawberry.extensions.max_aliases import count_fields_with_alias
+from strawberry.extensions.query_depth_limiter import determine_depth, get_fragments
+
+from domain.config import Settings
+from schema import build, limits, plans
+from tests import hostile
+
+SETTINGS = Settings()
+DEFAULTS = limits.Limits.of(SETTINGS)
+BUDGET_ONLY = dataclasses.replace(
+    DEFAULTS, max_depth=10**6, max_aliases=10**6, max_selections=10**18, budget_seconds=0.1
+)
+"""Limits so high that only the budget stands between a document and graphql-core's rules."""
+LINEAR = 0.2
+"""CPU seconds, on top of the budget, for the work it cannot interrupt: parsing, and the rules
+whose work is linear in the document (up to ~50 ms each at the token limit)."""
+FAST = 0.3
+"""CPU seconds within which the limits answer any document (parsing included), without the
+budget having to stop anything."""
+RULES = tuple(specified_rules)
+LIMIT_MESSAGES = ("exceeds maximum operation depth", "aliases found", "field selections found",
+                  "pairs of fields with the same response name", "more than 3000 tokens")
+
+
+@pytest.fixture(scope="module")
+def schema() -> GraphQLSchema:
+    everything = build.build_schema(build.MODULES, ["banban"], SETTINGS)
+    return everything.schema._schema
+
+
+def checked(schema: GraphQLSchema, text: str, chosen: limits.Limits) -> tuple[list[GraphQLError], float]:
+    """The errors of a document no cache has seen, and the CPU seconds they took."""
+    started = time.thread_time()
+    documents = limits.Documents(chosen)
+    try:
+        document = documents.parse(text)
+    except GraphQLError as error:
+        return [error], time.thread_time() - started
+    errors = documents.errors(schema, text, document, RULES, limits.Budget(chosen.budget_seconds))
+    return errors, time.thread_time() - started
+
+
+def sizes() -> list[tuple[str, int]]:
+    return [(name, size) for name, (_, sizes) in hostile.SHAPES.items() for size in sizes]
+
+
+@pytest.mark.parametrize(("shape", "size"), sizes())
+def test_the_limits_answer_every_hostile_document_within_the_budget(
+    schema: GraphQLSchema, shape: str, size: int
+) -> None:
+    make, _ = hostile.SHAPES[shape]
+
+    errors, spent = checked(schema, make(size), DEFAULTS)
+
+    assert spent < FAST, f"{spent:.3f} s"
+    assert not any(isinstance(error, limits.OverBudget) for error in errors)
+
+
+@pytest.mark.parametrize("shape", hostile.SHAPES)
+def test_the_largest_of_each_shape_is_refused_by_a_limit(schema: GraphQLSchema, shape: str) -> None:
+    make, sizes = hostile.SHAPES[shape]
+
+    errors, _ = checked(schema, make(sizes[-1]), DEFAULTS)
+
+    assert errors
+    assert all(any(m in error.message for m in LIMIT_MESSAGES) for error in errors), errors
+
+
+@pytest.mark.parametrize(("shape", "size"), sizes())
+def test_without_the_limits_the_budget_still_bounds_validation(
+    schema: GraphQLSchema, shape: str, size: int
+) -> None:
+    make, _ = hostile.SHAPES[shape]
+
+    errors, spent = checked(schema, make(size), BUDGET_ONLY)
+
+    assert spent < BUDGET_ONLY.budget_seconds + LINEAR, f"{spent:.3f} s, {errors[:1]}"
+
+
+def test_the_budget_interrupts_overlapping_field_merging(schema: GraphQLSchema) -> None:
+    text = hostile.same_field_siblings(700)
+    document = parse(text)
+    started = time.thread_time()
+
+    errors = limits.validate(schema, document, RULES, BUDGET_ONLY, limits.Budget(0.02))
+
+    assert time.thread_time() - started < 0.1
+    assert [type(error) for error in errors] == [limits.OverBudget]
+    assert "more than 20 ms of CPU time" in errors[0].message
+
+
+def test_a_document_over_the_budget_is_not_remembered_as_invalid(schema: GraphQLSchema) -> None:
+    text = hostile.same_field_siblings(30)
+    documents = limits.Documents(DEFAULTS)
+    document = documents.parse(text)
+
+    refused = documents.errors(schema, text, document, RULES, limits.Budget(0))
+    accepted = documents.errors(schema, text, document, RULES, limits.Budget(1))
+
+    assert [type(error) for error in refused] == [limits.OverBudget]
+    assert accepted == []
+
+
+def test_a_known_document_is_answered_from_the_cache(schema: GraphQLSchema) -> None:
+    text = "query Known { tenant { slug } }"
+    documents = limits.Documents(DEFAULTS)
+    document = documents.parse(text)
+    first = documents.errors(schema, text, document, RULES)
+
+    again = documents.parse(text)
+
+    assert again is document
+    assert documents.errors(schema, text, again, RULES) is first
+
+
+# What is counted.
+
+
+def test_a_fan_out_is_counted_by_multiplying_not_by_expanding() -> None:
+    document = parse(hostile.fragment_fanout(12, width=10))
+
+    [(_, shape)] = limits.measure(document)
+
+    assert shape == limits.Shape(depth=1, aliases=0, selections=2 * sum(10**i for i in range(12)))
+
+
+OLD_LIMITER_CASES = [
+    "query A { tenant { slug } }",
+    "query B { products { edges { node { variants { price { amount } } } } } }",
+    "query C { ...P } fragment P on Query { products { edges { node { ...N } } } } "
+    "fragment N on Product { id v: variants { sku } }",
+    "query D { ... on Query { a: tenant { slug } } b: tenant { ... on Tenant { name } } }",
+    "query E { __schema { types { fields { type { name } } } } t: tenant { slug } }",
+    "query F { ...G ...G } fragment G on Query { x: tenant { slug } ...H } "
+    "fragment H on Query { y: tenant { id } }",
+    "query G1 { tenant { slug } } query G2 { a: tenant { name } b: tenant { id } }",
+]
+
+
+@pytest.mark.parametrize("text", OLD_LIMITER_CASES)
+def test_depth_and_aliases_are_counted_as_strawberrys_limiters_counted_them(text: str) -> None:
+    document = parse(text)
+    fragments = get_fragments(document.definitions)
+
+    shapes = limits.measure(document)
+
+    for operation, shape in shapes:
+        assert shape.depth == determine_depth(
+            operation, fragments, 0, 10**6, None, "op", None  # type: ignore[arg-type]
+        )
+        assert shape.aliases == count_fields_with_alias(operation, fragments)
+
+
+def test_introspection_fields_do_not_count_for_depth_but_do_for_selections() -> None:
+    [(_, shape)] = limits.measure(parse("{ __schema { types { fields { type { ofType { name } } } } } }"))
+
+    assert shape.depth == 0
+    assert shape.selections == 6
+
+
+def test_fragment_cycles_and_unknown_fragments_are_left_to_validation(schema: GraphQLSchema) -> None:
+    cyclic = "query C { ...A } fragment A on Query { tenant { slug } ...B } fragment B on Query { ...A }"
+    unknown = "query U { ...Nowhere }"
+
+    cycle_errors, _ = checked(schema, cyclic, DEFAULTS)
+    unknown_errors, _ = checked(schema, unknown, DEFAULTS)
+
+    assert any("Cannot spread fragment 'A' within itself" in e.message for e in cycle_errors)
+    assert [e.message for e in unknown_errors] == ["Unknown fragment 'Nowhere'."]
+
+
+def test_a_long_chain_of_fragments_needs_no_recursion(schema: GraphQLSchema) -> None:
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(2000))
+    text = f"query Chain {{ ...F0 }} {chain} fragment F2000 on Query {{ tenant {{ slug }} }}"
+
+    [(_, shape)] = limits.measure(parse(text))
+
+    assert shape == limits.Shape(depth=1, aliases=0, selections=2)
+
+
+def test_same_named_fields_are_counted_in_pairs_per_response_path() -> None:
+    # 10 selections; tenant.slug merges 3 own fields and 3 of S (spread twice, merged once).
+    document = parse("{ tenant { slug slug slug ...S ...S } } fragment S on Tenant { slug slug slug }")
+
+    refused = limits.check(document, dataclasses.replace(DEFAULTS, max_selections=14))
+    accepted = limits.check(document, dataclasses.replace(DEFAULTS, max_selections=15))
+
+    assert [e.message for e in refused] == [
+        "15 pairs of fields with the same response name found (each pair is compared to check "
+        "that they can be merged; most at 'tenant.slug'). Allowed: 14: select each field once"
+    ]
+    assert accepted == []
+
+
+def test_the_planner_merges_each_fragment_once(schema: GraphQLSchema) -> None:
+    product = 'product(id: "00000000-0000-0000-0000-000000000000") { id title }'
+    text = hostile.fragment_fanout(12).replace("tenant { slug }", product)
+    started = time.thread_time()
+
+    plan = plans.make_plan(schema, text, None, DEFAULTS.budget_seconds)
+
+    assert time.thread_time() - started < DEFAULTS.budget_seconds
+    assert plan is not None and [root.key for root in plan.roots] == ["product"]

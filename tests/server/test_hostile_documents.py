@@ -1,0 +1,196 @@
+"""Hostile documents over HTTP, SSE and WebSocket: refused fast with a 400 and a code, and a
+server process keeps answering other tenants while one sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from domain.config import Settings
+from tests import hostile, live
+from tests.conftest import TenantHandle
+from tests.documents import codes
+
+WALL = 2.0
+"""Seconds a refusal may take, on a busy two-core machine; the budget is 0.5 s of CPU."""
+LARGEST_ACCEPTED = hostile.fragment_fanout(3, width=30)
+"""1,862 field selections once expanded, under the default MAX_SELECTIONS of 2,000."""
+TAGS = itertools.count()
+
+
+async def timed_post(tenant: TenantHandle, query: str) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = await tenant.client.post(
+        "/graphql", json={"query": query}, headers={"authorization": f"Bearer {tenant.key}"}
+    )
+    return response, time.perf_counter() - started
+
+
+def message(response: httpx.Response) -> str:
+    text: str = response.json()["errors"][0]["message"]
+    return text
+
+
+async def test_a_fragment_fan_out_is_refused_at_once(tenant_a: TenantHandle) -> None:
+    response, took = await timed_post(tenant_a, hostile.fragment_fanout(6))
+
+    assert took < WALL
+    assert response.status_code == 400
+    assert codes(response.json()) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert message(response).startswith("222222 field selections found with fragments expanded")
+
+
+async def test_the_largest_accepted_fan_out_is_answered(tenant_a: TenantHandle) -> None:
+    response, _ = await timed_post(tenant_a, LARGEST_ACCEPTED)
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"tenant": {"slug": tenant_a.slug}}}
+
+
+async def test_max_selections_is_a_setting(
+    client_for: Any, settings: Settings, tenant_a: TenantHandle
+) -> None:
+    small = client_for(dataclasses.replace(settings, max_selections=5))
+
+    response = await small.post(
+        "/graphql", json={"query": "{ tenant { id slug name modules extensions } }"},
+        headers={"authorization": f"Bearer {tenant_a.key}"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{
+        "message": "6 field selections found with fragments expanded (each spread counts its "
+                   "fragment's fields again). Allowed: 5",
+        "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+    }]
+
+
+async def test_same_named_fields_beyond_the_limit_are_refused(tenant_a: TenantHandle) -> None:
+    response, took = await timed_post(tenant_a, hostile.same_field_siblings(100))
+
+    assert took < WALL
+    assert response.status_code == 400
+    assert message(response).startswith("9900 pairs of fields with the same response name found")
+    assert "most at 'tenant'" in message(response)
+
+
+async def test_a_fan_out_subscription_is_refused_on_the_event_stream(tenant_a: TenantHandle) -> None:
+    started = time.perf_counter()
+    response = await asyncio.wait_for(tenant_a.client.post(
+        "/graphql/stream", json={"query": hostile.subscription_fanout(6)},
+        headers={"authorization": f"Bearer {tenant_a.key}", "accept": "text/event-stream"},
+    ), timeout=5 * WALL)  # an accepted subscription would stream until then
+
+    assert time.perf_counter() - started < WALL
+    assert "field selections found with fragments expanded" in response.text
+    assert "GRAPHQL_VALIDATION_FAILED" in response.text
+
+
+# A real server process.
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[live.Stack]:
+    async with live.stack(server_env, tmp_path_factory.mktemp("hostile"), workers=0) as made:
+        yield made
+
+
+@pytest.mark.parametrize("shape", [s for s in hostile.SHAPES if not s.startswith("subscription")])
+async def test_the_largest_of_each_hostile_shape_is_refused_at_once(
+    stack: live.Stack, tenant_a: TenantHandle, shape: str
+) -> None:
+    make, sizes = hostile.SHAPES[shape]
+    started = time.perf_counter()
+
+    async with httpx.AsyncClient(base_url=stack.api.url, timeout=WALL) as http:
+        response = await http.post(
+            "/graphql", json={"query": make(sizes[-1], tag=str(next(TAGS)))},
+            headers={"authorization": f"Bearer {tenant_a.key}"},
+        )
+
+    assert time.perf_counter() - started < WALL
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert set(codes(response.json())) <= {"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"}
+
+
+@dataclasses.dataclass
+class Victim:
+    latencies: list[float] = dataclasses.field(default_factory=list)
+    answers: list[Any] = dataclasses.field(default_factory=list)
+
+
+async def poll(api: live.Api, tenant: TenantHandle, victim: Victim, stop: asyncio.Event) -> None:
+    """The other tenant's query and /healthz, every 50 ms, each timed."""
+    async with httpx.AsyncClient(base_url=api.url, timeout=5 * WALL) as http:
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = await http.post(
+                "/graphql", json={"query": "{ tenant { slug } }"},
+                headers={"authorization": f"Bearer {tenant.key}"},
+            )
+            health = await http.get("/healthz")
+            victim.latencies.append(time.perf_counter() - started)
+            victim.answers.append((response.status_code, response.json(), health.status_code))
+            await asyncio.sleep(0.05)
+
+
+async def attack(api: live.Api, tenant: TenantHandle, seconds: float) -> list[tuple[str, int, Any]]:
+    """For `seconds`, documents no cache has seen: the issue's fan-out, many same-named fields
+    (the shape that makes overlapping-field merging slow), and the largest accepted fan-out."""
+    answers = []
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=api.url, timeout=5 * WALL) as http:
+        while time.monotonic() < deadline:
+            tag = str(next(TAGS))
+            for kind, query in [
+                ("fan-out", hostile.fragment_fanout(10, tag=tag)),
+                ("siblings", hostile.same_field_siblings(40, tag=tag)),
+                ("accepted", LARGEST_ACCEPTED.replace("query Fanout", f"query Fanout{tag}")),
+            ]:
+                response = await http.post(
+                    "/graphql", json={"query": query}, headers={"authorization": f"Bearer {tenant.key}"}
+                )
+                answers.append((kind, response.status_code, response.json()))
+    return answers
+
+
+async def test_another_tenant_is_answered_while_hostile_documents_arrive(
+    stack: live.Stack, tenant_a: TenantHandle, tenant_b: TenantHandle
+) -> None:
+    victim = Victim()
+    stop = asyncio.Event()
+    polling = asyncio.create_task(poll(stack.api, tenant_b, victim, stop))
+    try:
+        answers = await attack(stack.api, tenant_a, seconds=3)
+    finally:
+        stop.set()
+        await polling
+
+    assert {(kind, status) for kind, status, _ in answers} == {
+        ("fan-out", 400), ("siblings", 200), ("accepted", 200)
+    }
+    assert all(a == (200, {"data": {"tenant": {"slug": tenant_b.slug}}}, 200) for a in victim.answers)
+    assert len(victim.answers) >= 10
+    assert max(victim.latencies) < WALL, sorted(victim.latencies)[-5:]
+
+
+async def test_a_fan_out_subscription_is_refused_on_a_websocket(
+    stack: live.Stack, tenant_a: TenantHandle
+) -> None:
+    async with live.connect(stack.api, tenant=tenant_a.slug, key=tenant_a.key) as socket:
+        await socket.subscribe("1", hostile.subscription_fanout(10))
+        answer = await socket.message("1", timeout=WALL)
+
+    assert answer["type"] == "error"
+    assert "field selections found with fragments expanded" in answer["payload"][0]["message"]
+    assert answer["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
