@@ -22,6 +22,9 @@ from domain.errors import DomainError, Invalid
 from server import logging as logs
 
 SERVICES_FILE = "services.env"
+DRAIN_SHARE = 0.75
+"""Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM; the
+rest is for closing pools. The watchdog forces the process out when the grace is over."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +148,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "server.main:app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, log_config=None, ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_message_bytes,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds * DRAIN_SHARE)),
     )
 
 

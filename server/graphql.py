@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -25,6 +26,7 @@ from schema.errors import translate
 from server import auth
 from server import logging as logs
 from server.credentials import CredentialCache
+from server.watchdog import Operations
 
 log = logging.getLogger("tenantgraph.http")
 JSON_TYPES = ("application/json", "application/graphql-response+json")
@@ -45,14 +47,23 @@ class UnsupportedMediaType(DomainError):
     http_status = 415
 
 
+class OperationTimeout(DomainError):
+    """The operation ran past OPERATION_TIMEOUT and was cancelled; its transaction rolled back."""
+
+    code = "OPERATION_TIMEOUT"
+    http_status = 504
+
+
 class GraphQLEndpoint:
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        operations: Operations,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.operations = operations
         self.plans = plans.PlanCache()
         self.credentials = CredentialCache(settings)
 
@@ -86,7 +97,24 @@ class GraphQLEndpoint:
         except DomainError as error:
             return error_response(error, request_id)
         logs.tenant.set(caller.tenant.slug)
-        return await self._execute(request, payload, caller, request_id)
+        with self.operations.track(request_id, caller.tenant.slug, payload["query"]):
+            return await self._within_deadline(request, payload, caller, request_id)
+
+    async def _within_deadline(
+        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
+    ) -> Response:
+        limit = self.settings.operation_timeout
+        try:
+            async with asyncio.timeout(limit or None) as deadline:
+                return await self._execute(request, payload, caller, request_id)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+        log.warning("operation cancelled after %ss (OPERATION_TIMEOUT)", limit)
+        return error_response(OperationTimeout(
+            f"the operation did not finish within {limit:g}s and was cancelled; a change it was "
+            "making was rolled back", details={"timeoutSeconds": limit, "requestId": request_id},
+        ), request_id)
 
     async def _execute(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
