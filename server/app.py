@@ -41,8 +41,8 @@ def create_app(settings: Settings) -> Starlette:
     operations = Operations()
     watchdog = Watchdog(settings, operations)
     graphql = GraphQLEndpoint(settings, schemas, jobs, hub, operations)
-    websocket = GraphQLWebSocket(settings, schemas, jobs, hub)
-    stream = EventStream(settings, schemas, jobs, hub)
+    websocket = GraphQLWebSocket(settings, schemas, jobs, hub, operations)
+    stream = EventStream(settings, schemas, jobs, hub, operations)
     webhooks = WebhookEndpoint(settings, jobs)
 
     @contextlib.asynccontextmanager

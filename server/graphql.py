@@ -23,7 +23,7 @@ from resolvers.context import EventSource, Jobs, new_context
 from schema import plans
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth
+from server import auth, deadline
 from server import logging as logs
 from server.credentials import CredentialCache
 from server.watchdog import Operations
@@ -45,13 +45,6 @@ class MethodNotAllowed(DomainError):
 class UnsupportedMediaType(DomainError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415
-
-
-class OperationTimeout(DomainError):
-    """The operation ran past OPERATION_TIMEOUT and was cancelled; its transaction rolled back."""
-
-    code = "OPERATION_TIMEOUT"
-    http_status = 504
 
 
 class GraphQLEndpoint:
@@ -105,16 +98,13 @@ class GraphQLEndpoint:
     ) -> Response:
         limit = self.settings.operation_timeout
         try:
-            async with asyncio.timeout(limit or None) as deadline:
+            async with asyncio.timeout(limit or None) as scope:
                 return await self._execute(request, payload, caller, request_id)
         except TimeoutError:
-            if not deadline.expired():
+            if not scope.expired():
                 raise
         log.warning("operation cancelled after %ss (OPERATION_TIMEOUT)", limit)
-        return error_response(OperationTimeout(
-            f"the operation did not finish within {limit:g}s and was cancelled; a change it was "
-            "making was rolled back", details={"timeoutSeconds": limit, "requestId": request_id},
-        ), request_id)
+        return error_response(deadline.OperationTimeout(limit, request_id), request_id)
 
     async def _execute(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str

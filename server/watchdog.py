@@ -64,14 +64,21 @@ class Operations:
 
     @contextlib.contextmanager
     def track(self, request_id: str, tenant: str, document: str) -> Iterator[None]:
-        task = asyncio.current_task()
-        if task is None:
-            yield
-            return
-        self._running[task] = Operation(request_id, tenant, document)
+        task = self.start(request_id, tenant, document)
         try:
             yield
         finally:
+            self.done(task)
+
+    def start(self, request_id: str, tenant: str, document: str) -> asyncio.Task[Any] | None:
+        """The current task runs this operation until done(task)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running[task] = Operation(request_id, tenant, document)
+        return task
+
+    def done(self, task: asyncio.Task[Any] | None) -> None:
+        if task is not None:
             self._running.pop(task, None)
 
     def holding(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
