@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         watchdog.start()
+        watchdog.take_sigterm()
         dsn = engine.app_dsn(database_url, str(settings.app_database_password))
         await engine.start(dsn, max_size=settings.db_pool_max)
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)

@@ -112,9 +112,9 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Watch the running loop (see take_sigterm for the shutdown deadline)."""
         self._loop = asyncio.get_running_loop()
         self._heartbeat()
-        self._chain_sigterm()
         self._thread = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
         self._thread.start()
 
@@ -135,7 +135,7 @@ class Watchdog:
         assert self._loop is not None
         self._timer = self._loop.call_later(BEAT, self._heartbeat)
 
-    def _chain_sigterm(self) -> None:
+    def take_sigterm(self) -> None:
         """Note SIGTERM, then hand it to the handler already installed (uvicorn's). Python runs
         signal handlers between bytecodes of the main thread, so this runs while the loop is
         stuck in Python code, where uvicorn's own handler only sets a flag nobody reads."""
