@@ -1,9 +1,11 @@
 """OPERATION_TIMEOUT: a query or mutation is cancelled when it runs past its deadline.
 
 Cancelling unwinds the operation's awaits: a transaction in progress rolls back (tables.db),
-so what a cancelled mutation field was writing is never kept. The live part of a subscription
-waits for events by design and has no deadline. The deadline needs the loop to get control;
-a loop held by one operation is the watchdog's business (server.watchdog).
+so what a cancelled mutation field was writing is never kept. Over HTTP the watchdog's
+heartbeat cancels the request's task (server.watchdog.Operations: no timer per request); over
+WebSocket and SSE, `first` bounds the wait for the one result of a query or mutation. The live
+part of a subscription waits for events by design and has no deadline. A deadline needs the
+loop to get control; a loop held by one operation is the watchdog's business.
 """
 
 from __future__ import annotations

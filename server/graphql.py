@@ -90,19 +90,21 @@ class GraphQLEndpoint:
         except DomainError as error:
             return error_response(error, request_id)
         logs.tenant.set(caller.tenant.slug)
-        with self.operations.track(request_id, caller.tenant.slug, payload["query"]):
-            return await self._within_deadline(request, payload, caller, request_id)
+        return await self._within_deadline(request, payload, caller, request_id)
 
     async def _within_deadline(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
     ) -> Response:
         limit = self.settings.operation_timeout
+        task = self.operations.start(request_id, caller.tenant.slug, payload["query"], limit)
         try:
-            async with asyncio.timeout(limit or None) as scope:
-                return await self._execute(request, payload, caller, request_id)
-        except TimeoutError:
-            if not scope.expired():
+            return await self._execute(request, payload, caller, request_id)
+        except asyncio.CancelledError:
+            if task is None or not self.operations.overdue(task):
                 raise
+            task.uncancel()
+        finally:
+            self.operations.done(task)
         log.warning("operation cancelled after %ss (OPERATION_TIMEOUT)", limit)
         return error_response(deadline.OperationTimeout(limit, request_id), request_id)
 

@@ -1,6 +1,7 @@
 """The event loop's watchdog: no single request may hold an API process for long.
 
-The loop stamps a heartbeat every BEAT seconds with a timer; a thread compares. When the loop
+The loop stamps a heartbeat every BEAT seconds with a timer (and cancels the operations past
+OPERATION_TIMEOUT); a thread compares. When the loop
 has missed its beat for LOOP_BLOCKED_WARN_SECONDS, the thread logs which operation holds it
 (request id, tenant, sha256 of the document); after LOOP_BLOCKED_EXIT_SECONDS it exits the
 process (os._exit) so that its supervisor starts a fresh one instead of every tenant waiting.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -43,24 +43,20 @@ SHOWN = 10
 """Operations named in the log when the task holding the loop is not one of them."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Operation:
-    request_id: str
-    tenant: str
-    document: str
-
-    def describe(self) -> dict[str, str]:
-        # Hashed only when a blocked loop is reported: nothing to pay per request.
-        digest = hashlib.sha256(self.document.encode(errors="replace")).hexdigest()
-        return {"request_id": self.request_id, "tenant": self.tenant, "document_sha256": digest}
+Operation = tuple[str, str, str]
+"""(request id, tenant, document): kept as is per request, hashed only when reported."""
 
 
 class Operations:
-    """The GraphQL operations in flight in this process, by the task that runs them, so the
-    watchdog can name the one that holds the loop."""
+    """The GraphQL operations in flight in this process, by the task that runs them: the
+    watchdog names the one that holds the loop, and its heartbeat cancels those past their
+    deadline. Cheap per request: two dict entries, no timer (asyncio.timeout costs ~8 µs)."""
 
     def __init__(self) -> None:
         self._running: dict[asyncio.Task[Any], Operation] = {}
+        self._due: dict[asyncio.Task[Any], float] = {}
+        """Deadlines in the order they fall: every one is now + the same limit."""
+        self._overdue: set[asyncio.Task[Any]] = set()
 
     @contextlib.contextmanager
     def track(self, request_id: str, tenant: str, document: str) -> Iterator[None]:
@@ -70,16 +66,39 @@ class Operations:
         finally:
             self.done(task)
 
-    def start(self, request_id: str, tenant: str, document: str) -> asyncio.Task[Any] | None:
-        """The current task runs this operation until done(task)."""
+    def start(
+        self, request_id: str, tenant: str, document: str, limit: float = 0
+    ) -> asyncio.Task[Any] | None:
+        """The current task runs this operation until done(task); with a `limit`, it is
+        cancelled at the first heartbeat past `limit` seconds (see overdue)."""
         task = asyncio.current_task()
         if task is not None:
-            self._running[task] = Operation(request_id, tenant, document)
+            self._running[task] = (request_id, tenant, document)
+            if limit:
+                self._due[task] = time.monotonic() + limit
         return task
 
     def done(self, task: asyncio.Task[Any] | None) -> None:
         if task is not None:
             self._running.pop(task, None)
+            self._due.pop(task, None)
+            self._overdue.discard(task)
+
+    def overdue(self, task: asyncio.Task[Any] | None) -> bool:
+        """Whether `task` was cancelled for running past its deadline."""
+        return task in self._overdue
+
+    def cancel_overdue(self, now: float) -> None:
+        """On the loop: cancel every operation past its deadline."""
+        late = []
+        for task, due in self._due.items():
+            if due > now:
+                break
+            late.append(task)
+        for task in late:
+            del self._due[task]
+            self._overdue.add(task)
+            task.cancel()
 
     def holding(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
         """What runs on `loop` now, for the log; called from the watchdog's thread."""
@@ -87,12 +106,18 @@ class Operations:
         running = dict(self._running)  # one C-level copy: safe while the loop thread mutates
         held = running.get(task) if task is not None else None
         if held is not None:
-            return held.describe()
+            return _describe(held)
         # A task the operation spawned (sibling fields run in tasks of their own), or none.
         return {
             "task": repr(task)[:200],
-            "in_flight": [op.describe() for op in list(running.values())[:SHOWN]],
+            "in_flight": [_describe(op) for op in list(running.values())[:SHOWN]],
         }
+
+
+def _describe(operation: Operation) -> dict[str, str]:
+    request_id, tenant, document = operation
+    digest = hashlib.sha256(document.encode(errors="replace")).hexdigest()
+    return {"request_id": request_id, "tenant": tenant, "document_sha256": digest}
 
 
 class Watchdog:
@@ -132,6 +157,7 @@ class Watchdog:
 
     def _heartbeat(self) -> None:
         self._beat = time.monotonic()
+        self.operations.cancel_overdue(self._beat)
         assert self._loop is not None
         self._timer = self._loop.call_later(BEAT, self._heartbeat)
 

@@ -29,15 +29,16 @@ TENANT_SLUG = "{ tenant { slug } }"
 
 @pytest.fixture
 async def shop(make_tenant: Any) -> Shop:
+    """A shop of the tests' own; its handle talks to an app in this process (no deadline)."""
     return await open_shop(make_tenant)
 
 
 @pytest.fixture
-def hurried(shop: Shop, client_for: Any, settings: Settings) -> Shop:
-    """The shop, its requests sent to an app (in this process) with a short OPERATION_TIMEOUT."""
-    app = client_for(dataclasses.replace(settings, operation_timeout=DEADLINE))
-    shop.tenant = dataclasses.replace(shop.tenant, client=app)
-    return shop
+async def hurried(shop: Shop, stack: live.Stack) -> AsyncIterator[Shop]:
+    """The shop, its requests sent to the stack's API process (OPERATION_TIMEOUT=1)."""
+    async with httpx.AsyncClient(base_url=stack.api.url, timeout=DEADLINE + 10) as http:
+        shop.tenant = dataclasses.replace(shop.tenant, client=http)
+        yield shop
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +100,7 @@ async def test_other_tenants_are_answered_while_an_operation_waits_for_its_deadl
     hurried: Shop, stock_locked: None, tenant_b: Any
 ) -> None:
     shop = hurried
+    tenant_b = dataclasses.replace(tenant_b, client=shop.tenant.client)
     slow = asyncio.create_task(shop.tenant.post(CREATE_ORDER, {"input": {
         "customerId": str(shop.customer_id), "lines": [shop.line("MUG")],
     }}))
