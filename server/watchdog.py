@@ -39,6 +39,8 @@ EXIT_LOOP_BLOCKED = 70
 """Exit status when the loop was blocked past LOOP_BLOCKED_EXIT_SECONDS (EX_SOFTWARE)."""
 EXIT_SHUTDOWN_OVERRAN = 71
 """Exit status when SIGTERM did not end the process within SHUTDOWN_GRACE_SECONDS."""
+PAUSED = 2.0
+"""A check this late means the whole process was not running, not that the loop was held."""
 SHOWN = 10
 """Operations named in the log when the task holding the loop is not one of them."""
 
@@ -131,6 +133,7 @@ class Watchdog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._beat = time.monotonic()
+        self._resumed = 0.0
         self._reported_beat: float | None = None
         self._terminating_since: float | None = None
         self._stopped = threading.Event()
@@ -180,14 +183,21 @@ class Watchdog:
         signal.signal(signal.SIGTERM, on_sigterm)
 
     def _watch(self) -> None:
+        last = time.monotonic()
         while not self._stopped.wait(BEAT):
-            self.check(time.monotonic())
+            now = time.monotonic()
+            if now - last > PAUSED:
+                # This thread did not run either: the process was stopped (SIGSTOP, a paused
+                # container, a suspended host). Give the loop a fresh start, not the blame.
+                self._resumed = now
+            last = now
+            self.check(now)
 
     def check(self, now: float) -> None:
         if self._terminating_since is not None and now - self._terminating_since >= self.grace:
             self._exit(EXIT_SHUTDOWN_OVERRAN, "still running %.1fs after SIGTERM; forcing exit",
                        now - self._terminating_since)
-        beat = self._beat
+        beat = max(self._beat, self._resumed)
         blocked = now - beat
         if blocked < self.warn_after:
             if self._reported_beat is not None:

@@ -168,3 +168,17 @@ async def test_a_healthy_loop_stays_up_and_answers_between_short_holds(
     blocked = [line for line in log.splitlines() if "event loop blocked" in line]
     assert [line for line in blocked if "short-hold-0" in line], log
     assert "exiting" not in log and "runs again" in log, log
+
+
+async def test_a_stopped_and_continued_process_is_not_mistaken_for_a_blocked_loop(
+    serve: Any
+) -> None:
+    served = await serve(LOOP_BLOCKED_WARN_SECONDS="0.5", LOOP_BLOCKED_EXIT_SECONDS="2")
+
+    served.process.send_signal(signal.SIGSTOP)
+    await asyncio.sleep(3)
+    served.process.send_signal(signal.SIGCONT)
+    await asyncio.sleep(1)
+
+    assert served.process.poll() is None, served.log.read_text()
+    assert await healthz_answers(served, timeout=2)
