@@ -1,23 +1,27 @@
 """The event loop's watchdog: no single request may hold an API process for long.
 
 The loop stamps a heartbeat every BEAT seconds with a timer (and cancels the operations past
-OPERATION_TIMEOUT); a thread compares. When the loop
-has missed its beat for LOOP_BLOCKED_WARN_SECONDS, the thread logs which operation holds it
-(request id, tenant, sha256 of the document); after LOOP_BLOCKED_EXIT_SECONDS it exits the
-process (os._exit) so that its supervisor starts a fresh one instead of every tenant waiting.
+OPERATION_TIMEOUT); a thread compares. When the loop has missed its beat for
+LOOP_BLOCKED_WARN_SECONDS, the thread logs which operation holds it (request id, tenant,
+sha256 of the document); after LOOP_BLOCKED_EXIT_SECONDS it exits the process (os._exit) so
+that its supervisor starts a fresh one instead of every tenant waiting.
 
 SIGTERM is handled on the loop's side (uvicorn sets a flag its main loop reads every 0.1 s),
 so a blocked loop never shuts down. The watchdog notes when SIGTERM arrived and forces the
 process out once SHUTDOWN_GRACE_SECONDS have passed, whatever the loop is doing.
 
 The thread needs the GIL: pure-Python work (parsing, validation, execution) gives it up every
-few milliseconds, but a C call that keeps it would delay the watchdog until the call returns.
+few milliseconds, but a C call that keeps it (a regular expression backtracking, say) stops
+every Python thread. For that case the heartbeat also keeps re-arming faulthandler's timer,
+whose thread is C and needs no GIL: BACKSTOP seconds after the watchdog should have acted, it
+writes every thread's traceback to stderr and exits with status 1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import hashlib
 import json
 import logging
@@ -39,6 +43,8 @@ EXIT_LOOP_BLOCKED = 70
 """Exit status when the loop was blocked past LOOP_BLOCKED_EXIT_SECONDS (EX_SOFTWARE)."""
 EXIT_SHUTDOWN_OVERRAN = 71
 """Exit status when SIGTERM did not end the process within SHUTDOWN_GRACE_SECONDS."""
+BACKSTOP = 5.0
+"""Seconds past LOOP_BLOCKED_EXIT_SECONDS after which faulthandler ends the process."""
 PAUSED = 2.0
 """A check this late means the whole process was not running, not that the loop was held."""
 SHOWN = 10
@@ -134,6 +140,7 @@ class Watchdog:
         self._timer: asyncio.TimerHandle | None = None
         self._beat = time.monotonic()
         self._resumed = 0.0
+        self._armed = 0.0
         self._reported_beat: float | None = None
         self._terminating_since: float | None = None
         self._stopped = threading.Event()
@@ -150,6 +157,8 @@ class Watchdog:
         self._stopped.set()
         if self._timer is not None:
             self._timer.cancel()
+        if self.exit_after:
+            faulthandler.cancel_dump_traceback_later()
         if self._thread is not None:
             self._thread.join(timeout=2 * BEAT)
 
@@ -159,8 +168,13 @@ class Watchdog:
             self._terminating_since = time.monotonic()
 
     def _heartbeat(self) -> None:
-        self._beat = time.monotonic()
-        self.operations.cancel_overdue(self._beat)
+        now = time.monotonic()
+        if self.exit_after and now - self._armed >= 1:
+            # Re-arming starts a C thread: once a second, not at every beat.
+            faulthandler.dump_traceback_later(self.exit_after + BACKSTOP, exit=True)
+            self._armed = now
+        self._beat = now
+        self.operations.cancel_overdue(now)
         assert self._loop is not None
         self._timer = self._loop.call_later(BEAT, self._heartbeat)
 

@@ -1,7 +1,8 @@
 """`tenantgraph` with one test-only schema extension, for the watchdog tests: a document with
 the comment `# hold-loop <seconds>` keeps the event loop busy in Python code for that long
-while it is validated, as a pathological document does. Run as `python -m tests.holding serve`;
-the product schema never has it."""
+while it is validated, as a pathological document does; `# hold-gil` runs a backtracking
+regular expression, a C call that keeps the GIL for minutes. Run as
+`python -m tests.holding serve`; the product schema never has it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class HoldLoop(SchemaExtension):
             until = time.monotonic() + float(found.group(1))
             while time.monotonic() < until:  # bytecode after bytecode, never yielding the loop
                 pass
+        if "# hold-gil" in (self.execution_context.query or ""):
+            re.match(r"(a+)+$", "a" * 40 + "b")  # 2**40 steps in C, never releasing the GIL
         yield
 
 

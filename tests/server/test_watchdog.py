@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from server.services import free_port
-from server.watchdog import EXIT_LOOP_BLOCKED, EXIT_SHUTDOWN_OVERRAN
+from server.watchdog import BACKSTOP, EXIT_LOOP_BLOCKED, EXIT_SHUTDOWN_OVERRAN
 from tests.processes import spawn, stop, wait_exit, wait_until
 
 HOLDING_CLI = [sys.executable, "-m", "tests.holding"]
@@ -182,3 +182,17 @@ async def test_a_stopped_and_continued_process_is_not_mistaken_for_a_blocked_loo
 
     assert served.process.poll() is None, served.log.read_text()
     assert await healthz_answers(served, timeout=2)
+
+
+async def test_a_loop_held_in_c_with_the_gil_is_ended_by_the_backstop(
+    serve: Any, tenant_a: Any
+) -> None:
+    served = await serve(LOOP_BLOCKED_WARN_SECONDS="0.5", LOOP_BLOCKED_EXIT_SECONDS="1")
+    request = served.post("# hold-gil\n{ tenant { slug } }", tenant_a.key, "holds-the-gil")
+
+    code, took = await served.exit_within(1 + BACKSTOP + SLACK + 2)
+    request.cancel()
+
+    log = served.log.read_text()
+    assert code == 1, f"exit {code} after {took:.1f}s:\n{log}"
+    assert "Timeout" in log and "tests/holding.py" in log, log
