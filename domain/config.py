@@ -52,6 +52,10 @@ class Settings:
     ws_max_message_bytes: int = 65_536
     subscription_buffer: int = 1_000
     event_retention_days: int = 7
+    operation_timeout: float = 30.0
+    loop_blocked_warn_seconds: float = 1.0
+    loop_blocked_exit_seconds: float = 30.0
+    shutdown_grace_seconds: float = 20.0
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -105,6 +109,20 @@ class Settings:
             ),
             event_retention_days=_parse(
                 environ, "EVENT_RETENTION_DAYS", int, cls.event_retention_days, minimum=1
+            ),
+            operation_timeout=_parse(
+                environ, "OPERATION_TIMEOUT", float, cls.operation_timeout, minimum=0
+            ),
+            loop_blocked_warn_seconds=_parse(
+                environ, "LOOP_BLOCKED_WARN_SECONDS", float, cls.loop_blocked_warn_seconds,
+                minimum=0,
+            ),
+            loop_blocked_exit_seconds=_parse(
+                environ, "LOOP_BLOCKED_EXIT_SECONDS", float, cls.loop_blocked_exit_seconds,
+                minimum=0,
+            ),
+            shutdown_grace_seconds=_parse(
+                environ, "SHUTDOWN_GRACE_SECONDS", float, cls.shutdown_grace_seconds, minimum=1
             ),
             log_format=cast(
                 Literal["text", "json"],

@@ -20,6 +20,7 @@ from server.fanout import Hub
 from server.graphql import GraphQLEndpoint
 from server.problems import problem
 from server.sse import EventStream
+from server.watchdog import Operations, Watchdog
 from server.webhooks import WebhookEndpoint
 from server.websocket import GraphQLWebSocket
 from tables import engine
@@ -37,13 +38,17 @@ def create_app(settings: Settings) -> Starlette:
     jobs = deliveries.QueueJobs(queue)
     hub = Hub(redis_url, buffer=settings.subscription_buffer)
     schemas = SchemaCache(settings)
-    graphql = GraphQLEndpoint(settings, schemas, jobs, hub)
-    websocket = GraphQLWebSocket(settings, schemas, jobs, hub)
-    stream = EventStream(settings, schemas, jobs, hub)
+    operations = Operations()
+    watchdog = Watchdog(settings, operations)
+    graphql = GraphQLEndpoint(settings, schemas, jobs, hub, operations)
+    websocket = GraphQLWebSocket(settings, schemas, jobs, hub, operations)
+    stream = EventStream(settings, schemas, jobs, hub, operations)
     webhooks = WebhookEndpoint(settings, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watchdog.start()
+        watchdog.take_sigterm()
         dsn = engine.app_dsn(database_url, str(settings.app_database_password))
         await engine.start(dsn, max_size=settings.db_pool_max)
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
@@ -59,6 +64,7 @@ def create_app(settings: Settings) -> Starlette:
             await queue.disconnect()
             await app.state.redis.aclose()
             await engine.stop()
+            watchdog.stop()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

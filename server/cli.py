@@ -10,7 +10,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ from domain.errors import DomainError, Invalid
 from server import logging as logs
 
 SERVICES_FILE = "services.env"
+DRAIN_SHARE = 0.75
+"""Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM; the
+rest is for closing pools. The watchdog forces the process out when the grace is over."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +148,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "server.main:app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, log_config=None, ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_message_bytes,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds * DRAIN_SHARE)),
     )
 
 
@@ -156,7 +160,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
 
     async def run() -> None:
-        await worker(settings, relay=args.relay).start()
+        async with _watched(settings):
+            await worker(settings, relay=args.relay).start()
 
     uvloop.run(run())
 
@@ -169,14 +174,30 @@ def _relay(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
 
     async def run() -> None:
-        task = asyncio.create_task(relay_alone(settings))
-        loop = asyncio.get_running_loop()
-        for stop in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(stop, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        async with _watched(settings):
+            task = asyncio.create_task(relay_alone(settings))
+            loop = asyncio.get_running_loop()
+            for stop in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(stop, task.cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     uvloop.run(run())
+
+
+@contextlib.asynccontextmanager
+async def _watched(settings: Settings) -> AsyncIterator[None]:
+    """A worker's or relay's loop under the watchdog: a job that holds it is logged, and past
+    LOOP_BLOCKED_EXIT_SECONDS the process exits (its jobs are swept and retried). Their
+    SIGTERM is the loop's own signal handler; the watchdog bounds a stuck loop all the same."""
+    from server.watchdog import Operations, Watchdog
+
+    watchdog = Watchdog(settings, Operations())
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.stop()
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:

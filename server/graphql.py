@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -22,9 +23,10 @@ from resolvers.context import EventSource, Jobs, new_context
 from schema import plans
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth
+from server import auth, deadline
 from server import logging as logs
 from server.credentials import CredentialCache
+from server.watchdog import Operations
 
 log = logging.getLogger("tenantgraph.http")
 JSON_TYPES = ("application/json", "application/graphql-response+json")
@@ -47,12 +49,14 @@ class UnsupportedMediaType(DomainError):
 
 class GraphQLEndpoint:
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        operations: Operations,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.operations = operations
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
         self.credentials = CredentialCache(settings)
 
@@ -86,7 +90,23 @@ class GraphQLEndpoint:
         except DomainError as error:
             return error_response(error, request_id)
         logs.tenant.set(caller.tenant.slug)
-        return await self._execute(request, payload, caller, request_id)
+        return await self._within_deadline(request, payload, caller, request_id)
+
+    async def _within_deadline(
+        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
+    ) -> Response:
+        limit = self.settings.operation_timeout
+        task = self.operations.start(request_id, caller.tenant.slug, payload["query"], limit)
+        try:
+            return await self._execute(request, payload, caller, request_id)
+        except asyncio.CancelledError:
+            if task is None or not self.operations.overdue(task):
+                raise
+            task.uncancel()
+        finally:
+            self.operations.done(task)
+        log.warning("operation cancelled after %ss (OPERATION_TIMEOUT)", limit)
+        return error_response(deadline.OperationTimeout(limit, request_id), request_id)
 
     async def _execute(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str

@@ -27,10 +27,11 @@ from domain.errors import DomainError
 from resolvers.context import EventSource, Jobs, new_context
 from schema.build import SchemaCache
 from schema.errors import translate
-from server import auth
+from server import auth, deadline
 from server import logging as logs
 from server.credentials import Credentials
 from server.graphql import error_response, read_payload
+from server.watchdog import Operations
 
 log = logging.getLogger("tenantgraph.sse")
 STREAMED = (OperationType.QUERY, OperationType.SUBSCRIPTION)
@@ -40,12 +41,14 @@ COMPLETE = "event: complete\ndata: \n\n"
 
 class EventStream:
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        operations: Operations,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.operations = operations
         self.credentials = Credentials(settings)
 
     async def handle(self, request: Request) -> Response:
@@ -80,7 +83,11 @@ class EventStream:
             operation_name=payload.get("operationName"), allowed_operation_types=STREAMED,
         )
         pending: asyncio.Task[Any] | None = None
+        query, name = payload["query"], payload.get("operationName")
+        tracked = self.operations.start(request_id, caller.tenant.slug, query)
         try:
+            if (answer := await self._answer(results, query, name, request_id)) is not None:
+                yield answer
             while True:
                 pending = pending or asyncio.ensure_future(anext(results))
                 done, _ = await asyncio.wait({pending}, timeout=self._keepalive())
@@ -103,12 +110,26 @@ class EventStream:
         except StopAsyncIteration:
             pass
         finally:
+            self.operations.done(tracked)
             if pending is not None:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
             await results.aclose()
         yield COMPLETE
+
+    async def _answer(
+        self, results: AsyncIterator[ExecutionResult], query: str, name: str | None,
+        request_id: str,
+    ) -> str | None:
+        """A query's one frame, or its OPERATION_TIMEOUT; None for a subscription (no deadline)."""
+        if deadline.is_subscription(query, name, self.settings.max_tokens):
+            return None
+        try:
+            head = await deadline.first(results, self.settings.operation_timeout, request_id)
+        except deadline.OperationTimeout as error:
+            return _failed(error)
+        return None if head is None else _next(head, request_id)
 
     def _keepalive(self) -> float | None:
         return self.settings.ws_keepalive_seconds or None

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import uuid
 import weakref
 from collections.abc import Hashable
 from typing import Any
 
-import graphql
 import orjson
 from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -28,9 +26,10 @@ from domain.config import Settings
 from domain.errors import DomainError
 from resolvers.context import EventSource, Jobs, new_context
 from schema.build import SchemaCache
-from server import auth, broadcast
+from server import auth, broadcast, deadline
 from server import logging as logs
 from server.credentials import Credentials
+from server.watchdog import Operations
 
 log = logging.getLogger("tenantgraph.ws")
 
@@ -47,12 +46,14 @@ class Close(Exception):
 
 class GraphQLWebSocket:
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        operations: Operations,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.operations = operations
         self.broadcasts = broadcast.Broadcasts(feed, settings.subscription_buffer)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
@@ -233,17 +234,28 @@ class _Session:
     async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
         assert self.caller is not None
         request_id = uuid.uuid4().hex
+        query, name = payload["query"], payload.get("operationName")
+        subscription = isinstance(name, str | None) and deadline.is_subscription(
+            query, name, self.settings.max_tokens
+        )
+        limit = 0.0 if subscription else self.settings.operation_timeout
         try:
-            results = await self.server.results(self.caller, payload, request_id, self.server.feed)
-            async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
-                async for result in results:
-                    if not await self.deliver(op_id, result, request_id):
+            with self.server.operations.track(request_id, self.caller.tenant.slug, query):
+                results = await self.server.results(self.caller, payload, request_id, self.server.feed)
+                async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
+                    head = await deadline.first(results, limit, request_id)
+                    if head is not None and not await self.deliver(op_id, head, request_id):
                         return
+                    async for result in results:
+                        if not await self.deliver(op_id, result, request_id):
+                            return
             await self.send({"type": "complete", "id": op_id})
         except asyncio.CancelledError:
             raise
         except WebSocketDisconnect:
             return
+        except deadline.OperationTimeout as error:
+            await self.send_error(op_id, error.message, error.code, request_id)
         except Exception:  # noqa: BLE001 - one failed operation must not end the connection
             log.exception("operation %s failed", op_id)
             await self.send_error(op_id, "Internal server error", "INTERNAL_SERVER_ERROR", request_id)
@@ -321,7 +333,7 @@ def shared_key(caller: auth.Caller, payload: dict[str, Any]) -> Hashable | None:
     query, name, variables = payload["query"], payload.get("operationName"), payload.get("variables")
     if "after" in query or not isinstance(name, str | None) or not isinstance(variables, dict | None):
         return None
-    if not _is_subscription(query, name):
+    if not deadline.is_subscription(query, name):
         return None
     try:
         variables_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
@@ -330,15 +342,6 @@ def shared_key(caller: auth.Caller, payload: dict[str, Any]) -> Hashable | None:
     tenant, principal = caller.tenant, caller.principal
     return (tenant.id, tenant.fingerprint, query, name, variables_key,
             principal.kind, principal.tenant_id, principal.scopes)
-
-
-@functools.lru_cache(maxsize=512)
-def _is_subscription(query: str, operation_name: str | None) -> bool:
-    try:
-        operation = graphql.get_operation_ast(graphql.parse(query), operation_name)
-    except GraphQLError:
-        return False
-    return operation is not None and operation.operation == graphql.OperationType.SUBSCRIPTION
 
 
 def _authorization(payload: Any) -> str | None:

@@ -19,12 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "server.cli"]
 
 
-def spawn(args: list[str], env: dict[str, str], log: Path, stdout: Path | None = None) -> Any:
+def spawn(
+    args: list[str], env: dict[str, str], log: Path, stdout: Path | None = None,
+    cli: list[str] = CLI,
+) -> Any:
     """A CLI command in a session of its own (so its whole process group can be cleaned up),
     writing to files, never to a pipe nobody drains."""
     with log.open("wb") as err, (stdout or log).open("ab") as out:
         return subprocess.Popen(
-            [*CLI, *args], env=env, cwd=ROOT, stdout=out, stderr=err, start_new_session=True,
+            [*cli, *args], env=env, cwd=ROOT, stdout=out, stderr=err, start_new_session=True,
         )
 
 

@@ -48,6 +48,15 @@ def test_the_webhook_replay_window_is_read_in_hours() -> None:
     assert Settings.from_env({"WEBHOOK_REPLAY_WINDOW_HOURS": "24"}).webhook_replay_window == timedelta(days=1)
 
 
+def test_deadlines_are_read_in_seconds() -> None:
+    settings = Settings.from_env({
+        "OPERATION_TIMEOUT": "2.5", "LOOP_BLOCKED_WARN_SECONDS": "0.5",
+        "LOOP_BLOCKED_EXIT_SECONDS": "0", "SHUTDOWN_GRACE_SECONDS": "8",
+    })
+    assert (settings.operation_timeout, settings.loop_blocked_warn_seconds,
+            settings.loop_blocked_exit_seconds, settings.shutdown_grace_seconds) == (2.5, 0.5, 0, 8)
+
+
 def test_empty_numeric_value_means_the_default() -> None:
     assert Settings.from_env({"PORT": ""}).port == 8000
 
@@ -68,6 +77,9 @@ def test_empty_numeric_value_means_the_default() -> None:
         ("LOG_LEVEL", "loud"),
         ("WEBHOOK_REPLAY_WINDOW_HOURS", "0"),
         ("WEBHOOK_REPLAY_WINDOW_HOURS", "1.5"),
+        ("OPERATION_TIMEOUT", "-1"),
+        ("LOOP_BLOCKED_EXIT_SECONDS", "soon"),
+        ("SHUTDOWN_GRACE_SECONDS", "0"),
     ],
 )
 def test_bad_value_is_a_config_error_naming_the_variable(name: str, value: str) -> None:
