@@ -30,11 +30,16 @@ from resolvers.context import EventSource, Jobs, new_context
 from schema.build import SchemaCache
 from server import auth, broadcast
 from server import logging as logs
+from server.connections import Connections, Slot, TooManyConnections
 from server.credentials import Credentials
 
 log = logging.getLogger("tenantgraph.ws")
 
 PROTOCOL = "graphql-transport-ws"
+TOO_MANY_CONNECTIONS = 4430
+"""Close code when the credential or tenant holds its cap of connections: graphql-transport-ws
+gives 4429 to a second connection_init (and graphql-ws clients never retry it), so the next
+code; clients retry it with backoff."""
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION, OperationType.SUBSCRIPTION)
 
 
@@ -47,12 +52,14 @@ class Close(Exception):
 
 class GraphQLWebSocket:
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        connections: Connections,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
+        self.connections = connections
         self.broadcasts = broadcast.Broadcasts(feed, settings.subscription_buffer)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
@@ -111,7 +118,7 @@ class GraphQLWebSocket:
 
 class _Session:
     __slots__ = ("authorization", "caller", "init_received", "operations", "pinging", "ping_timer",
-                 "send_lock", "server", "settings", "tenant", "websocket")
+                 "send_lock", "server", "settings", "slot", "tenant", "websocket")
 
     def __init__(self, server: GraphQLWebSocket, websocket: WebSocket, tenant: str | None) -> None:
         self.server = server
@@ -125,6 +132,7 @@ class _Session:
         self.send_lock = asyncio.Lock()
         self.ping_timer: asyncio.TimerHandle | None = None
         self.pinging: asyncio.Task[None] | None = None
+        self.slot: Slot | None = None
 
     async def run(self) -> None:
         await self.await_init()
@@ -145,6 +153,8 @@ class _Session:
             await self.dispatch(message)
 
     async def stop(self) -> None:
+        if self.slot is not None:
+            self.slot.release()
         if self.ping_timer is not None:
             self.ping_timer.cancel()
         running = [*self.operations.values(), *([self.pinging] if self.pinging else [])]
@@ -199,6 +209,10 @@ class _Session:
             caller = await auth.authenticate(authorization, self.tenant, self.settings)
         except DomainError as error:
             raise Close(4403, f"Forbidden: {error.message}") from None
+        try:
+            self.slot = self.server.connections.open(caller)
+        except TooManyConnections as error:
+            raise Close(TOO_MANY_CONNECTIONS, error.message) from None
         self.caller = self.server.shared(caller)
         self.authorization = authorization
         await self.send({"type": "connection_ack"})
