@@ -185,7 +185,9 @@ class Broadcast:
         if not self.members and not self.closed:
             self._close()
             if self._task is not None:
+                # Let go of it: its CancelledError's traceback holds this group's frames.
                 self._task.cancel()
+                self._task = None
 
     async def _run(self, pending: Awaitable[Results]) -> None:
         try:

@@ -157,7 +157,11 @@ class _Session:
             self.slot.release()
         if self.ping_timer is not None:
             self.ping_timer.cancel()
+            self.ping_timer = None
         running = [*self.operations.values(), *([self.pinging] if self.pinging else [])]
+        # The timer and the members refer back to this session: without those cycles a closed
+        # connection is freed at once, not at the collector's next full pass.
+        self.operations.clear()
         for operation in running:
             operation.cancel()
         for operation in running:
