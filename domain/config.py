@@ -48,7 +48,6 @@ class Settings:
     subscription_buffer: int = 1_000
     live_connections_per_credential: int = 500
     live_connections_per_tenant: int = 2_000
-    ws_send_timeout: float = 30.0
     event_retention_days: int = 7
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
@@ -99,7 +98,6 @@ class Settings:
             live_connections_per_tenant=_parse(
                 environ, "LIVE_CONNECTIONS_PER_TENANT", int, cls.live_connections_per_tenant, minimum=1
             ),
-            ws_send_timeout=_parse(environ, "WS_SEND_TIMEOUT", float, cls.ws_send_timeout, minimum=0),
             event_retention_days=_parse(
                 environ, "EVENT_RETENTION_DAYS", int, cls.event_retention_days, minimum=1
             ),

@@ -24,9 +24,9 @@ WAVE = 300
 SHARED = "subscription { events { cursor type } }"
 OWN = "subscription Events($after: String) { events(after: $after) { cursor type } }"
 IDLE = {"connections": 0, "tenants": 0, "credentials": 0, "listeners": 0, "sharedStreams": 0}
-SLACK_MB = 3.0
-"""Measured: a wave of 300 leaves 0-1.5 MB once swept; without the sweep and with the cycles
-that held closed connections, every wave kept all of its ~15 MB."""
+SLACK_MB = 2.0
+"""Measured: a wave of 300 leaves 0.2-0.3 MB once swept; without the sweep and with the cycles
+that held closed connections, every wave kept its growth (5.7 MB here)."""
 
 
 @pytest.fixture(scope="module")
