@@ -63,7 +63,9 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
     dataset = await seed.seed(owner)
     env = {**os.environ, "DATABASE_URL": owner, "REDIS_URL": redis_url, "TG_ENV": "production",
            "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "LOG_LEVEL": "WARNING",
-           "GRAPHIQL": "false", "DB_POOL_MAX": "20"}
+           "GRAPHIQL": "false", "DB_POOL_MAX": "20",
+           # (f) holds 10,000 subscribers with one key on one process: above the default caps.
+           "LIVE_CONNECTIONS_PER_CREDENTIAL": "20000", "LIVE_CONNECTIONS_PER_TENANT": "20000"}
     cores = os.cpu_count() or 2
     api_port, base_port = free_port(), free_port()
     api = start(["tenantgraph", "serve", "--workers", str(cores)], {**env, "PORT": str(api_port)})

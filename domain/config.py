@@ -51,6 +51,8 @@ class Settings:
     ws_max_subscriptions: int = 100
     ws_max_message_bytes: int = 65_536
     subscription_buffer: int = 1_000
+    live_connections_per_credential: int = 500
+    live_connections_per_tenant: int = 2_000
     event_retention_days: int = 7
     operation_timeout: float = 30.0
     loop_blocked_warn_seconds: float = 1.0
@@ -106,6 +108,13 @@ class Settings:
             ),
             subscription_buffer=_parse(
                 environ, "SUBSCRIPTION_BUFFER", int, cls.subscription_buffer, minimum=1
+            ),
+            live_connections_per_credential=_parse(
+                environ, "LIVE_CONNECTIONS_PER_CREDENTIAL", int, cls.live_connections_per_credential,
+                minimum=1,
+            ),
+            live_connections_per_tenant=_parse(
+                environ, "LIVE_CONNECTIONS_PER_TENANT", int, cls.live_connections_per_tenant, minimum=1
             ),
             event_retention_days=_parse(
                 environ, "EVENT_RETENTION_DAYS", int, cls.event_retention_days, minimum=1

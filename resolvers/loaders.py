@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -20,38 +20,59 @@ from tables import pricing as pricing_tables
 
 K = TypeVar("K")
 V = TypeVar("V")
+L = TypeVar("L")
+
+
+class _Lazy(Generic[L]):
+    """A loader made on first use, then kept on the instance."""
+
+    def __init__(self, make: Callable[[UUID], L]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, loaders: Loaders, owner: type | None = None) -> L:
+        made = self._make(loaders.tenant_id)
+        loaders.__dict__[self._name] = made  # found before this descriptor from now on
+        return made
 
 
 class Loaders:
+    """One operation's DataLoaders, each made when first used: an operation uses a few, a
+    live subscription often none, and each one made is memory it holds while it runs."""
+
+    product = _Lazy(lambda tenant: _by_key(catalog_tables.get_products, tenant))
+    category = _Lazy(lambda tenant: _by_key(catalog_tables.get_categories, tenant))
+    variant_by_sku = _Lazy(lambda tenant: _by_key(catalog_tables.variants_by_sku, tenant))
+    variants = _Lazy(lambda tenant: _grouped(catalog_tables.variants_of, tenant))
+    customer = _Lazy(lambda tenant: _by_key(customer_tables.get_customers, tenant))
+    customer_by_email = _Lazy(lambda tenant: _by_key(customer_tables.customers_by_email, tenant))
+    addresses = _Lazy(lambda tenant: _grouped(customer_tables.addresses_of, tenant))
+    price_list = _Lazy(lambda tenant: _by_key(pricing_tables.get_price_lists, tenant))
+    price_list_by_handle = _Lazy(lambda tenant: _by_key(pricing_tables.price_lists_by_handle, tenant))
+    variant_prices = _Lazy(lambda tenant: _grouped(pricing_tables.prices_of, tenant))
+    location = _Lazy(lambda tenant: _by_key(inventory_tables.get_locations, tenant))
+    stock = _Lazy(lambda tenant: _grouped(inventory_tables.levels_of, tenant))
+    available = _Lazy(lambda tenant: _by_key(inventory_tables.available_of, tenant))
+    variant = _Lazy(lambda tenant: _by_key(catalog_tables.get_variants, tenant))
+    order = _Lazy(lambda tenant: _by_key(order_tables.get_orders, tenant))
+    order_by_number = _Lazy(lambda tenant: _by_key(order_tables.orders_by_number, tenant))
+    order_lines = _Lazy(lambda tenant: _grouped(order_tables.lines_of, tenant))
+    order_history = _Lazy(lambda tenant: _grouped(order_tables.histories, tenant))
+    payment = _Lazy(lambda tenant: _by_key(payment_tables.get_payments, tenant))
+    order_payments = _Lazy(lambda tenant: _grouped(payment_tables.payments_of, tenant))
+
     def __init__(self, tenant_id: UUID) -> None:
-        self.product = _by_key(catalog_tables.get_products, tenant_id)
-        self.category = _by_key(catalog_tables.get_categories, tenant_id)
-        self.variant_by_sku = _by_key(catalog_tables.variants_by_sku, tenant_id)
-        self.variants = _grouped(catalog_tables.variants_of, tenant_id)
-        self.customer = _by_key(customer_tables.get_customers, tenant_id)
-        self.customer_by_email = _by_key(customer_tables.customers_by_email, tenant_id)
-        self.addresses = _grouped(customer_tables.addresses_of, tenant_id)
-        self.price_list = _by_key(pricing_tables.get_price_lists, tenant_id)
-        self.price_list_by_handle = _by_key(pricing_tables.price_lists_by_handle, tenant_id)
-        self.variant_prices = _grouped(pricing_tables.prices_of, tenant_id)
-        self.location = _by_key(inventory_tables.get_locations, tenant_id)
-        self.stock = _grouped(inventory_tables.levels_of, tenant_id)
-        self.available = _by_key(inventory_tables.available_of, tenant_id)
-        self.variant = _by_key(catalog_tables.get_variants, tenant_id)
-        self.order = _by_key(order_tables.get_orders, tenant_id)
-        self.order_by_number = _by_key(order_tables.orders_by_number, tenant_id)
-        self.order_lines = _grouped(order_tables.lines_of, tenant_id)
-        self.order_history = _grouped(order_tables.histories, tenant_id)
-        self.payment = _by_key(payment_tables.get_payments, tenant_id)
-        self.order_payments = _grouped(payment_tables.payments_of, tenant_id)
-        self._tenant_id = tenant_id
+        self.tenant_id = tenant_id
         self._quotes: dict[UUID | None, DataLoader[UUID, pricing.Quote | None]] = {}
 
     def quotes(self, price_list_id: UUID | None) -> DataLoader[UUID, pricing.Quote | None]:
         """Variants' prices in one price list (their base price where it has none)."""
         if price_list_id not in self._quotes:
             fetch = functools.partial(pricing_tables.quotes, price_list_id=price_list_id)
-            self._quotes[price_list_id] = _by_key(fetch, self._tenant_id)
+            self._quotes[price_list_id] = _by_key(fetch, self.tenant_id)
         return self._quotes[price_list_id]
 
 

@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from domain.config import Settings
 from schema.build import SchemaCache
+from server.connections import Connections
 from server.fanout import Hub
 from server.graphql import GraphQLEndpoint
 from server.problems import problem
@@ -41,8 +42,12 @@ def create_app(settings: Settings) -> Starlette:
     operations = Operations()
     watchdog = Watchdog(settings, operations)
     graphql = GraphQLEndpoint(settings, schemas, jobs, hub, operations)
-    websocket = GraphQLWebSocket(settings, schemas, jobs, hub, operations)
-    stream = EventStream(settings, schemas, jobs, hub, operations)
+    connections = Connections(
+        per_credential=settings.live_connections_per_credential,
+        per_tenant=settings.live_connections_per_tenant,
+    )
+    websocket = GraphQLWebSocket(settings, schemas, jobs, hub, operations, connections)
+    stream = EventStream(settings, schemas, jobs, hub, operations, connections)
     webhooks = WebhookEndpoint(settings, jobs)
 
     @contextlib.asynccontextmanager
@@ -67,7 +72,11 @@ def create_app(settings: Settings) -> Starlette:
             watchdog.stop()
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        """Alive; with what this process holds for live subscriptions, which returns to
+        zero when every client has gone."""
+        live = {**connections.counts(), "listeners": hub.subscribers,
+                "sharedStreams": len(websocket.broadcasts)}
+        return JSONResponse({"status": "ok", "live": live})
 
     async def readyz(request: Request) -> Response:
         checks = {

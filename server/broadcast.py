@@ -73,7 +73,8 @@ class Member:
         self._outlet = outlet
         self._limit = group.buffer
         self._id_json = orjson.dumps(op_id).decode()
-        self._backlog: collections.deque[tuple[str, int | None]] | None = None
+        self._backlog: collections.deque[tuple[str, int | None, bool]] | None = None
+        """Messages to send: (text, seq, False), or (a result's payload, seq, True)."""
         self._writer: asyncio.Task[None] | None = None
         self.op_id = op_id
         self.request_id = request_id
@@ -82,9 +83,14 @@ class Member:
         self.ending = False
 
     def next(self, payload: str, seq: int | None) -> None:
-        self.push(f'{{"type":"next","id":{self._id_json},"payload":{payload}}}', seq)
+        """A result: its payload, shared by the group, is wrapped only when it is sent, so a
+        client that falls behind holds references, not copies."""
+        self._queue((payload, seq, True))
 
     def push(self, text: str, seq: int | None, *, last: bool = False) -> None:
+        self._queue((text, seq, False), last=last)
+
+    def _queue(self, entry: tuple[str, int | None, bool], *, last: bool = False) -> None:
         if self.ending:
             return
         if self._backlog is None:
@@ -92,7 +98,7 @@ class Member:
         if len(self._backlog) >= self._limit:
             self._overflow()
             return
-        self._backlog.append((text, seq))
+        self._backlog.append(entry)
         self.ending = last
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
@@ -122,9 +128,11 @@ class Member:
         assert backlog is not None
         try:
             while backlog:
-                text, seq = backlog.popleft()
+                text, seq, is_payload = backlog.popleft()
                 if seq is not None:
                     self.cursor = seq
+                if is_payload:
+                    text = f'{{"type":"next","id":{self._id_json},"payload":{text}}}'
                 await self._outlet.send_text(text)
         except WebSocketDisconnect:
             return
@@ -185,7 +193,9 @@ class Broadcast:
         if not self.members and not self.closed:
             self._close()
             if self._task is not None:
+                # Let go of it: its CancelledError's traceback holds this group's frames.
                 self._task.cancel()
+                self._task = None
 
     async def _run(self, pending: Awaitable[Results]) -> None:
         try:

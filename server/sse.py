@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -29,6 +30,7 @@ from schema.build import SchemaCache
 from schema.errors import translate
 from server import auth, deadline
 from server import logging as logs
+from server.connections import RETRY_AFTER_SECONDS, Connections, Slot, TooManyConnections
 from server.credentials import Credentials
 from server.graphql import error_response, read_payload
 from server.watchdog import Operations
@@ -43,12 +45,14 @@ class EventStream:
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
         operations: Operations,
+        connections: Connections,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
         self.operations = operations
+        self.connections = connections
         self.credentials = Credentials(settings)
 
     async def handle(self, request: Request) -> Response:
@@ -63,10 +67,16 @@ class EventStream:
         except DomainError as error:
             return error_response(error, request_id)
         logs.tenant.set(caller.tenant.slug)
+        try:
+            slot = self.connections.open(caller)
+        except TooManyConnections as error:
+            refused = error_response(error, request_id)
+            refused.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+            return refused
         _resume(payload, request.headers.get("last-event-id"))
         body = self._events(request, payload, caller, request_id)
-        return StreamingResponse(
-            body, media_type="text/event-stream",
+        return _Counted(
+            slot, body, media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-request-id": request_id, "x-accel-buffering": "no"},
         )
 
@@ -133,6 +143,21 @@ class EventStream:
 
     def _keepalive(self) -> float | None:
         return self.settings.ws_keepalive_seconds or None
+
+
+class _Counted(StreamingResponse):
+    """A stream that gives its connection slot back however it ends: completed, failed, or
+    cancelled when the client goes away (even before its first event)."""
+
+    def __init__(self, slot: Slot, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
 
 
 def _resume(payload: dict[str, Any], last_event_id: str | None) -> None:

@@ -28,12 +28,17 @@ from resolvers.context import EventSource, Jobs, new_context
 from schema.build import SchemaCache
 from server import auth, broadcast, deadline
 from server import logging as logs
+from server.connections import Connections, Slot, TooManyConnections
 from server.credentials import Credentials
 from server.watchdog import Operations
 
 log = logging.getLogger("tenantgraph.ws")
 
 PROTOCOL = "graphql-transport-ws"
+TOO_MANY_CONNECTIONS = 4430
+"""Close code when the credential or tenant holds its cap of connections: graphql-transport-ws
+gives 4429 to a second connection_init (and graphql-ws clients never retry it), so the next
+code; clients retry it with backoff."""
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION, OperationType.SUBSCRIPTION)
 
 
@@ -48,12 +53,14 @@ class GraphQLWebSocket:
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
         operations: Operations,
+        connections: Connections,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
         self.feed = feed
         self.operations = operations
+        self.connections = connections
         self.broadcasts = broadcast.Broadcasts(feed, settings.subscription_buffer)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
@@ -112,7 +119,7 @@ class GraphQLWebSocket:
 
 class _Session:
     __slots__ = ("authorization", "caller", "init_received", "operations", "pinging", "ping_timer",
-                 "send_lock", "server", "settings", "tenant", "websocket")
+                 "send_lock", "server", "settings", "slot", "tenant", "websocket")
 
     def __init__(self, server: GraphQLWebSocket, websocket: WebSocket, tenant: str | None) -> None:
         self.server = server
@@ -126,6 +133,7 @@ class _Session:
         self.send_lock = asyncio.Lock()
         self.ping_timer: asyncio.TimerHandle | None = None
         self.pinging: asyncio.Task[None] | None = None
+        self.slot: Slot | None = None
 
     async def run(self) -> None:
         await self.await_init()
@@ -146,9 +154,15 @@ class _Session:
             await self.dispatch(message)
 
     async def stop(self) -> None:
+        if self.slot is not None:
+            self.slot.release()
         if self.ping_timer is not None:
             self.ping_timer.cancel()
+            self.ping_timer = None
         running = [*self.operations.values(), *([self.pinging] if self.pinging else [])]
+        # The timer and the members refer back to this session: without those cycles a closed
+        # connection is freed at once, not at the collector's next full pass.
+        self.operations.clear()
         for operation in running:
             operation.cancel()
         for operation in running:
@@ -200,6 +214,10 @@ class _Session:
             caller = await auth.authenticate(authorization, self.tenant, self.settings)
         except DomainError as error:
             raise Close(4403, f"Forbidden: {error.message}") from None
+        try:
+            self.slot = self.server.connections.open(caller)
+        except TooManyConnections as error:
+            raise Close(TOO_MANY_CONNECTIONS, error.message) from None
         self.caller = self.server.shared(caller)
         self.authorization = authorization
         await self.send({"type": "connection_ack"})

@@ -44,7 +44,13 @@ async def start(dsn: str, *, max_size: int) -> None:
     DB.users += 1
     if DB.pool is None:
         configure(dsn)
-        await DB.start_connection_pool(min_size=1, max_size=max_size, connection_class=_Connection)
+        # Statements stay cached (LRU, 100 per connection) without an expiry timer: each timer
+        # holds a copy of the context of the task that prepared the statement, and so that
+        # task, its frames and its GraphQL context, for five minutes after it ended.
+        await DB.start_connection_pool(
+            min_size=1, max_size=max_size, connection_class=_Connection,
+            max_cached_statement_lifetime=0,
+        )
 
 
 async def stop() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import psutil
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
@@ -38,6 +39,9 @@ subscription Events($after: String) { events(after: $after) { cursor seq type } 
 EVENTS_WITH_PAYLOAD = """
 subscription Events($after: String) { events(after: $after) { cursor seq type payload } }
 """
+LIVE_WITH_PAYLOAD = "subscription { events { cursor seq type payload } }"
+READERS = 8
+"""Clients of one shared stream in the back-pressure test."""
 ADJUST_STOCK = """
 mutation Adjust($input: AdjustStockInput!) { adjustStock(input: $input) { errors { code } } }
 """
@@ -278,3 +282,61 @@ async def test_a_consumer_that_falls_behind_gets_resync_required_and_resumes_fro
         rest = await next_events(socket, last - resume_at)
         assert await socket.quiet(0.5) == []
     assert seqs(rest) == list(range(resume_at + 1, last + 1))
+
+
+def rss_mb(api: live.Api) -> float:
+    return float(psutil.Process(api.process.pid).memory_info().rss) / 2**20
+
+
+async def test_shared_stream_readers_that_stop_get_resync_required_and_server_memory_stays_flat(
+    small_buffer: live.Api, shop: shops.Shop
+) -> None:
+    """Real back-pressure: READERS clients of one shared stream stop reading while 30 MB of
+    events pile up. The kernels hold what they hold and uvicorn's writes wait below its
+    high-water mark; in the server each client's backlog holds at most BUFFER references to the
+    group's payloads. Each then gets RESYNC_REQUIRED with the cursor of the last event sent."""
+    count, size = 150, 200_000
+    async with contextlib.AsyncExitStack() as held:
+        sockets = [await held.enter_async_context(slow_socket(small_buffer, shop)) for _ in range(READERS)]
+        for socket in sockets:
+            await socket.subscribe("0", LIVE_WITH_PAYLOAD)
+        await asyncio.sleep(0.3)
+        await adjust(small_buffer, shop)
+        firsts = [(await next_events(socket, 1))[0] for socket in sockets]
+        before = rss_mb(small_buffer)
+        peak = before
+        flooding = asyncio.create_task(append_big_events(shop, count, size))
+        while not flooding.done():
+            peak = max(peak, rss_mb(small_buffer))
+            await asyncio.sleep(0.02)
+        last = await flooding
+        await published(shop)
+        for _ in range(50):
+            peak = max(peak, rss_mb(small_buffer))
+            await asyncio.sleep(0.02)
+        ends = [await read_until_error(socket) for socket in sockets]
+
+    for first, (delivered, message, after_error) in zip(firsts, ends, strict=True):
+        assert message["type"] == "error", message
+        [error] = message["payload"]
+        assert error["extensions"]["code"] == "RESYNC_REQUIRED"
+        resume_at = int(error["extensions"]["cursor"])
+        assert seqs([first, *delivered]) == list(range(int(first["cursor"]), resume_at + 1))
+        assert resume_at < last
+        assert after_error == []
+    # Per reader: uvicorn's buffer (up to its high-water mark, then one more message) and the
+    # message being written; the group's payloads once. Measured: 6-6.5 MB; 14-16.5 MB when
+    # each reader's backlog held its own copy of every payload.
+    bound = (READERS * 2 + BUFFER) * size / 2**20 + 4
+    assert peak - before < bound, f"the server grew {peak - before:.1f} MB (bound {bound:.1f} MB)"
+
+
+async def read_until_error(
+    socket: live.Socket,
+) -> tuple[list[dict[str, Any]], live.Message, list[live.Message]]:
+    """The events a reader gets once it reads again, the message that ended them, and what
+    followed that."""
+    delivered: list[dict[str, Any]] = []
+    while (message := await socket.message("0"))["type"] == "next":
+        delivered.append(message["payload"]["data"]["events"])
+    return delivered, message, await socket.quiet(0.3)
