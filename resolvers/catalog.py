@@ -14,6 +14,7 @@ from tables import catalog as catalog_tables
 
 READ = "catalog:read"
 WRITE = "catalog:write"
+SORT_KINDS = pagination.sort_kinds(catalog.ProductSort, catalog.Product)
 
 
 async def product(ctx: Context, product_id: UUID) -> catalog.Product | None:
@@ -38,8 +39,8 @@ async def products(
 ) -> pagination.Page[catalog.Product]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
-    key = None if after is None else pagination.decode(after, order)
+    order = pagination.ordering(sort.value, descending)
+    key = None if after is None else pagination.decode(after, order, SORT_KINDS[sort.value])
     rows = await catalog_tables.list_products(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
         after=key, limit=size + 1,

@@ -43,7 +43,7 @@ async def customers_page(
 ) -> pagination.Page[customers.Customer]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(sort.value, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await customer_tables.list_customers(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,

@@ -8,13 +8,13 @@ from uuid import UUID
 
 from domain import catalog, inventory
 from domain.errors import Invalid, NotFound, require_valid
+from resolvers import catalog as catalog_resolvers
 from resolvers import pagination
 from resolvers.context import Context
 from tables import inventory as inventory_tables
 
 READ = "inventory:read"
 WRITE = "inventory:write"
-CATALOG_READ = "catalog:read"
 HISTORY_ORDER = "created_at"
 
 
@@ -73,7 +73,7 @@ async def stock_levels(
 ) -> pagination.Page[inventory.StockLevel]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(sort.value, descending)
     key = None if after is None else _stock_cursor(pagination.decode(after, order), sort)
     rows = await inventory_tables.list_levels(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
@@ -113,7 +113,7 @@ async def stock_adjustments(
 ) -> pagination.Page[inventory.Adjustment]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{HISTORY_ORDER}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(HISTORY_ORDER, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await inventory_tables.list_adjustments(
         tenant_id=ctx.tenant_id, where=where, descending=descending, after=key, limit=size + 1,
@@ -173,7 +173,7 @@ async def location_of(ctx: Context, location_id: UUID) -> inventory.Location:
 async def variant_of(ctx: Context, sku: str) -> catalog.Variant:
     """The variant of a stock row; its details are catalog data and need that scope too."""
     ctx.require(READ)
-    ctx.require(CATALOG_READ)
+    ctx.require(catalog_resolvers.READ)
     found = await ctx.loaders.variant_by_sku.load(sku)
     if found is None:
         raise NotFound("variant not found")

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from domain import catalog, orders
 from domain.errors import require_valid
+from resolvers import catalog as catalog_resolvers
 from resolvers import loaders, pagination
 from resolvers.context import Context
 from tables import orders as order_tables
@@ -13,7 +14,7 @@ from tables import orders as order_tables
 READ = "orders:read"
 WRITE = "orders:write"
 HISTORY_ORDER = "created_at:desc"
-SORT_KINDS: dict[orders.OrderSort, type] = {orders.OrderSort.NUMBER: int, orders.OrderSort.TOTAL: int}
+SORT_KINDS = pagination.sort_kinds(orders.OrderSort, orders.Order)
 
 
 async def order(ctx: Context, order_id: UUID) -> orders.Order | None:
@@ -37,8 +38,8 @@ async def orders_page(
 ) -> pagination.Page[orders.Order]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order_key = f"{sort.value}:{'desc' if descending else 'asc'}"
-    key = None if after is None else pagination.decode(after, order_key, SORT_KINDS.get(sort))
+    order_key = pagination.ordering(sort.value, descending)
+    key = None if after is None else pagination.decode(after, order_key, SORT_KINDS[sort.value])
     rows = await order_tables.list_orders(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
         after=key, limit=size + 1,
@@ -77,7 +78,7 @@ async def lines(ctx: Context, order_id: UUID) -> list[orders.OrderLine]:
 
 async def variant(ctx: Context, variant_id: UUID) -> catalog.Variant | None:
     """The variant a line was made from, as it is now (the line keeps its own snapshot)."""
-    ctx.require("catalog:read")
+    ctx.require(catalog_resolvers.READ)
     return await ctx.loaders.variant.load(variant_id)
 
 

@@ -40,7 +40,7 @@ async def payments_page(
 ) -> pagination.Page[payments.Payment]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{ORDER}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(ORDER, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await payment_tables.list_payments(
         tenant_id=ctx.tenant_id, where=where, descending=descending, after=key, limit=size + 1,

@@ -62,7 +62,7 @@ async def price_lists(
 ) -> pagination.Page[pricing.PriceList]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(sort.value, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await pricing_tables.list_price_lists(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,

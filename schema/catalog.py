@@ -32,11 +32,10 @@ R = TypeVar("R")
 ProductStatus = strawberry.enum(catalog.ProductStatus, name="ProductStatus")
 
 
-@strawberry.enum(description="What a product list is ordered by; ties break on id.")
-class ProductSortField(enum.Enum):
-    CREATED_AT = "created_at"
-    TITLE = "title"
-    HANDLE = "handle"
+ProductSortField = strawberry.enum(
+    catalog.ProductSort, name="ProductSortField",
+    description="What a product list is ordered by; ties break on id.",
+)
 
 
 @strawberry.enum
@@ -136,7 +135,7 @@ class ProductFilter:
 
 @strawberry.input
 class ProductOrder:
-    field: ProductSortField = ProductSortField.CREATED_AT
+    field: ProductSortField = ProductSortField.CREATED_AT  # type: ignore[valid-type]
     direction: SortDirection = SortDirection.ASC
 
 
@@ -251,7 +250,7 @@ class CatalogQuery:
             first=first,
             after=after,
             where=(filter or ProductFilter()).to_domain(),
-            sort=catalog.ProductSort(order.field.value),
+            sort=order.field,
             descending=order.direction == SortDirection.DESC,
         )
         return Connection.of(page, Product.from_domain)

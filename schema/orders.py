@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -19,11 +18,10 @@ from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt
 OrderStatus = strawberry.enum(orders.OrderStatus, name="OrderStatus")
 
 
-@strawberry.enum(description="What an order list is ordered by; ties break on id.")
-class OrderSortField(enum.Enum):
-    CREATED_AT = "created_at"
-    NUMBER = "number"
-    TOTAL = "total"
+OrderSortField = strawberry.enum(
+    orders.OrderSort, name="OrderSortField",
+    description="What an order list is ordered by; ties break on id.",
+)
 
 
 @strawberry.type(description="A line of an order, priced when the order was made.")
@@ -144,7 +142,7 @@ class OrderFilter:
 
 @strawberry.input
 class OrderOrder:
-    field: OrderSortField = OrderSortField.CREATED_AT
+    field: OrderSortField = OrderSortField.CREATED_AT  # type: ignore[valid-type]
     direction: SortDirection = SortDirection.ASC
 
 
@@ -227,7 +225,7 @@ class OrderQuery:
             first=first,
             after=after,
             where=(filter or OrderFilter()).to_domain(),
-            sort=orders.OrderSort(order.field.value),
+            sort=order.field,
             descending=order.direction == SortDirection.DESC,
         )
         return Connection.of(page, Order.from_domain)
