@@ -143,8 +143,7 @@ class _Walk:
                 visited: set[str] | None = None) -> Fields:
         """Fields by response key, in order, through fragments; as graphql-core merges them,
         each fragment once per merge (a second spread adds nothing new)."""
-        if self.budget.spent():
-            raise NotPlannable("over the time budget")
+        self.budget.check()
         found: Fields = {} if into is None else into
         seen: set[str] = set() if visited is None else visited
         for selection in selections.selections:
@@ -326,8 +325,8 @@ def _root(walk: _Walk, query: GraphQLObjectType, key: str, nodes: list[FieldNode
 def make_plan(
     schema: GraphQLSchema, query: str, operation_name: str | None, budget_seconds: float
 ) -> Plan | None:
-    """The plan of one operation of a valid document, or None when it is not plannable
-    (or planning it takes more CPU time than the budget)."""
+    """The plan of one operation of a valid document, or None when it is not plannable.
+    Raises limits.OverBudget when planning takes more CPU time than the budget."""
     budget = limits.Budget(budget_seconds)
     document = parse(query)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -406,9 +405,14 @@ class PlanCache:
         key = (fingerprint, query, operation_name)
         if key in self._plans:
             return
+        try:
+            plan = make_plan(schema._schema, query, operation_name, self._budget_seconds)
+        except limits.OverBudget:
+            # Not remembered: the budget is time (a busy moment), and a later request may plan it.
+            return
         if len(self._plans) >= self._maxsize:
             self._plans.popitem(last=False)
-        self._plans[key] = make_plan(schema._schema, query, operation_name, self._budget_seconds)
+        self._plans[key] = plan
 
 
 __all__ = ["Plan", "PlanCache", "Request", "make_plan", "run"]
