@@ -349,8 +349,8 @@ def _deliveries_list(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _deliveries_replay(args: argparse.Namespace, settings: Settings) -> None:
+    from services import deliveries as delivery_services
     from tables import tenants
-    from tables import webhooks as inbox
     from workers import deliveries
     from workers.settings import queue
 
@@ -360,16 +360,18 @@ def _deliveries_replay(args: argparse.Namespace, settings: Settings) -> None:
 
     async def run() -> list[UUID]:
         tenant = await tenants.get_by_slug(args.tenant)
-        requeued = await inbox.requeue(
-            tenant_id=tenant.id, ids=args.ids, flow=args.flow, since=args.since, until=args.until
-        )
         jobs = queue(settings)
+
+        async def enqueue(delivery_id: UUID) -> None:
+            await deliveries.enqueue(jobs, tenant_id=tenant.id, delivery_id=delivery_id)
+
         try:
-            for delivery_id in requeued:
-                await deliveries.enqueue(jobs, tenant_id=tenant.id, delivery_id=delivery_id)
+            return await delivery_services.replay(
+                enqueue, tenant_id=tenant.id, ids=args.ids, flow=args.flow, since=args.since,
+                until=args.until,
+            )
         finally:
             await jobs.disconnect()
-        return requeued
 
     replayed = _admin(settings, run)
     print(f"replayed {len(replayed)} deliveries")

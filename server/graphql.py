@@ -20,10 +20,9 @@ from strawberry.types.graphql import OperationType
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
 from resolvers.context import EventSource, Jobs, new_context
-from schema import plans
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline
+from server import auth, deadline, plans
 from server import logging as logs
 from server.credentials import CredentialCache
 from server.watchdog import Operations

@@ -13,7 +13,8 @@ from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.extensions.query_depth_limiter import determine_depth, get_fragments
 
 from domain.config import Settings
-from schema import build, limits, plans
+from schema import build, limits
+from server import plans
 from tests import hostile
 
 SETTINGS = Settings()
