@@ -11,6 +11,7 @@ from domain.errors import Invalid, NotFound, require_valid
 from resolvers import catalog as catalog_resolvers
 from resolvers import pagination
 from resolvers.context import Context
+from services import inventory as inventory_services
 from tables import inventory as inventory_tables
 
 READ = "inventory:read"
@@ -42,7 +43,7 @@ async def locations(ctx: Context, active: bool | None) -> list[inventory.Locatio
 async def create_location(ctx: Context, draft: inventory.LocationDraft) -> inventory.Location:
     ctx.require(WRITE)
     require_valid(inventory.check_location(draft))
-    return await inventory_tables.create_location(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await inventory_services.create_location(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def update_location(
@@ -54,7 +55,7 @@ async def update_location(
         raise NotFound("location not found")
     draft = patch.apply(current)
     require_valid(inventory.check_location(draft))
-    updated = await inventory_tables.update_location(
+    updated = await inventory_services.update_location(
         location_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     ctx.loaders.location.clear(location_id)
@@ -127,7 +128,7 @@ async def adjust_stock(
     ctx.require(WRITE)
     change = inventory.Change(await _variant_id(ctx, ref), location_id, delta, reason, note)
     require_valid(inventory.check_change(change))
-    return await inventory_tables.adjust(change, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await inventory_services.adjust(change, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def set_stock(
@@ -136,7 +137,7 @@ async def set_stock(
     ctx.require(WRITE)
     require_valid(inventory.check_count(quantity, note))
     variant_id = await _variant_id(ctx, ref)
-    return await inventory_tables.set_stock(
+    return await inventory_services.set_stock(
         variant_id, location_id, quantity, note, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
 

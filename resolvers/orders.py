@@ -1,4 +1,4 @@
-"""Order resolvers: reads through loaders, creation and status changes through tables."""
+"""Order resolvers: reads through loaders, creation and status changes through services."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from domain.errors import require_valid
 from resolvers import catalog as catalog_resolvers
 from resolvers import loaders, pagination
 from resolvers.context import Context
+from services import orders as order_services
 from tables import orders as order_tables
 
 READ = "orders:read"
@@ -85,7 +86,7 @@ async def variant(ctx: Context, variant_id: UUID) -> catalog.Variant | None:
 async def create_order(ctx: Context, request: orders.OrderRequest) -> orders.Order:
     ctx.require(WRITE)
     require_valid(orders.check_request(request))
-    created = await order_tables.create_order(
+    created = await order_services.create_order(
         request, price_list=request.price_list or ctx.price_list,
         tenant_id=ctx.tenant_id, meta=ctx.meta,
     )
@@ -96,7 +97,7 @@ async def create_order(ctx: Context, request: orders.OrderRequest) -> orders.Ord
 async def change_status(ctx: Context, order_id: UUID, to: orders.OrderStatus) -> orders.Order:
     """markPaid, fulfil, cancel and refund: one step of the status machine each."""
     ctx.require(WRITE)
-    changed = await order_tables.change_status(order_id, to, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    changed = await order_services.change_status(order_id, to, tenant_id=ctx.tenant_id, meta=ctx.meta)
     forget(ctx, changed)
     return changed
 

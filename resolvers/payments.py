@@ -9,6 +9,7 @@ from domain.errors import require_valid
 from resolvers import loaders, pagination
 from resolvers import orders as resolve_orders
 from resolvers.context import Context
+from services import payments as payment_services
 from tables import payments as payment_tables
 
 READ = "payments:read"
@@ -55,7 +56,7 @@ async def record(
 ) -> tuple[payments.Payment, orders.Order]:
     ctx.require(WRITE)
     require_valid(payments.check_draft(draft))
-    made, order = await payment_tables.record(order_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    made, order = await payment_services.record(order_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
     loaders.forget(ctx.loaders.order_payments, order_id)
     resolve_orders.forget(ctx, order)
     return made, order

@@ -8,7 +8,8 @@ from uuid import UUID
 from domain import tenancy, webhooks
 from domain.errors import Invalid
 from resolvers import pagination
-from resolvers.context import Context, Jobs
+from resolvers.context import Context
+from services import deliveries as delivery_services
 from tables import webhooks as inbox
 
 
@@ -72,26 +73,15 @@ async def replay(
 ) -> list[UUID]:
     """Queue dead (or failed) deliveries again, by id or by flow and time range."""
     ctx.require(tenancy.ADMIN)
-    return await requeue(ctx.jobs, tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until)
-
-
-async def requeue(
-    jobs: Jobs,
-    *,
-    tenant_id: UUID,
-    ids: list[UUID] | None,
-    flow: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> list[UUID]:
-    """Mark the named dead (or failed) deliveries pending and queue each for a worker: the
-    replay of the API and of the CLI alike, for whoever is allowed to ask."""
     if ids is None and flow is None and since is None and until is None:
         raise Invalid(
             "name deliveries by ids, or by flow and/or time range",
             fields={"input": "name ids, a flow, or a since/until range"},
         )
-    requeued = await inbox.requeue(tenant_id=tenant_id, ids=ids, flow=flow, since=since, until=until)
-    for delivery_id in requeued:
-        await jobs.enqueue_delivery(tenant_id=tenant_id, delivery_id=delivery_id)
-    return requeued
+
+    async def enqueue(delivery_id: UUID) -> None:
+        await ctx.jobs.enqueue_delivery(tenant_id=ctx.tenant_id, delivery_id=delivery_id)
+
+    return await delivery_services.replay(
+        enqueue, tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until
+    )

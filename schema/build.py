@@ -32,7 +32,7 @@ from schema import (
     webhooks,
 )
 from schema.common import SCALARS
-from schema.errors import DomainErrors, HideSuggestions
+from schema.errors import DomainErrors, hide_suggestions
 from schema.extensions import banban
 from schema.modules import Extension, Module
 
@@ -76,8 +76,15 @@ EXTENSIONS: dict[str, Extension] = {
 
 
 class _Schema(strawberry.Schema):
+    def __init__(self, *args: Any, suggestions: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suggestions = suggestions
+
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
-        """DomainErrors logs what deserves it; expected errors are not server errors."""
+        """DomainErrors logs what deserves it; expected errors are not server errors. Runs
+        before any result leaves, streamed ones too: the place to drop suggestions."""
+        if not self.suggestions:
+            hide_suggestions(errors)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +110,7 @@ def build_schema(
         subscription=merge_types("Subscription", tuple(streams)),
         types=[*overrides, *(t for m in enabled for t in m.types)],
         extensions=_extensions(settings),
+        suggestions=settings.suggestions,
         # Overrides are converted first (types=...), so later references to the core type of
         # the same name resolve to the override; this switch allows that reuse.
         config=StrawberryConfig(
@@ -152,8 +160,6 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    if not settings.suggestions:
-        extensions.append(HideSuggestions)
     return extensions
 
 

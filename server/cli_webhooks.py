@@ -126,7 +126,7 @@ class Commands:
                   f"\t{delivery.received_at.isoformat()}\t{delivery.delivery_id}\t{error}")
 
     def deliveries_replay(self, args: argparse.Namespace, settings: Settings) -> None:
-        from resolvers import webhooks as webhook_resolvers
+        from services import deliveries as delivery_services
         from tables import tenants
         from workers import deliveries
         from workers.settings import queue
@@ -138,10 +138,14 @@ class Commands:
         async def run() -> list[UUID]:
             tenant = await tenants.get_by_slug(args.tenant)
             jobs = queue(settings)
+
+            async def enqueue(delivery_id: UUID) -> None:
+                await deliveries.enqueue(jobs, tenant_id=tenant.id, delivery_id=delivery_id)
+
             try:
-                return await webhook_resolvers.requeue(
-                    deliveries.QueueJobs(jobs), tenant_id=tenant.id,
-                    ids=args.ids, flow=args.flow, since=args.since, until=args.until,
+                return await delivery_services.replay(
+                    enqueue, tenant_id=tenant.id, ids=args.ids, flow=args.flow, since=args.since,
+                    until=args.until,
                 )
             finally:
                 await jobs.disconnect()

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain import catalog, customers, events, inventory, orders, payments, pricing, tenancy
+from services import customers as customer_services
+from services import inventory as inventory_services
+from services import orders as order_services
+from services import payments as payment_services
+from services import pricing as pricing_services
 from tables import catalog as catalog_tables
-from tables import customers as customer_tables
 from tables import inventory as inventory_tables
-from tables import orders as order_tables
-from tables import payments as payment_tables
-from tables import pricing as pricing_tables
 
 CUSTOMERS = [
     customers.CustomerDraft(email="ada@example.com", first_name="Ada", last_name="Lovelace",
@@ -32,7 +33,7 @@ async def commerce(tenant: tenancy.Tenant, skus: Sequence[str], *, meta: events.
     await _stock(tenant, list(variants.values()), meta=meta)
     await _wholesale(tenant, list(variants.values()), meta=meta)
     buyers = [
-        await customer_tables.create_customer(draft, [ADDRESS], tenant_id=tenant.id, meta=meta)
+        await customer_services.create_customer(draft, [ADDRESS], tenant_id=tenant.id, meta=meta)
         for draft in CUSTOMERS
     ]
     await _orders(tenant, list(skus), buyers, meta=meta)
@@ -43,26 +44,26 @@ async def _stock(
 ) -> None:
     places = [("Main warehouse", "main", 20), ("Flagship store", "store", 4)]
     for name, handle, units in places:
-        location = await inventory_tables.create_location(
+        location = await inventory_services.create_location(
             inventory.LocationDraft(name=name, handle=handle), tenant_id=tenant.id, meta=meta
         )
         for variant in variants:
             change = inventory.Change(
                 variant.id, location.id, units, inventory.Reason.RECEIVED, "demo stock"
             )
-            await inventory_tables.adjust(change, tenant_id=tenant.id, meta=meta)
+            await inventory_services.adjust(change, tenant_id=tenant.id, meta=meta)
 
 
 async def _wholesale(
     tenant: tenancy.Tenant, variants: list[catalog.Variant], *, meta: events.WriteMeta
 ) -> None:
-    price_list = await pricing_tables.create_price_list(
+    price_list = await pricing_services.create_price_list(
         pricing.PriceListDraft(name="Wholesale", handle="wholesale", currency="EUR"),
         tenant_id=tenant.id, meta=meta,
     )
     for variant in variants:
         price = catalog.Money(amount=variant.price.amount * 8 // 10, currency="EUR")
-        await pricing_tables.set_variant_price(
+        await pricing_services.set_variant_price(
             price_list.id, variant.id, price, None, tenant_id=tenant.id, meta=meta
         )
 
@@ -78,7 +79,7 @@ async def _orders(
                    orders.LineRequest(quantity=1, sku=skus[(index + 1) % len(skus)])),
             customer_id=buyer.id,
         )
-        order = await order_tables.create_order(
+        order = await order_services.create_order(
             request, price_list=None, tenant_id=tenant.id, meta=meta
         )
         if index >= 1:
@@ -86,8 +87,8 @@ async def _orders(
                 kind=payments.PaymentKind.CAPTURE, amount=catalog.Money(order.total, order.currency),
                 reference=f"demo-{order.number}",
             )
-            await payment_tables.record(order.id, capture, tenant_id=tenant.id, meta=meta)
+            await payment_services.record(order.id, capture, tenant_id=tenant.id, meta=meta)
         if index >= 2:
-            await order_tables.change_status(
+            await order_services.change_status(
                 order.id, orders.OrderStatus.FULFILLED, tenant_id=tenant.id, meta=meta
             )

@@ -18,10 +18,9 @@ from strawberry.types.graphql import OperationType
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
 from resolvers.context import EventSource, Jobs
-from schema import plans
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline, operation
+from server import auth, deadline, operation, plans
 from server import logging as logs
 from server.credentials import CredentialCache
 from server.operation import Transport, error_response, json_response, read_payload

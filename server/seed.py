@@ -8,8 +8,8 @@ from uuid import UUID
 from domain import catalog, events, tenancy
 from domain.errors import NotFound
 from server import demo
+from services import catalog as catalog_services
 from tables import api_keys, tenants
-from tables import catalog as catalog_tables
 
 DEV_KEY_NAME = "make run"
 SEED = events.WriteMeta(actor="system:seed", correlation_id="seed")
@@ -81,7 +81,7 @@ async def _tenant(
         slug=slug, name=name, modules=tenancy.MODULES, extensions=extensions
     )
     for draft, variants in products:
-        await catalog_tables.create_product(draft, variants, tenant_id=tenant.id, meta=SEED)
+        await catalog_services.create_product(draft, variants, tenant_id=tenant.id, meta=SEED)
     return tenant
 
 

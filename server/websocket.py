@@ -228,7 +228,7 @@ class _Session:
             return
         if not isinstance(payload.get("query"), str):
             raise Close(4400, "Invalid message received: payload.query must be a string")
-        key = shared_key(self.caller, payload)
+        key = shared_key(self.caller, payload, self.settings.max_tokens)
         if key is None:
             self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
             return
@@ -333,14 +333,13 @@ class _Session:
         self.schedule_ping()
 
 
-
-def shared_key(caller: auth.Caller, payload: dict[str, Any]) -> Hashable | None:
+def shared_key(caller: auth.Caller, payload: dict[str, Any], max_tokens: int) -> Hashable | None:
     """What makes two operations' results equal, when they may share one stream (see
     server.broadcast); None for anything else: queries, mutations, streams from a cursor."""
     query, name, variables = payload["query"], payload.get("operationName"), payload.get("variables")
     if "after" in query or not isinstance(name, str | None) or not isinstance(variables, dict | None):
         return None
-    if not deadline.is_subscription(query, name):
+    if not deadline.is_subscription(query, name, max_tokens):
         return None
     try:
         variables_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)

@@ -1,6 +1,6 @@
 """Planned reads: a whole query selection as ONE statement whose result is the response JSON.
 
-The GraphQL side (schema/plans/) decides what a selection means; this module knows the
+The GraphQL side (server/plans/) decides what a selection means; this module knows the
 tables, their columns and their relations. Every statement filters on the tenant (`$1`) and
 runs inside `db.transaction(tenant_id=...)`, so row-level security stays the second wall.
 

@@ -4,7 +4,7 @@ answered by one SQL statement that builds the response data in PostgreSQL.
 A plan is made from a document that the tenant's schema has already parsed, validated (with
 its limits) and executed without errors, so validation stays Strawberry's. A field is
 plannable only when the tenant's schema resolves it with the very resolver (or plain
-attribute) the planner knows (schema.plans.known): an extension that overrides a type or
+attribute) the planner knows (server.plans.known): an extension that overrides a type or
 field, a directive, an unknown field or another root field leaves the whole operation to
 Strawberry. Plans are cached per (schema fingerprint, document, operation name).
 """
@@ -35,8 +35,8 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from domain import tenancy
 from resolvers import plans as rules
 from schema import inputs, limits
-from schema.plans.known import ROOTS, wrapped
-from schema.plans.walk import NotPlannable, Walk
+from server.plans.known import ROOTS, wrapped
+from server.plans.walk import NotPlannable, Walk
 from tables import plans as sql
 
 RootBuild = Callable[[sql.Statement, dict[str, Any], "Request"], str]
@@ -111,8 +111,8 @@ def _root(walk: Walk, query: GraphQLObjectType, key: str, nodes: list[FieldNode]
 def make_plan(
     schema: GraphQLSchema, query: str, operation_name: str | None, budget_seconds: float
 ) -> Plan | None:
-    """The plan of one operation of a valid document, or None when it is not plannable
-    (or planning it takes more CPU time than the budget)."""
+    """The plan of one operation of a valid document, or None when it is not plannable.
+    Raises limits.OverBudget when planning takes more CPU time than the budget."""
     budget = limits.Budget(budget_seconds)
     document = parse(query)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -191,9 +191,14 @@ class PlanCache:
         key = (fingerprint, query, operation_name)
         if key in self._plans:
             return
+        try:
+            plan = make_plan(schema._schema, query, operation_name, self._budget_seconds)
+        except limits.OverBudget:
+            # Not remembered: the budget is time (a busy moment), and a later request may plan it.
+            return
         if len(self._plans) >= self._maxsize:
             self._plans.popitem(last=False)
-        self._plans[key] = make_plan(schema._schema, query, operation_name, self._budget_seconds)
+        self._plans[key] = plan
 
 
 __all__ = ["Plan", "PlanCache", "Request", "make_plan", "run"]

@@ -1,4 +1,4 @@
-"""Walking a selection: what one operation's fields mean to the planner (schema.plans.known),
+"""Walking a selection: what one operation's fields mean to the planner (server.plans.known),
 as SQL nodes; NotPlannable as soon as anything is not translated."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from graphql import (
 )
 
 from schema import limits
-from schema.plans.known import (
+from server.plans.known import (
     EDGE,
     LIST_COMPARE_AT,
     LIST_PRICE,
@@ -53,8 +53,7 @@ class Walk:
                 visited: set[str] | None = None) -> Fields:
         """Fields by response key, in order, through fragments; as graphql-core merges them,
         each fragment once per merge (a second spread adds nothing new)."""
-        if self.budget.spent():
-            raise NotPlannable("over the time budget")
+        self.budget.check()
         found: Fields = {} if into is None else into
         seen: set[str] = set() if visited is None else visited
         for selection in selections.selections:

@@ -14,7 +14,7 @@ from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, get_named_ty
 from domain import tenancy
 from domain.config import Settings
 from schema import build
-from schema.plans import known
+from server.plans import known
 
 SETTINGS = Settings()
 CONNECTION_PARTS = frozenset({"edges", "pageInfo"})
