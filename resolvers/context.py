@@ -29,7 +29,7 @@ class Jobs(Protocol):
 
 
 class Listener(Protocol):
-    """One subscriber's live feed from the process's fan-out (bounded)."""
+    """One subscriber's live events from the process's fan-out (bounded)."""
 
     async def next(self) -> events.Event | None:
         """The next live event; None when the fan-out may have missed events (reconnected)
@@ -42,7 +42,10 @@ class Listener(Protocol):
     def close(self) -> None: ...
 
 
-class EventSource(Protocol):
+class Fanout(Protocol):
+    """The process's fan-out of published events by tenant (server.fanout), or a shared
+    stream's stand-in for it (server.broadcast)."""
+
     def listen(self, tenant_id: UUID) -> Listener: ...
 
 
@@ -55,7 +58,7 @@ class Context:
     loaders: Loaders
     request_id: str
     jobs: Jobs
-    feed: EventSource
+    fanout: Fanout
     """This process's fan-out of published events, for subscriptions."""
     price_list: str | None = None
     """Handle of the price list this request selected (X-Price-List), if any."""
@@ -81,7 +84,7 @@ def new_context(
     services: Services,
     request_id: str,
     jobs: Jobs,
-    feed: EventSource,
+    fanout: Fanout,
     price_list: str | None = None,
 ) -> Context:
     return Context(
@@ -92,6 +95,6 @@ def new_context(
         loaders=Loaders(tenant.id),
         request_id=request_id,
         jobs=jobs,
-        feed=feed,
+        fanout=fanout,
         price_list=price_list,
     )

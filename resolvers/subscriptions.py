@@ -27,7 +27,7 @@ async def stream(ctx: Context, *, after: str | None, match: Match) -> AsyncItera
     """The tenant's events after `after` (or from now on) that `match` and that the caller
     may read; ends with ResyncRequired (carrying the cursor to resume from) when the caller
     cannot keep up, or CursorExpired when `after` is older than the events kept."""
-    listener = ctx.feed.listen(ctx.tenant_id)
+    listener = ctx.fanout.listen(ctx.tenant_id)
     try:
         last = await _start(ctx.tenant_id, after)
         listener.passed(last)

@@ -17,7 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from domain.config import Settings
 from schema.build import SchemaCache
 from server.connections import Connections
-from server.fanout import Hub
+from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
 from server.problems import problem
 from server.sse import EventStream
@@ -37,17 +37,17 @@ def create_app(settings: Settings) -> Starlette:
     database_url, redis_url = settings.database_url, settings.redis_url
     queue = worker_settings.queue(settings)
     jobs = deliveries.QueueJobs(queue)
-    hub = Hub(redis_url, buffer=settings.subscription_buffer)
+    fanout = Fanout(redis_url, buffer=settings.subscription_buffer)
     schemas = SchemaCache(settings)
     operations = Operations()
     watchdog = Watchdog(settings, operations)
-    graphql = GraphQLEndpoint(settings, schemas, jobs, hub, operations)
+    graphql = GraphQLEndpoint(settings, schemas, jobs, fanout, operations)
     connections = Connections(
         per_credential=settings.live_connections_per_credential,
         per_tenant=settings.live_connections_per_tenant,
     )
-    websocket = GraphQLWebSocket(settings, schemas, jobs, hub, operations, connections)
-    stream = EventStream(settings, schemas, jobs, hub, operations, connections)
+    websocket = GraphQLWebSocket(settings, schemas, jobs, fanout, operations, connections)
+    stream = EventStream(settings, schemas, jobs, fanout, operations, connections)
     webhooks = WebhookEndpoint(settings, jobs)
 
     @contextlib.asynccontextmanager
@@ -58,14 +58,14 @@ def create_app(settings: Settings) -> Starlette:
         await engine.start(dsn, max_size=settings.db_pool_max)
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         await queue.connect()
-        await hub.start()
+        await fanout.start()
         await graphql.start()
         _quiet_collector()
         try:
             yield
         finally:
             await graphql.stop()
-            await hub.stop()
+            await fanout.stop()
             await queue.disconnect()
             await app.state.redis.aclose()
             await engine.stop()
@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> Starlette:
     async def healthz(request: Request) -> Response:
         """Alive; with what this process holds for live subscriptions, which returns to
         zero when every client has gone."""
-        live = {**connections.counts(), "listeners": hub.subscribers,
+        live = {**connections.counts(), "listeners": fanout.subscribers,
                 "sharedStreams": len(websocket.broadcasts)}
         return JSONResponse({"status": "ok", "live": live})
 

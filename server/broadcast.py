@@ -26,7 +26,7 @@ from starlette.websockets import WebSocketDisconnect
 from strawberry.types import ExecutionResult
 
 from domain import events
-from resolvers.context import EventSource, Listener
+from resolvers.context import Fanout, Listener
 from schema.errors import translate
 
 log = logging.getLogger("tenantgraph.ws")
@@ -146,16 +146,16 @@ class Member:
 
 class Broadcast:
     """One stream of results for every member of a group (see the module's docstring). It is
-    the feed of that stream's context, and the listener the stream gets from it: so it knows
+    the fan-out of that stream's context, and the listener the stream gets from it: so it knows
     which event each result came from."""
 
-    def __init__(self, feed: EventSource, buffer: int, forget: Callable[[Broadcast], None]) -> None:
+    def __init__(self, fanout: Fanout, buffer: int, forget: Callable[[Broadcast], None]) -> None:
         self.members: set[Member] = set()
         self.buffer = buffer
         self.fanned: int | None = None
         """The event the last result came from: members joining now get what follows it."""
         self.closed = False
-        self._feed = feed
+        self._fanout = fanout
         self._forget = forget
         self.start: int | None = None
         """Where the stream started: what a member is owed before any result reached it."""
@@ -164,7 +164,7 @@ class Broadcast:
         self._task: asyncio.Task[None] | None = None
 
     def listen(self, tenant_id: UUID) -> Listener:
-        self._listener = self._feed.listen(tenant_id)
+        self._listener = self._fanout.listen(tenant_id)
         return self
 
     async def next(self) -> events.Event | None:
@@ -253,8 +253,8 @@ def _internal_error(member: Member) -> dict[str, Any]:
 class Broadcasts:
     """The open groups of one process, by what makes their results equal."""
 
-    def __init__(self, feed: EventSource, buffer: int) -> None:
-        self._feed = feed
+    def __init__(self, fanout: Fanout, buffer: int) -> None:
+        self._fanout = fanout
         self._buffer = buffer
         self._groups: dict[Hashable, Broadcast] = {}
 
@@ -263,12 +263,12 @@ class Broadcasts:
 
     def join(
         self, key: Hashable, outlet: Outlet, op_id: str, request_id: str,
-        start: Callable[[EventSource], Awaitable[Results]],
+        start: Callable[[Fanout], Awaitable[Results]],
     ) -> Member:
         """Join the group of `key`, opening it (its stream made by `start`) when none is open."""
         group = self._groups.get(key)
         if group is None or group.closed:
-            group = Broadcast(self._feed, self._buffer, lambda made: self._forget(key, made))
+            group = Broadcast(self._fanout, self._buffer, lambda made: self._forget(key, made))
             self._groups[key] = group
             member = group.join(outlet, op_id, request_id)
             group.run(start(group))

@@ -30,8 +30,8 @@ _OVERFLOW = object()
 class Listener:
     """A bounded queue of live events for one subscriber."""
 
-    def __init__(self, hub: Hub, tenant_id: UUID, size: int) -> None:
-        self._hub = hub
+    def __init__(self, fanout: Fanout, tenant_id: UUID, size: int) -> None:
+        self._fanout = fanout
         self._tenant_id = tenant_id
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
         self._overflowed = False
@@ -58,10 +58,12 @@ class Listener:
         return
 
     def close(self) -> None:
-        self._hub.forget(self._tenant_id, self)
+        self._fanout.forget(self._tenant_id, self)
 
 
-class Hub:
+class Fanout:
+    """The process's one Redis subscription, handing each event to its tenant's listeners."""
+
     def __init__(self, redis_url: str, *, buffer: int, reconnect_max: float = 5.0) -> None:
         self._redis_url = redis_url
         self._buffer = buffer

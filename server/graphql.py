@@ -17,7 +17,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
-from resolvers.context import EventSource, Jobs
+from resolvers.context import Fanout, Jobs
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
 from server import auth, deadline, operation, plans
@@ -36,10 +36,10 @@ class MethodNotAllowed(DomainError):
 
 class GraphQLEndpoint(Transport):
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations,
     ) -> None:
-        super().__init__(settings, schemas, jobs, feed, operations)
+        super().__init__(settings, schemas, jobs, fanout, operations)
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
         self.credentials = CredentialCache(settings)
 

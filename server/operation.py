@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
-from resolvers.context import Context, EventSource, Jobs, new_context
+from resolvers.context import Context, Fanout, Jobs, new_context
 from schema.build import SchemaCache, TenantSchema
 from server import auth
 from server.connections import Connections
@@ -34,25 +34,25 @@ class UnsupportedMediaType(DomainError):
 
 
 class Transport:
-    """A transport's wiring: the tenants' schemas, the jobs queue, this process's event feed
+    """A transport's wiring: the tenants' schemas, the jobs queue, this process's event fan-out
     and its running operations."""
 
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations,
     ) -> None:
         self.settings = settings
         self.schemas = schemas
         self.jobs = jobs
-        self.feed = feed
+        self.fanout = fanout
         self.operations = operations
 
     def context(
         self, caller: auth.Caller, tenant_schema: TenantSchema, request_id: str, *,
-        feed: EventSource | None = None, price_list: str | None = None,
+        fanout: Fanout | None = None, price_list: str | None = None,
     ) -> Context:
         """A new context for one operation (its own loaders), never shared with another;
-        `feed` replaces the process's fan-out for a stream shared by several clients."""
+        `fanout` replaces the process's fan-out for a stream shared by several clients."""
         return new_context(
             tenant=caller.tenant,
             principal=caller.principal,
@@ -60,7 +60,7 @@ class Transport:
             services=tenant_schema.services,
             request_id=request_id,
             jobs=self.jobs,
-            feed=self.feed if feed is None else feed,
+            fanout=self.fanout if fanout is None else fanout,
             price_list=price_list,
         )
 
@@ -70,10 +70,10 @@ class Live(Transport):
     tenant, the credential checked again at each keep-alive."""
 
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, connections: Connections,
     ) -> None:
-        super().__init__(settings, schemas, jobs, feed, operations)
+        super().__init__(settings, schemas, jobs, fanout, operations)
         self.connections = connections
         self.credentials = Credentials(settings)
 

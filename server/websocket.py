@@ -24,7 +24,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
 from domain.errors import DomainError
-from resolvers.context import EventSource, Jobs
+from resolvers.context import Fanout, Jobs
 from schema.build import SchemaCache
 from server import auth, broadcast, deadline
 from server import logging as logs
@@ -51,11 +51,11 @@ class Close(Exception):
 
 class GraphQLWebSocket(Live):
     def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
+        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, connections: Connections,
     ) -> None:
-        super().__init__(settings, schemas, jobs, feed, operations, connections)
-        self.broadcasts = broadcast.Broadcasts(feed, settings.subscription_buffer)
+        super().__init__(settings, schemas, jobs, fanout, operations, connections)
+        self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
         )
@@ -71,13 +71,13 @@ class GraphQLWebSocket(Live):
         return caller
 
     async def results(
-        self, caller: auth.Caller, payload: dict[str, Any], request_id: str, feed: EventSource
+        self, caller: auth.Caller, payload: dict[str, Any], request_id: str, fanout: Fanout
     ) -> broadcast.Results:
         """The operation's stream of results, in a context of its own."""
         logs.request_id.set(request_id)
         logs.tenant.set(caller.tenant.slug)
         tenant_schema = self.schemas.for_tenant(caller.tenant)
-        context = self.context(caller, tenant_schema, request_id, feed=feed)
+        context = self.context(caller, tenant_schema, request_id, fanout=fanout)
         variables = payload.get("variables")
         return await tenant_schema.schema.stream(
             payload["query"],
@@ -235,7 +235,7 @@ class _Session:
         caller = self.caller
         self.operations[op_id] = self.server.broadcasts.join(
             key, self, op_id, uuid.uuid4().hex,
-            lambda feed: self.server.results(caller, payload, uuid.uuid4().hex, feed),
+            lambda fanout: self.server.results(caller, payload, uuid.uuid4().hex, fanout),
         )
 
     async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
@@ -248,7 +248,7 @@ class _Session:
         limit = 0.0 if subscription else self.settings.operation_timeout
         try:
             with self.server.operations.track(request_id, self.caller.tenant.slug, query):
-                results = await self.server.results(self.caller, payload, request_id, self.server.feed)
+                results = await self.server.results(self.caller, payload, request_id, self.server.fanout)
                 async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
                     head = await deadline.first(results, limit, request_id)
                     if head is not None and not await self.deliver(op_id, head, request_id):

@@ -1,6 +1,6 @@
 """The event fan-out: one Redis subscription per API process, dispatched in-process to bounded
 per-subscriber queues by tenant; after Redis comes back, every subscriber catches up from the
-events table. The Hub itself in this process, then `serve` and `worker` processes whose Redis
+events table. The Fanout itself in this process, then `serve` and `worker` processes whose Redis
 is restarted under them while a WebSocket client listens.
 
 Everything here runs on a Redis server of this module's own, on a known port, so that it can
@@ -88,8 +88,8 @@ async def own_redis(tmp_path_factory: Any) -> AsyncIterator[OwnRedis]:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(redis_url: str, buffer: int = 100) -> AsyncIterator[fanout.Hub]:
-    hub = fanout.Hub(redis_url, buffer=buffer, reconnect_max=0.5)
+async def running_hub(redis_url: str, buffer: int = 100) -> AsyncIterator[fanout.Fanout]:
+    hub = fanout.Fanout(redis_url, buffer=buffer, reconnect_max=0.5)
     await hub.start()
     try:
         await asyncio.wait_for(hub.connected.wait(), 10)
@@ -99,7 +99,7 @@ async def running_hub(redis_url: str, buffer: int = 100) -> AsyncIterator[fanout
 
 
 @pytest.fixture
-async def hub(own_redis: OwnRedis) -> AsyncIterator[fanout.Hub]:
+async def hub(own_redis: OwnRedis) -> AsyncIterator[fanout.Fanout]:
     async with running_hub(own_redis.url) as started:
         yield started
 
@@ -135,7 +135,7 @@ async def nothing_for(listener: fanout.Listener, seconds: float = 0.3) -> bool:
 
 
 async def test_a_hub_delivers_an_event_to_every_listener_of_its_tenant_and_no_other(
-    hub: fanout.Hub, publisher: aioredis.Redis
+    hub: fanout.Fanout, publisher: aioredis.Redis
 ) -> None:
     mine, other = uuid4(), uuid4()
     first, second, theirs = hub.listen(mine), hub.listen(mine), hub.listen(other)
@@ -148,7 +148,7 @@ async def test_a_hub_delivers_an_event_to_every_listener_of_its_tenant_and_no_ot
 
 
 async def test_a_relay_message_of_several_tenants_events_reaches_each_tenant_in_order(
-    hub: fanout.Hub, publisher: aioredis.Redis
+    hub: fanout.Fanout, publisher: aioredis.Redis
 ) -> None:
     mine, other = uuid4(), uuid4()
     listener, theirs = hub.listen(mine), hub.listen(other)
@@ -175,7 +175,7 @@ def test_relay_messages_keep_the_batch_order_within_the_size_bound() -> None:
 
 
 async def test_a_hub_holds_one_redis_subscription_however_many_listeners(
-    hub: fanout.Hub, own_redis: OwnRedis
+    hub: fanout.Fanout, own_redis: OwnRedis
 ) -> None:
     listeners = [hub.listen(uuid4()) for _ in range(50)]
     client = aioredis.from_url(own_redis.url)
@@ -192,7 +192,7 @@ async def test_a_hub_holds_one_redis_subscription_however_many_listeners(
 
 
 async def test_a_closed_listener_is_forgotten_and_gets_nothing_more(
-    hub: fanout.Hub, publisher: aioredis.Redis
+    hub: fanout.Fanout, publisher: aioredis.Redis
 ) -> None:
     tenant = uuid4()
     kept, closed = hub.listen(tenant), hub.listen(tenant)
@@ -233,7 +233,7 @@ async def test_a_listener_within_its_buffer_gets_every_event_in_order(
 
 
 async def test_a_hub_ignores_a_malformed_message_and_goes_on(
-    hub: fanout.Hub, publisher: aioredis.Redis
+    hub: fanout.Fanout, publisher: aioredis.Redis
 ) -> None:
     tenant = uuid4()
     listener = hub.listen(tenant)
@@ -247,7 +247,7 @@ async def test_a_hub_ignores_a_malformed_message_and_goes_on(
 
 
 async def test_after_redis_restarts_the_hub_resubscribes_and_tells_listeners_to_catch_up(
-    hub: fanout.Hub, own_redis: OwnRedis
+    hub: fanout.Fanout, own_redis: OwnRedis
 ) -> None:
     tenant = uuid4()
     listener = hub.listen(tenant)
