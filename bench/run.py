@@ -23,7 +23,7 @@ import asyncpg
 
 from bench import report, scenarios, wrk
 from bench.procs import free_port, start
-from server.services import embedded
+from server.embedded import embedded
 from tables import engine
 from tables.migrate import migrate
 

@@ -264,7 +264,7 @@ def _dev_services(settings: Settings) -> Iterator[Settings]:
     if settings.database_url and settings.redis_url:
         yield settings
         return
-    from server.services import embedded
+    from server.embedded import embedded
 
     data_dir = Path(settings.data_dir)
     with embedded(data_dir) as services:

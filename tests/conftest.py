@@ -20,31 +20,25 @@ import pytest
 from domain import tenancy
 from domain.config import Settings
 from server.app import create_app
-from server.services import embedded
+from server.embedded import ServiceUrls, embedded
 from tables import api_keys, engine, tenants
 from tables.migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@dataclasses.dataclass(frozen=True)
-class Urls:
-    database_url: str
-    redis_url: str
-
-
 @pytest.fixture(scope="session")
-def service_urls() -> Iterator[Urls]:
+def service_urls() -> Iterator[ServiceUrls]:
     given_db, given_redis = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if given_db and given_redis:
-        yield Urls(given_db, given_redis)
+        yield ServiceUrls(given_db, given_redis)
         return
     with embedded(ROOT / ".data" / "test", fresh=True) as services:
-        yield Urls(given_db or services.database_url, given_redis or services.redis_url)
+        yield ServiceUrls(given_db or services.database_url, given_redis or services.redis_url)
 
 
 @pytest.fixture(scope="session")
-async def owner_dsn(service_urls: Urls) -> AsyncIterator[str]:
+async def owner_dsn(service_urls: ServiceUrls) -> AsyncIterator[str]:
     """A database of this session's own, migrated, reached as its owner."""
     name = f"tenantgraph_test_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(service_urls.database_url)
@@ -61,7 +55,7 @@ async def owner_dsn(service_urls: Urls) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(owner_dsn: str, service_urls: Urls) -> Settings:
+def settings(owner_dsn: str, service_urls: ServiceUrls) -> Settings:
     env = {
         "TG_ENV": "test",
         "DATABASE_URL": owner_dsn,

@@ -39,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from domain.config import Settings
-from server.services import free_port
+from server.embedded import free_port
 from tests.processes import spawn, stop, wait_until
 
 PROTOCOL = "graphql-transport-ws"

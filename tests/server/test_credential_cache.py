@@ -15,7 +15,7 @@ import pytest
 from domain.config import Settings
 from domain.errors import Unauthenticated
 from server.credentials import CredentialCache
-from server.services import free_port
+from server.embedded import free_port
 from tables import api_keys, tenants
 from tests.processes import cli, spawn, stop, wait_until
 

@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from server.services import free_port
+from server.embedded import free_port
 from tests.processes import spawn, stop, wait_exit, wait_until
 
 PRODUCT_TITLES = "{ products(first: 10, orderBy: {field: TITLE}) { edges { node { title } } } }"

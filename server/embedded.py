@@ -23,20 +23,22 @@ PG_SYSTEM_USER = "embedded_postgres"
 
 
 @dataclasses.dataclass(frozen=True)
-class Services:
+class ServiceUrls:
+    """Where PostgreSQL and Redis listen."""
+
     database_url: str
     redis_url: str
 
 
 @contextlib.contextmanager
-def embedded(data_dir: Path, *, fresh: bool = False) -> Iterator[Services]:
+def embedded(data_dir: Path, *, fresh: bool = False) -> Iterator[ServiceUrls]:
     """Start PostgreSQL and Redis under `data_dir`, yield their URLs, stop both on exit."""
     data_dir = data_dir.resolve()
     if fresh:
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     with postgres(data_dir / "postgres") as database_url, redis(data_dir / "redis") as redis_url:
-        yield Services(database_url=database_url, redis_url=redis_url)
+        yield ServiceUrls(database_url=database_url, redis_url=redis_url)
 
 
 @contextlib.contextmanager
