@@ -13,7 +13,7 @@ from resolvers.loaders import Loaders
 
 
 @dataclasses.dataclass(frozen=True)
-class Services:
+class DomainServices:
     """Domain services a tenant extension may replace for its tenants."""
 
     catalog_rules: catalog.CatalogRules = dataclasses.field(
@@ -54,7 +54,7 @@ class Context:
     tenant: tenancy.Tenant
     principal: tenancy.Principal
     settings: Settings
-    services: Services
+    services: DomainServices
     loaders: Loaders
     request_id: str
     jobs: Jobs
@@ -81,7 +81,7 @@ def new_context(
     tenant: tenancy.Tenant,
     principal: tenancy.Principal,
     settings: Settings,
-    services: Services,
+    services: DomainServices,
     request_id: str,
     jobs: Jobs,
     fanout: Fanout,

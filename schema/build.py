@@ -15,7 +15,7 @@ from strawberry.tools import merge_types
 
 from domain import tenancy
 from domain.config import Settings
-from resolvers.context import Services
+from resolvers.context import DomainServices
 from schema import (
     audit,
     catalog,
@@ -90,7 +90,7 @@ class _Schema(strawberry.Schema):
 @dataclasses.dataclass(frozen=True)
 class TenantSchema:
     schema: strawberry.Schema
-    services: Services
+    services: DomainServices
 
 
 def build_schema(
@@ -117,7 +117,7 @@ def build_schema(
             scalar_map=SCALARS, _unsafe_disable_same_type_validation=bool(overrides)
         ),
     )
-    services = Services()
+    services = DomainServices()
     for extension in added:
         services = dataclasses.replace(services, **extension.services)  # type: ignore[arg-type]
     return TenantSchema(schema=schema, services=services)
