@@ -3,7 +3,7 @@
 Only tenant API keys sent without X-Tenant-ID are remembered; JWTs, platform keys and every
 failure take the uncached path (server.auth), which also gives all the errors. A remembered
 key stops working as soon as any process revokes a key or changes a tenant's modules: those
-writes announce themselves in their own transaction (tables.credentials), and hearing one
+writes announce themselves in their own transaction (tables.credential_changes), and hearing one
 forgets everything. Without a listening connection nothing is remembered (fail closed); an
 expiry date is checked on every use; and entries live at most `ttl` seconds, which keeps the
 key's coarse `last_used_at` marking going.
@@ -20,16 +20,17 @@ from typing import Any
 
 from domain import credentials
 from domain.config import Settings
-from domain.errors import DomainError, Unauthenticated
+from domain.errors import Unauthenticated
 from server import auth
-from tables import api_keys
-from tables import credentials as changes
+from tables import api_keys, credential_changes
 
 log = logging.getLogger("tenantgraph.credentials")
 RETRY_SECONDS = 2.0
 
 
-class CredentialCache:
+class ApiKeyCache:
+    """Tenant API keys' callers, remembered until a credential change is heard (see above)."""
+
     def __init__(self, settings: Settings, *, ttl: float = 60.0, maxsize: int = 10_000) -> None:
         self._settings = settings
         self._ttl = ttl
@@ -86,7 +87,7 @@ class CredentialCache:
                 self.forget()
                 await self._close()
                 try:
-                    self._connection = await changes.listen(self.forget, self.forget)
+                    self._connection = await credential_changes.listen(self.forget, self.forget)
                 except Exception as error:  # noqa: BLE001 - whatever failed, retry and say why
                     log.warning("credential changes unheard (%s); keys are looked up each time", error)
             await asyncio.sleep(RETRY_SECONDS)
@@ -102,38 +103,3 @@ def _api_key(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token.startswith("tg_") else None
-
-
-class Credentials:
-    """Keep-alive re-checks of credentials, one per credential and REUSE seconds: ten thousand
-    connections with one key (a dashboard's) would otherwise check it hundreds of times a
-    second. A revoked key is still noticed, at most REUSE seconds later."""
-
-    REUSE = 1.0
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._checks: dict[tuple[str | None, str | None], tuple[float, asyncio.Future[auth.Caller]]] = {}
-
-    async def check(self, authorization: str | None, tenant: str | None) -> auth.Caller:
-        """The caller, or the DomainError that authentication raised."""
-        now = asyncio.get_running_loop().time()
-        key = (authorization, tenant)
-        found = self._checks.get(key)
-        if found is None or now - found[0] > self.REUSE:
-            self._forget_before(now - self.REUSE)
-            check = asyncio.ensure_future(auth.authenticate(authorization, tenant, self._settings))
-            check.add_done_callback(lambda done: self._settle(key, done))
-            found = self._checks[key] = (now, check)
-        return await asyncio.shield(found[1])
-
-    def _settle(self, key: tuple[str | None, str | None], check: asyncio.Future[auth.Caller]) -> None:
-        """An answer (the caller, or a DomainError) is shared; a failure to find out is not."""
-        error = None if check.cancelled() else check.exception()  # also marks it retrieved
-        unknown = check.cancelled() or (error is not None and not isinstance(error, DomainError))
-        if unknown and key in self._checks and self._checks[key][1] is check:
-            del self._checks[key]
-
-    def _forget_before(self, moment: float) -> None:
-        if len(self._checks) > 1024:
-            self._checks = {k: v for k, v in self._checks.items() if v[0] >= moment}

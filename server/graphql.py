@@ -22,7 +22,7 @@ from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
 from server import auth, deadline, operation, plans
 from server import logging as logs
-from server.credentials import CredentialCache
+from server.api_key_cache import ApiKeyCache
 from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
 
@@ -41,13 +41,13 @@ class GraphQLEndpoint(Transport):
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations)
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
-        self.credentials = CredentialCache(settings)
+        self.api_key_cache = ApiKeyCache(settings)
 
     async def start(self) -> None:
-        await self.credentials.start()
+        await self.api_key_cache.start()
 
     async def stop(self) -> None:
-        await self.credentials.stop()
+        await self.api_key_cache.stop()
 
     async def handle(self, request: Request) -> Response:
         request_id = operation.request_id(request)
@@ -67,7 +67,7 @@ class GraphQLEndpoint(Transport):
             return HTMLResponse(get_graphql_ide_html("graphiql"))
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
-            caller = await self.credentials.authenticate(
+            caller = await self.api_key_cache.authenticate(
                 request.headers.get("authorization"), request.headers.get("x-tenant-id")
             )
         except DomainError as error:

@@ -17,7 +17,7 @@ from resolvers.context import Context, Fanout, Jobs, new_context
 from schema.build import SchemaCache, TenantSchema
 from server import auth
 from server.connections import Connections
-from server.credentials import Credentials
+from server.keepalive_checks import KeepAliveChecks
 from server.watchdog import Operations
 
 JSON_TYPES = ("application/json", "application/graphql-response+json")
@@ -75,7 +75,7 @@ class Live(Transport):
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations)
         self.connections = connections
-        self.credentials = Credentials(settings)
+        self.keepalive_checks = KeepAliveChecks(settings)
 
 
 def request_id(request: Request) -> str:

@@ -81,7 +81,7 @@ class EventStream(Live):
                 done, _ = await asyncio.wait({pending}, timeout=self._keepalive())
                 if not done:
                     try:
-                        await self.credentials.check(
+                        await self.keepalive_checks.check(
                             request.headers.get("authorization"), request.headers.get("x-tenant-id")
                         )
                     except DomainError as error:

@@ -318,7 +318,7 @@ class _Session:
 
     async def keep_alive(self) -> None:
         try:
-            await self.server.credentials.check(self.authorization, self.tenant)
+            await self.server.keepalive_checks.check(self.authorization, self.tenant)
         except DomainError as error:
             await self.close(4403, f"Forbidden: {error.message}")
             return

@@ -13,8 +13,7 @@ from piccolo.table import Table
 
 from domain import credentials, tenancy
 from domain.errors import NotFound
-from tables import credentials as changes
-from tables import db, tenants
+from tables import credential_changes, db, tenants
 from tables.engine import DB
 
 USAGE_RESOLUTION = timedelta(seconds=60)
@@ -117,7 +116,7 @@ async def revoke(prefix: str, *, tenant_id: UUID | None) -> credentials.ApiKey:
         rows = await ApiKeyTable.update(
             {ApiKeyTable.revoked_at: datetime.now(UTC)}
         ).where(ApiKeyTable.prefix == prefix, owner).returning(*ApiKeyTable.all_columns())
-        await changes.announce(tx.connection)
+        await credential_changes.announce(tx.connection)
     if not rows:
         raise NotFound(f"api key {prefix!r} not found")
     return _to_key(rows[0])
@@ -129,7 +128,7 @@ async def revoke_any(prefix: str) -> credentials.ApiKey:
         rows = await ApiKeyTable.update(
             {ApiKeyTable.revoked_at: datetime.now(UTC)}
         ).where(ApiKeyTable.prefix == prefix).returning(*ApiKeyTable.all_columns())
-        await changes.announce(tx.connection)
+        await credential_changes.announce(tx.connection)
     if not rows:
         raise NotFound(f"api key {prefix!r} not found")
     return _to_key(rows[0])
@@ -164,5 +163,5 @@ async def revoke_named(name: str, *, tenant_id: UUID | None) -> int:
         rows = await ApiKeyTable.update({ApiKeyTable.revoked_at: datetime.now(UTC)}).where(
             ApiKeyTable.name == name, ApiKeyTable.revoked_at.is_null(), owner
         ).returning(ApiKeyTable.id)
-        await changes.announce(tx.connection)
+        await credential_changes.announce(tx.connection)
     return len(rows)

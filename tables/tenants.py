@@ -14,8 +14,7 @@ from piccolo.table import Table
 
 from domain import tenancy
 from domain.errors import Conflict, NotFound
-from tables import credentials as changes
-from tables import db
+from tables import credential_changes, db
 from tables.engine import DB
 
 
@@ -95,5 +94,5 @@ async def set_modules(
                 TenantTable.updated_at: datetime.now(UTC),
             }
         ).where(TenantTable.id == tenant_id).returning(*TenantTable.all_columns())
-        await changes.announce(tx.connection)
+        await credential_changes.announce(tx.connection)
     return to_tenant(rows[0])

@@ -14,7 +14,7 @@ import pytest
 
 from domain.config import Settings
 from domain.errors import Unauthenticated
-from server.credentials import CredentialCache
+from server.api_key_cache import ApiKeyCache
 from server.embedded import free_port
 from tables import api_keys, tenants
 from tests.processes import cli, spawn, stop, wait_until
@@ -23,8 +23,8 @@ TYPENAME = "{ __typename }"
 
 
 @pytest.fixture
-async def cache(settings: Settings, app_pool: None) -> AsyncIterator[CredentialCache]:
-    started = CredentialCache(settings)
+async def cache(settings: Settings, app_pool: None) -> AsyncIterator[ApiKeyCache]:
+    started = ApiKeyCache(settings)
     await started.start()
     await _eventually(lambda: started.listening)
     yield started
@@ -54,7 +54,7 @@ def _prefix(key: str) -> str:
 
 
 async def test_a_key_is_looked_up_once_then_remembered(
-    cache: CredentialCache, tenant_a: Any, owner_dsn: str
+    cache: ApiKeyCache, tenant_a: Any, owner_dsn: str
 ) -> None:
     bearer = f"Bearer {tenant_a.key}"
     first = await cache.authenticate(bearer, None)
@@ -62,7 +62,7 @@ async def test_a_key_is_looked_up_once_then_remembered(
     assert await cache.authenticate(bearer, None) == first  # remembered, not looked up
 
 
-async def test_an_announced_revocation_is_refused_at_once(cache: CredentialCache, tenant_a: Any) -> None:
+async def test_an_announced_revocation_is_refused_at_once(cache: ApiKeyCache, tenant_a: Any) -> None:
     bearer = f"Bearer {tenant_a.key}"
     await cache.authenticate(bearer, None)
     await api_keys.revoke(_prefix(tenant_a.key), tenant_id=tenant_a.id)
@@ -82,7 +82,7 @@ async def test_an_announced_revocation_is_refused_at_once(cache: CredentialCache
 
 
 async def test_a_module_change_is_seen_on_the_next_lookup(
-    cache: CredentialCache, make_tenant: Any
+    cache: ApiKeyCache, make_tenant: Any
 ) -> None:
     tenant = await make_tenant(("catalog",), ("banban",))
     bearer = f"Bearer {tenant.key}"
@@ -97,7 +97,7 @@ async def test_a_module_change_is_seen_on_the_next_lookup(
 async def test_nothing_is_remembered_without_a_listening_connection(
     settings: Settings, app_pool: None, tenant_a: Any, owner_dsn: str
 ) -> None:
-    deaf = CredentialCache(settings)  # never started
+    deaf = ApiKeyCache(settings)  # never started
     bearer = f"Bearer {tenant_a.key}"
     await deaf.authenticate(bearer, None)
     await _raw_revoke(owner_dsn, _prefix(tenant_a.key))
@@ -106,7 +106,7 @@ async def test_nothing_is_remembered_without_a_listening_connection(
 
 
 async def test_a_change_heard_during_a_lookup_keeps_the_answer_out(
-    cache: CredentialCache, tenant_a: Any, owner_dsn: str, monkeypatch: pytest.MonkeyPatch
+    cache: ApiKeyCache, tenant_a: Any, owner_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lookup = api_keys.authenticate
 
@@ -124,7 +124,7 @@ async def test_a_change_heard_during_a_lookup_keeps_the_answer_out(
         await cache.authenticate(bearer, None)
 
 
-async def test_other_credentials_take_the_uncached_path(cache: CredentialCache, platform_key: str) -> None:
+async def test_other_credentials_take_the_uncached_path(cache: ApiKeyCache, platform_key: str) -> None:
     with pytest.raises(Unauthenticated):
         await cache.authenticate("Bearer tg_000000000000_nope", None)
     with pytest.raises(Unauthenticated):

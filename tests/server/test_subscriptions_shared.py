@@ -20,7 +20,7 @@ from domain import events, tenancy
 from domain.config import Settings
 from domain.errors import Forbidden
 from server import auth, broadcast
-from server.credentials import Credentials
+from server.keepalive_checks import KeepAliveChecks
 from server.websocket import shared_key
 from tests import live
 from tests.conftest import TenantHandle
@@ -96,8 +96,8 @@ async def test_keep_alive_checks_of_one_credential_are_shared_for_a_moment(
         return caller(uuid4(), "admin")
 
     monkeypatch.setattr(auth, "authenticate", authenticate)
-    monkeypatch.setattr(Credentials, "REUSE", 0.2)
-    credentials = Credentials(Settings())
+    monkeypatch.setattr(KeepAliveChecks, "REUSE", 0.2)
+    credentials = KeepAliveChecks(Settings())
 
     await asyncio.gather(*(credentials.check("Bearer a", "t") for _ in range(100)))
     await credentials.check("Bearer b", "t")
@@ -123,7 +123,7 @@ async def test_a_check_that_could_not_run_is_not_shared(monkeypatch: pytest.Monk
         return caller(uuid4(), "admin")
 
     monkeypatch.setattr(auth, "authenticate", authenticate)
-    credentials = Credentials(Settings())
+    credentials = KeepAliveChecks(Settings())
 
     with pytest.raises(ConnectionRefusedError):
         await credentials.check("Bearer a", "t")
