@@ -12,7 +12,7 @@ import asyncpg
 from domain import tenancy
 from domain.errors import NotFound
 from tables import api_keys, tenants
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 
 PRODUCTS = 5_000  # per tenant
 CUSTOMERS = 10_000
@@ -119,8 +119,8 @@ async def seed(owner_dsn: str) -> Dataset:
     keys, secrets = {}, {}
     for slug, tenant_id in tenant_ids.items():
         _, keys[slug] = await api_keys.create(tenant_id=tenant_id, name="bench", scopes={"admin"})
-        found = {e.flow: e for e in await inbox.list_endpoints(tenant_id=tenant_id)}
-        endpoint = found.get("purchase-flow") or await inbox.create_endpoint(
+        found = {e.flow: e for e in await webhook_tables.list_endpoints(tenant_id=tenant_id)}
+        endpoint = found.get("purchase-flow") or await webhook_tables.create_endpoint(
             "purchase-flow", tenant_id=tenant_id
         )
         secrets[slug] = endpoint.secrets[0]

@@ -10,34 +10,34 @@ from domain.errors import Invalid
 from resolvers import pagination
 from resolvers.context import Context
 from services import deliveries as delivery_services
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 
 
 async def endpoints(ctx: Context) -> list[webhooks.Endpoint]:
     ctx.require(tenancy.ADMIN)
-    return await inbox.list_endpoints(tenant_id=ctx.tenant_id)
+    return await webhook_tables.list_endpoints(tenant_id=ctx.tenant_id)
 
 
 async def create_endpoint(ctx: Context, flow: str, verify_token: str | None) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
-    return await inbox.create_endpoint(flow, tenant_id=ctx.tenant_id, verify_token=verify_token)
+    return await webhook_tables.create_endpoint(flow, tenant_id=ctx.tenant_id, verify_token=verify_token)
 
 
 async def rotate_secret(ctx: Context, flow: str) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
-    return await inbox.rotate_secret(flow, tenant_id=ctx.tenant_id)
+    return await webhook_tables.rotate_secret(flow, tenant_id=ctx.tenant_id)
 
 
 async def drop_previous_secret(ctx: Context, flow: str) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
-    return await inbox.drop_previous_secret(flow, tenant_id=ctx.tenant_id)
+    return await webhook_tables.drop_previous_secret(flow, tenant_id=ctx.tenant_id)
 
 
 async def set_endpoint(
     ctx: Context, flow: str, enabled: bool | None, verify_token: str | None
 ) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
-    return await inbox.set_endpoint(
+    return await webhook_tables.set_endpoint(
         flow, tenant_id=ctx.tenant_id, enabled=enabled, verify_token=verify_token
     )
 
@@ -56,7 +56,7 @@ async def deliveries(
     size = pagination.page_size(first, ctx.settings.max_page_size)
     order = "received_at:desc"
     key = None if after is None else pagination.decode(after, order)
-    rows = await inbox.list_deliveries(
+    rows = await webhook_tables.list_deliveries(
         tenant_id=ctx.tenant_id, status=status, flow=flow, since=since, until=until,
         after=key, limit=size + 1,
     )

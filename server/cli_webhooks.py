@@ -72,13 +72,13 @@ class Commands:
 
     def webhook_create(self, args: argparse.Namespace, settings: Settings) -> None:
         from tables import tenants
-        from tables import webhooks as inbox
+        from tables import webhooks as webhook_tables
 
         token = secrets.token_urlsafe(24) if args.verify_token == "" else args.verify_token
 
         async def run() -> webhooks.Endpoint:
             tenant = await tenants.get_by_slug(args.tenant)
-            return await inbox.create_endpoint(args.flow, tenant_id=tenant.id, verify_token=token)
+            return await webhook_tables.create_endpoint(args.flow, tenant_id=tenant.id, verify_token=token)
 
         endpoint = self.admin(settings, run)
         print(f"created {endpoint.flow} endpoint for {args.tenant}")
@@ -86,11 +86,11 @@ class Commands:
 
     def webhook_rotate(self, args: argparse.Namespace, settings: Settings) -> None:
         from tables import tenants
-        from tables import webhooks as inbox
+        from tables import webhooks as webhook_tables
 
         async def run() -> webhooks.Endpoint:
             tenant = await tenants.get_by_slug(args.tenant)
-            return await inbox.rotate_secret(args.flow, tenant_id=tenant.id)
+            return await webhook_tables.rotate_secret(args.flow, tenant_id=tenant.id)
 
         endpoint = self.admin(settings, run)
         print(f"rotated the secret of {endpoint.flow} for {args.tenant}")
@@ -98,11 +98,11 @@ class Commands:
 
     def webhook_list(self, args: argparse.Namespace, settings: Settings) -> None:
         from tables import tenants
-        from tables import webhooks as inbox
+        from tables import webhooks as webhook_tables
 
         async def run() -> list[webhooks.Endpoint]:
             tenant = await tenants.get_by_slug(args.tenant)
-            return await inbox.list_endpoints(tenant_id=tenant.id)
+            return await webhook_tables.list_endpoints(tenant_id=tenant.id)
 
         for endpoint in self.admin(settings, run):
             state = "enabled" if endpoint.enabled else "disabled"
@@ -111,12 +111,12 @@ class Commands:
 
     def deliveries_list(self, args: argparse.Namespace, settings: Settings) -> None:
         from tables import tenants
-        from tables import webhooks as inbox
+        from tables import webhooks as webhook_tables
 
         async def run() -> list[webhooks.Delivery]:
             tenant = await tenants.get_by_slug(args.tenant)
             status = None if args.status is None else webhooks.DeliveryStatus(args.status)
-            return await inbox.list_deliveries(
+            return await webhook_tables.list_deliveries(
                 tenant_id=tenant.id, status=status, flow=args.flow, limit=args.limit
             )
 

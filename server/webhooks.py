@@ -21,7 +21,7 @@ from resolvers.context import Jobs
 from server import logging as logs
 from server import operation
 from server.problems import from_error, problem
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 
 log = logging.getLogger("tenantgraph.webhooks")
 
@@ -99,7 +99,7 @@ class WebhookEndpoint:
         self, endpoint: webhooks.Endpoint, signed: webhooks.Signed, payload: object,
         correlation_id: str,
     ) -> Response | None:
-        receipt = await inbox.accept_signed(
+        receipt = await webhook_tables.accept_signed(
             endpoint, delivery_id=signed.delivery_id, payload=orjson.dumps(payload).decode(),
             correlation_id=correlation_id,
             replay_window=self.settings.webhook_replay_window if signed.by_body else None,
@@ -134,7 +134,7 @@ class WebhookEndpoint:
         tenant = _tenant_ref(request)
         if not tenant:
             return problem(404, "Not found", "name the tenant: ?tenant=<slug> or X-Tenant-ID")
-        endpoint = await inbox.find_endpoint(tenant, flow)
+        endpoint = await webhook_tables.find_endpoint(tenant, flow)
         if endpoint is None or not endpoint.enabled:
             return problem(404, "Not found", f"no enabled {flow} endpoint for this tenant")
         self.endpoints.put((tenant, flow), endpoint)

@@ -11,7 +11,7 @@ from domain import events, tracing
 from domain import flows as domain_flows
 from services import flows
 from tables import db
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 
 log = logging.getLogger("tenantgraph.deliveries")
 
@@ -22,7 +22,7 @@ async def apply(tenant: UUID, delivery: UUID) -> str:
     """Lock the inbox row and mark it processed, then write the flow's change and its events,
     all in one transaction: "processed", or "already done" for a delivery applied before."""
     async with db.transaction(tenant_id=tenant):
-        claimed = await inbox.claim(delivery, tenant_id=tenant)
+        claimed = await webhook_tables.claim(delivery, tenant_id=tenant)
         if claimed is None:
             log.info("delivery %s is already done", delivery)
             return "already done"
@@ -45,7 +45,7 @@ async def replay(
     until: datetime | None,
 ) -> list[UUID]:
     """Put dead (or failed) deliveries back in the queue and enqueue their jobs: which ones."""
-    requeued = await inbox.requeue(tenant_id=tenant_id, ids=ids, flow=flow, since=since, until=until)
+    requeued = await webhook_tables.requeue(tenant_id=tenant_id, ids=ids, flow=flow, since=since, until=until)
     for delivery_id in requeued:
         await enqueue(delivery_id)
     return requeued

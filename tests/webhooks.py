@@ -21,7 +21,7 @@ from saq import Queue
 
 from domain import webhooks
 from tables import db
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 
 JSON = "application/json"
 
@@ -126,7 +126,7 @@ def _tenant_id(tenant: Any) -> UUID:
 
 async def endpoint(tenant: Any, flow: str, *, verify_token: str | None = None) -> str:
     """Create the tenant's (a handle with `.id`, or its id) endpoint of `flow`; its secret."""
-    made = await inbox.create_endpoint(flow, tenant_id=_tenant_id(tenant), verify_token=verify_token)
+    made = await webhook_tables.create_endpoint(flow, tenant_id=_tenant_id(tenant), verify_token=verify_token)
     return made.secrets[0]
 
 
@@ -169,9 +169,9 @@ async def store(
             """,
             tenant_id, flow, delivery_id, json.dumps(payload), correlation_id,
         )
-    return await inbox.get_delivery(made, tenant_id=tenant_id)
+    return await webhook_tables.get_delivery(made, tenant_id=tenant_id)
 
 
 async def mark_processed(delivery_id: UUID, *, tenant_id: UUID) -> None:
     """As a worker applying the delivery would leave it."""
-    assert await inbox.claim(delivery_id, tenant_id=tenant_id) is not None
+    assert await webhook_tables.claim(delivery_id, tenant_id=tenant_id) is not None

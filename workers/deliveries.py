@@ -12,7 +12,7 @@ from saq import Queue
 
 from domain.errors import DomainError
 from services import deliveries as delivery_services
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 
 log = logging.getLogger("tenantgraph.deliveries")
 
@@ -64,25 +64,27 @@ async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: st
     except DomainError as error:
         # The delivery breaks a rule (unknown sku, short stock...): retrying cannot help.
         log.warning("delivery %s dead: %s", delivery, error.message)
-        await inbox.mark_failed(delivery, f"{error.code}: {error.message}", tenant_id=tenant, dead=True)
+        await webhook_tables.mark_failed(
+            delivery, f"{error.code}: {error.message}", tenant_id=tenant, dead=True
+        )
         return "dead"
     except asyncio.CancelledError:
         # The attempt timed out (or its worker is stopping); SAQ retries it unless it was the last.
         log.warning("delivery %s cancelled (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "")
-        await asyncio.shield(inbox.mark_failed(delivery, CANCELLED, tenant_id=tenant, dead=final))
+        await asyncio.shield(webhook_tables.mark_failed(delivery, CANCELLED, tenant_id=tenant, dead=final))
         raise
     except Exception as error:
         log.warning("delivery %s failed (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "", exc_info=True)
-        await inbox.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
+        await webhook_tables.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
         raise
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
     """Re-enqueue deliveries accepted (or retried) long ago and still unfinished, e.g. because
     Redis lost their job. Enqueueing by key never duplicates a job that still exists."""
-    stale = await inbox.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)
+    stale = await webhook_tables.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)
     queue = ctx["worker"].queue
     for tenant_id, delivery_id in stale:
         await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id)

@@ -12,7 +12,7 @@ import pytest
 from saq import Queue
 
 from domain.config import Settings
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 from tests import webhooks as hooks
 from tests.documents import codes, error_codes, error_fields, payload
 from workers.settings import queue as make_queue
@@ -107,7 +107,7 @@ async def dead(tenant: Any, secret: str, flow: str = PURCHASE, document: Any = O
     response = await post(tenant, secret, document, flow)
     assert response.status_code == 202, response.text
     delivery_id = UUID(response.json()["id"])
-    await inbox.mark_failed(delivery_id, "NOT_FOUND: unknown sku", tenant_id=tenant.id, dead=True)
+    await webhook_tables.mark_failed(delivery_id, "NOT_FOUND: unknown sku", tenant_id=tenant.id, dead=True)
     return str(delivery_id)
 
 
@@ -116,7 +116,7 @@ async def stored_dead(tenant: Any, delivery: str) -> str:
     made = await hooks.store(
         tenant_id=tenant.id, flow=PURCHASE, delivery_id=delivery, payload=ORDER, correlation_id="c"
     )
-    await inbox.mark_failed(made.id, "boom", tenant_id=tenant.id, dead=True)
+    await webhook_tables.mark_failed(made.id, "boom", tenant_id=tenant.id, dead=True)
     return str(made.id)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from domain import webhooks
 from domain.config import Settings
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 from tests import shop as shops
 from tests import webhooks as signed
 from tests.processes import cli
@@ -31,8 +31,8 @@ async def dead(tenant_id: UUID, flow: str, payload: Any) -> webhooks.Delivery:
         tenant_id=tenant_id, flow=flow, delivery_id=signed.new_msg_id(), payload=payload,
         correlation_id="cli",
     )
-    await inbox.mark_failed(stored.id, "BAD_USER_INPUT: unknown sku", tenant_id=tenant_id, dead=True)
-    return await inbox.get_delivery(stored.id, tenant_id=tenant_id)
+    await webhook_tables.mark_failed(stored.id, "BAD_USER_INPUT: unknown sku", tenant_id=tenant_id, dead=True)
+    return await webhook_tables.get_delivery(stored.id, tenant_id=tenant_id)
 
 
 async def test_webhook_create_prints_the_url_path_and_the_endpoints_secret(
@@ -44,7 +44,7 @@ async def test_webhook_create_prints_the_url_path_and_the_endpoints_secret(
     printed = fields(done.stdout)
     assert printed["url"] == f"/webhooks/inventory-flow?tenant={tenant_a.slug}"
     assert printed["secret"].startswith("whsec_")
-    (endpoint,) = await inbox.list_endpoints(tenant_id=tenant_a.id)
+    (endpoint,) = await webhook_tables.list_endpoints(tenant_id=tenant_a.id)
     assert (endpoint.flow, endpoint.secrets, endpoint.verify_token) == (
         "inventory-flow", (printed["secret"],), None
     )
@@ -72,7 +72,7 @@ async def test_webhook_create_without_a_token_value_makes_a_random_one(
     assert done.returncode == 0, done.stderr
     token = fields(done.stdout)["verify token"]
     assert len(token) >= 24
-    assert [e.verify_token for e in await inbox.list_endpoints(tenant_id=tenant_a.id)] == [token]
+    assert [e.verify_token for e in await webhook_tables.list_endpoints(tenant_id=tenant_a.id)] == [token]
 
 
 async def test_webhook_create_of_an_existing_flow_fails_and_keeps_its_secret(
@@ -84,7 +84,7 @@ async def test_webhook_create_of_an_existing_flow_fails_and_keeps_its_secret(
 
     assert done.returncode == 1
     assert "an endpoint for purchase-flow exists; rotate its secret instead" in done.stderr
-    assert [e.secrets for e in await inbox.list_endpoints(tenant_id=tenant_a.id)] == [(secret,)]
+    assert [e.secrets for e in await webhook_tables.list_endpoints(tenant_id=tenant_a.id)] == [(secret,)]
 
 
 async def test_webhook_create_for_an_unknown_tenant_fails(server_env: dict[str, str]) -> None:
@@ -105,7 +105,7 @@ async def test_webhook_rotate_prints_a_new_secret_and_keeps_the_previous_one_val
     printed = fields(done.stdout)
     assert printed["previous secret"] == previous
     assert printed["secret"].startswith("whsec_") and printed["secret"] != previous
-    (endpoint,) = await inbox.list_endpoints(tenant_id=tenant_a.id)
+    (endpoint,) = await webhook_tables.list_endpoints(tenant_id=tenant_a.id)
     assert endpoint.secrets == (printed["secret"], previous)
 
 
@@ -197,6 +197,6 @@ async def test_deliveries_replay_by_flow_and_time_range_replays_only_those(
     assert done.stdout.splitlines() == ["replayed 1 deliveries", str(inside.id)]
     assert (await pipeline.settled(shop.id, inside.id)).status == webhooks.DeliveryStatus.PROCESSED
     for untouched in (before, other_flow):
-        status = (await inbox.get_delivery(untouched.id, tenant_id=shop.id)).status
+        status = (await webhook_tables.get_delivery(untouched.id, tenant_id=shop.id)).status
         assert status == webhooks.DeliveryStatus.DEAD
     assert await shop.stock("MUG") == (12, 0)

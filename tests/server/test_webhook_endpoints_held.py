@@ -15,7 +15,7 @@ import pytest
 
 from domain import webhooks as domain_webhooks
 from server.embedded import free_port
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 from tests import webhooks as hooks
 from tests.processes import spawn, stop, wait_until
 
@@ -31,13 +31,13 @@ async def deliver(client: httpx.AsyncClient, tenant: Any, secret: str, ref: str)
 
 
 async def stored(tenant_id: Any) -> list[str]:
-    return sorted(d.payload["order"]["id"] for d in await inbox.list_deliveries(tenant_id=tenant_id))
+    return sorted(d.payload["order"]["id"] for d in await webhook_tables.list_deliveries(tenant_id=tenant_id))
 
 
 async def rotate_and_drop(tenant_id: Any) -> str:
     """The endpoint's new secret; the previous one is gone."""
-    await inbox.rotate_secret(PURCHASE, tenant_id=tenant_id)
-    return (await inbox.drop_previous_secret(PURCHASE, tenant_id=tenant_id)).secrets[0]
+    await webhook_tables.rotate_secret(PURCHASE, tenant_id=tenant_id)
+    return (await webhook_tables.drop_previous_secret(PURCHASE, tenant_id=tenant_id)).secrets[0]
 
 
 async def test_a_secret_dropped_after_the_endpoint_was_read_is_refused(
@@ -59,7 +59,7 @@ async def test_a_secret_rotated_in_after_the_endpoint_was_read_is_accepted(
     old = await hooks.endpoint(tenant_a, PURCHASE)
     assert (await deliver(client, tenant_a, old, "before")).status_code == 202
 
-    rotated = await inbox.rotate_secret(PURCHASE, tenant_id=tenant_a.id)
+    rotated = await webhook_tables.rotate_secret(PURCHASE, tenant_id=tenant_a.id)
 
     assert (await deliver(client, tenant_a, rotated.secrets[0], "new")).status_code == 202
     assert (await deliver(client, tenant_a, old, "previous")).status_code == 202
@@ -87,7 +87,7 @@ async def test_an_endpoint_disabled_after_it_was_read_is_404_and_writes_nothing(
     secret = await hooks.endpoint(tenant_a, PURCHASE)
     assert (await deliver(client, tenant_a, secret, "before")).status_code == 202
 
-    await inbox.set_endpoint(PURCHASE, tenant_id=tenant_a.id, enabled=False)
+    await webhook_tables.set_endpoint(PURCHASE, tenant_id=tenant_a.id, enabled=False)
 
     assert (await deliver(client, tenant_a, secret, "after")).status_code == 404
     assert await stored(tenant_a.id) == ["before"]
@@ -111,12 +111,14 @@ async def test_the_inbox_refuses_an_endpoint_whose_secrets_are_not_the_current_o
     tenant_a: Any, tenant_b: Any, app_pool: None
 ) -> None:
     await hooks.endpoint(tenant_a, PURCHASE)
-    endpoint_b = await inbox.create_endpoint(PURCHASE, tenant_id=tenant_b.id)
-    [endpoint_a] = await inbox.list_endpoints(tenant_id=tenant_a.id)
+    endpoint_b = await webhook_tables.create_endpoint(PURCHASE, tenant_id=tenant_b.id)
+    [endpoint_a] = await webhook_tables.list_endpoints(tenant_id=tenant_a.id)
     forged = dataclasses.replace(endpoint_a, tenant_id=tenant_b.id)
 
     def accept(endpoint: domain_webhooks.Endpoint) -> Awaitable[domain_webhooks.Receipt | None]:
-        return inbox.accept_signed(endpoint, delivery_id="d-1", payload='{"version": 1}', correlation_id="")
+        return webhook_tables.accept_signed(
+            endpoint, delivery_id="d-1", payload='{"version": 1}', correlation_id=""
+        )
 
     assert await accept(forged) is None
     assert await accept(dataclasses.replace(endpoint_b, secrets=("whsec_c3RhbGU=",))) is None
@@ -125,8 +127,8 @@ async def test_the_inbox_refuses_an_endpoint_whose_secrets_are_not_the_current_o
 
     assert first is not None and first.created
     assert again == dataclasses.replace(first, created=False)
-    assert await inbox.list_deliveries(tenant_id=tenant_a.id) == []
-    assert [d.id for d in await inbox.list_deliveries(tenant_id=tenant_b.id)] == [first.id]
+    assert await webhook_tables.list_deliveries(tenant_id=tenant_a.id) == []
+    assert [d.id for d in await webhook_tables.list_deliveries(tenant_id=tenant_b.id)] == [first.id]
 
 
 @dataclasses.dataclass
@@ -177,7 +179,7 @@ async def test_a_rotation_and_a_disable_apply_at_once_in_every_process(
         assert await server.deliver(tenant_a, old, f"old-{n}") == 401
         assert await server.deliver(tenant_a, new, f"new-{n}") == 202
 
-    await inbox.set_endpoint(PURCHASE, tenant_id=tenant_a.id, enabled=False)
+    await webhook_tables.set_endpoint(PURCHASE, tenant_id=tenant_a.id, enabled=False)
 
     for n, server in enumerate(two_servers):
         assert await server.deliver(tenant_a, new, f"disabled-{n}") == 404
@@ -189,13 +191,13 @@ async def test_when_every_read_of_the_endpoint_is_already_out_of_date_the_answer
 ) -> None:
     """A rotation committed between each read and its store (a race): retryable, nothing written."""
     old = await hooks.endpoint(tenant_a, PURCHASE)
-    [before] = await inbox.list_endpoints(tenant_id=tenant_a.id)
-    await inbox.rotate_secret(PURCHASE, tenant_id=tenant_a.id)
+    [before] = await webhook_tables.list_endpoints(tenant_id=tenant_a.id)
+    await webhook_tables.rotate_secret(PURCHASE, tenant_id=tenant_a.id)
 
     async def read_before_the_rotation(tenant_ref: str, flow: str) -> domain_webhooks.Endpoint:
         return before
 
-    monkeypatch.setattr(inbox, "find_endpoint", read_before_the_rotation)
+    monkeypatch.setattr(webhook_tables, "find_endpoint", read_before_the_rotation)
     response = await deliver(client, tenant_a, old, "raced")
 
     assert response.status_code == 409

@@ -18,7 +18,7 @@ import pytest
 from saq import Queue
 
 from domain.config import Settings
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 from tests import webhooks as hooks
 from workers.settings import queue as make_queue
 
@@ -45,7 +45,7 @@ async def post_hub(
 
 async def stored(tenant_id: UUID) -> list[tuple[str, str]]:
     """(inbox id, delivery id) of the tenant's deliveries, oldest first."""
-    found = await inbox.list_deliveries(tenant_id=tenant_id, limit=100)
+    found = await webhook_tables.list_deliveries(tenant_id=tenant_id, limit=100)
     return [(str(d.id), d.delivery_id) for d in reversed(found)]
 
 

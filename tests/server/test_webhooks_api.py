@@ -16,7 +16,7 @@ from saq import Queue
 
 from domain import webhooks as domain_webhooks
 from domain.config import Settings
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 from tests import webhooks as hooks
 from workers import deliveries
 from workers.settings import queue as make_queue
@@ -56,7 +56,7 @@ async def jobs(settings: Settings) -> AsyncIterator[Queue]:
 
 
 async def rows(tenant_id: Any) -> list[domain_webhooks.Delivery]:
-    return await inbox.list_deliveries(tenant_id=tenant_id, limit=100)
+    return await webhook_tables.list_deliveries(tenant_id=tenant_id, limit=100)
 
 
 async def assert_nothing_written(queue: Queue, tenant_id: Any) -> None:
@@ -483,7 +483,7 @@ async def test_a_delivery_that_addresses_no_endpoint_is_404_and_writes_nothing(
 async def test_a_disabled_endpoint_is_404_and_writes_nothing(
     target: Target, client: httpx.AsyncClient, jobs: Queue
 ) -> None:
-    await inbox.set_endpoint(PURCHASE, tenant_id=target.tenant.id, enabled=False)
+    await webhook_tables.set_endpoint(PURCHASE, tenant_id=target.tenant.id, enabled=False)
 
     response = await client.post(target.url, content=BODY, headers=hooks.sign_standard(target.secret, BODY))
 

@@ -36,7 +36,7 @@ from tables import events as outbox
 from tables import inventory as inventory_tables
 from tables import orders as order_tables
 from tables import payments as payment_tables
-from tables import webhooks as inbox
+from tables import webhooks as webhook_tables
 from tables.orders import OrderTable
 from tests import shop as shops
 from tests import webhooks as signed
@@ -112,7 +112,7 @@ class Pipeline:
         """The delivery, once it is processed or dead."""
         deadline = time.monotonic() + timeout
         while True:
-            found = await inbox.get_delivery(delivery_id, tenant_id=tenant_id)
+            found = await webhook_tables.get_delivery(delivery_id, tenant_id=tenant_id)
             if found.status in (PROCESSED, DEAD):
                 return found
             if time.monotonic() > deadline:
@@ -613,7 +613,7 @@ async def test_replay_by_flow_and_time_range_applies_only_the_dead_deliveries_in
     assert body["data"]["replayWebhookDeliveries"] == {"replayed": [str(inside.id)], "errors": []}
     assert (await pipeline.settled(shop.id, inside.id)).status == PROCESSED
     for untouched in (before, other_flow):
-        assert (await inbox.get_delivery(untouched.id, tenant_id=shop.id)).status == DEAD
+        assert (await webhook_tables.get_delivery(untouched.id, tenant_id=shop.id)).status == DEAD
     assert [len(await orders_by_ref(shop.id, ref)) for ref in ("shop:ext-a", "shop:ext-b")] == [0, 1]
 
 
@@ -656,7 +656,8 @@ async def test_the_sweeper_leaves_a_recent_delivery_to_its_job(
     await pipeline.jobs.apply("sweep", timeout=20, poll_interval=0.1)
 
     assert await pipeline.jobs.job(deliveries.job_key(stored.id)) is None
-    assert (await inbox.get_delivery(stored.id, tenant_id=shop.id)).status == webhooks.DeliveryStatus.QUEUED
+    stored_now = await webhook_tables.get_delivery(stored.id, tenant_id=shop.id)
+    assert stored_now.status == webhooks.DeliveryStatus.QUEUED
 
 
 async def test_the_request_id_is_the_correlation_id_of_the_job_and_its_events(
