@@ -12,7 +12,7 @@ from domain import events, tenancy
 from domain.errors import Invalid
 from resolvers import pagination
 from resolvers.context import Context
-from tables import events as events_tables
+from tables import events as outbox
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +31,7 @@ async def audit_log(
     """This tenant's events, newest first, keyset-paginated by sequence number."""
     ctx.require(tenancy.ADMIN)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    rows = await events_tables.list_events(
+    rows = await outbox.list_events(
         tenant_id=ctx.tenant_id,
         after_seq=None if after is None else _decode(after),
         types=list(where.types) or None,
