@@ -13,7 +13,7 @@ from services import inventory as inventory_services
 from tables import catalog as catalog_tables
 from tables import db
 from tables import events as outbox
-from tables import inventory as stock
+from tables import inventory as inventory_tables
 from tables import orders as order_tables
 from tables.orders import OrderTable
 from tests.documents import META
@@ -112,11 +112,11 @@ class Shop:
     async def levels(self, sku: str) -> dict[str, tuple[int, int]]:
         """(on hand, reserved) by location handle."""
         names = {v: k for k, v in self.locations.items()}
-        found = await stock.levels_of([self.variants[sku]], tenant_id=self.tenant_id)
+        found = await inventory_tables.levels_of([self.variants[sku]], tenant_id=self.tenant_id)
         return {names[lv.location_id]: (lv.on_hand, lv.reserved) for lv in found[self.variants[sku]]}
 
     async def available(self, sku: str) -> int:
-        found = await stock.available_of([self.variants[sku]], tenant_id=self.tenant_id)
+        found = await inventory_tables.available_of([self.variants[sku]], tenant_id=self.tenant_id)
         return found.get(self.variants[sku], 0)
 
     async def order(self) -> UUID:

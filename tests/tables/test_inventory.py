@@ -11,7 +11,7 @@ from domain import inventory
 from domain.errors import Conflict, Invalid, NotFound
 from services import inventory as stock
 from tables import events as outbox
-from tables import inventory as stock_rows
+from tables import inventory as inventory_tables
 from tests.documents import META
 from tests.stock import MODULES, Shop, open_shop
 
@@ -43,7 +43,7 @@ async def test_adjustment_is_kept_as_history_with_its_event(shop: Shop) -> None:
 
     level, made = await stock.adjust(change, tenant_id=shop.tenant_id, meta=META)
 
-    history = await stock_rows.list_adjustments(
+    history = await inventory_tables.list_adjustments(
         tenant_id=shop.tenant_id, where=inventory.AdjustmentFilter(sku="MUG"),
         descending=False, after=None, limit=10,
     )
@@ -146,8 +146,8 @@ async def test_locations_list_by_name_and_filter_by_active(shop: Shop) -> None:
         tenant_id=shop.tenant_id, meta=META,
     )
 
-    every = await stock_rows.list_locations(tenant_id=shop.tenant_id)
-    active = await stock_rows.list_locations(tenant_id=shop.tenant_id, active=True)
+    every = await inventory_tables.list_locations(tenant_id=shop.tenant_id)
+    active = await inventory_tables.list_locations(tenant_id=shop.tenant_id, active=True)
 
     assert [(loc.handle, loc.active) for loc in every] == [("annex", False), ("main", True)]
     assert [loc.handle for loc in active] == ["main"]
@@ -159,7 +159,7 @@ async def test_stock_levels_filter_and_order(shop: Shop) -> None:
     await shop.receive("CUP", "main", 2)
 
     async def skus(where: inventory.StockFilter, sort: inventory.StockSort) -> list[tuple[str, int]]:
-        found = await stock_rows.list_levels(
+        found = await inventory_tables.list_levels(
             tenant_id=shop.tenant_id, where=where, sort=sort, descending=False, after=None, limit=10
         )
         return [(lv.sku, lv.on_hand) for lv in found]
@@ -182,22 +182,22 @@ async def test_another_tenant_sees_no_stock_locations_or_history(shop: Shop, oth
     await shop.receive("MUG", "main", 5)
     everything = inventory.StockFilter()
 
-    assert await stock_rows.list_levels(
+    assert await inventory_tables.list_levels(
         tenant_id=other.tenant_id, where=everything, sort=inventory.StockSort.SKU,
         descending=False, after=None, limit=10,
     ) == []
-    assert await stock_rows.list_levels(
+    assert await inventory_tables.list_levels(
         tenant_id=other.tenant_id, where=inventory.StockFilter(location_id=shop.locations["main"]),
         sort=inventory.StockSort.SKU, descending=False, after=None, limit=10,
     ) == []
-    assert await stock_rows.list_adjustments(
+    assert await inventory_tables.list_adjustments(
         tenant_id=other.tenant_id, where=inventory.AdjustmentFilter(variant_id=shop.variants["MUG"]),
         descending=False, after=None, limit=10,
     ) == []
-    assert await stock_rows.levels_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
-    assert await stock_rows.available_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
-    assert await stock_rows.get_locations([shop.locations["main"]], tenant_id=other.tenant_id) == {}
-    assert [loc.id for loc in await stock_rows.list_locations(tenant_id=other.tenant_id)] == [
+    assert await inventory_tables.levels_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
+    assert await inventory_tables.available_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
+    assert await inventory_tables.get_locations([shop.locations["main"]], tenant_id=other.tenant_id) == {}
+    assert [loc.id for loc in await inventory_tables.list_locations(tenant_id=other.tenant_id)] == [
         other.locations["main"]
     ]
 
@@ -230,4 +230,5 @@ async def test_another_tenant_cannot_adjust_or_reserve_foreign_stock(shop: Shop,
         )
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
-    assert (await stock_rows.get_location(shop.locations["main"], tenant_id=shop.tenant_id)).handle == "main"
+    main = await inventory_tables.get_location(shop.locations["main"], tenant_id=shop.tenant_id)
+    assert main.handle == "main"
