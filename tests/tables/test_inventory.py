@@ -9,7 +9,7 @@ import pytest
 
 from domain import inventory
 from domain.errors import Conflict, Invalid, NotFound
-from services import inventory as stock
+from services import inventory as inventory_services
 from tables import events as outbox
 from tables import inventory as inventory_tables
 from tests.documents import META
@@ -41,7 +41,7 @@ async def test_adjustment_is_kept_as_history_with_its_event(shop: Shop) -> None:
         shop.variants["MUG"], shop.locations["main"], -2, inventory.Reason.DAMAGED, "dropped"
     )
 
-    level, made = await stock.adjust(change, tenant_id=shop.tenant_id, meta=META)
+    level, made = await inventory_services.adjust(change, tenant_id=shop.tenant_id, meta=META)
 
     history = await inventory_tables.list_adjustments(
         tenant_id=shop.tenant_id, where=inventory.AdjustmentFilter(sku="MUG"),
@@ -67,7 +67,7 @@ async def test_removing_more_than_on_hand_is_refused_and_changes_nothing(shop: S
     change = inventory.Change(shop.variants["MUG"], shop.locations["main"], -3, inventory.Reason.DAMAGED)
 
     with pytest.raises(Conflict, match="cannot remove 3 of SKU MUG at main: 2 on hand, 0 reserved"):
-        await stock.adjust(change, tenant_id=shop.tenant_id, meta=META)
+        await inventory_services.adjust(change, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (2, 0)}
     assert await shop.event_types() == before
@@ -75,11 +75,13 @@ async def test_removing_more_than_on_hand_is_refused_and_changes_nothing(shop: S
 
 async def test_removing_reserved_stock_is_refused(shop: Shop) -> None:
     await shop.receive("MUG", "main", 3)
-    await stock.reserve(await shop.order(), [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        await shop.order(), [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
     change = inventory.Change(shop.variants["MUG"], shop.locations["main"], -2, inventory.Reason.CORRECTION)
 
     with pytest.raises(Conflict, match="2 reserved, 1 available"):
-        await stock.adjust(change, tenant_id=shop.tenant_id, meta=META)
+        await inventory_services.adjust(change, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (3, 2)}
 
@@ -88,7 +90,7 @@ async def test_removing_from_a_location_without_stock_is_refused(shop: Shop) -> 
     change = inventory.Change(shop.variants["CUP"], shop.locations["annex"], -1, inventory.Reason.DAMAGED)
 
     with pytest.raises(Conflict):
-        await stock.adjust(change, tenant_id=shop.tenant_id, meta=META)
+        await inventory_services.adjust(change, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("CUP") == {}
 
@@ -96,7 +98,7 @@ async def test_removing_from_a_location_without_stock_is_refused(shop: Shop) -> 
 async def test_set_stock_records_a_correction_of_the_difference(shop: Shop) -> None:
     await shop.receive("MUG", "main", 10)
 
-    level, made = await stock.set_stock(
+    level, made = await inventory_services.set_stock(
         shop.variants["MUG"], shop.locations["main"], 7, "counted", tenant_id=shop.tenant_id, meta=META
     )
 
@@ -110,7 +112,7 @@ async def test_set_stock_to_the_same_count_records_nothing(shop: Shop) -> None:
     await shop.receive("MUG", "main", 4)
     before = await shop.event_types()
 
-    level, made = await stock.set_stock(
+    level, made = await inventory_services.set_stock(
         shop.variants["MUG"], shop.locations["main"], 4, "", tenant_id=shop.tenant_id, meta=META
     )
 
@@ -120,10 +122,12 @@ async def test_set_stock_to_the_same_count_records_nothing(shop: Shop) -> None:
 
 async def test_set_stock_below_reserved_is_refused(shop: Shop) -> None:
     await shop.receive("MUG", "main", 4)
-    await stock.reserve(await shop.order(), [(shop.variants["MUG"], 3)], tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        await shop.order(), [(shop.variants["MUG"], 3)], tenant_id=shop.tenant_id, meta=META
+    )
 
     with pytest.raises(Conflict):
-        await stock.set_stock(
+        await inventory_services.set_stock(
             shop.variants["MUG"], shop.locations["main"], 2, "", tenant_id=shop.tenant_id, meta=META
         )
 
@@ -132,7 +136,7 @@ async def test_set_stock_below_reserved_is_refused(shop: Shop) -> None:
 
 async def test_location_handle_is_unique_per_tenant(shop: Shop, other: Shop) -> None:
     with pytest.raises(Invalid) as refused:
-        await stock.create_location(
+        await inventory_services.create_location(
             inventory.LocationDraft("Again", "main"), tenant_id=shop.tenant_id, meta=META
         )
 
@@ -141,7 +145,7 @@ async def test_location_handle_is_unique_per_tenant(shop: Shop, other: Shop) -> 
 
 
 async def test_locations_list_by_name_and_filter_by_active(shop: Shop) -> None:
-    await stock.update_location(
+    await inventory_services.update_location(
         shop.locations["annex"], inventory.LocationDraft("Annex", "annex", active=False),
         tenant_id=shop.tenant_id, meta=META,
     )
@@ -212,19 +216,19 @@ async def test_another_tenant_cannot_adjust_or_reserve_foreign_stock(shop: Shop,
     )
 
     with pytest.raises(Invalid, match="variant not found"):
-        await stock.adjust(foreign_variant, tenant_id=other.tenant_id, meta=META)
+        await inventory_services.adjust(foreign_variant, tenant_id=other.tenant_id, meta=META)
     with pytest.raises(Invalid, match="location not found"):
-        await stock.adjust(foreign_location, tenant_id=other.tenant_id, meta=META)
+        await inventory_services.adjust(foreign_location, tenant_id=other.tenant_id, meta=META)
     with pytest.raises(Invalid):
-        await stock.set_stock(
+        await inventory_services.set_stock(
             shop.variants["MUG"], shop.locations["main"], 0, "", tenant_id=other.tenant_id, meta=META
         )
     with pytest.raises(NotFound):
-        await stock.reserve(
+        await inventory_services.reserve(
             await other.order(), [(shop.variants["MUG"], 1)], tenant_id=other.tenant_id, meta=META
         )
     with pytest.raises(NotFound):
-        await stock.update_location(
+        await inventory_services.update_location(
             shop.locations["main"], inventory.LocationDraft("Mine", "mine"),
             tenant_id=other.tenant_id, meta=META,
         )

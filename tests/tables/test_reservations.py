@@ -11,7 +11,7 @@ import pytest
 
 from domain import inventory
 from domain.errors import Conflict, Invalid
-from services import inventory as stock
+from services import inventory as inventory_services
 from tables import db
 from tables import events as outbox
 from tables import inventory as inventory_tables
@@ -39,7 +39,9 @@ async def test_reserve_holds_stock_for_the_order(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
 
-    made = await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
+    made = await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
 
     assert [(r.order_id, r.quantity, r.status) for r in made] == [
         (order_id, 2, inventory.ReservationStatus.ACTIVE)
@@ -57,7 +59,7 @@ async def test_reserve_takes_from_the_location_with_most_available_first(shop: S
     await shop.receive("MUG", "main", 2)
     await shop.receive("MUG", "annex", 6)
 
-    made = await stock.reserve(
+    made = await inventory_services.reserve(
         await shop.order(), [(shop.variants["MUG"], 4)], tenant_id=shop.tenant_id, meta=META
     )
 
@@ -69,7 +71,7 @@ async def test_reserve_splits_a_line_across_locations(shop: Shop) -> None:
     await shop.receive("MUG", "main", 2)
     await shop.receive("MUG", "annex", 3)
 
-    made = await stock.reserve(
+    made = await inventory_services.reserve(
         await shop.order(), [(shop.variants["MUG"], 4)], tenant_id=shop.tenant_id, meta=META
     )
 
@@ -83,7 +85,7 @@ async def test_reserve_adds_up_lines_of_the_same_variant(shop: Shop) -> None:
     await shop.receive("MUG", "main", 3)
 
     with pytest.raises(Conflict, match="wanted 4, available 3"):
-        await stock.reserve(
+        await inventory_services.reserve(
             await shop.order(), [(shop.variants["MUG"], 2), (shop.variants["MUG"], 2)],
             tenant_id=shop.tenant_id, meta=META,
         )
@@ -92,13 +94,13 @@ async def test_reserve_adds_up_lines_of_the_same_variant(shop: Shop) -> None:
 async def test_reserve_ignores_inactive_locations(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     await shop.receive("MUG", "annex", 1)
-    await stock.update_location(
+    await inventory_services.update_location(
         shop.locations["main"], inventory.LocationDraft("Main", "main", active=False),
         tenant_id=shop.tenant_id, meta=META,
     )
 
     with pytest.raises(Conflict, match="insufficient stock for SKU MUG: wanted 2, available 1"):
-        await stock.reserve(
+        await inventory_services.reserve(
             await shop.order(), [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
         )
 
@@ -112,7 +114,7 @@ async def test_short_reservation_is_refused_and_holds_nothing(shop: Shop) -> Non
     before = await shop.event_types()
 
     with pytest.raises(Conflict, match="insufficient stock for SKU CUP: wanted 2, available 1"):
-        await stock.reserve(
+        await inventory_services.reserve(
             order_id, [(shop.variants["MUG"], 1), (shop.variants["CUP"], 2)],
             tenant_id=shop.tenant_id, meta=META,
         )
@@ -125,14 +127,14 @@ async def test_short_reservation_is_refused_and_holds_nothing(shop: Shop) -> Non
 
 async def test_reserving_a_variant_without_stock_names_it(shop: Shop) -> None:
     with pytest.raises(Conflict, match="insufficient stock for SKU CUP: wanted 1, available 0"):
-        await stock.reserve(
+        await inventory_services.reserve(
             await shop.order(), [(shop.variants["CUP"], 1)], tenant_id=shop.tenant_id, meta=META
         )
 
 
 async def test_reserve_refuses_a_quantity_below_one(shop: Shop) -> None:
     with pytest.raises(Invalid):
-        await stock.reserve(
+        await inventory_services.reserve(
             await shop.order(), [(shop.variants["MUG"], 0)], tenant_id=shop.tenant_id, meta=META
         )
 
@@ -143,7 +145,9 @@ async def test_reserve_joins_the_callers_transaction(shop: Shop) -> None:
 
     with pytest.raises(Boom):
         async with db.transaction(tenant_id=shop.tenant_id):
-            await stock.reserve(order_id, [(shop.variants["MUG"], 5)], tenant_id=shop.tenant_id, meta=META)
+            await inventory_services.reserve(
+                order_id, [(shop.variants["MUG"], 5)], tenant_id=shop.tenant_id, meta=META
+            )
             raise Boom
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
@@ -157,7 +161,9 @@ async def test_last_unit_race_sells_it_exactly_once(shop: Shop) -> None:
 
     async def attempt(order_id: UUID) -> bool:
         try:
-            await stock.reserve(order_id, [(shop.variants["MUG"], 1)], tenant_id=shop.tenant_id, meta=META)
+            await inventory_services.reserve(
+                order_id, [(shop.variants["MUG"], 1)], tenant_id=shop.tenant_id, meta=META
+            )
         except Conflict as error:
             assert error.message == "insufficient stock for SKU MUG: wanted 1, available 0"
             return False
@@ -180,14 +186,16 @@ async def test_racing_orders_and_removals_never_oversell(shop: Shop) -> None:
 
     async def order(order_id: UUID) -> int:
         try:
-            await stock.reserve(order_id, [(shop.variants["MUG"], 1)], tenant_id=shop.tenant_id, meta=META)
+            await inventory_services.reserve(
+                order_id, [(shop.variants["MUG"], 1)], tenant_id=shop.tenant_id, meta=META
+            )
         except Conflict:
             return 0
         return 1
 
     async def remove() -> int:
         try:
-            await stock.adjust(damaged, tenant_id=shop.tenant_id, meta=META)
+            await inventory_services.adjust(damaged, tenant_id=shop.tenant_id, meta=META)
         except Conflict:
             return 0
         return 1
@@ -210,7 +218,7 @@ async def test_orders_locking_the_same_rows_in_any_line_order_never_deadlock(sho
     async def order(n: int, order_id: UUID) -> int:
         lines = [(mug, 1), (cup, 1)] if n % 2 else [(cup, 1), (mug, 1)]
         try:
-            await stock.reserve(order_id, lines, tenant_id=shop.tenant_id, meta=META)
+            await inventory_services.reserve(order_id, lines, tenant_id=shop.tenant_id, meta=META)
         except Conflict:
             return 0
         return 1
@@ -224,9 +232,11 @@ async def test_orders_locking_the_same_rows_in_any_line_order_never_deadlock(sho
 async def test_commit_takes_reserved_stock_off_hand_as_sold(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
-    await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
 
-    await stock.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (3, 0)}
     held = (await inventory_tables.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id]
@@ -245,11 +255,13 @@ async def test_commit_takes_reserved_stock_off_hand_as_sold(shop: Shop) -> None:
 async def test_commit_twice_changes_nothing_the_second_time(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
-    await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
-    await stock.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
+    await inventory_services.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
     before = await shop.event_types()
 
-    await stock.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (3, 0)}
     assert await shop.event_types() == before
@@ -260,12 +272,12 @@ async def test_commit_of_a_split_line_settles_every_location(shop: Shop) -> None
     await shop.receive("MUG", "annex", 2)
     await shop.receive("CUP", "main", 1)
     order_id = await shop.order()
-    await stock.reserve(
+    await inventory_services.reserve(
         order_id, [(shop.variants["MUG"], 3), (shop.variants["CUP"], 1)],
         tenant_id=shop.tenant_id, meta=META,
     )
 
-    await stock.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert sorted((await shop.levels("MUG")).values()) == [(0, 0), (1, 0)]
     assert await shop.levels("CUP") == {"main": (0, 0)}
@@ -274,9 +286,11 @@ async def test_commit_of_a_split_line_settles_every_location(shop: Shop) -> None
 async def test_release_makes_held_stock_available_again(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
-    await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
 
-    await stock.release_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.release_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
     held = (await inventory_tables.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id]
@@ -288,10 +302,12 @@ async def test_release_makes_held_stock_available_again(shop: Shop) -> None:
 async def test_release_after_commit_changes_nothing(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
-    await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
-    await stock.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
+    await inventory_services.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
-    await stock.release_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.release_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (3, 0)}
 
@@ -299,11 +315,13 @@ async def test_release_after_commit_changes_nothing(shop: Shop) -> None:
 async def test_restock_returns_what_a_fulfilled_order_took_once(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
-    await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
-    await stock.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
+    await inventory_services.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
-    await stock.restock(order_id, tenant_id=shop.tenant_id, meta=META)
-    await stock.restock(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.restock(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.restock(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
     returned = await inventory_tables.list_adjustments(
@@ -316,9 +334,11 @@ async def test_restock_returns_what_a_fulfilled_order_took_once(shop: Shop) -> N
 async def test_restock_of_an_unfulfilled_order_changes_nothing(shop: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
-    await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
 
-    await stock.restock(order_id, tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.restock(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (5, 2)}
 
@@ -326,11 +346,13 @@ async def test_restock_of_an_unfulfilled_order_changes_nothing(shop: Shop) -> No
 async def test_another_tenant_cannot_settle_foreign_reservations(shop: Shop, other: Shop) -> None:
     await shop.receive("MUG", "main", 5)
     order_id = await shop.order()
-    await stock.reserve(order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META)
+    await inventory_services.reserve(
+        order_id, [(shop.variants["MUG"], 2)], tenant_id=shop.tenant_id, meta=META
+    )
 
-    await stock.commit_reservations(order_id, tenant_id=other.tenant_id, meta=META)
-    await stock.release_reservations(order_id, tenant_id=other.tenant_id, meta=META)
-    await stock.restock(order_id, tenant_id=other.tenant_id, meta=META)
+    await inventory_services.commit_reservations(order_id, tenant_id=other.tenant_id, meta=META)
+    await inventory_services.release_reservations(order_id, tenant_id=other.tenant_id, meta=META)
+    await inventory_services.restock(order_id, tenant_id=other.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (5, 2)}
     assert await inventory_tables.reservations_of([order_id], tenant_id=other.tenant_id) == {}
