@@ -8,7 +8,7 @@ from uuid import UUID
 
 from domain import catalog, inventory
 from domain.errors import Invalid, NotFound, require_valid
-from resolvers import catalog as catalog_resolvers
+from resolvers import catalog as resolve_catalog
 from resolvers import pagination
 from resolvers.context import Context
 from services import inventory as inventory_services
@@ -174,7 +174,7 @@ async def location_of(ctx: Context, location_id: UUID) -> inventory.Location:
 async def variant_of(ctx: Context, sku: str) -> catalog.Variant:
     """The variant of a stock row; its details are catalog data and need that scope too."""
     ctx.require(READ)
-    ctx.require(catalog_resolvers.READ)
+    ctx.require(resolve_catalog.READ)
     found = await ctx.loaders.variant_by_sku.load(sku)
     if found is None:
         raise NotFound("variant not found")

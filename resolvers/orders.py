@@ -6,7 +6,7 @@ from uuid import UUID
 
 from domain import catalog, orders
 from domain.errors import require_valid
-from resolvers import catalog as catalog_resolvers
+from resolvers import catalog as resolve_catalog
 from resolvers import loaders, pagination
 from resolvers.context import Context
 from services import orders as order_services
@@ -79,7 +79,7 @@ async def lines(ctx: Context, order_id: UUID) -> list[orders.OrderLine]:
 
 async def variant(ctx: Context, variant_id: UUID) -> catalog.Variant | None:
     """The variant a line was made from, as it is now (the line keeps its own snapshot)."""
-    ctx.require(catalog_resolvers.READ)
+    ctx.require(resolve_catalog.READ)
     return await ctx.loaders.variant.load(variant_id)
 
 
