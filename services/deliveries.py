@@ -8,7 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain import events, tracing
-from domain import flows as domain_flows
+from domain import flows as flow_domain
 from services import flows
 from tables import db
 from tables import webhooks as webhook_tables
@@ -29,7 +29,7 @@ async def apply(tenant: UUID, delivery: UUID) -> str:
         tracing.request_id.set(claimed.correlation_id)
         tracing.tenant.set(str(tenant))
         meta = events.WriteMeta(actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id)
-        payload = domain_flows.parse(claimed.flow, claimed.payload)
+        payload = flow_domain.parse(claimed.flow, claimed.payload)
         await flows.APPLY[claimed.flow](payload, tenant_id=tenant, meta=meta)
     log.info("delivery %s (%s %s) applied", delivery, claimed.flow, claimed.delivery_id)
     return "processed"

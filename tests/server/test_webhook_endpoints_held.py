@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from domain import webhooks as domain_webhooks
+from domain import webhooks as webhook_domain
 from server.embedded import free_port
 from tables import webhooks as webhook_tables
 from tests import webhooks as hooks
@@ -115,7 +115,7 @@ async def test_the_inbox_refuses_an_endpoint_whose_secrets_are_not_the_current_o
     [endpoint_a] = await webhook_tables.list_endpoints(tenant_id=tenant_a.id)
     forged = dataclasses.replace(endpoint_a, tenant_id=tenant_b.id)
 
-    def accept(endpoint: domain_webhooks.Endpoint) -> Awaitable[domain_webhooks.Receipt | None]:
+    def accept(endpoint: webhook_domain.Endpoint) -> Awaitable[webhook_domain.Receipt | None]:
         return webhook_tables.accept_signed(
             endpoint, delivery_id="d-1", payload='{"version": 1}', correlation_id=""
         )
@@ -194,7 +194,7 @@ async def test_when_every_read_of_the_endpoint_is_already_out_of_date_the_answer
     [before] = await webhook_tables.list_endpoints(tenant_id=tenant_a.id)
     await webhook_tables.rotate_secret(PURCHASE, tenant_id=tenant_a.id)
 
-    async def read_before_the_rotation(tenant_ref: str, flow: str) -> domain_webhooks.Endpoint:
+    async def read_before_the_rotation(tenant_ref: str, flow: str) -> webhook_domain.Endpoint:
         return before
 
     monkeypatch.setattr(webhook_tables, "find_endpoint", read_before_the_rotation)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from saq import Queue
 
-from domain import webhooks as domain_webhooks
+from domain import webhooks as webhook_domain
 from domain.config import Settings
 from tables import webhooks as webhook_tables
 from tests import webhooks as hooks
@@ -55,7 +55,7 @@ async def jobs(settings: Settings) -> AsyncIterator[Queue]:
     await found.disconnect()
 
 
-async def rows(tenant_id: Any) -> list[domain_webhooks.Delivery]:
+async def rows(tenant_id: Any) -> list[webhook_domain.Delivery]:
     return await webhook_tables.list_deliveries(tenant_id=tenant_id, limit=100)
 
 
@@ -102,7 +102,7 @@ def hub_with(signature: str) -> Signer:
 
 
 UNVERIFIED: dict[str, Signer] = {
-    "wrong secret": lambda t: (BODY, hooks.sign_standard(domain_webhooks.new_secret(), BODY)),
+    "wrong secret": lambda t: (BODY, hooks.sign_standard(webhook_domain.new_secret(), BODY)),
     "another tenant's secret": lambda t: (BODY, hooks.sign_standard(t.other_secret, BODY)),
     "another tenant's secret (hub)": lambda t: (BODY, hooks.sign_hub(t.other_secret, BODY)),
     "one byte of the body changed": lambda t: (
@@ -282,7 +282,7 @@ async def test_when_redis_is_down_a_verified_delivery_is_still_stored_and_acknow
 
     assert response.status_code == 202, response.text
     [stored] = await rows(target.tenant.id)
-    assert stored.status is domain_webhooks.DeliveryStatus.QUEUED
+    assert stored.status is webhook_domain.DeliveryStatus.QUEUED
 
 
 async def test_a_non_utf8_body_signed_correctly_is_422_and_writes_nothing(
