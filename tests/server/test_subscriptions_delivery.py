@@ -23,7 +23,7 @@ from domain import events, tenancy
 from tables import events as outbox
 from tests import live
 from tests import shop as shops
-from tests import webhooks as signed
+from tests import webhooks as hooks
 
 MODULES = tuple(tenancy.MODULES)
 QUIET = 1.0
@@ -113,11 +113,11 @@ async def adjust(api: live.Api, shop: shops.Shop, sku: str, delta: int, location
 
 async def post_webhook(api: live.Api, shop: shops.Shop, flow: str, payload: Any) -> None:
     """A signed delivery to the shop's `flow`, accepted by the API process."""
-    secret = await signed.endpoint(shop.tenant, flow)
-    body = signed.encode(payload)
+    secret = await hooks.endpoint(shop.tenant, flow)
+    body = hooks.encode(payload)
     async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
         response = await http.post(
-            signed.url(shop.tenant, flow), content=body, headers=signed.sign_standard(secret, body)
+            hooks.url(shop.tenant, flow), content=body, headers=hooks.sign_standard(secret, body)
         )
     assert response.status_code == 202, response.text
 
@@ -143,7 +143,7 @@ async def test_a_purchase_webhook_reaches_its_tenants_subscribers_and_never_anot
     async with listening(stack.api, shop, EVENTS, ORDER_UPDATED, INVENTORY_CHANGED) as mine, \
             listening(stack.api, other_shop, *every) as theirs:
         await post_webhook(stack.api, shop, "purchase-flow",
-                           signed.purchase("ext-1", [("TEE-S", 2, 1500), ("MUG", 1, 800)], 3800))
+                           hooks.purchase("ext-1", [("TEE-S", 2, 1500), ("MUG", 1, 800)], 3800))
 
         [order] = await received(mine, "1", ORDER_UPDATED, 1)
         made = await committed(shop)
@@ -164,10 +164,10 @@ async def test_an_inventory_webhook_reaches_only_its_tenant_while_another_tenant
     async with listening(stack.api, shop, EVENTS, INVENTORY_CHANGED) as mine, \
             listening(stack.api, other_shop, EVENTS, INVENTORY_CHANGED) as theirs:
         await post_webhook(stack.api, other_shop, "inventory-flow",
-                           signed.stock("adjust", [("MUG", "main", 4)]))
+                           hooks.stock("adjust", [("MUG", "main", 4)]))
         [their_change] = await received(theirs, "1", INVENTORY_CHANGED, 1)
         await post_webhook(stack.api, shop, "inventory-flow",
-                           signed.stock("adjust", [("TEE-M", "main", 7)]))
+                           hooks.stock("adjust", [("TEE-M", "main", 7)]))
 
         [my_event] = await received(mine, "0", EVENTS, 1)
         [my_change] = await received(mine, "1", INVENTORY_CHANGED, 1)

@@ -15,7 +15,7 @@ from domain import webhooks
 from domain.config import Settings
 from tables import webhooks as webhook_tables
 from tests import shop as shops
-from tests import webhooks as signed
+from tests import webhooks as hooks
 from tests.processes import cli
 from tests.workers.test_deliveries import MODULES, Pipeline, pipeline_for
 
@@ -27,8 +27,8 @@ def fields(stdout: str) -> dict[str, str]:
 
 async def dead(tenant_id: UUID, flow: str, payload: Any) -> webhooks.Delivery:
     """A delivery in the dead letter, as a rule it broke would have left it."""
-    stored = await signed.store(
-        tenant_id=tenant_id, flow=flow, delivery_id=signed.new_msg_id(), payload=payload,
+    stored = await hooks.store(
+        tenant_id=tenant_id, flow=flow, delivery_id=hooks.new_msg_id(), payload=payload,
         correlation_id="cli",
     )
     await webhook_tables.mark_failed(stored.id, "BAD_USER_INPUT: unknown sku", tenant_id=tenant_id, dead=True)
@@ -78,7 +78,7 @@ async def test_webhook_create_without_a_token_value_makes_a_random_one(
 async def test_webhook_create_of_an_existing_flow_fails_and_keeps_its_secret(
     tenant_a: Any, server_env: dict[str, str]
 ) -> None:
-    secret = await signed.endpoint(tenant_a, "purchase-flow")
+    secret = await hooks.endpoint(tenant_a, "purchase-flow")
 
     done = await cli(server_env, "webhook", "create", tenant_a.slug, "purchase-flow")
 
@@ -97,7 +97,7 @@ async def test_webhook_create_for_an_unknown_tenant_fails(server_env: dict[str, 
 async def test_webhook_rotate_prints_a_new_secret_and_keeps_the_previous_one_valid(
     tenant_a: Any, server_env: dict[str, str]
 ) -> None:
-    previous = await signed.endpoint(tenant_a, "inventory-flow")
+    previous = await hooks.endpoint(tenant_a, "inventory-flow")
 
     done = await cli(server_env, "webhook", "rotate", tenant_a.slug, "inventory-flow")
 
@@ -113,26 +113,26 @@ async def test_webhook_list_shows_each_endpoint_of_the_tenant_only(
     tenant_a: Any, tenant_b: Any, server_env: dict[str, str]
 ) -> None:
     for flow in ("sales-flow", "purchase-flow"):
-        await signed.endpoint(tenant_a, flow)
-    await signed.endpoint(tenant_b, "inventory-flow")
+        await hooks.endpoint(tenant_a, flow)
+    await hooks.endpoint(tenant_b, "inventory-flow")
 
     done = await cli(server_env, "webhook", "list", tenant_a.slug)
 
     assert done.returncode == 0, done.stderr
     assert [line.split("\t")[:4] for line in done.stdout.splitlines()] == [
-        ["purchase-flow", "enabled", signed.url(tenant_a, "purchase-flow"), "secrets=1"],
-        ["sales-flow", "enabled", signed.url(tenant_a, "sales-flow"), "secrets=1"],
+        ["purchase-flow", "enabled", hooks.url(tenant_a, "purchase-flow"), "secrets=1"],
+        ["sales-flow", "enabled", hooks.url(tenant_a, "sales-flow"), "secrets=1"],
     ]
 
 
 async def test_deliveries_list_filters_by_status_and_flow(
     tenant_a: Any, server_env: dict[str, str]
 ) -> None:
-    stock_dead = await dead(tenant_a.id, "inventory-flow", signed.stock("adjust", [("NOPE", "main", 1)]))
-    purchase_dead = await dead(tenant_a.id, "purchase-flow", signed.purchase("p-1", [("NOPE", 1, 1)], 1))
-    queued = await signed.store(
+    stock_dead = await dead(tenant_a.id, "inventory-flow", hooks.stock("adjust", [("NOPE", "main", 1)]))
+    purchase_dead = await dead(tenant_a.id, "purchase-flow", hooks.purchase("p-1", [("NOPE", 1, 1)], 1))
+    queued = await hooks.store(
         tenant_id=tenant_a.id, flow="inventory-flow", delivery_id="queued-1",
-        payload=signed.stock("set", [("NOPE", "main", 1)]), correlation_id="cli",
+        payload=hooks.stock("set", [("NOPE", "main", 1)]), correlation_id="cli",
     )
 
     every = await cli(server_env, "deliveries", "list", tenant_a.slug)
@@ -171,7 +171,7 @@ async def shop(make_tenant: Any) -> shops.Shop:
 async def test_deliveries_replay_by_id_has_the_worker_apply_the_delivery(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    wrong = await dead(shop.id, "inventory-flow", signed.stock("adjust", [("MUG", "main", 5)]))
+    wrong = await dead(shop.id, "inventory-flow", hooks.stock("adjust", [("MUG", "main", 5)]))
 
     done = await cli(pipeline.env, "deliveries", "replay", shop.tenant.slug, "--id", str(wrong.id))
 
@@ -184,9 +184,9 @@ async def test_deliveries_replay_by_id_has_the_worker_apply_the_delivery(
 async def test_deliveries_replay_by_flow_and_time_range_replays_only_those(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    before = await dead(shop.id, "inventory-flow", signed.stock("adjust", [("MUG", "main", 1)]))
-    inside = await dead(shop.id, "inventory-flow", signed.stock("adjust", [("MUG", "main", 2)]))
-    other_flow = await dead(shop.id, "purchase-flow", signed.purchase("p-2", [("MUG", 1, 800)], 800))
+    before = await dead(shop.id, "inventory-flow", hooks.stock("adjust", [("MUG", "main", 1)]))
+    inside = await dead(shop.id, "inventory-flow", hooks.stock("adjust", [("MUG", "main", 2)]))
+    other_flow = await dead(shop.id, "purchase-flow", hooks.purchase("p-2", [("MUG", 1, 800)], 800))
     since = inside.received_at.isoformat()
     until = (other_flow.received_at + timedelta(seconds=1)).isoformat()
 

@@ -22,7 +22,7 @@ from tables import events as outbox
 from tables import inventory as inventory_tables
 from tables.orders import OrderTable
 from tests import shop as shops
-from tests import webhooks as signed
+from tests import webhooks as hooks
 from tests.workers.test_deliveries import MODULES, Pipeline, pipeline_for
 
 ADJUSTMENTS = 60
@@ -42,7 +42,7 @@ async def processed(connection: asyncpg.Connection, tenant_id: UUID) -> int:
 
 
 async def post_all(pipeline: Pipeline, shop: shops.Shop, batch: list[tuple[str, Any]]) -> None:
-    secrets = {flow: await signed.endpoint(shop.tenant, flow) for flow in ("inventory-flow", "purchase-flow")}
+    secrets = {flow: await hooks.endpoint(shop.tenant, flow) for flow in ("inventory-flow", "purchase-flow")}
     for start in range(0, len(batch), 20):
         chunk = batch[start:start + 20]
         await asyncio.gather(*(pipeline.post(shop.tenant, f, secrets[f], payload) for f, payload in chunk))
@@ -75,8 +75,8 @@ async def test_a_worker_killed_mid_batch_and_restarted_applies_every_delivery_ex
     rng = random.Random(4)
     deltas = [rng.randint(-3, 9) for _ in range(ADJUSTMENTS)]
     quantities = {f"crash-{n}": rng.randint(1, 3) for n in range(ORDERS)}
-    batch = [("inventory-flow", signed.stock("adjust", [("MUG", "main", d)], "correction")) for d in deltas]
-    batch += [("purchase-flow", signed.purchase(ref, [("TEE-S", q, 1500)], q * 1500))
+    batch = [("inventory-flow", hooks.stock("adjust", [("MUG", "main", d)], "correction")) for d in deltas]
+    batch += [("purchase-flow", hooks.purchase(ref, [("TEE-S", q, 1500)], q * 1500))
               for ref, q in quantities.items()]
     rng.shuffle(batch)
     assert settings.database_url is not None

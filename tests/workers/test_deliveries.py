@@ -39,7 +39,7 @@ from tables import payments as payment_tables
 from tables import webhooks as webhook_tables
 from tables.orders import OrderTable
 from tests import shop as shops
-from tests import webhooks as signed
+from tests import webhooks as hooks
 from tests.documents import META
 from tests.processes import spawn, stop
 from workers import deliveries
@@ -92,10 +92,10 @@ class Pipeline:
         self, tenant: Any, flow: str, secret: str, payload: Any, **headers: str
     ) -> UUID:
         """Deliver `payload`, signed; the id of the accepted (202) delivery."""
-        body = signed.encode(payload)
+        body = hooks.encode(payload)
         response = await self.http.post(
-            signed.url(tenant, flow), content=body,
-            headers={**signed.sign_standard(secret, body), **headers},
+            hooks.url(tenant, flow), content=body,
+            headers={**hooks.sign_standard(secret, body), **headers},
         )
         assert response.status_code == 202, response.text
         return UUID(response.json()["id"])
@@ -215,8 +215,8 @@ async def store(shop: shops.Shop, units: int = 10) -> UUID:
 async def test_purchase_flow_records_the_order_at_the_shops_prices(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
-    order = signed.purchase("ext-1", [("TEE-S", 2, 1500), ("MUG", 1, 800)], 3800)
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
+    order = hooks.purchase("ext-1", [("TEE-S", 2, 1500), ("MUG", 1, 800)], 3800)
 
     delivery = await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
 
@@ -241,8 +241,8 @@ async def dead_letter(pipeline: Pipeline, tenant: Any) -> list[dict[str, Any]]:
     return [edge["node"] for edge in body["data"]["webhookDeliveries"]["edges"]]
 
 
-def in_currency(currency: str, ref: str, items: list[signed.PricedItem]) -> dict[str, Any]:
-    payload = signed.purchase(ref, items, sum(quantity * price for _, quantity, price in items))
+def in_currency(currency: str, ref: str, items: list[hooks.PricedItem]) -> dict[str, Any]:
+    payload = hooks.purchase(ref, items, sum(quantity * price for _, quantity, price in items))
     payload["order"]["currency"] = currency
     return payload
 
@@ -267,7 +267,7 @@ async def test_a_purchase_that_contradicts_the_shop_is_dead_with_the_reason_and_
     case: str, pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     """Only the shop's data shows it, so it is accepted (202), then dead-lettered: never repriced."""
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
     order, reason = CONTRADICTIONS[case]
 
     delivery = await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
@@ -292,7 +292,7 @@ async def test_a_purchase_at_a_price_list_price_in_its_currency_is_recorded_at_t
         dollars.id, shop.variants["TEE-S"], catalog.Money(1700, "USD"), None,
         tenant_id=shop.id, meta=META,
     )
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
 
     delivery = await pipeline.deliver(
         shop.tenant, "purchase-flow", secret, in_currency("USD", "ext-us", [("TEE-S", 2, 1700)])
@@ -304,9 +304,9 @@ async def test_a_purchase_at_a_price_list_price_in_its_currency_is_recorded_at_t
 
 
 async def test_purchase_flow_finds_the_customer_by_email(pipeline: Pipeline, shop: shops.Shop) -> None:
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
     email = f"BUYER@{shop.tenant.slug}.example"
-    order = signed.purchase("ext-2", [("MUG", 1, 800)], 800, email=email)
+    order = hooks.purchase("ext-2", [("MUG", 1, 800)], 800, email=email)
 
     await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
 
@@ -317,8 +317,8 @@ async def test_purchase_flow_finds_the_customer_by_email(pipeline: Pipeline, sho
 async def test_purchase_flow_creates_a_customer_for_a_new_email(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
-    order = signed.purchase("ext-3", [("MUG", 1, 800)], 800, email="new@elsewhere.example")
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
+    order = hooks.purchase("ext-3", [("MUG", 1, 800)], 800, email="new@elsewhere.example")
 
     await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
 
@@ -328,8 +328,8 @@ async def test_purchase_flow_creates_a_customer_for_a_new_email(
 
 
 async def test_purchase_flow_reserves_the_orders_stock(pipeline: Pipeline, shop: shops.Shop) -> None:
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
-    order = signed.purchase("ext-4", [("TEE-M", 3, 1500)], 4500)
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
+    order = hooks.purchase("ext-4", [("TEE-M", 3, 1500)], 4500)
 
     await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
 
@@ -341,8 +341,8 @@ async def test_purchase_flow_reserves_the_orders_stock(pipeline: Pipeline, shop:
 async def test_inventory_flow_set_counts_stock_and_keeps_the_change_in_history(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "inventory-flow")
-    counts = signed.stock("set", [("TEE-S", "main", 25), ("MUG", "main", 4)])
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    counts = hooks.stock("set", [("TEE-S", "main", 25), ("MUG", "main", 4)])
 
     await pipeline.deliver(shop.tenant, "inventory-flow", secret, counts)
 
@@ -358,9 +358,9 @@ async def test_inventory_flow_set_counts_stock_and_keeps_the_change_in_history(
 async def test_inventory_flow_adjust_changes_stock_and_keeps_the_change_in_history(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "inventory-flow")
-    received = signed.stock("adjust", [("TEE-S", "main", 5)], reason="received")
-    damaged = signed.stock("adjust", [("MUG", "main", -2)], reason="damaged")
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    received = hooks.stock("adjust", [("TEE-S", "main", 5)], reason="received")
+    damaged = hooks.stock("adjust", [("MUG", "main", -2)], reason="damaged")
 
     for payload in (received, damaged):
         await pipeline.deliver(shop.tenant, "inventory-flow", secret, payload)
@@ -375,8 +375,8 @@ async def test_sales_flow_sale_is_an_order_paid_in_full_and_fulfilled(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     await store(shop)
-    secret = await signed.endpoint(shop.tenant, "sales-flow")
-    sale = signed.sale("pos-1", "sale", "store", [("TEE-S", 2, 1400)], 2800)
+    secret = await hooks.endpoint(shop.tenant, "sales-flow")
+    sale = hooks.sale("pos-1", "sale", "store", [("TEE-S", 2, 1400)], 2800)
 
     await pipeline.deliver(shop.tenant, "sales-flow", secret, sale)
 
@@ -392,8 +392,8 @@ async def test_sales_flow_sale_sells_the_stock_at_the_named_location(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     store_id = await store(shop)
-    secret = await signed.endpoint(shop.tenant, "sales-flow")
-    sale = signed.sale("pos-2", "sale", "store", [("TEE-S", 2, 1400)], 2800)
+    secret = await hooks.endpoint(shop.tenant, "sales-flow")
+    sale = hooks.sale("pos-2", "sale", "store", [("TEE-S", 2, 1400)], 2800)
 
     await pipeline.deliver(shop.tenant, "sales-flow", secret, sale)
 
@@ -406,8 +406,8 @@ async def test_sales_flow_return_restocks_at_the_named_location(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     store_id = await store(shop)
-    secret = await signed.endpoint(shop.tenant, "sales-flow")
-    returned = signed.sale("pos-3", "return", "store", [("MUG", 1, 800)], 800)
+    secret = await hooks.endpoint(shop.tenant, "sales-flow")
+    returned = hooks.sale("pos-3", "return", "store", [("MUG", 1, 800)], 800)
 
     await pipeline.deliver(shop.tenant, "sales-flow", secret, returned)
 
@@ -419,8 +419,8 @@ async def test_sales_flow_return_restocks_at_the_named_location(
 async def test_a_delivery_job_run_again_after_it_completed_applies_nothing(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "inventory-flow")
-    adjust = signed.stock("adjust", [("TEE-S", "main", 5)])
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    adjust = hooks.stock("adjust", [("TEE-S", "main", 5)])
     delivery_id = await pipeline.post(shop.tenant, "inventory-flow", secret, adjust)
     await pipeline.settled(shop.id, delivery_id)
     events_before = await shop.event_types()
@@ -438,14 +438,14 @@ async def test_a_hub_signed_adjustment_replayed_under_new_or_missing_ids_is_appl
 ) -> None:
     """X-Hub-Signature-256 signs only the body: a captured body is the same delivery (within the
     replay window) whatever delivery id is put beside it."""
-    secret = await signed.endpoint(shop.tenant, "inventory-flow")
-    body = signed.encode(signed.stock("adjust", [("TEE-S", "main", 7)]))
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    body = hooks.encode(hooks.stock("adjust", [("TEE-S", "main", 7)]))
     ids = [{"x-github-delivery": "gh-1"}, {"x-github-delivery": "gh-2"}, {}, {"x-delivery-id": "gh-1"}]
 
     answers = [
         await pipeline.http.post(
-            signed.url(shop.tenant, "inventory-flow"), content=body,
-            headers={**signed.sign_hub(secret, body), **given},
+            hooks.url(shop.tenant, "inventory-flow"), content=body,
+            headers={**hooks.sign_hub(secret, body), **given},
         )
         for given in ids
     ]
@@ -460,9 +460,9 @@ async def test_a_hub_signed_adjustment_replayed_under_new_or_missing_ids_is_appl
 
 
 async def test_two_attempts_at_one_delivery_at_once_apply_it_once(shop: shops.Shop) -> None:
-    stored = await signed.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
-        payload=signed.stock("adjust", [("MUG", "main", 3)]), correlation_id="twice",
+    stored = await hooks.store(
+        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
+        payload=hooks.stock("adjust", [("MUG", "main", 3)]), correlation_id="twice",
     )
     attempt = {"tenant_id": str(shop.id), "delivery_id": str(stored.id)}
 
@@ -476,8 +476,8 @@ async def test_two_attempts_at_one_delivery_at_once_apply_it_once(shop: shops.Sh
 async def test_a_delivery_naming_an_unknown_sku_is_dead_at_once_with_the_error(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "inventory-flow")
-    adjust = signed.stock("adjust", [("NOPE", "main", 5)])
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    adjust = hooks.stock("adjust", [("NOPE", "main", 5)])
 
     delivery_id = await pipeline.post(shop.tenant, "inventory-flow", secret, adjust)
     delivery = await pipeline.settled(shop.id, delivery_id)
@@ -491,8 +491,8 @@ async def test_a_delivery_naming_an_unknown_sku_is_dead_at_once_with_the_error(
 async def test_a_purchase_short_of_stock_is_dead_at_once_and_orders_nothing(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
-    order = signed.purchase("ext-short", [("TEE-S", 11, 1500)], 16500)
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
+    order = hooks.purchase("ext-short", [("TEE-S", 11, 1500)], 16500)
 
     delivery = await pipeline.deliver(shop.tenant, "purchase-flow", secret, order)
 
@@ -523,8 +523,8 @@ async def outage(settings: Settings, tenant_id: UUID) -> AsyncIterator[None]:
 async def test_a_failing_delivery_is_retried_with_backoff_then_dead_lettered(
     pipeline: Pipeline, shop: shops.Shop, settings: Settings
 ) -> None:
-    secret = await signed.endpoint(shop.tenant, "inventory-flow")
-    adjust = signed.stock("adjust", [("TEE-S", "main", 5)])
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    adjust = hooks.stock("adjust", [("TEE-S", "main", 5)])
 
     async with outage(settings, shop.id):
         delivery_id = await pipeline.post(shop.tenant, "inventory-flow", secret, adjust)
@@ -541,9 +541,9 @@ async def test_a_failing_delivery_is_retried_with_backoff_then_dead_lettered(
 async def test_a_delivery_whose_last_attempt_times_out_is_dead_lettered(
     pipeline: Pipeline, shop: shops.Shop, settings: Settings
 ) -> None:
-    stored = await signed.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
-        payload=signed.stock("adjust", [("MUG", "main", 4)]), correlation_id="slow",
+    stored = await hooks.store(
+        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
+        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="slow",
     )
     key = deliveries.job_key(stored.id)
     connection = await owner(settings)
@@ -568,8 +568,8 @@ async def test_replay_by_id_applies_a_dead_delivery_once_its_cause_is_fixed(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     admin = pipeline.as_admin(shop.tenant)
-    secret = await signed.endpoint(shop.tenant, "inventory-flow")
-    adjust = signed.stock("adjust", [("NEW-1", "main", 5)])
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    adjust = hooks.stock("adjust", [("NEW-1", "main", 5)])
     delivery_id = await pipeline.post(shop.tenant, "inventory-flow", secret, adjust)
     assert (await pipeline.settled(shop.id, delivery_id)).status == DEAD
     await catalog_services.create_product(
@@ -591,17 +591,17 @@ async def test_replay_by_flow_and_time_range_applies_only_the_dead_deliveries_in
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     admin = pipeline.as_admin(shop.tenant)
-    purchase = await signed.endpoint(shop.tenant, "purchase-flow")
-    stock = await signed.endpoint(shop.tenant, "inventory-flow")
+    purchase = await hooks.endpoint(shop.tenant, "purchase-flow")
+    stock = await hooks.endpoint(shop.tenant, "inventory-flow")
 
     async def dead(flow: str, secret: str, payload: Any) -> webhooks.Delivery:
         delivery = await pipeline.deliver(shop.tenant, flow, secret, payload)
         assert delivery.status == DEAD
         return delivery
 
-    before = await dead("purchase-flow", purchase, signed.purchase("ext-a", [("TEE-S", 12, 1500)], 18000))
-    inside = await dead("purchase-flow", purchase, signed.purchase("ext-b", [("TEE-S", 12, 1500)], 18000))
-    other_flow = await dead("inventory-flow", stock, signed.stock("adjust", [("NOPE", "main", 1)]))
+    before = await dead("purchase-flow", purchase, hooks.purchase("ext-a", [("TEE-S", 12, 1500)], 18000))
+    inside = await dead("purchase-flow", purchase, hooks.purchase("ext-b", [("TEE-S", 12, 1500)], 18000))
+    other_flow = await dead("inventory-flow", stock, hooks.stock("adjust", [("NOPE", "main", 1)]))
     await inventory_services.set_stock(
         shop.variants["TEE-S"], shop.location_id, 30, "restocked", tenant_id=shop.id, meta=META
     )
@@ -619,8 +619,8 @@ async def test_replay_by_flow_and_time_range_applies_only_the_dead_deliveries_in
 
 async def accepted_long_ago(settings: Settings, shop: shops.Shop, payload: Any) -> UUID:
     """A delivery in the inbox whose job never reached Redis, last touched two minutes ago."""
-    stored = await signed.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
+    stored = await hooks.store(
+        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
         payload=payload, correlation_id="lost",
     )
     connection = await owner(settings)
@@ -636,7 +636,7 @@ async def accepted_long_ago(settings: Settings, shop: shops.Shop, payload: Any) 
 async def test_the_sweeper_enqueues_a_delivery_whose_job_was_lost_and_it_is_applied(
     pipeline: Pipeline, shop: shops.Shop, settings: Settings
 ) -> None:
-    delivery_id = await accepted_long_ago(settings, shop, signed.stock("adjust", [("MUG", "main", 4)]))
+    delivery_id = await accepted_long_ago(settings, shop, hooks.stock("adjust", [("MUG", "main", 4)]))
 
     swept = await pipeline.jobs.apply("sweep", timeout=20, poll_interval=0.1)
 
@@ -648,9 +648,9 @@ async def test_the_sweeper_enqueues_a_delivery_whose_job_was_lost_and_it_is_appl
 async def test_the_sweeper_leaves_a_recent_delivery_to_its_job(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
-    stored = await signed.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=signed.new_msg_id(),
-        payload=signed.stock("adjust", [("MUG", "main", 4)]), correlation_id="recent",
+    stored = await hooks.store(
+        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
+        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="recent",
     )
 
     await pipeline.jobs.apply("sweep", timeout=20, poll_interval=0.1)
@@ -664,8 +664,8 @@ async def test_the_request_id_is_the_correlation_id_of_the_job_and_its_events(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     request_id = f"trace-{uuid.uuid4().hex}"
-    secret = await signed.endpoint(shop.tenant, "purchase-flow")
-    order = signed.purchase("ext-trace", [("MUG", 1, 800)], 800, email="traced@elsewhere.example")
+    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
+    order = hooks.purchase("ext-trace", [("MUG", 1, 800)], 800, email="traced@elsewhere.example")
 
     delivery_id = await pipeline.post(
         shop.tenant, "purchase-flow", secret, order, **{"x-request-id": request_id}
