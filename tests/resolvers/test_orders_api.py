@@ -15,7 +15,7 @@ from services import pricing as pricing_services
 from tables import catalog as catalog_tables
 from tables import events as outbox
 from tests.documents import META, codes, error_codes, error_fields, payload
-from tests.server.test_query_count import query_log  # noqa: F401  (a fixture)
+from tests.resolvers.test_query_count import query_log  # noqa: F401  (a fixture)
 from tests.shop import CHANGES, CREATE_ORDER, MODULES, ORDER, ORDER_BY_NUMBER, ORDERS, Shop, open_shop
 
 STATES = ("PENDING", "PAID", "FULFILLED", "CANCELLED", "REFUNDED")
