@@ -4,6 +4,7 @@ and a service override is checked when the extension is declared."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,28 @@ def test_an_extension_part_overriding_a_missing_service_fails_when_declared() ->
 
     with pytest.raises(TypeError, match="metric"):
         Extension(slug="typo", when={"metrics": Extension(slug="typo-metrics", services=typo)})
+
+
+def test_importing_an_extension_that_overrides_a_missing_service_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "typo_extension"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "schema.py").write_text(
+        "import dataclasses\n"
+        "from schema.modules import Extension\n"
+        "EXTENSION = Extension(slug='typo', services=lambda s: dataclasses.replace(s, pricing=None))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with pytest.raises(TypeError, match="pricing"):
+        importlib.import_module("typo_extension.schema")
+
+
+def test_services_must_return_the_services() -> None:
+    with pytest.raises(TypeError, match="must return the Services"):
+        Extension(slug="odd", services=lambda services: catalog.DefaultCatalogRules())  # type: ignore[arg-type,return-value]
 
 
 def test_installed_extensions_come_from_their_entry_points() -> None:
