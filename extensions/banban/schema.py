@@ -10,7 +10,7 @@ import strawberry
 
 from extensions.banban import fashion
 from extensions.banban import resolvers as resolve_fashion
-from resolvers import catalog as resolve
+from resolvers import catalog as resolve_catalog
 from resolvers.context import DomainServices
 from schema import catalog, metrics
 from schema.common import Ctx
@@ -45,7 +45,7 @@ class FashionQuery:
         self, info: Ctx, season: str, collection: str | None = None, first: int | None = 50
     ) -> list[catalog.Product]:
         wanted = {"season": season} | ({"collection": collection} if collection else {})
-        found = await resolve.find_by_attributes(info.context, wanted, first)
+        found = await resolve_catalog.find_by_attributes(info.context, wanted, first)
         return [catalog.Product.from_domain(p) for p in found]
 
 
