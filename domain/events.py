@@ -77,6 +77,7 @@ READ_SCOPES: Mapping[str, str] = {
     "order": "orders:read",
     "payment": "payments:read",
     "metrics": "metrics:read",
+    "shipment": "shipping:read",
 }
 
 

@@ -43,6 +43,7 @@ MODULES: Mapping[str, ModuleSpec] = {
     ),
     "payments": ModuleSpec("payments", requires=("orders",), scopes=("payments:read", "payments:write")),
     "metrics": ModuleSpec("metrics", requires=("orders",), scopes=("metrics:read", "metrics:write")),
+    "shipping": ModuleSpec("shipping", requires=("orders",), scopes=("shipping:read", "shipping:write")),
 }
 EXTENSIONS: Mapping[str, ExtensionSpec] = {
     "banban": ExtensionSpec("banban", requires=("catalog",)),

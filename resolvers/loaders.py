@@ -17,6 +17,7 @@ from tables import inventory as inventory_tables
 from tables import orders as order_tables
 from tables import payments as payment_tables
 from tables import pricing as pricing_tables
+from tables import shipping as shipping_tables
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -63,6 +64,8 @@ class Loaders:
     order_history = _Lazy(lambda tenant: _grouped(order_tables.histories, tenant))
     payment = _Lazy(lambda tenant: _by_key(payment_tables.get_payments, tenant))
     order_payments = _Lazy(lambda tenant: _grouped(payment_tables.payments_of, tenant))
+    shipment = _Lazy(lambda tenant: _by_key(shipping_tables.get_shipments, tenant))
+    order_shipments = _Lazy(lambda tenant: _grouped(shipping_tables.shipments_of, tenant))
 
     def __init__(self, tenant_id: UUID) -> None:
         self.tenant_id = tenant_id

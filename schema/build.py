@@ -27,6 +27,7 @@ from schema import (
     orders,
     payments,
     pricing,
+    shipping,
     subscriptions,
     tenants,
     webhooks,
@@ -64,6 +65,7 @@ MODULES: dict[str, Module] = {
         slug="payments", query=payments.PaymentQuery, mutation=payments.PaymentMutation,
         type_overrides=(payments.OrderWithPayments,),
     ),
+    "shipping": shipping.MODULE,
     "inventory": Module(
         slug="inventory", query=inventory.InventoryQuery, mutation=inventory.InventoryMutation,
         subscription=subscriptions.InventorySubscription,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain import catalog, customers, events, inventory, orders, payments, pricing, tenancy
+from server import demo_shipping
 from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import inventory as inventory_tables
@@ -36,6 +37,7 @@ async def commerce(tenant: tenancy.Tenant, skus: Sequence[str], *, meta: events.
         for draft in CUSTOMERS
     ]
     await _orders(tenant, list(skus), buyers, meta=meta)
+    await demo_shipping.shipments(tenant, meta=meta)
 
 
 async def _stock(

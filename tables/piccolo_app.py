@@ -12,6 +12,7 @@ from tables import (
     orders,
     payments,
     pricing,
+    shipping,
     tenants,
     webhooks,
 )
@@ -39,6 +40,8 @@ APP_CONFIG = AppConfig(
         orders.OrderLineTable,
         payments.PaymentTable,
         metrics.MetricTable,
+        shipping.ShipmentTable,
+        shipping.ShipmentLineTable,
         webhooks.EndpointTable,
         webhooks.InboxTable,
     ],
