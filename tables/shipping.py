@@ -173,11 +173,10 @@ async def change_status(
     ships the order's last units fulfils the order through the orders' own status change
     (which commits its reserved stock), in the same transaction."""
     async with db.transaction(tenant_id=tenant_id):
-        found = (await get_shipments([change.shipment_id], tenant_id=tenant_id)).get(change.shipment_id)
-        if found is None:
-            raise NotFound("shipment not found")
-        order = await order_tables.lock(found.order_id, tenant_id=tenant_id)
-        current = (await get_shipments([found.id], tenant_id=tenant_id))[found.id]
+        order = await order_tables.lock(await _order_of(change.shipment_id, tenant_id=tenant_id),
+                                        tenant_id=tenant_id)
+        held = (await shipments_of([order.id], tenant_id=tenant_id))[order.id]
+        [current] = [found for found in held if found.id == change.shipment_id]
         shipping.check_transition(current, change.to)
         if change.to == shipping.ShipmentStatus.SHIPPED:
             shipping.check_shippable(order)
@@ -185,14 +184,26 @@ async def change_status(
         changed = events.draft(
             shipping.STATUS_CHANGED, shipment.id, shipping.status_payload(shipment, current.status)
         )
+        after = [shipment if found.id == shipment.id else found for found in held]
         shipped = change.to == shipping.ShipmentStatus.SHIPPED
-        if shipped and await _completes(order, tenant_id=tenant_id):
+        if shipped and await _completes(order, after, tenant_id=tenant_id):
             order = await order_tables.apply_status(
                 order, orders.OrderStatus.FULFILLED, tenant_id=tenant_id, meta=meta, preceding=[changed]
             )
         else:
             await outbox.append([changed], tenant_id=tenant_id, meta=meta)
     return shipment, order
+
+
+async def _order_of(shipment_id: UUID, *, tenant_id: UUID) -> UUID:
+    async with db.transaction(tenant_id=tenant_id):
+        row = await ShipmentTable.select(ShipmentTable.order_id).where(
+            ShipmentTable.tenant_id == tenant_id, ShipmentTable.id == shipment_id
+        ).first()
+    if row is None:
+        raise NotFound("shipment not found")
+    order_id: UUID = row["order_id"]
+    return order_id
 
 
 async def _update(
@@ -216,9 +227,10 @@ async def _update(
     return _shipment(rows[0], current.lines)
 
 
-async def _completes(order: orders.Order, *, tenant_id: UUID) -> bool:
+async def _completes(
+    order: orders.Order, held: Sequence[shipping.Shipment], *, tenant_id: UUID
+) -> bool:
     if order.status != orders.OrderStatus.PAID:
         return False
     lines = (await order_tables.lines_of([order.id], tenant_id=tenant_id)).get(order.id, [])
-    held = (await shipments_of([order.id], tenant_id=tenant_id)).get(order.id, [])
     return shipping.completes(order, lines, held)
