@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # MAX_SKU
 HANDLE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_PRICE_MINOR = 10**12
 MAX_TITLE = 200
 MAX_HANDLE = 120
 MAX_SKU = 64
+SKU = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SKU - 1}}}")
 
 
 class ProductStatus(enum.Enum):

@@ -169,7 +169,7 @@ def _refuse_unstorable(data: Any, errors: dict[str, str]) -> None:
 
 
 def _item(reader: _Reader, data: Any, path: str, *, priced: bool) -> Item:
-    sku = reader.text(data, f"{path}.sku", limit=64)
+    sku = reader.text(data, f"{path}.sku", limit=catalog.MAX_SKU)
     quantity = reader.whole(data, f"{path}.quantity", minimum=1, maximum=inventory.MAX_QUANTITY)
     unit_price = reader.whole(
         data, f"{path}.unitPrice", minimum=0, maximum=catalog.MAX_PRICE_MINOR
@@ -215,8 +215,8 @@ def _stock_line(reader: _Reader, data: Any, path: str, mode: str) -> StockLine:
         reader.errors[f"{path}.reason"] = f"must be one of {', '.join(REASONS)}"
     quantity = reader.whole(data, f"{path}.quantity", minimum=0 if mode == "set" else None)
     return StockLine(
-        sku=reader.text(data, f"{path}.sku", limit=64),
-        location=reader.text(data, f"{path}.location", limit=64),
+        sku=reader.text(data, f"{path}.sku", limit=catalog.MAX_SKU),
+        location=reader.text(data, f"{path}.location", limit=inventory.MAX_HANDLE),
         quantity=quantity,
         reason=reason or "correction",
     )
@@ -238,8 +238,8 @@ def _sale(reader: _Reader, data: Any) -> Sale:
     return Sale(
         sale_id=reader.text(sale, "sale.id"),
         kind=kind,
-        location=reader.text(sale, "sale.location", limit=64),
-        currency=reader.text(sale, "sale.currency", limit=3),
+        location=reader.text(sale, "sale.location", limit=inventory.MAX_HANDLE),
+        currency=reader.currency(sale, "sale.currency"),
         items=reader.items(sale, "sale.items", lambda v, p: _item(reader, v, p, priced=True)),
         total=reader.whole(sale, "sale.total", minimum=0, maximum=catalog.MAX_PRICE_MINOR),
     )

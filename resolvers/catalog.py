@@ -10,10 +10,12 @@ from domain import catalog
 from domain.errors import NotFound, require_valid
 from resolvers import pagination
 from resolvers.context import Context
+from services import catalog as catalog_services
 from tables import catalog as catalog_tables
 
 READ = "catalog:read"
 WRITE = "catalog:write"
+SORT_KINDS = pagination.sort_kinds(catalog.ProductSort, catalog.Product)
 
 
 async def product(ctx: Context, product_id: UUID) -> catalog.Product | None:
@@ -38,8 +40,8 @@ async def products(
 ) -> pagination.Page[catalog.Product]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
-    key = None if after is None else pagination.decode(after, order)
+    order = pagination.ordering(sort.value, descending)
+    key = None if after is None else pagination.decode(after, order, SORT_KINDS[sort.value])
     rows = await catalog_tables.list_products(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
         after=key, limit=size + 1,
@@ -75,7 +77,7 @@ async def create_product(
     for index, variant in enumerate(variants):
         errors.update(rules.check_variant(variant, f"input.variants[{index}]"))
     require_valid(errors)
-    return await catalog_tables.create_product(draft, variants, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await catalog_services.create_product(draft, variants, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def update_product(
@@ -85,7 +87,7 @@ async def update_product(
     current = await _existing_product(ctx, product_id)
     draft = patch.apply(current)
     require_valid(ctx.services.catalog_rules.check_product(draft))
-    updated = await catalog_tables.update_product(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    updated = await catalog_services.update_product(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
     ctx.loaders.product.clear(product_id)
     ctx.loaders.product.prime(product_id, updated)
     return updated
@@ -102,7 +104,7 @@ async def add_variant(
 ) -> catalog.Variant:
     ctx.require(WRITE)
     require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
-    return await catalog_tables.add_variant(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await catalog_services.add_variant(product_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def update_variant(
@@ -112,7 +114,7 @@ async def update_variant(
     current = await catalog_tables.get_variant(variant_id, tenant_id=ctx.tenant_id)
     draft = patch.apply(current)
     require_valid(ctx.services.catalog_rules.check_variant(draft, "input"))
-    return await catalog_tables.update_variant(variant_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await catalog_services.update_variant(variant_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def create_category(
@@ -125,7 +127,7 @@ async def create_category(
     if not catalog.HANDLE.fullmatch(handle):
         errors["input.handle"] = "must be lowercase words joined by '-'"
     require_valid(errors)
-    return await catalog_tables.create_category(
+    return await catalog_services.create_category(
         name=name, handle=handle, parent_id=parent_id, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
 

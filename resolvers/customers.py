@@ -10,6 +10,7 @@ from domain import customers
 from domain.errors import NotFound, require_valid
 from resolvers import loaders, pagination
 from resolvers.context import Context
+from services import customers as customer_services
 from tables import customers as customer_tables
 
 READ = "customers:read"
@@ -43,7 +44,7 @@ async def customers_page(
 ) -> pagination.Page[customers.Customer]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(sort.value, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await customer_tables.list_customers(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
@@ -65,7 +66,7 @@ async def create_customer(
     for index, address in enumerate(addresses):
         errors.update(customers.check_address(address, f"input.addresses[{index}]"))
     require_valid(errors)
-    return await customer_tables.create_customer(
+    return await customer_services.create_customer(
         draft, addresses, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
 
@@ -77,7 +78,7 @@ async def update_customer(
     current = await _existing(ctx, customer_id)
     draft = customers.normalize(patch.apply(current))
     require_valid(customers.check_customer(draft))
-    updated = await customer_tables.update_customer(
+    updated = await customer_services.update_customer(
         customer_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     _forget(ctx, current)
@@ -89,7 +90,7 @@ async def add_address(
 ) -> customers.Customer:
     ctx.require(WRITE)
     require_valid(customers.check_address(draft))
-    await customer_tables.add_address(customer_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    await customer_services.add_address(customer_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
     return await _fresh(ctx, customer_id)
 
 
@@ -97,7 +98,7 @@ async def update_address(
     ctx: Context, address_id: UUID, patch: customers.AddressPatch
 ) -> customers.Customer:
     ctx.require(WRITE)
-    updated = await customer_tables.update_address(
+    updated = await customer_services.update_address(
         address_id, patch, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     return await _fresh(ctx, updated.customer_id)
@@ -105,7 +106,7 @@ async def update_address(
 
 async def remove_address(ctx: Context, address_id: UUID) -> customers.Customer:
     ctx.require(WRITE)
-    removed = await customer_tables.remove_address(address_id, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    removed = await customer_services.remove_address(address_id, tenant_id=ctx.tenant_id, meta=ctx.meta)
     return await _fresh(ctx, removed.customer_id)
 
 

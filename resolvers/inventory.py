@@ -8,13 +8,14 @@ from uuid import UUID
 
 from domain import catalog, inventory
 from domain.errors import Invalid, NotFound, require_valid
+from resolvers import catalog as catalog_resolvers
 from resolvers import pagination
 from resolvers.context import Context
+from services import inventory as inventory_services
 from tables import inventory as inventory_tables
 
 READ = "inventory:read"
 WRITE = "inventory:write"
-CATALOG_READ = "catalog:read"
 HISTORY_ORDER = "created_at"
 
 
@@ -42,7 +43,7 @@ async def locations(ctx: Context, active: bool | None) -> list[inventory.Locatio
 async def create_location(ctx: Context, draft: inventory.LocationDraft) -> inventory.Location:
     ctx.require(WRITE)
     require_valid(inventory.check_location(draft))
-    return await inventory_tables.create_location(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await inventory_services.create_location(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def update_location(
@@ -54,7 +55,7 @@ async def update_location(
         raise NotFound("location not found")
     draft = patch.apply(current)
     require_valid(inventory.check_location(draft))
-    updated = await inventory_tables.update_location(
+    updated = await inventory_services.update_location(
         location_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     ctx.loaders.location.clear(location_id)
@@ -73,7 +74,7 @@ async def stock_levels(
 ) -> pagination.Page[inventory.StockLevel]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(sort.value, descending)
     key = None if after is None else _stock_cursor(pagination.decode(after, order), sort)
     rows = await inventory_tables.list_levels(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
@@ -113,7 +114,7 @@ async def stock_adjustments(
 ) -> pagination.Page[inventory.Adjustment]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{HISTORY_ORDER}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(HISTORY_ORDER, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await inventory_tables.list_adjustments(
         tenant_id=ctx.tenant_id, where=where, descending=descending, after=key, limit=size + 1,
@@ -127,7 +128,7 @@ async def adjust_stock(
     ctx.require(WRITE)
     change = inventory.Change(await _variant_id(ctx, ref), location_id, delta, reason, note)
     require_valid(inventory.check_change(change))
-    return await inventory_tables.adjust(change, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await inventory_services.adjust(change, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def set_stock(
@@ -136,7 +137,7 @@ async def set_stock(
     ctx.require(WRITE)
     require_valid(inventory.check_count(quantity, note))
     variant_id = await _variant_id(ctx, ref)
-    return await inventory_tables.set_stock(
+    return await inventory_services.set_stock(
         variant_id, location_id, quantity, note, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
 
@@ -173,7 +174,7 @@ async def location_of(ctx: Context, location_id: UUID) -> inventory.Location:
 async def variant_of(ctx: Context, sku: str) -> catalog.Variant:
     """The variant of a stock row; its details are catalog data and need that scope too."""
     ctx.require(READ)
-    ctx.require(CATALOG_READ)
+    ctx.require(catalog_resolvers.READ)
     found = await ctx.loaders.variant_by_sku.load(sku)
     if found is None:
         raise NotFound("variant not found")

@@ -17,7 +17,6 @@ from tables import inventory as inventory_tables
 from tables import orders as order_tables
 from tables import payments as payment_tables
 from tables import pricing as pricing_tables
-from tables import shipping as shipping_tables
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -38,6 +37,24 @@ class _Lazy(Generic[L]):
         made = self._make(loaders.tenant_id)
         loaders.__dict__[self._name] = made  # found before this descriptor from now on
         return made
+
+
+class Key(Generic[L]):
+    """A loader a module declares in its own resolvers, `SHIPMENTS = Key.by_key(fetch)`, and
+    gets per operation with `ctx.loaders.of(SHIPMENTS)`: no line here for a new module."""
+
+    def __init__(self, make: Callable[[UUID], L]) -> None:
+        self.make = make
+
+    @classmethod
+    def by_key(cls, fetch: Callable[..., Awaitable[Mapping[K, V]]]) -> Key[DataLoader[K, V | None]]:
+        """`fetch(keys, *, tenant_id)` returns the found values by key."""
+        return cls(lambda tenant_id: _by_key(fetch, tenant_id))
+
+    @classmethod
+    def grouped(cls, fetch: Callable[..., Awaitable[Mapping[K, list[V]]]]) -> Key[DataLoader[K, list[V]]]:
+        """`fetch(keys, *, tenant_id)` returns lists by key; a key without values gets []."""
+        return cls(lambda tenant_id: _grouped(fetch, tenant_id))
 
 
 class Loaders:
@@ -64,12 +81,17 @@ class Loaders:
     order_history = _Lazy(lambda tenant: _grouped(order_tables.histories, tenant))
     payment = _Lazy(lambda tenant: _by_key(payment_tables.get_payments, tenant))
     order_payments = _Lazy(lambda tenant: _grouped(payment_tables.payments_of, tenant))
-    shipment = _Lazy(lambda tenant: _by_key(shipping_tables.get_shipments, tenant))
-    order_shipments = _Lazy(lambda tenant: _grouped(shipping_tables.shipments_of, tenant))
 
     def __init__(self, tenant_id: UUID) -> None:
         self.tenant_id = tenant_id
         self._quotes: dict[UUID | None, DataLoader[UUID, pricing.Quote | None]] = {}
+        self._made: dict[Key[Any], Any] = {}
+
+    def of(self, key: Key[L]) -> L:
+        """The loader a module declared as `key`, made for this operation on first use."""
+        if key not in self._made:
+            self._made[key] = key.make(self.tenant_id)
+        return self._made[key]  # type: ignore[no-any-return]
 
     def quotes(self, price_list_id: UUID | None) -> DataLoader[UUID, pricing.Quote | None]:
         """Variants' prices in one price list (their base price where it has none)."""

@@ -1,4 +1,4 @@
-"""Order resolvers: reads through loaders, creation and status changes through tables."""
+"""Order resolvers: reads through loaders, creation and status changes through services."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from uuid import UUID
 
 from domain import catalog, orders
 from domain.errors import require_valid
+from resolvers import catalog as catalog_resolvers
 from resolvers import loaders, pagination
 from resolvers.context import Context
+from services import orders as order_services
 from tables import orders as order_tables
 
 READ = "orders:read"
 WRITE = "orders:write"
 HISTORY_ORDER = "created_at:desc"
-SORT_KINDS: dict[orders.OrderSort, type] = {orders.OrderSort.NUMBER: int, orders.OrderSort.TOTAL: int}
+SORT_KINDS = pagination.sort_kinds(orders.OrderSort, orders.Order)
 
 
 async def order(ctx: Context, order_id: UUID) -> orders.Order | None:
@@ -37,8 +39,8 @@ async def orders_page(
 ) -> pagination.Page[orders.Order]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order_key = f"{sort.value}:{'desc' if descending else 'asc'}"
-    key = None if after is None else pagination.decode(after, order_key, SORT_KINDS.get(sort))
+    order_key = pagination.ordering(sort.value, descending)
+    key = None if after is None else pagination.decode(after, order_key, SORT_KINDS[sort.value])
     rows = await order_tables.list_orders(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
         after=key, limit=size + 1,
@@ -77,14 +79,14 @@ async def lines(ctx: Context, order_id: UUID) -> list[orders.OrderLine]:
 
 async def variant(ctx: Context, variant_id: UUID) -> catalog.Variant | None:
     """The variant a line was made from, as it is now (the line keeps its own snapshot)."""
-    ctx.require("catalog:read")
+    ctx.require(catalog_resolvers.READ)
     return await ctx.loaders.variant.load(variant_id)
 
 
 async def create_order(ctx: Context, request: orders.OrderRequest) -> orders.Order:
     ctx.require(WRITE)
     require_valid(orders.check_request(request))
-    created = await order_tables.create_order(
+    created = await order_services.create_order(
         request, price_list=request.price_list or ctx.price_list,
         tenant_id=ctx.tenant_id, meta=ctx.meta,
     )
@@ -95,7 +97,7 @@ async def create_order(ctx: Context, request: orders.OrderRequest) -> orders.Ord
 async def change_status(ctx: Context, order_id: UUID, to: orders.OrderStatus) -> orders.Order:
     """markPaid, fulfil, cancel and refund: one step of the status machine each."""
     ctx.require(WRITE)
-    changed = await order_tables.change_status(order_id, to, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    changed = await order_services.change_status(order_id, to, tenant_id=ctx.tenant_id, meta=ctx.meta)
     forget(ctx, changed)
     return changed
 

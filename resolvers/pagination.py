@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import enum
 import json
+import typing
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -30,7 +32,21 @@ class Page(Generic[T]):
         return self.items[-1][0] if self.items else None
 
 
+def ordering(sort: str, descending: bool) -> str:
+    """The ordering a cursor is made for, `<sort key>:<asc|desc>`: a cursor of another is refused."""
+    return f"{sort}:{'desc' if descending else 'asc'}"
+
+
+def sort_kinds(sorts: type[enum.Enum], row: type) -> dict[str, type]:
+    """The type of each sort key's values: a key names an attribute of the listed row type,
+    and a cursor's value must have that attribute's type."""
+    hints = typing.get_type_hints(row)
+    return {member.value: hints[member.value] for member in sorts}
+
+
 def encode(order: str, value: Any, row_id: UUID) -> str:
+    """The cursor of a row: base64url, unpadded, of the compact JSON [order, value, id], a
+    datetime value being {"t": its isoformat} (tables.plans.cursor writes the same in SQL)."""
     if isinstance(value, datetime):
         value = {"t": value.isoformat()}
     raw = json.dumps([order, value, str(row_id)], separators=(",", ":"))

@@ -9,6 +9,7 @@ from domain.errors import require_valid
 from resolvers import loaders, pagination
 from resolvers import orders as resolve_orders
 from resolvers.context import Context
+from services import payments as payment_services
 from tables import payments as payment_tables
 
 READ = "payments:read"
@@ -40,7 +41,7 @@ async def payments_page(
 ) -> pagination.Page[payments.Payment]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{ORDER}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(ORDER, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await payment_tables.list_payments(
         tenant_id=ctx.tenant_id, where=where, descending=descending, after=key, limit=size + 1,
@@ -55,7 +56,7 @@ async def record(
 ) -> tuple[payments.Payment, orders.Order]:
     ctx.require(WRITE)
     require_valid(payments.check_draft(draft))
-    made, order = await payment_tables.record(order_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    made, order = await payment_services.record(order_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
     loaders.forget(ctx.loaders.order_payments, order_id)
     resolve_orders.forget(ctx, order)
     return made, order

@@ -39,17 +39,19 @@ def page_request(
     order = args.get("orderBy") or {}
     sort = _value(order.get("field"), "created_at")
     descending = _value(order.get("direction"), "asc") == "desc"
-    if cursors and kinds.get(sort, str) is str and sort != "handle":
+    kind = kinds.get(sort, str)
+    if cursors and kind is str and sort != "handle":
         raise Fallback("cursor over free text")  # json.dumps escapes non-ASCII, PostgreSQL does not
+    ordering = pagination.ordering(sort, descending)
     try:
         size = pagination.page_size(args.get("first"), max_page_size)
         after = args.get("after")
-        key = None if after is None else pagination.decode(
-            after, f"{sort}:{'desc' if descending else 'asc'}", kinds.get(sort)
-        )
+        key = None if after is None else pagination.decode(after, ordering, kind)
     except DomainError:
         raise Fallback("bad page arguments") from None
-    return sql.PageRequest(sort=sort, descending=descending, after=key, size=size)
+    return sql.PageRequest(
+        sort=sort, descending=descending, after=key, size=size, ordering=ordering, kind=kind
+    )
 
 
 def _value(member: Any, default: str) -> str:

@@ -6,10 +6,10 @@ from typing import TypeVar
 from uuid import UUID
 
 from domain import catalog, pricing
-from domain.errors import Invalid, NotFound, require_valid
+from domain.errors import Invalid, NotFound
 from resolvers import loaders, pagination
 from resolvers.context import Context
-from tables import catalog as catalog_tables
+from services import pricing as pricing_services
 from tables import pricing as pricing_tables
 
 READ = "pricing:read"
@@ -62,7 +62,7 @@ async def price_lists(
 ) -> pagination.Page[pricing.PriceList]:
     ctx.require(READ)
     size = pagination.page_size(first, ctx.settings.max_page_size)
-    order = f"{sort.value}:{'desc' if descending else 'asc'}"
+    order = pagination.ordering(sort.value, descending)
     key = None if after is None else pagination.decode(after, order)
     rows = await pricing_tables.list_price_lists(
         tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
@@ -77,19 +77,15 @@ async def price_lists(
 
 async def create_price_list(ctx: Context, draft: pricing.PriceListDraft) -> pricing.PriceList:
     ctx.require(WRITE)
-    require_valid(pricing.check_price_list(draft))
-    return await pricing_tables.create_price_list(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
+    return await pricing_services.create_price_list(draft, tenant_id=ctx.tenant_id, meta=ctx.meta)
 
 
 async def update_price_list(
     ctx: Context, price_list_id: UUID, patch: pricing.PriceListPatch
 ) -> pricing.PriceList:
     ctx.require(WRITE)
-    current = await pricing_tables.get_price_list(price_list_id, tenant_id=ctx.tenant_id)
-    draft = patch.apply(current)
-    require_valid(pricing.check_price_list(draft))
-    updated = await pricing_tables.update_price_list(
-        price_list_id, draft, tenant_id=ctx.tenant_id, meta=ctx.meta
+    updated = await pricing_services.update_price_list(
+        price_list_id, patch, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     ctx.loaders.price_list.prime(price_list_id, updated, force=True)
     return updated
@@ -97,7 +93,7 @@ async def update_price_list(
 
 async def delete_price_list(ctx: Context, price_list_id: UUID) -> pricing.PriceList:
     ctx.require(WRITE)
-    deleted = await pricing_tables.delete_price_list(
+    deleted = await pricing_services.delete_price_list(
         price_list_id, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     loaders.forget(ctx.loaders.price_list, price_list_id)
@@ -113,9 +109,7 @@ async def set_variant_price(
     compare_at: catalog.Money | None,
 ) -> pricing.Quote:
     ctx.require(WRITE)
-    target = await pricing_tables.get_price_list(price_list_id, tenant_id=ctx.tenant_id)
-    require_valid(pricing.check_price(price, compare_at, currency=target.currency))
-    quote = await pricing_tables.set_variant_price(
+    quote = await pricing_services.set_variant_price(
         price_list_id, variant_id, price, compare_at, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     _forget_prices(ctx, variant_id, price_list_id)
@@ -126,7 +120,7 @@ async def remove_variant_price(
     ctx: Context, *, price_list_id: UUID, variant_id: UUID
 ) -> pricing.Quote:
     ctx.require(WRITE)
-    removed = await pricing_tables.remove_variant_price(
+    removed = await pricing_services.remove_variant_price(
         price_list_id, variant_id, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     _forget_prices(ctx, variant_id, price_list_id)
@@ -138,12 +132,7 @@ async def set_compare_at(
 ) -> pricing.Quote:
     """The compare-at price of the variant's base price; None clears it."""
     ctx.require(WRITE)
-    variant = await catalog_tables.get_variant(variant_id, tenant_id=ctx.tenant_id)
-    if compare_at is not None:
-        require_valid(
-            pricing.check_price(variant.price, compare_at, currency=variant.price.currency)
-        )
-    quote = await pricing_tables.set_compare_at(
+    quote = await pricing_services.set_compare_at(
         variant_id, compare_at, tenant_id=ctx.tenant_id, meta=ctx.meta
     )
     _forget_prices(ctx, variant_id)

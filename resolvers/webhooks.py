@@ -9,6 +9,7 @@ from domain import tenancy, webhooks
 from domain.errors import Invalid
 from resolvers import pagination
 from resolvers.context import Context
+from services import deliveries as delivery_services
 from tables import webhooks as inbox
 
 
@@ -77,9 +78,10 @@ async def replay(
             "name deliveries by ids, or by flow and/or time range",
             fields={"input": "name ids, a flow, or a since/until range"},
         )
-    requeued = await inbox.requeue(
-        tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until
-    )
-    for delivery_id in requeued:
+
+    async def enqueue(delivery_id: UUID) -> None:
         await ctx.jobs.enqueue_delivery(tenant_id=ctx.tenant_id, delivery_id=delivery_id)
-    return requeued
+
+    return await delivery_services.replay(
+        enqueue, tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,25 +17,9 @@ from strawberry.tools import merge_types
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import Services
-from schema import (
-    audit,
-    catalog,
-    customers,
-    inputs,
-    inventory,
-    limits,
-    metrics,
-    orders,
-    payments,
-    pricing,
-    shipping,
-    subscriptions,
-    tenants,
-    webhooks,
-)
+from schema import audit, inputs, limits, subscriptions, tenants, webhooks
 from schema.common import SCALARS
-from schema.errors import DomainErrors, HideSuggestions
-from schema.extensions import banban
+from schema.errors import DomainErrors, hide_suggestions
 from schema.modules import Extension, Module
 
 CORE = Module(
@@ -43,43 +28,40 @@ CORE = Module(
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation)),
     subscription=subscriptions.EventSubscription,
 )
-MODULES: dict[str, Module] = {
-    "catalog": Module(slug="catalog", query=catalog.CatalogQuery, mutation=catalog.CatalogMutation),
-    "pricing": Module(
-        slug="pricing", query=pricing.PricingQuery, mutation=pricing.PricingMutation,
-        type_overrides=(pricing.PricedVariant,),
-    ),
-    "metrics": Module(
-        slug="metrics", query=metrics.MetricsQuery, mutation=metrics.MetricsMutation,
-        subscription=subscriptions.MetricsSubscription,
-    ),
-    "customers": Module(
-        slug="customers", query=customers.CustomerQuery, mutation=customers.CustomerMutation
-    ),
-    "orders": Module(
-        slug="orders", query=orders.OrderQuery, mutation=orders.OrderMutation,
-        subscription=subscriptions.OrderSubscription,
-        type_overrides=(orders.CustomerWithOrders,),
-    ),
-    "payments": Module(
-        slug="payments", query=payments.PaymentQuery, mutation=payments.PaymentMutation,
-        type_overrides=(payments.OrderWithPayments,),
-    ),
-    "shipping": shipping.MODULE,
-    "inventory": Module(
-        slug="inventory", query=inventory.InventoryQuery, mutation=inventory.InventoryMutation,
-        subscription=subscriptions.InventorySubscription,
-        type_overrides=(inventory.VariantStock,),
-    ),
-}
-EXTENSIONS: dict[str, Extension] = {
-    "banban": banban.EXTENSION,
-}
+
+
+def _module(slug: str) -> Module:
+    """A module's fragments, subscriptions and type overrides: `MODULE` of `schema.<slug>`."""
+    found = importlib.import_module(f"schema.{slug}").MODULE
+    if not isinstance(found, Module) or found.slug != slug:
+        raise TypeError(f"schema.{slug}.MODULE must be the Module of {slug}")
+    return found
+
+
+MODULES: dict[str, Module] = {slug: _module(slug) for slug in tenancy.MODULES}
+
+
+def _extension(spec: tenancy.ExtensionSpec) -> Extension:
+    """An installed extension's schema part: `EXTENSION` of `<its package>.schema`."""
+    found = importlib.import_module(f"{spec.package}.schema").EXTENSION
+    if not isinstance(found, Extension) or found.slug != spec.slug:
+        raise TypeError(f"{spec.package}.schema.EXTENSION must be the Extension {spec.slug}")
+    return found
+
+
+EXTENSIONS: dict[str, Extension] = {slug: _extension(spec) for slug, spec in tenancy.EXTENSIONS.items()}
 
 
 class _Schema(strawberry.Schema):
+    def __init__(self, *args: Any, suggestions: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suggestions = suggestions
+
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
-        """DomainErrors logs what deserves it; expected errors are not server errors."""
+        """DomainErrors logs what deserves it; expected errors are not server errors. Runs
+        before any result leaves, streamed ones too: the place to drop suggestions."""
+        if not self.suggestions:
+            hide_suggestions(errors)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +87,7 @@ def build_schema(
         subscription=merge_types("Subscription", tuple(streams)),
         types=[*overrides, *(t for m in enabled for t in m.types)],
         extensions=_extensions(settings),
+        suggestions=settings.suggestions,
         # Overrides are converted first (types=...), so later references to the core type of
         # the same name resolve to the override; this switch allows that reuse.
         config=StrawberryConfig(
@@ -113,7 +96,8 @@ def build_schema(
     )
     services = Services()
     for extension in added:
-        services = dataclasses.replace(services, **extension.services)  # type: ignore[arg-type]
+        if extension.services is not None:
+            services = extension.services(services)
     return TenantSchema(schema=schema, services=services)
 
 
@@ -154,8 +138,6 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    if not settings.suggestions:
-        extensions.append(HideSuggestions)
     return extensions
 
 

@@ -26,17 +26,17 @@ from schema.common import (
     optional_id,
     parse_id,
 )
+from schema.modules import Module
 
 R = TypeVar("R")
 
 ProductStatus = strawberry.enum(catalog.ProductStatus, name="ProductStatus")
 
 
-@strawberry.enum(description="What a product list is ordered by; ties break on id.")
-class ProductSortField(enum.Enum):
-    CREATED_AT = "created_at"
-    TITLE = "title"
-    HANDLE = "handle"
+ProductSortField = strawberry.enum(
+    catalog.ProductSort, name="ProductSortField",
+    description="What a product list is ordered by; ties break on id.",
+)
 
 
 @strawberry.enum
@@ -136,7 +136,7 @@ class ProductFilter:
 
 @strawberry.input
 class ProductOrder:
-    field: ProductSortField = ProductSortField.CREATED_AT
+    field: ProductSortField = ProductSortField.CREATED_AT  # type: ignore[valid-type]
     direction: SortDirection = SortDirection.ASC
 
 
@@ -251,7 +251,7 @@ class CatalogQuery:
             first=first,
             after=after,
             where=(filter or ProductFilter()).to_domain(),
-            sort=catalog.ProductSort(order.field.value),
+            sort=order.field,
             descending=order.direction == SortDirection.DESC,
         )
         return Connection.of(page, Product.from_domain)
@@ -346,6 +346,9 @@ async def _started(start: Callable[[], Awaitable[R]]) -> R:
     """Calls `start` inside `attempt`, so that converting its inputs (a malformed id) fails
     as a payload error rather than before the mutation is attempted."""
     return await start()
+
+
+MODULE = Module(slug="catalog", query=CatalogQuery, mutation=CatalogMutation)
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import asyncpg
@@ -50,15 +50,11 @@ def translate(error: GraphQLError, request_id: Any) -> GraphQLError:
 SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 
 
-class HideSuggestions(SchemaExtension):
+def hide_suggestions(errors: Iterable[GraphQLError]) -> None:
     """Drops graphql-core's "Did you mean ...?" hints, which would show a schema that
     introspection does not (validation, and variable coercion at execution)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or ():
-            error.message = SUGGESTION.sub("", error.message)
+    for error in errors:
+        error.message = SUGGESTION.sub("", error.message)
 
 
 class DomainErrors(SchemaExtension):

@@ -128,12 +128,14 @@ def _total(own: _Own, fragments: Mapping[str, Shape]) -> Shape:
     return Shape(depth, min(aliases, CEILING), min(selections, CEILING))
 
 
-def _fragments(document: DocumentNode) -> dict[str, Shape]:
-    """Every fragment's shape, each fragment measured once, without recursion."""
+def _fragments(document: DocumentNode) -> tuple[dict[str, Shape], list[str]]:
+    """Every fragment's shape, each fragment measured once, without recursion; and the
+    fragments that spread themselves (through others or through fields)."""
     owns = {
         d.name.value: _own(d) for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     shapes: dict[str, Shape] = {}
+    cyclic: list[str] = []
     for root in owns:
         if root in shapes:
             continue
@@ -142,7 +144,9 @@ def _fragments(document: DocumentNode) -> dict[str, Shape]:
         while path:
             name, spreads = path[-1]
             for spread, _at in spreads:
-                if spread in owns and spread not in shapes and spread not in on_path:
+                if spread in on_path:
+                    cyclic.append(spread)
+                elif spread in owns and spread not in shapes:
                     path.append((spread, iter(owns[spread].spreads)))
                     on_path.add(spread)
                     break
@@ -150,12 +154,18 @@ def _fragments(document: DocumentNode) -> dict[str, Shape]:
                 path.pop()
                 on_path.discard(name)
                 shapes[name] = _total(owns[name], shapes)
-    return shapes
+    return shapes, cyclic
 
 
 def measure(document: DocumentNode) -> list[tuple[OperationDefinitionNode, Shape]]:
     """Each operation's shape, in time linear in the document's size."""
-    fragments = _fragments(document)
+    fragments, _ = _fragments(document)
+    return _operations(document, fragments)
+
+
+def _operations(
+    document: DocumentNode, fragments: Mapping[str, Shape]
+) -> list[tuple[OperationDefinitionNode, Shape]]:
     return [
         (d, _total(_own(d), fragments))
         for d in document.definitions if isinstance(d, OperationDefinitionNode)
@@ -165,7 +175,14 @@ def measure(document: DocumentNode) -> list[tuple[OperationDefinitionNode, Shape
 def check(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
     """The limits this document breaks. Depth is per operation; aliases and selections are
     counted over the whole document, since validation covers all of it."""
-    shapes = measure(document)
+    fragments, cyclic = _fragments(document)
+    if cyclic:
+        # Refused before anything walks the document with fragments expanded: a cycle is endless.
+        return [
+            GraphQLError(f"Cannot spread fragment '{name}' within itself.")
+            for name in dict.fromkeys(cyclic)
+        ]
+    shapes = _operations(document, fragments)
     errors = [
         GraphQLError(
             f"'{operation.name.value if operation.name else 'anonymous'}' exceeds maximum "

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 
 import strawberry
 
 from domain import catalog as catalog_domain
-from domain import orders
+from domain import events, orders
 from resolvers import customers as resolve_customers
 from resolvers import orders as resolve
+from resolvers import subscriptions as live
 from schema import catalog, customers, inputs
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, optional_id, parse_id
+from schema.modules import Module
+from schema.subscriptions import EventType
 
 OrderStatus = strawberry.enum(orders.OrderStatus, name="OrderStatus")
 
 
-@strawberry.enum(description="What an order list is ordered by; ties break on id.")
-class OrderSortField(enum.Enum):
-    CREATED_AT = "created_at"
-    NUMBER = "number"
-    TOTAL = "total"
+OrderSortField = strawberry.enum(
+    orders.OrderSort, name="OrderSortField",
+    description="What an order list is ordered by; ties break on id.",
+)
 
 
 @strawberry.type(description="A line of an order, priced when the order was made.")
@@ -144,7 +145,7 @@ class OrderFilter:
 
 @strawberry.input
 class OrderOrder:
-    field: OrderSortField = OrderSortField.CREATED_AT
+    field: OrderSortField = OrderSortField.CREATED_AT  # type: ignore[valid-type]
     direction: SortDirection = SortDirection.ASC
 
 
@@ -227,7 +228,7 @@ class OrderQuery:
             first=first,
             after=after,
             where=(filter or OrderFilter()).to_domain(),
-            sort=orders.OrderSort(order.field.value),
+            sort=order.field,
             descending=order.direction == SortDirection.DESC,
         )
         return Connection.of(page, Order.from_domain)
@@ -262,6 +263,28 @@ async def _change(info: Ctx, id: strawberry.ID, to: orders.OrderStatus) -> Order
     return await OrderPayload.of(
         lambda: resolve.change_status(info.context, parse_id(id, "id"), to)
     )
+
+
+@strawberry.type
+class OrderSubscription:
+    @strawberry.subscription(description="Events of one order (or of every order).")
+    async def order_updated(
+        self, info: Ctx, order_id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[EventType, None]:
+        wanted = None if order_id is None else str(parse_id(order_id, "orderId"))
+        info.context.require("orders:read")
+
+        def match(event: events.Event) -> bool:
+            return event.aggregate_type == "order" and wanted in (None, event.aggregate_id)
+
+        async for event in live.stream(info.context, after=after, match=match):
+            yield EventType.from_domain(event)
+
+
+MODULE = Module(
+    slug="orders", query=OrderQuery, mutation=OrderMutation, subscription=OrderSubscription,
+    type_overrides=(CustomerWithOrders,),
+)
 
 
 __all__ = ["CustomerWithOrders", "Order", "OrderLine", "OrderMutation", "OrderPayload", "OrderQuery"]

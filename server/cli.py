@@ -6,19 +6,17 @@ import argparse
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-from domain import tenancy, webhooks
+from domain import tenancy
 from domain.config import ConfigError, Settings
-from domain.errors import DomainError, Invalid
+from domain.errors import DomainError
+from server import cli_webhooks
 from server import logging as logs
 
 SERVICES_FILE = "services.env"
@@ -86,56 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("prefix")
     revoke.set_defaults(run=_apikey_revoke)
 
-    _webhook_commands(commands)
-    _delivery_commands(commands)
+    cli_webhooks.Commands(_admin, _with_services).add(commands)
 
     export = command("export-schema", _export_schema, "print a tenant's schema as SDL")
     export.add_argument("--tenant", required=True)
     return parser
-
-
-def _webhook_commands(commands: Any) -> None:
-    webhook = commands.add_parser("webhook", help="manage webhook endpoints").add_subparsers(
-        required=True
-    )
-    create = webhook.add_parser("create", help="create a flow's endpoint; prints its URL and secret")
-    create.add_argument("tenant", help="tenant slug")
-    create.add_argument("flow", choices=webhooks.FLOWS)
-    create.add_argument(
-        "--verify-token", nargs="?", const="", default=None, metavar="TOKEN",
-        help="answer the GET hub.verify_token handshake; a random token when TOKEN is omitted",
-    )
-    create.set_defaults(run=_webhook_create)
-    rotate = webhook.add_parser(
-        "rotate", help="issue a new current secret; the previous one verifies until dropped"
-    )
-    rotate.add_argument("tenant", help="tenant slug")
-    rotate.add_argument("flow", choices=webhooks.FLOWS)
-    rotate.set_defaults(run=_webhook_rotate)
-    listing = webhook.add_parser("list", help="list a tenant's endpoints")
-    listing.add_argument("tenant", help="tenant slug")
-    listing.set_defaults(run=_webhook_list)
-
-
-def _delivery_commands(commands: Any) -> None:
-    delivery = commands.add_parser("deliveries", help="inspect and replay webhook deliveries")
-    sub = delivery.add_subparsers(required=True)
-    listing = sub.add_parser("list", help="a tenant's deliveries, newest first")
-    listing.add_argument("tenant", help="tenant slug")
-    listing.add_argument("--status", type=str.lower, choices=[s.value for s in webhooks.DeliveryStatus])
-    listing.add_argument("--flow", choices=webhooks.FLOWS)
-    listing.add_argument("--limit", type=int, default=50)
-    listing.set_defaults(run=_deliveries_list)
-    replay = sub.add_parser(
-        "replay", help="queue dead or failed deliveries again, by id or by flow and time range"
-    )
-    replay.add_argument("tenant", help="tenant slug")
-    replay.add_argument("--id", dest="ids", type=UUID, action="append", metavar="ID",
-                        help="a delivery id (repeatable)")
-    replay.add_argument("--flow", choices=webhooks.FLOWS)
-    replay.add_argument("--since", type=_moment, help="received at or after (ISO 8601; UTC if no zone)")
-    replay.add_argument("--until", type=_moment, help="received before (ISO 8601; UTC if no zone)")
-    replay.set_defaults(run=_deliveries_replay)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -274,112 +227,6 @@ def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> None:
 
     key = _admin(settings, lambda: api_keys.revoke_any(args.prefix))
     print(f"revoked {key.prefix} ({key.name})")
-
-
-def _webhook_create(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-    from tables import webhooks as inbox
-
-    token = secrets.token_urlsafe(24) if args.verify_token == "" else args.verify_token
-
-    async def run() -> webhooks.Endpoint:
-        tenant = await tenants.get_by_slug(args.tenant)
-        return await inbox.create_endpoint(args.flow, tenant_id=tenant.id, verify_token=token)
-
-    endpoint = _admin(settings, run)
-    print(f"created {endpoint.flow} endpoint for {args.tenant}")
-    _print_endpoint(args.tenant, endpoint)
-
-
-def _webhook_rotate(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-    from tables import webhooks as inbox
-
-    async def run() -> webhooks.Endpoint:
-        tenant = await tenants.get_by_slug(args.tenant)
-        return await inbox.rotate_secret(args.flow, tenant_id=tenant.id)
-
-    endpoint = _admin(settings, run)
-    print(f"rotated the secret of {endpoint.flow} for {args.tenant}")
-    _print_endpoint(args.tenant, endpoint)
-
-
-def _webhook_list(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-    from tables import webhooks as inbox
-
-    async def run() -> list[webhooks.Endpoint]:
-        tenant = await tenants.get_by_slug(args.tenant)
-        return await inbox.list_endpoints(tenant_id=tenant.id)
-
-    for endpoint in _admin(settings, run):
-        state = "enabled" if endpoint.enabled else "disabled"
-        print(f"{endpoint.flow}\t{state}\t{_url_path(args.tenant, endpoint)}"
-              f"\tsecrets={len(endpoint.secrets)}\tverify_token={endpoint.verify_token or '-'}")
-
-
-def _print_endpoint(slug: str, endpoint: webhooks.Endpoint) -> None:
-    print(f"url: {_url_path(slug, endpoint)}")
-    print(f"secret: {endpoint.secrets[0]}")
-    for previous in endpoint.secrets[1:]:
-        print(f"previous secret: {previous}")
-    if endpoint.verify_token:
-        print(f"verify token: {endpoint.verify_token}")
-
-
-def _url_path(slug: str, endpoint: webhooks.Endpoint) -> str:
-    return f"/webhooks/{endpoint.flow}?tenant={slug}"
-
-
-def _deliveries_list(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-    from tables import webhooks as inbox
-
-    async def run() -> list[webhooks.Delivery]:
-        tenant = await tenants.get_by_slug(args.tenant)
-        status = None if args.status is None else webhooks.DeliveryStatus(args.status)
-        return await inbox.list_deliveries(
-            tenant_id=tenant.id, status=status, flow=args.flow, limit=args.limit
-        )
-
-    for delivery in _admin(settings, run):
-        error = (delivery.last_error or "-").replace("\n", " ")
-        print(f"{delivery.id}\t{delivery.flow}\t{delivery.status.value}\tattempts={delivery.attempts}"
-              f"\t{delivery.received_at.isoformat()}\t{delivery.delivery_id}\t{error}")
-
-
-def _deliveries_replay(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-    from tables import webhooks as inbox
-    from workers import deliveries
-    from workers.settings import queue
-
-    if not (args.ids or args.flow or args.since or args.until):
-        raise Invalid("name deliveries: --id, or --flow and/or --since/--until")
-    settings = _with_services(settings)
-
-    async def run() -> list[UUID]:
-        tenant = await tenants.get_by_slug(args.tenant)
-        requeued = await inbox.requeue(
-            tenant_id=tenant.id, ids=args.ids, flow=args.flow, since=args.since, until=args.until
-        )
-        jobs = queue(settings)
-        try:
-            for delivery_id in requeued:
-                await deliveries.enqueue(jobs, tenant_id=tenant.id, delivery_id=delivery_id)
-        finally:
-            await jobs.disconnect()
-        return requeued
-
-    replayed = _admin(settings, run)
-    print(f"replayed {len(replayed)} deliveries")
-    for delivery_id in replayed:
-        print(delivery_id)
-
-
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings) -> None:

@@ -11,7 +11,6 @@ loop to get control; a loop held by one operation is the watchdog's business.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import AsyncIterator
 from typing import TypeVar
@@ -40,29 +39,37 @@ class OperationTimeout(DomainError):
 
 async def first(results: AsyncIterator[T], limit: float, request_id: str) -> T | None:
     """The first item of `results` (None when there is none) within `limit` seconds (0: no
-    limit); past it, the stream is cancelled and OperationTimeout raised."""
-    pending = asyncio.ensure_future(anext(results))
+    limit); past it, the stream is cancelled and OperationTimeout raised. In this task, so that
+    a caller cancelling it (the client completed or left) finds the stream at rest to close."""
+    scope = asyncio.timeout(limit or None)
     try:
-        await asyncio.wait({pending}, timeout=limit or None)
-    except BaseException:
-        pending.cancel()
-        raise
-    if pending.done():
-        with contextlib.suppress(StopAsyncIteration):
-            return pending.result()
-        return None
-    pending.cancel()
-    await asyncio.wait({pending})
-    raise OperationTimeout(limit, request_id)
+        async with scope:
+            return await anext(results, None)
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        raise OperationTimeout(limit, request_id) from None
 
 
-@functools.lru_cache(maxsize=512)
-def is_subscription(query: str, operation_name: str | None, max_tokens: int | None = None) -> bool:
+CACHED_QUERY_CHARS = 16_384
+"""Longer documents are parsed again rather than kept: the cache then holds at most ~8 MB."""
+
+
+def is_subscription(query: str, operation_name: str | None, max_tokens: int | None) -> bool:
     """Whether the operation is a subscription; False for a document that does not parse
     (within `max_tokens`), which the schema then refuses."""
+    if len(query) > CACHED_QUERY_CHARS:
+        return _is_subscription(query, operation_name, max_tokens)
+    return _cached_is_subscription(query, operation_name, max_tokens)
+
+
+def _is_subscription(query: str, operation_name: str | None, max_tokens: int | None) -> bool:
     try:
         document = graphql.parse(query, max_tokens=max_tokens)
         operation = graphql.get_operation_ast(document, operation_name)
     except GraphQLError:
         return False
     return operation is not None and operation.operation == graphql.OperationType.SUBSCRIPTION
+
+
+_cached_is_subscription = functools.lru_cache(maxsize=512)(_is_subscription)

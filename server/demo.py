@@ -3,16 +3,19 @@ and orders in several states, so every domain has something to explore."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Sequence
+from typing import Protocol
 
 from domain import catalog, customers, events, inventory, orders, payments, pricing, tenancy
-from server import demo_shipping
+from services import customers as customer_services
+from services import inventory as inventory_services
+from services import orders as order_services
+from services import payments as payment_services
+from services import pricing as pricing_services
 from tables import catalog as catalog_tables
-from tables import customers as customer_tables
 from tables import inventory as inventory_tables
-from tables import orders as order_tables
-from tables import payments as payment_tables
-from tables import pricing as pricing_tables
 
 CUSTOMERS = [
     customers.CustomerDraft(email="ada@example.com", first_name="Ada", last_name="Lovelace",
@@ -33,11 +36,27 @@ async def commerce(tenant: tenancy.Tenant, skus: Sequence[str], *, meta: events.
     await _stock(tenant, list(variants.values()), meta=meta)
     await _wholesale(tenant, list(variants.values()), meta=meta)
     buyers = [
-        await customer_tables.create_customer(draft, [ADDRESS], tenant_id=tenant.id, meta=meta)
+        await customer_services.create_customer(draft, [ADDRESS], tenant_id=tenant.id, meta=meta)
         for draft in CUSTOMERS
     ]
     await _orders(tenant, list(skus), buyers, meta=meta)
-    await demo_shipping.shipments(tenant, meta=meta)
+    for seed in module_demos(tenant.modules):
+        await seed(tenant, meta=meta)
+
+
+class ModuleDemo(Protocol):
+    async def __call__(self, tenant: tenancy.Tenant, *, meta: events.WriteMeta) -> None: ...
+
+
+def module_demos(modules: frozenset[str]) -> list[ModuleDemo]:
+    """The demo data the tenant's modules bring, each in its own `server/demo_<slug>.py`
+    (`seed`), in the module list's order: a module's demo runs after those it requires."""
+    found: list[ModuleDemo] = []
+    for slug in tenancy.MODULES:
+        name = f"server.demo_{slug}"
+        if slug in modules and importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name).seed)
+    return found
 
 
 async def _stock(
@@ -45,26 +64,26 @@ async def _stock(
 ) -> None:
     places = [("Main warehouse", "main", 20), ("Flagship store", "store", 4)]
     for name, handle, units in places:
-        location = await inventory_tables.create_location(
+        location = await inventory_services.create_location(
             inventory.LocationDraft(name=name, handle=handle), tenant_id=tenant.id, meta=meta
         )
         for variant in variants:
             change = inventory.Change(
                 variant.id, location.id, units, inventory.Reason.RECEIVED, "demo stock"
             )
-            await inventory_tables.adjust(change, tenant_id=tenant.id, meta=meta)
+            await inventory_services.adjust(change, tenant_id=tenant.id, meta=meta)
 
 
 async def _wholesale(
     tenant: tenancy.Tenant, variants: list[catalog.Variant], *, meta: events.WriteMeta
 ) -> None:
-    price_list = await pricing_tables.create_price_list(
+    price_list = await pricing_services.create_price_list(
         pricing.PriceListDraft(name="Wholesale", handle="wholesale", currency="EUR"),
         tenant_id=tenant.id, meta=meta,
     )
     for variant in variants:
         price = catalog.Money(amount=variant.price.amount * 8 // 10, currency="EUR")
-        await pricing_tables.set_variant_price(
+        await pricing_services.set_variant_price(
             price_list.id, variant.id, price, None, tenant_id=tenant.id, meta=meta
         )
 
@@ -80,7 +99,7 @@ async def _orders(
                    orders.LineRequest(quantity=1, sku=skus[(index + 1) % len(skus)])),
             customer_id=buyer.id,
         )
-        order = await order_tables.create_order(
+        order = await order_services.create_order(
             request, price_list=None, tenant_id=tenant.id, meta=meta
         )
         if index >= 1:
@@ -88,8 +107,8 @@ async def _orders(
                 kind=payments.PaymentKind.CAPTURE, amount=catalog.Money(order.total, order.currency),
                 reference=f"demo-{order.number}",
             )
-            await payment_tables.record(order.id, capture, tenant_id=tenant.id, meta=meta)
+            await payment_services.record(order.id, capture, tenant_id=tenant.id, meta=meta)
         if index >= 2:
-            await order_tables.change_status(
+            await order_services.change_status(
                 order.id, orders.OrderStatus.FULFILLED, tenant_id=tenant.id, meta=meta
             )

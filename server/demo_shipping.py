@@ -1,22 +1,21 @@
-"""Shipping demo data for `make run`: the paid order half on its way, the fulfilled one delivered."""
+"""Shipping demo data for `make run` (found by `server.demo` under the module's name): the paid
+order half on its way, the fulfilled one delivered."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from domain import events, orders, shipping, tenancy
+from services import shipping as shipping_services
 from tables import orders as order_tables
-from tables import shipping as shipping_tables
 
 CARRIER = shipping.Tracking(carrier="DHL", service="Express", tracking_number="",
                             tracking_url="https://www.dhl.com/track")
 
 
-async def shipments(tenant: tenancy.Tenant, *, meta: events.WriteMeta) -> None:
+async def seed(tenant: tenancy.Tenant, *, meta: events.WriteMeta) -> None:
     """After the demo orders: a shipment of the paid order's first line (the order stays paid)
     and one of every line of the fulfilled order, delivered."""
-    if "shipping" not in tenant.modules:
-        return
     found = await order_tables.list_orders(
         tenant_id=tenant.id, where=orders.OrderFilter(), sort=orders.OrderSort.CREATED_AT,
         descending=False, after=None, limit=10,
@@ -39,8 +38,8 @@ async def _ship(
         lines=tuple(shipping.LineRequest(line.id, line.quantity) for line in lines),
         tracking=CARRIER,
     )
-    made, _ = await shipping_tables.create(draft, tenant_id=tenant.id, meta=meta)
+    made, _ = await shipping_services.create(draft, tenant_id=tenant.id, meta=meta)
     tracked = shipping.Tracking(tracking_number=f"DEMO{order.number:08d}")
     for step in steps:
         change = shipping.StatusChange(made.id, step, tracked)
-        await shipping_tables.change_status(change, tenant_id=tenant.id, meta=meta)
+        await shipping_services.change_status(change, tenant_id=tenant.id, meta=meta)

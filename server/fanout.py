@@ -10,20 +10,17 @@ import contextlib
 import logging
 import os
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from domain import events
+from domain import envelope, events
 
 log = logging.getLogger("tenantgraph.fanout")
 
-CHANNEL = "tg:events"
 HEALTH_CHECK_SECONDS = 10
 """How often the subscription pings Redis, so that a dead connection is noticed."""
 SUBSCRIBE_TIMEOUT = 5.0
@@ -137,7 +134,7 @@ class Hub:
     async def _subscribe(self, pubsub: Any) -> None:
         """Subscribe and wait for Redis to confirm: only then is nothing published from here
         on missed, and the catch-up from the table may start."""
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(envelope.CHANNEL)
         async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
             while True:
                 message = await pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT)
@@ -155,19 +152,19 @@ class Hub:
     def _dispatch(self, data: bytes) -> None:
         """A message is one event, or a JSON array of consecutive events (the relay's)."""
         try:
-            raw = orjson.loads(data)
+            raws = envelope.decode(data)
         except ValueError:
             log.warning("ignored a malformed event message")
             return
-        for item in raw if isinstance(raw, list) else [raw]:
-            self._dispatch_one(item)
+        for raw in raws:
+            self._dispatch_one(raw)
 
     def _dispatch_one(self, raw: Any) -> None:
         try:
-            listeners = self._listeners.get(UUID(raw["tenantId"]))
+            listeners = self._listeners.get(envelope.tenant_of(raw))
             if not listeners:
                 return
-            event = _event(raw)
+            event = envelope.event_of(raw)
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed event message")
             return
@@ -185,15 +182,3 @@ def client_name() -> str:
     """The name the subscription's Redis connection goes by (CLIENT LIST): one per process."""
     return f"tenantgraph-fanout-{os.getpid()}"
 
-
-def _event(raw: dict[str, Any]) -> events.Event:
-    return events.Event(
-        seq=int(raw["seq"]),
-        type=raw["type"],
-        aggregate_type=raw["aggregateType"],
-        aggregate_id=raw["aggregateId"],
-        payload=raw.get("payload") or {},
-        correlation_id=raw.get("correlationId", ""),
-        actor=raw.get("actor", ""),
-        created_at=datetime.fromisoformat(raw["createdAt"]),
-    )

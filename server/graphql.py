@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any
 
-import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
@@ -19,22 +17,16 @@ from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError
-from resolvers.context import EventSource, Jobs, new_context
-from schema import plans
+from resolvers.context import EventSource, Jobs
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline
+from server import auth, deadline, operation, plans
 from server import logging as logs
 from server.credentials import CredentialCache
+from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
 
 log = logging.getLogger("tenantgraph.http")
-JSON_TYPES = ("application/json", "application/graphql-response+json")
-
-
-class PayloadTooLarge(DomainError):
-    code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
 
 
 class MethodNotAllowed(DomainError):
@@ -42,21 +34,12 @@ class MethodNotAllowed(DomainError):
     http_status = 405
 
 
-class UnsupportedMediaType(DomainError):
-    code = "UNSUPPORTED_MEDIA_TYPE"
-    http_status = 415
-
-
-class GraphQLEndpoint:
+class GraphQLEndpoint(Transport):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
         operations: Operations,
     ) -> None:
-        self.settings = settings
-        self.schemas = schemas
-        self.jobs = jobs
-        self.feed = feed
-        self.operations = operations
+        super().__init__(settings, schemas, jobs, feed, operations)
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
         self.credentials = CredentialCache(settings)
 
@@ -67,7 +50,7 @@ class GraphQLEndpoint:
         await self.credentials.stop()
 
     async def handle(self, request: Request) -> Response:
-        request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        request_id = operation.request_id(request)
         logs.request_id.set(request_id)
         started = time.perf_counter()
         response = await self._handle(request, request_id)
@@ -144,15 +127,8 @@ class GraphQLEndpoint:
         tenant_schema: TenantSchema,
     ) -> tuple[Response, bool]:
         """The resolvers' answer, and whether it ran without any error."""
-        context = new_context(
-            tenant=caller.tenant,
-            principal=caller.principal,
-            settings=self.settings,
-            services=tenant_schema.services,
-            request_id=request_id,
-            jobs=self.jobs,
-            feed=self.feed,
-            price_list=request.headers.get("x-price-list") or None,
+        context = self.context(
+            caller, tenant_schema, request_id, price_list=request.headers.get("x-price-list") or None
         )
         allowed = (
             (OperationType.QUERY,) if request.method == "GET"
@@ -173,60 +149,6 @@ class GraphQLEndpoint:
         return _result(result, request_id), result.data is not None and not result.errors
 
 
-async def read_payload(request: Request, max_bytes: int) -> dict[str, Any]:
-    """query, variables and operationName from the URL (GET) or a JSON body (POST)."""
-    if request.method == "GET":
-        params = dict(request.query_params)
-        if "variables" in params:
-            params["variables"] = _json(params["variables"].encode(), "variables")
-        return _check_payload(params)
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in JSON_TYPES:
-        raise UnsupportedMediaType("send the request as application/json")
-    body = await _read_capped(request, max_bytes)
-    return _check_payload(_json(body, "body"))
-
-
-async def _read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise BadRequest("client disconnected before sending the whole body") from None
-    return b"".join(chunks)
-
-
-def _json(raw: bytes, what: str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
-        if error.msg.startswith("number"):
-            # orjson reads numbers as 64-bit integers or doubles; a longer one is out of range.
-            raise BadRequest(f"{what}: number out of range at {where}") from None
-        raise BadRequest(f"{what} is not valid JSON ({error.msg} at {where})") from None
-
-
-def _check_payload(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise BadRequest("body must be a JSON object with a 'query'")
-    if not isinstance(payload.get("query"), str) or not payload["query"].strip():
-        raise BadRequest("'query' must be a non-empty string")
-    if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
-        raise BadRequest("'variables' must be an object")
-    if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
-        raise BadRequest("'operationName' must be a string")
-    return payload
-
-
 def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
 
@@ -238,7 +160,7 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
     executed = result.data is not None or any(e.path for e in result.errors or ())
     status = 200 if executed else 400
-    return _json_response(body, status, request_id)
+    return json_response(body, status, request_id)
 
 
 def _data_response(data: str, request_id: str) -> Response:
@@ -246,23 +168,4 @@ def _data_response(data: str, request_id: str) -> Response:
         b'{"data":' + data.encode() + b"}",
         media_type="application/json",
         headers={"x-request-id": request_id},
-    )
-
-
-def error_response(error: DomainError, request_id: str, status: int | None = None) -> Response:
-    formatted = {"message": error.message, "extensions": {"code": error.code, **error.details}}
-    headers = {"www-authenticate": "Bearer"} if error.http_status == 401 else {}
-    return _json_response(
-        {"data": None, "errors": [formatted]}, status or error.http_status, request_id, headers
-    )
-
-
-def _json_response(
-    body: dict[str, Any], status: int, request_id: str, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        orjson.dumps(body),
-        status_code=status,
-        media_type="application/json",
-        headers={"x-request-id": request_id, **(headers or {})},
     )

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,17 +22,12 @@ from starlette.types import Receive, Scope, Send
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from domain.config import Settings
 from domain.errors import DomainError
-from resolvers.context import EventSource, Jobs, new_context
-from schema.build import SchemaCache
 from schema.errors import translate
-from server import auth, deadline
+from server import auth, deadline, operation
 from server import logging as logs
-from server.connections import RETRY_AFTER_SECONDS, Connections, Slot, TooManyConnections
-from server.credentials import Credentials
-from server.graphql import error_response, read_payload
-from server.watchdog import Operations
+from server.connections import RETRY_AFTER_SECONDS, Slot, TooManyConnections
+from server.operation import Live, error_response, read_payload
 
 log = logging.getLogger("tenantgraph.sse")
 STREAMED = (OperationType.QUERY, OperationType.SUBSCRIPTION)
@@ -41,22 +35,9 @@ DECLARES_AFTER = re.compile(r"\$after\s*:")
 COMPLETE = "event: complete\ndata: \n\n"
 
 
-class EventStream:
-    def __init__(
-        self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
-        operations: Operations,
-        connections: Connections,
-    ) -> None:
-        self.settings = settings
-        self.schemas = schemas
-        self.jobs = jobs
-        self.feed = feed
-        self.operations = operations
-        self.connections = connections
-        self.credentials = Credentials(settings)
-
+class EventStream(Live):
     async def handle(self, request: Request) -> Response:
-        request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        request_id = operation.request_id(request)
         logs.request_id.set(request_id)
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
@@ -84,10 +65,7 @@ class EventStream:
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
     ) -> AsyncIterator[str]:
         tenant_schema = self.schemas.for_tenant(caller.tenant)
-        context = new_context(
-            tenant=caller.tenant, principal=caller.principal, settings=self.settings,
-            services=tenant_schema.services, request_id=request_id, jobs=self.jobs, feed=self.feed,
-        )
+        context = self.context(caller, tenant_schema, request_id)
         results = await tenant_schema.schema.stream(
             payload["query"], variable_values=payload.get("variables"), context_value=context,
             operation_name=payload.get("operationName"), allowed_operation_types=STREAMED,
@@ -166,8 +144,7 @@ def _resume(payload: dict[str, Any], last_event_id: str | None) -> None:
 
 
 def _failed(error: DomainError) -> str:
-    formatted = {"message": error.message, "extensions": {"code": error.code, **error.details}}
-    return f"event: next\ndata: {orjson.dumps({'data': None, 'errors': [formatted]}).decode()}\n\n"
+    return f"event: next\ndata: {orjson.dumps(operation.error_body(error)).decode()}\n\n"
 
 
 def _next(result: ExecutionResult, request_id: str) -> str:

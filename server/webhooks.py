@@ -9,17 +9,17 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-import uuid
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from domain import flows, webhooks
 from domain.config import Settings
-from domain.errors import DomainError, Invalid
+from domain.errors import BadRequest, DomainError, Invalid
 from resolvers.context import Jobs
 from server import logging as logs
+from server import operation
 from server.problems import from_error, problem
 from tables import webhooks as inbox
 
@@ -37,7 +37,7 @@ class WebhookEndpoint:
         self.endpoints = _Endpoints(ENDPOINTS_HELD)
 
     async def receive(self, request: Request) -> Response:
-        correlation_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        correlation_id = operation.request_id(request)
         logs.request_id.set(correlation_id)
         started = time.perf_counter()
         response = await self._receive(request, correlation_id)
@@ -67,11 +67,16 @@ class WebhookEndpoint:
 
     async def _body(self, request: Request) -> bytes | Response:
         limit = self.settings.webhook_max_body_bytes
-        if _declared_over(request.headers.get("content-length", ""), limit):
-            return problem(413, "Payload too large", f"the body is limited to {limit} bytes")
-        if _media_type(request) != "application/json":
+        if operation.declared_over(request.headers.get("content-length", ""), limit):
+            return _too_large(limit)
+        if operation.media_type(request) != "application/json":
             return problem(415, "Unsupported media type", "send the delivery as application/json")
-        return await _read(request, limit)
+        try:
+            return await operation.read_capped(request, limit)
+        except operation.PayloadTooLarge:
+            return _too_large(limit)
+        except BadRequest:
+            return problem(400, "Bad request", "the client disconnected before the whole body")
 
     async def _deliver(
         self, endpoint: webhooks.Endpoint, request: Request, body: bytes | Response,
@@ -168,30 +173,8 @@ def _changed() -> Response:
     return problem(409, "Conflict", "the endpoint changed while the delivery was checked; send it again")
 
 
-def _declared_over(declared: str, limit: int) -> bool:
-    """Whether Content-Length promises more than `limit` (an absurdly long number does too)."""
-    if not (declared.isascii() and declared.isdigit()):
-        return False
-    digits = declared.lstrip("0") or "0"
-    return len(digits) > len(str(limit)) or int(digits) > limit
-
-
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-async def _read(request: Request, limit: int) -> bytes | Response:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return problem(413, "Payload too large", f"the body is limited to {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        return problem(400, "Bad request", "the client disconnected before the whole body")
-    return b"".join(chunks)
+def _too_large(limit: int) -> Response:
+    return problem(413, "Payload too large", f"the body is limited to {limit} bytes")
 
 
 def _json(body: bytes) -> object:

@@ -24,12 +24,12 @@ from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
 from domain.errors import DomainError
-from resolvers.context import EventSource, Jobs, new_context
+from resolvers.context import EventSource, Jobs
 from schema.build import SchemaCache
 from server import auth, broadcast, deadline
 from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
-from server.credentials import Credentials
+from server.operation import Live
 from server.watchdog import Operations
 
 log = logging.getLogger("tenantgraph.ws")
@@ -49,23 +49,16 @@ class Close(Exception):
         self.reason = reason
 
 
-class GraphQLWebSocket:
+class GraphQLWebSocket(Live):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, feed: EventSource,
-        operations: Operations,
-        connections: Connections,
+        operations: Operations, connections: Connections,
     ) -> None:
-        self.settings = settings
-        self.schemas = schemas
-        self.jobs = jobs
-        self.feed = feed
-        self.operations = operations
-        self.connections = connections
+        super().__init__(settings, schemas, jobs, feed, operations, connections)
         self.broadcasts = broadcast.Broadcasts(feed, settings.subscription_buffer)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
         )
-        self.credentials = Credentials(settings)
 
     def shared(self, caller: auth.Caller) -> auth.Caller:
         """An equal caller that another connection already holds, else this one: ten thousand
@@ -84,11 +77,7 @@ class GraphQLWebSocket:
         logs.request_id.set(request_id)
         logs.tenant.set(caller.tenant.slug)
         tenant_schema = self.schemas.for_tenant(caller.tenant)
-        context = new_context(
-            tenant=caller.tenant, principal=caller.principal, settings=self.settings,
-            services=tenant_schema.services, request_id=request_id, jobs=self.jobs,
-            feed=feed,
-        )
+        context = self.context(caller, tenant_schema, request_id, feed=feed)
         variables = payload.get("variables")
         return await tenant_schema.schema.stream(
             payload["query"],
@@ -239,7 +228,7 @@ class _Session:
             return
         if not isinstance(payload.get("query"), str):
             raise Close(4400, "Invalid message received: payload.query must be a string")
-        key = shared_key(self.caller, payload)
+        key = shared_key(self.caller, payload, self.settings.max_tokens)
         if key is None:
             self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
             return
@@ -344,14 +333,13 @@ class _Session:
         self.schedule_ping()
 
 
-
-def shared_key(caller: auth.Caller, payload: dict[str, Any]) -> Hashable | None:
+def shared_key(caller: auth.Caller, payload: dict[str, Any], max_tokens: int) -> Hashable | None:
     """What makes two operations' results equal, when they may share one stream (see
     server.broadcast); None for anything else: queries, mutations, streams from a cursor."""
     query, name, variables = payload["query"], payload.get("operationName"), payload.get("variables")
     if "after" in query or not isinstance(name, str | None) or not isinstance(variables, dict | None):
         return None
-    if not deadline.is_subscription(query, name):
+    if not deadline.is_subscription(query, name, max_tokens):
         return None
     try:
         variables_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)

@@ -1,4 +1,5 @@
-"""Catalog tables and their tenant-scoped queries."""
+"""Catalog tables and their tenant-scoped queries and statements (the workflows that write
+them are services.catalog)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,9 @@ from piccolo.columns import (
 from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import catalog, events
+from domain import catalog
 from domain.errors import Invalid, NotFound
 from tables import db
-from tables import events as outbox
 from tables.engine import DB
 
 
@@ -211,21 +211,8 @@ def _filters(where: catalog.ProductFilter) -> list[Any]:
     return conditions
 
 
-async def create_product(
-    draft: catalog.ProductDraft,
-    variants: Sequence[catalog.VariantDraft],
-    *,
-    tenant_id: UUID,
-    meta: events.WriteMeta,
-) -> catalog.Product:
+async def insert_product(draft: catalog.ProductDraft, *, tenant_id: UUID) -> catalog.Product:
     async with db.transaction(tenant_id=tenant_id):
-        await _check_category(draft.category_id, tenant_id=tenant_id, path="input.categoryId")
-        await db.check_handle_free(ProductTable, draft.handle, tenant_id=tenant_id, label="handle")
-        await _check_skus_free(
-            [v.sku for v in variants],
-            [f"input.variants[{i}].sku" for i in range(len(variants))],
-            tenant_id=tenant_id,
-        )
         rows = await db.unique(ProductTable.insert(ProductTable(
             tenant_id=tenant_id,
             handle=draft.handle,
@@ -235,26 +222,13 @@ async def create_product(
             category_id=draft.category_id,
             attributes=dict(draft.attributes),
         )).returning(*ProductTable.all_columns()))
-        product = _product(rows[0])
-        created = [
-            await _insert_variant(variant, product.id, position, tenant_id=tenant_id)
-            for position, variant in enumerate(variants)
-        ]
-        await outbox.append(
-            [events.draft("product.created", product.id, catalog.product_payload(product, created))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return product
+    return _product(rows[0])
 
 
 async def update_product(
-    product_id: UUID, draft: catalog.ProductDraft, *, tenant_id: UUID, meta: events.WriteMeta
+    product_id: UUID, draft: catalog.ProductDraft, *, tenant_id: UUID
 ) -> catalog.Product:
     async with db.transaction(tenant_id=tenant_id):
-        current = await get_product(product_id, tenant_id=tenant_id)
-        await _check_category(draft.category_id, tenant_id=tenant_id, path="input.categoryId")
-        if draft.handle != current.handle:
-            await db.check_handle_free(ProductTable, draft.handle, tenant_id=tenant_id, label="handle")
         rows = await db.unique(ProductTable.update({
             ProductTable.handle: draft.handle,
             ProductTable.title: draft.title,
@@ -266,34 +240,18 @@ async def update_product(
         }).where(
             ProductTable.tenant_id == tenant_id, ProductTable.id == product_id
         ).returning(*ProductTable.all_columns()))
-        product = _product(rows[0])
-        kind = "product.archived" if catalog.archived(current, product) else "product.updated"
-        await outbox.append(
-            [events.draft(kind, product.id, catalog.product_payload(product))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return product
+    return _product(rows[0])
 
 
-async def add_variant(
-    product_id: UUID, draft: catalog.VariantDraft, *, tenant_id: UUID, meta: events.WriteMeta
-) -> catalog.Variant:
+async def variant_count(product_id: UUID, *, tenant_id: UUID) -> int:
     async with db.transaction(tenant_id=tenant_id):
-        await get_product(product_id, tenant_id=tenant_id)
-        await _check_skus_free([draft.sku], ["input.sku"], tenant_id=tenant_id)
-        position = await VariantTable.count().where(
+        return int(await VariantTable.count().where(
             VariantTable.tenant_id == tenant_id, VariantTable.product_id == product_id
-        )
-        variant = await _insert_variant(draft, product_id, position, tenant_id=tenant_id)
-        await outbox.append(
-            [events.draft("variant.created", variant.id, catalog.variant_payload(variant))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return variant
+        ))
 
 
 async def update_variant(
-    variant_id: UUID, draft: catalog.VariantDraft, *, tenant_id: UUID, meta: events.WriteMeta
+    variant_id: UUID, draft: catalog.VariantDraft, *, tenant_id: UUID
 ) -> catalog.Variant:
     async with db.transaction(tenant_id=tenant_id):
         rows = await VariantTable.update({
@@ -305,21 +263,15 @@ async def update_variant(
         }).where(
             VariantTable.tenant_id == tenant_id, VariantTable.id == variant_id
         ).returning(*VariantTable.all_columns())
-        if not rows:
-            raise NotFound("variant not found")
-        variant = _variant(rows[0])
-        await outbox.append(
-            [events.draft("variant.updated", variant.id, catalog.variant_payload(variant))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return variant
+    if not rows:
+        raise NotFound("variant not found")
+    return _variant(rows[0])
 
 
-async def create_category(
-    *, name: str, handle: str, parent_id: UUID | None, tenant_id: UUID, meta: events.WriteMeta
+async def insert_category(
+    *, name: str, handle: str, parent_id: UUID | None, tenant_id: UUID
 ) -> catalog.Category:
     async with db.transaction(tenant_id=tenant_id):
-        await _check_category(parent_id, tenant_id=tenant_id, path="input.parentId")
         taken = await CategoryTable.exists().where(
             CategoryTable.tenant_id == tenant_id, CategoryTable.handle == handle
         )
@@ -328,12 +280,12 @@ async def create_category(
         rows = await db.unique(CategoryTable.insert(CategoryTable(
             tenant_id=tenant_id, name=name, handle=handle, parent_id=parent_id
         )).returning(*CategoryTable.all_columns()))
-        category = _category(rows[0])
-        await outbox.append(
-            [events.draft("category.created", category.id, {"name": name, "handle": handle})],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return category
+    return _category(rows[0])
+
+
+async def check_handle_free(handle: str, *, tenant_id: UUID) -> None:
+    async with db.transaction(tenant_id=tenant_id):
+        await db.check_handle_free(ProductTable, handle, tenant_id=tenant_id, label="handle")
 
 
 async def get_categories(
@@ -354,34 +306,36 @@ async def list_categories(*, tenant_id: UUID) -> list[catalog.Category]:
     return [_category(row) for row in rows]
 
 
-async def _insert_variant(
+async def insert_variant(
     draft: catalog.VariantDraft, product_id: UUID, position: int, *, tenant_id: UUID
 ) -> catalog.Variant:
-    rows = await db.unique(VariantTable.insert(VariantTable(
-        tenant_id=tenant_id,
-        product_id=product_id,
-        sku=draft.sku,
-        title=draft.title,
-        attributes=dict(draft.attributes),
-        price_amount=draft.price.amount,
-        currency=draft.price.currency,
-        active=draft.active,
-        position=position,
-    )).returning(*VariantTable.all_columns()), field="input", what="sku")
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await db.unique(VariantTable.insert(VariantTable(
+            tenant_id=tenant_id,
+            product_id=product_id,
+            sku=draft.sku,
+            title=draft.title,
+            attributes=dict(draft.attributes),
+            price_amount=draft.price.amount,
+            currency=draft.price.currency,
+            active=draft.active,
+            position=position,
+        )).returning(*VariantTable.all_columns()), field="input", what="sku")
     return _variant(rows[0])
 
 
-async def _check_category(category_id: UUID | None, *, tenant_id: UUID, path: str) -> None:
+async def check_category(category_id: UUID | None, *, tenant_id: UUID, path: str) -> None:
     if category_id is None:
         return
-    found = await CategoryTable.exists().where(
-        CategoryTable.tenant_id == tenant_id, CategoryTable.id == category_id
-    )
+    async with db.transaction(tenant_id=tenant_id):
+        found = await CategoryTable.exists().where(
+            CategoryTable.tenant_id == tenant_id, CategoryTable.id == category_id
+        )
     if not found:
         raise Invalid("category not found", fields={path: "no such category"})
 
 
-async def _check_skus_free(skus: Sequence[str], paths: Sequence[str], *, tenant_id: UUID) -> None:
+async def check_skus_free(skus: Sequence[str], paths: Sequence[str], *, tenant_id: UUID) -> None:
     """Each sku must be new to the tenant and appear once; `paths` name the input fields."""
     errors: dict[str, str] = {}
     seen: set[str] = set()
@@ -389,9 +343,10 @@ async def _check_skus_free(skus: Sequence[str], paths: Sequence[str], *, tenant_
         if sku in seen:
             errors[path] = "repeated in this input"
         seen.add(sku)
-    rows = await VariantTable.select(VariantTable.sku).where(
-        VariantTable.tenant_id == tenant_id, VariantTable.sku.is_in(list(skus))
-    ) if skus else []
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await VariantTable.select(VariantTable.sku).where(
+            VariantTable.tenant_id == tenant_id, VariantTable.sku.is_in(list(skus))
+        ) if skus else []
     taken = {row["sku"] for row in rows}
     errors.update({path: "already exists" for sku, path in zip(skus, paths, strict=True) if sku in taken})
     if errors:

@@ -14,10 +14,9 @@ from piccolo.columns import Array, Boolean, Timestamptz, Varchar
 from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import customers, events
-from domain.errors import NotFound, require_valid
+from domain import customers
+from domain.errors import NotFound
 from tables import db
-from tables import events as outbox
 from tables.engine import DB
 
 EMAIL_UNIQUE = "customers_tenant_id_email_key"
@@ -169,15 +168,8 @@ def _filters(where: customers.CustomerFilter) -> list[Any]:
     return conditions
 
 
-async def create_customer(
-    draft: customers.CustomerDraft,
-    addresses: Sequence[customers.AddressDraft],
-    *,
-    tenant_id: UUID,
-    meta: events.WriteMeta,
-) -> customers.Customer:
+async def insert_customer(draft: customers.CustomerDraft, *, tenant_id: UUID) -> customers.Customer:
     async with db.transaction(tenant_id=tenant_id):
-        await _check_email_free(draft.email, None, tenant_id=tenant_id)
         rows = await _unique_email(CustomerTable.insert(CustomerTable(
             tenant_id=tenant_id,
             email=draft.email,
@@ -187,21 +179,13 @@ async def create_customer(
             phone=draft.phone,
             tags=list(draft.tags),
         )).returning(*CustomerTable.all_columns()))
-        customer = _customer(rows[0])
-        for address in customers.with_defaults(addresses):
-            await _insert_address(customer.id, address, tenant_id=tenant_id)
-        await outbox.append(
-            [events.draft("customer.created", customer.id, customers.customer_payload(customer))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return customer
+    return _customer(rows[0])
 
 
 async def update_customer(
-    customer_id: UUID, draft: customers.CustomerDraft, *, tenant_id: UUID, meta: events.WriteMeta
+    customer_id: UUID, draft: customers.CustomerDraft, *, tenant_id: UUID
 ) -> customers.Customer:
     async with db.transaction(tenant_id=tenant_id):
-        await _check_email_free(draft.email, customer_id, tenant_id=tenant_id)
         rows = await _unique_email(CustomerTable.update({
             CustomerTable.email: draft.email,
             CustomerTable.email_key: customers.email_key(draft.email),
@@ -213,69 +197,40 @@ async def update_customer(
         }).where(
             CustomerTable.tenant_id == tenant_id, CustomerTable.id == customer_id
         ).returning(*CustomerTable.all_columns()))
-        if not rows:
-            raise NotFound("customer not found")
-        customer = _customer(rows[0])
-        await outbox.append(
-            [events.draft("customer.updated", customer.id, customers.customer_payload(customer))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return customer
-
-
-async def add_address(
-    customer_id: UUID, draft: customers.AddressDraft, *, tenant_id: UUID, meta: events.WriteMeta
-) -> customers.Address:
-    async with db.transaction(tenant_id=tenant_id):
-        await _lock_customer(customer_id, tenant_id=tenant_id)
-        existing = (await addresses_of([customer_id], tenant_id=tenant_id)).get(customer_id, [])
-        address = await _insert_address(
-            customer_id, customers.defaults_for(draft, existing), tenant_id=tenant_id
-        )
-        await _address_changed(address, "added", tenant_id=tenant_id, meta=meta)
-    return address
+    if not rows:
+        raise NotFound("customer not found")
+    return _customer(rows[0])
 
 
 async def update_address(
-    address_id: UUID, patch: customers.AddressPatch, *, tenant_id: UUID, meta: events.WriteMeta
+    address_id: UUID, customer_id: UUID, draft: customers.AddressDraft, *, tenant_id: UUID
 ) -> customers.Address:
-    """Apply `patch` to the address as it is under the customer's lock."""
+    """Write a customer's address; the caller holds the customer's lock (see lock_customer)."""
     async with db.transaction(tenant_id=tenant_id):
-        owner = (await get_address(address_id, tenant_id=tenant_id)).customer_id
-        await _lock_customer(owner, tenant_id=tenant_id)
-        draft = patch.apply(await get_address(address_id, tenant_id=tenant_id))
-        require_valid(customers.check_address(draft))
-        await _clear_other_defaults(owner, address_id, draft, tenant_id=tenant_id)
+        await _clear_other_defaults(customer_id, address_id, draft, tenant_id=tenant_id)
         rows = await AddressTable.update({
             getattr(AddressTable, field): value for field, value in _address_values(draft).items()
         }).where(
             AddressTable.tenant_id == tenant_id, AddressTable.id == address_id
         ).returning(*AddressTable.all_columns())
-        address = _address(rows[0])
-        await _address_changed(address, "updated", tenant_id=tenant_id, meta=meta)
-    return address
+    return _address(rows[0])
 
 
-async def remove_address(
-    address_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta
-) -> customers.Address:
+async def delete_address(address_id: UUID, *, tenant_id: UUID) -> None:
     async with db.transaction(tenant_id=tenant_id):
-        current = await get_address(address_id, tenant_id=tenant_id)
-        await _lock_customer(current.customer_id, tenant_id=tenant_id)
         await AddressTable.delete().where(
             AddressTable.tenant_id == tenant_id, AddressTable.id == address_id
         )
-        await _address_changed(current, "removed", tenant_id=tenant_id, meta=meta)
-    return current
 
 
-async def _insert_address(
+async def insert_address(
     customer_id: UUID, draft: customers.AddressDraft, *, tenant_id: UUID
 ) -> customers.Address:
-    await _clear_other_defaults(customer_id, None, draft, tenant_id=tenant_id)
-    rows = await AddressTable.insert(AddressTable(
-        tenant_id=tenant_id, customer_id=customer_id, **_address_values(draft)
-    )).returning(*AddressTable.all_columns())
+    async with db.transaction(tenant_id=tenant_id):
+        await _clear_other_defaults(customer_id, None, draft, tenant_id=tenant_id)
+        rows = await AddressTable.insert(AddressTable(
+            tenant_id=tenant_id, customer_id=customer_id, **_address_values(draft)
+        )).returning(*AddressTable.all_columns())
     return _address(rows[0])
 
 
@@ -307,33 +262,26 @@ async def _clear_other_defaults(
         await (query if keep is None else query.where(AddressTable.id != keep))
 
 
-async def _address_changed(
-    address: customers.Address, change: str, *, tenant_id: UUID, meta: events.WriteMeta
-) -> None:
-    payload = {"address": customers.address_payload(address), "change": f"address_{change}"}
-    await outbox.append(
-        [events.draft("customer.updated", address.customer_id, payload)],
-        tenant_id=tenant_id, meta=meta,
-    )
-
-
-async def _lock_customer(customer_id: UUID, *, tenant_id: UUID) -> None:
+async def lock_customer(customer_id: UUID, *, tenant_id: UUID) -> None:
     """Address changes of one customer run one at a time, so defaults stay single."""
-    row = await CustomerTable.select(CustomerTable.id).where(
-        CustomerTable.tenant_id == tenant_id, CustomerTable.id == customer_id
-    ).lock_rows().first()
+    async with db.transaction(tenant_id=tenant_id):
+        row = await CustomerTable.select(CustomerTable.id).where(
+            CustomerTable.tenant_id == tenant_id, CustomerTable.id == customer_id
+        ).lock_rows().first()
     if row is None:
         raise NotFound("customer not found")
 
 
-async def _check_email_free(email: str, own_id: UUID | None, *, tenant_id: UUID) -> None:
+async def check_email_free(email: str, own_id: UUID | None, *, tenant_id: UUID) -> None:
     query = CustomerTable.exists().where(
         CustomerTable.tenant_id == tenant_id,
         CustomerTable.email_key == customers.email_key(email),
     )
     if own_id is not None:
         query = query.where(CustomerTable.id != own_id)
-    if await query:
+    async with db.transaction(tenant_id=tenant_id):
+        taken = await query
+    if taken:
         raise customers.email_taken()
 
 

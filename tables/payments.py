@@ -1,4 +1,5 @@
-"""Payment transactions against orders: authorizations, captures and refunds."""
+"""Payment transactions against orders (authorizations, captures and refunds): queries and
+statements; recording one is services.payments."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ from piccolo.columns import BigInt, Timestamptz, Varchar
 from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import catalog, events, orders, payments
+from domain import catalog, payments
 from tables import db
-from tables import events as outbox
-from tables import orders as order_tables
 from tables.engine import DB
 
 
@@ -89,17 +88,10 @@ async def list_payments(
     return [_payment(row) for row in rows]
 
 
-async def record(
-    order_id: UUID, draft: payments.PaymentDraft, *, tenant_id: UUID, meta: events.WriteMeta
-) -> tuple[payments.Payment, orders.Order]:
-    """Record a payment under the order's row lock, so that concurrent captures or refunds
-    see each other and never overshoot; a capture may make the order paid, a full refund
-    refunded (with that change's effect on stock)."""
+async def insert(
+    order_id: UUID, draft: payments.PaymentDraft, *, actor: str, tenant_id: UUID
+) -> payments.Payment:
     async with db.transaction(tenant_id=tenant_id):
-        order = await order_tables.lock(order_id, tenant_id=tenant_id)
-        held = (await payments_of([order_id], tenant_id=tenant_id)).get(order_id, [])
-        ledger = payments.Ledger.of(held)
-        payments.check_against(order, ledger, draft)
         rows = await PaymentTable.insert(PaymentTable(
             tenant_id=tenant_id,
             order_id=order_id,
@@ -107,16 +99,6 @@ async def record(
             amount=draft.amount.amount,
             currency=draft.amount.currency,
             reference=draft.reference,
-            actor=meta.actor[:128],
+            actor=actor[:128],
         )).returning(*PaymentTable.all_columns())
-        payment = _payment(rows[0])
-        after = ledger.plus(draft.kind, draft.amount.amount)
-        made = events.draft(payments.EVENTS[draft.kind], payment.id, payments.payment_payload(payment, after))
-        to = payments.status_after(order, after, draft.kind)
-        if to is None:
-            await outbox.append([made], tenant_id=tenant_id, meta=meta)
-        else:
-            order = await order_tables.apply_status(
-                order, to, tenant_id=tenant_id, meta=meta, preceding=[made]
-            )
-    return payment, order
+    return _payment(rows[0])

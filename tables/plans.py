@@ -1,6 +1,6 @@
 """Planned reads: a whole query selection as ONE statement whose result is the response JSON.
 
-The GraphQL side (schema/plans.py) decides what a selection means; this module knows the
+The GraphQL side (server/plans/) decides what a selection means; this module knows the
 tables, their columns and their relations. Every statement filters on the tenant (`$1`) and
 runs inside `db.transaction(tenant_id=...)`, so row-level security stays the second wall.
 
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain import catalog, orders
 from tables import db
 
 Node = Callable[[str], str]
@@ -52,10 +54,11 @@ ORDER_COLUMNS = {
 LINE_COLUMNS = {
     "id": "{a}.id", "sku": "{a}.sku", "title": "{a}.title", "quantity": "{a}.quantity",
 }
+DISPLAY_NAME = "concat_ws(' ', nullif({a}.first_name, ''), nullif({a}.last_name, ''))"
+"""domain.customers.Customer.name in SQL (tests/tables/test_plan_rules.py holds them equal)."""
 CUSTOMER_COLUMNS = {
     "id": "{a}.id", "email": "{a}.email", "first_name": "{a}.first_name",
-    "last_name": "{a}.last_name", "phone": "{a}.phone",
-    "name": "concat_ws(' ', nullif({a}.first_name, ''), nullif({a}.last_name, ''))",
+    "last_name": "{a}.last_name", "phone": "{a}.phone", "name": DISPLAY_NAME,
     "tags": "coalesce(to_json({a}.tags), '[]'::json)", **TIMESTAMPS,
 }
 # Money fields: (amount column, currency column).
@@ -79,8 +82,8 @@ class Source:
     sorts: frozenset[str]
 
 
-PRODUCTS = Source("products", "p", frozenset({"created_at", "title", "handle"}))
-ORDERS = Source("orders", "o", frozenset({"created_at", "number", "total"}))
+PRODUCTS = Source("products", "p", frozenset(sort.value for sort in catalog.ProductSort))
+ORDERS = Source("orders", "o", frozenset(sort.value for sort in orders.OrderSort))
 
 
 class Statement:
@@ -122,7 +125,8 @@ def money(amount: str, currency: str, fields: Sequence[tuple[str, str]]) -> Node
 
 
 def compare_at(fields: Sequence[tuple[str, str]]) -> Node:
-    """A variant's compare-at price, shown only while above its base price."""
+    """A variant's compare-at price, shown only while above its base price: domain.pricing's
+    Quote.shown_compare_at in SQL (tests/tables/test_plan_rules.py holds them equal)."""
     shown = money("compare_at_amount", "currency", fields)
     return lambda a: f"(case when {a}.compare_at_amount > {a}.price_amount then {shown(a)} end)"
 
@@ -178,12 +182,15 @@ def _by_id(statement: Statement, table: str, alias: str, row_id: UUID, node: Nod
 
 @dataclasses.dataclass(frozen=True)
 class PageRequest:
-    """One keyset page: rows strictly after `after` = (sort value, id), `size` of them."""
+    """One keyset page: rows strictly after `after` = (sort value, id), `size` of them; their
+    cursors are made for `ordering` and carry sort values of type `kind`."""
 
     sort: str
     descending: bool
     after: tuple[Any, UUID] | None
     size: int
+    ordering: str
+    kind: type
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +215,7 @@ def page(statement: Statement, source: Source, request: PageRequest, shape: Page
         op = "<" if request.descending else ">"
         value, row_id = request.after
         where += f" and ({a}.{request.sort}, {a}.id) {op} ({statement.bind(value)}, {statement.bind(row_id)})"
-    cursor = f", {_cursor(a, request)} as _cursor" if shape.cursors else ""
+    cursor = f", {cursor_of(a, request)} as _cursor" if shape.cursors else ""
     size = statement.bind(request.size)
     rows = (f"select {a}.*, row_number() over (order by {order}) as _rn{cursor} from {source.table} {a} "
             f"where {where} order by {order} limit {statement.bind(request.size + 1)}")
@@ -240,18 +247,18 @@ def edge_part(name: str, typename: str) -> Node:
     return column("{a}._cursor") if name == "cursor" else constant(typename)
 
 
-def _cursor(a: str, request: PageRequest) -> str:
-    """resolvers.pagination.encode in SQL: base64url, unpadded, of the compact JSON
-    [order, value, id], a timestamp being {"t": its Python isoformat in UTC}."""
-    order = f"{request.sort}:{'desc' if request.descending else 'asc'}"
+def cursor_of(a: str, request: PageRequest) -> str:
+    """resolvers.pagination.encode in SQL (tests/tables/test_plan_rules.py holds them equal):
+    base64url, unpadded, of the compact JSON [ordering, value, id], a timestamp being
+    {"t": its Python isoformat in UTC}."""
     value = f"{a}.{request.sort}"
-    if request.sort.endswith("_at"):
+    if request.kind is datetime:
         value = "'{\"t\":\"' || " + _isoformat(value) + " || '\"}'"
-    elif request.sort in ("number", "total"):
+    elif request.kind is int:
         value = f"{value}::text"
     else:
         value = f"to_json({value})::text"
-    raw = f"'[\"{order}\",' || {value} || ',\"' || {a}.id::text || '\"]'"
+    raw = f"'[\"{request.ordering}\",' || {value} || ',\"' || {a}.id::text || '\"]'"
     return f"rtrim(translate(encode(convert_to({raw}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
 
 

@@ -14,10 +14,9 @@ from piccolo.columns import BigInt, Timestamptz, Varchar
 from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import catalog, events, pricing
+from domain import catalog, pricing
 from domain.errors import Conflict, Invalid, NotFound
 from tables import db
-from tables import events as outbox
 from tables.engine import DB
 
 
@@ -105,60 +104,47 @@ async def list_price_lists(
     return [_price_list(row) for row in rows]
 
 
-async def create_price_list(
-    draft: pricing.PriceListDraft, *, tenant_id: UUID, meta: events.WriteMeta
-) -> pricing.PriceList:
+async def insert_price_list(draft: pricing.PriceListDraft, *, tenant_id: UUID) -> pricing.PriceList:
     async with db.transaction(tenant_id=tenant_id):
         await db.check_handle_free(PriceListTable, draft.handle, tenant_id=tenant_id, label="handle")
         rows = await db.unique(PriceListTable.insert(PriceListTable(
             tenant_id=tenant_id, name=draft.name, handle=draft.handle, currency=draft.currency
         )).returning(*PriceListTable.all_columns()))
-        created = _price_list(rows[0])
-        await _append("price_list.created", created, tenant_id=tenant_id, meta=meta)
-    return created
+    return _price_list(rows[0])
 
 
 async def update_price_list(
-    price_list_id: UUID, draft: pricing.PriceListDraft, *, tenant_id: UUID, meta: events.WriteMeta
+    current: pricing.PriceList, draft: pricing.PriceListDraft, *, tenant_id: UUID
 ) -> pricing.PriceList:
     async with db.transaction(tenant_id=tenant_id):
-        current = await get_price_list(price_list_id, tenant_id=tenant_id)
         if draft.handle != current.handle:
             await db.check_handle_free(PriceListTable, draft.handle, tenant_id=tenant_id, label="handle")
         rows = await db.unique(PriceListTable.update({
             PriceListTable.name: draft.name, PriceListTable.handle: draft.handle,
         }).where(
-            PriceListTable.tenant_id == tenant_id, PriceListTable.id == price_list_id
+            PriceListTable.tenant_id == tenant_id, PriceListTable.id == current.id
         ).returning(*PriceListTable.all_columns()))
-        updated = _price_list(rows[0])
-        await _append("price_list.updated", updated, tenant_id=tenant_id, meta=meta)
-    return updated
+    return _price_list(rows[0])
 
 
-async def delete_price_list(
-    price_list_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta
-) -> pricing.PriceList:
+async def delete_price_list(price_list_id: UUID, *, tenant_id: UUID) -> None:
     """Delete a list and its prices; a list that orders were placed with stays."""
     async with db.transaction(tenant_id=tenant_id):
-        current = await get_price_list(price_list_id, tenant_id=tenant_id)
         try:
             await PriceListTable.delete().where(
                 PriceListTable.tenant_id == tenant_id, PriceListTable.id == price_list_id
             )
         except asyncpg.ForeignKeyViolationError:
             raise Conflict("orders were placed with this price list; it cannot be deleted") from None
-        await _append("price_list.deleted", current, tenant_id=tenant_id, meta=meta)
-    return current
 
 
-async def set_variant_price(
+async def upsert_variant_price(
     price_list_id: UUID,
     variant_id: UUID,
     price: catalog.Money,
     compare_at: catalog.Money | None,
     *,
     tenant_id: UUID,
-    meta: events.WriteMeta,
 ) -> pricing.Quote:
     """Price a variant in a list (insert or replace); the caller checked the rules."""
     async with db.transaction(tenant_id=tenant_id) as tx:
@@ -175,13 +161,11 @@ async def set_variant_price(
             """, tenant_id, price_list_id, variant_id, price.amount,
             None if compare_at is None else compare_at.amount, price.currency, datetime.now(UTC),
         )
-        quote = _quote(row)
-        await _append_price(quote, quote.price, quote.compare_at, tenant_id=tenant_id, meta=meta)
-    return quote
+    return _quote(row)
 
 
-async def remove_variant_price(
-    price_list_id: UUID, variant_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta
+async def delete_variant_price(
+    price_list_id: UUID, variant_id: UUID, *, tenant_id: UUID
 ) -> pricing.Quote:
     """Take a variant out of a list (it then sells there at base price); returns what it was."""
     async with db.transaction(tenant_id=tenant_id):
@@ -190,15 +174,13 @@ async def remove_variant_price(
             VariantPriceTable.price_list_id == price_list_id,
             VariantPriceTable.variant_id == variant_id,
         ).returning(*VariantPriceTable.all_columns())
-        if not rows:
-            raise NotFound("this variant has no price in this price list")
-        removed = _list_price(rows[0])
-        await _append_price(removed, None, None, tenant_id=tenant_id, meta=meta)
-    return removed
+    if not rows:
+        raise NotFound("this variant has no price in this price list")
+    return _list_price(rows[0])
 
 
-async def set_compare_at(
-    variant_id: UUID, compare_at: catalog.Money | None, *, tenant_id: UUID, meta: events.WriteMeta
+async def update_compare_at(
+    variant_id: UUID, compare_at: catalog.Money | None, *, tenant_id: UUID
 ) -> pricing.Quote:
     """Set (or clear, with None) the compare-at price of a variant's base price."""
     async with db.transaction(tenant_id=tenant_id) as tx:
@@ -210,11 +192,9 @@ async def set_compare_at(
             """,
             tenant_id, variant_id, None if compare_at is None else compare_at.amount,
         )
-        if row is None:
-            raise NotFound("variant not found")
-        quote = _quote(row)
-        await _append_price(quote, quote.price, quote.compare_at, tenant_id=tenant_id, meta=meta)
-    return quote
+    if row is None:
+        raise NotFound("variant not found")
+    return _quote(row)
 
 
 async def prices_of(
@@ -283,26 +263,3 @@ async def _fetch_or_missing(tx: Any, sql: str, *args: Any) -> Any:
     except asyncpg.ForeignKeyViolationError as error:
         what = "price list" if "list" in (error.constraint_name or "") else "variant"
         raise NotFound(f"{what} not found") from None
-
-
-async def _append(
-    kind: str, price_list: pricing.PriceList, *, tenant_id: UUID, meta: events.WriteMeta
-) -> None:
-    await outbox.append(
-        [events.draft(kind, price_list.id, pricing.price_list_payload(price_list))],
-        tenant_id=tenant_id, meta=meta,
-    )
-
-
-async def _append_price(
-    quote: pricing.Quote,
-    price: catalog.Money | None,
-    compare_at: catalog.Money | None,
-    *,
-    tenant_id: UUID,
-    meta: events.WriteMeta,
-) -> None:
-    payload = pricing.price_payload(quote.variant_id, quote.price_list_id, price, compare_at)
-    await outbox.append(
-        [events.draft("price.updated", quote.variant_id, payload)], tenant_id=tenant_id, meta=meta
-    )

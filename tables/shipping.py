@@ -13,11 +13,9 @@ from piccolo.columns import Integer, Timestamptz, Varchar
 from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import events, orders, shipping
+from domain import shipping
 from domain.errors import NotFound
 from tables import db
-from tables import events as outbox
-from tables import orders as order_tables
 from tables.engine import DB
 
 
@@ -133,69 +131,34 @@ async def list_shipments(
         return await _with_lines(rows, tenant_id=tenant_id)
 
 
-async def create(
-    draft: shipping.ShipmentDraft, *, tenant_id: UUID, meta: events.WriteMeta
-) -> tuple[shipping.Shipment, orders.Order]:
-    """A pending shipment of some of an order's units, under the order's row lock, so that
-    concurrent shipments of one order never ship a unit twice."""
+async def insert(
+    draft: shipping.ShipmentDraft, *, tenant_id: UUID
+) -> shipping.Shipment:
+    """A pending shipment of the draft's lines, with them."""
+    tracking = draft.tracking
+    now = datetime.now(UTC)
     async with db.transaction(tenant_id=tenant_id):
-        order = await order_tables.lock(draft.order_id, tenant_id=tenant_id)
-        lines = (await order_tables.lines_of([order.id], tenant_id=tenant_id)).get(order.id, [])
-        held = (await shipments_of([order.id], tenant_id=tenant_id)).get(order.id, [])
-        shipping.check_against(order, lines, held, draft)
-        tracking = draft.tracking
         rows = await ShipmentTable.insert(ShipmentTable(
             id=uuid4(),
             tenant_id=tenant_id,
-            order_id=order.id,
+            order_id=draft.order_id,
             status=shipping.ShipmentStatus.PENDING.value,
             carrier=tracking.carrier or "",
             service=tracking.service or "",
             tracking_number=tracking.tracking_number or "",
             tracking_url=tracking.tracking_url or "",
-            created_at=datetime.now(UTC),
-            updated_at=datetime.now(UTC),
+            created_at=now,
+            updated_at=now,
         )).returning(*ShipmentTable.all_columns())
         await ShipmentLineTable.raw(
             INSERT_LINES, tenant_id, rows[0]["id"],
             [line.order_line_id for line in draft.lines], [line.quantity for line in draft.lines],
         )
         [shipment] = await _with_lines(rows, tenant_id=tenant_id)
-        created = events.draft(shipping.CREATED, shipment.id, shipping.created_payload(shipment))
-        await outbox.append([created], tenant_id=tenant_id, meta=meta)
-    return shipment, order
+    return shipment
 
 
-async def change_status(
-    change: shipping.StatusChange, *, tenant_id: UUID, meta: events.WriteMeta
-) -> tuple[shipping.Shipment, orders.Order]:
-    """One step of a shipment's status machine, under its order's row lock. The step that
-    ships the order's last units fulfils the order through the orders' own status change
-    (which commits its reserved stock), in the same transaction."""
-    async with db.transaction(tenant_id=tenant_id):
-        order = await order_tables.lock(await _order_of(change.shipment_id, tenant_id=tenant_id),
-                                        tenant_id=tenant_id)
-        held = (await shipments_of([order.id], tenant_id=tenant_id))[order.id]
-        [current] = [found for found in held if found.id == change.shipment_id]
-        shipping.check_transition(current, change.to)
-        if change.to == shipping.ShipmentStatus.SHIPPED:
-            shipping.check_shippable(order)
-        shipment = await _update(current, change, tenant_id=tenant_id)
-        changed = events.draft(
-            shipping.STATUS_CHANGED, shipment.id, shipping.status_payload(shipment, current.status)
-        )
-        after = [shipment if found.id == shipment.id else found for found in held]
-        shipped = change.to == shipping.ShipmentStatus.SHIPPED
-        if shipped and await _completes(order, after, tenant_id=tenant_id):
-            order = await order_tables.apply_status(
-                order, orders.OrderStatus.FULFILLED, tenant_id=tenant_id, meta=meta, preceding=[changed]
-            )
-        else:
-            await outbox.append([changed], tenant_id=tenant_id, meta=meta)
-    return shipment, order
-
-
-async def _order_of(shipment_id: UUID, *, tenant_id: UUID) -> UUID:
+async def order_of(shipment_id: UUID, *, tenant_id: UUID) -> UUID:
     async with db.transaction(tenant_id=tenant_id):
         row = await ShipmentTable.select(ShipmentTable.order_id).where(
             ShipmentTable.tenant_id == tenant_id, ShipmentTable.id == shipment_id
@@ -206,9 +169,10 @@ async def _order_of(shipment_id: UUID, *, tenant_id: UUID) -> UUID:
     return order_id
 
 
-async def _update(
+async def update(
     current: shipping.Shipment, change: shipping.StatusChange, *, tenant_id: UUID
 ) -> shipping.Shipment:
+    """The new status, and the tracking fields the change sets (None keeps one)."""
     tracking = change.tracking
     values: dict[Any, Any] = {
         ShipmentTable.status: change.to.value, ShipmentTable.updated_at: datetime.now(UTC),
@@ -221,16 +185,8 @@ async def _update(
         values[ShipmentTable.tracking_number] = tracking.tracking_number
     if tracking.tracking_url is not None:
         values[ShipmentTable.tracking_url] = tracking.tracking_url
-    rows = await ShipmentTable.update(values).where(
-        ShipmentTable.tenant_id == tenant_id, ShipmentTable.id == current.id
-    ).returning(*ShipmentTable.all_columns())
+    async with db.transaction(tenant_id=tenant_id):
+        rows = await ShipmentTable.update(values).where(
+            ShipmentTable.tenant_id == tenant_id, ShipmentTable.id == current.id
+        ).returning(*ShipmentTable.all_columns())
     return _shipment(rows[0], current.lines)
-
-
-async def _completes(
-    order: orders.Order, held: Sequence[shipping.Shipment], *, tenant_id: UUID
-) -> bool:
-    if order.status != orders.OrderStatus.PAID:
-        return False
-    lines = (await order_tables.lines_of([order.id], tenant_id=tenant_id)).get(order.id, [])
-    return shipping.completes(order, lines, held)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from domain import catalog
+from services import catalog as catalog_services
 from tables import catalog as catalog_tables
 from tables import db
 from tables import orders as order_tables
@@ -39,7 +40,7 @@ async def make_product(
         catalog.VariantDraft(sku=sku, title="", price=catalog.Money(1000, currency), attributes=attrs)
         for sku, attrs in variants
     ]
-    await catalog_tables.create_product(draft, drafts, tenant_id=tenant_id, meta=META)
+    await catalog_services.create_product(draft, drafts, tenant_id=tenant_id, meta=META)
     return await catalog_tables.variants_by_sku([sku for sku, _ in variants], tenant_id=tenant_id)
 
 

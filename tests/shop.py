@@ -7,8 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from domain import catalog, customers, inventory
+from services import catalog as catalog_services
+from services import customers as customer_services
+from services import inventory as inventory_services
 from tables import catalog as catalog_tables
-from tables import customers as customer_tables
 from tables import events as outbox
 from tables import inventory as inventory_tables
 from tests.documents import META, payload
@@ -133,19 +135,19 @@ async def open_shop(
                                  price=catalog.Money(PRICES[sku], "EUR"))
             for sku in skus
         ]
-        await catalog_tables.create_product(
+        await catalog_services.create_product(
             catalog.ProductDraft(title=title, handle=title.lower()), drafts, tenant_id=tenant.id, meta=META
         )
         found = await catalog_tables.variants_by_sku([d.sku for d in drafts], tenant_id=tenant.id)
         variants.update({sku: found[prefix + sku].id for sku in skus})
-    location = await inventory_tables.create_location(
+    location = await inventory_services.create_location(
         inventory.LocationDraft(name="Main", handle="main"), tenant_id=tenant.id, meta=META
     )
     for variant_id in variants.values():
-        await inventory_tables.set_stock(
+        await inventory_services.set_stock(
             variant_id, location.id, stock, "opening count", tenant_id=tenant.id, meta=META
         )
-    customer = await customer_tables.create_customer(
+    customer = await customer_services.create_customer(
         customers.CustomerDraft(email=f"buyer@{tenant.slug}.example", first_name="Bea"), [],
         tenant_id=tenant.id, meta=META,
     )

@@ -8,6 +8,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain import catalog, inventory
+from services import catalog as catalog_services
+from services import inventory as inventory_services
 from tables import catalog as catalog_tables
 from tables import db
 from tables import events as outbox
@@ -104,7 +106,7 @@ class Shop:
         change = inventory.Change(
             self.variants[sku], self.locations[handle], quantity, inventory.Reason.RECEIVED
         )
-        level, _ = await stock.adjust(change, tenant_id=self.tenant_id, meta=META)
+        level, _ = await inventory_services.adjust(change, tenant_id=self.tenant_id, meta=META)
         return level
 
     async def levels(self, sku: str) -> dict[str, tuple[int, int]]:
@@ -134,7 +136,7 @@ async def open_shop(
     tenant_id: UUID, skus: tuple[str, ...] = ("MUG",), handles: tuple[str, ...] = ("main",)
 ) -> Shop:
     variants = [catalog.VariantDraft(sku=s, title="", price=catalog.Money(900, "EUR")) for s in skus]
-    product = await catalog_tables.create_product(
+    product = await catalog_services.create_product(
         catalog.ProductDraft(title="Thing", handle=f"thing-{uuid4().hex[:8]}"), variants,
         tenant_id=tenant_id, meta=META,
     )
@@ -142,7 +144,8 @@ async def open_shop(
     locations = {}
     for handle in handles:
         draft = inventory.LocationDraft(name=handle.title(), handle=handle)
-        locations[handle] = (await stock.create_location(draft, tenant_id=tenant_id, meta=META)).id
+        made = await inventory_services.create_location(draft, tenant_id=tenant_id, meta=META)
+        locations[handle] = made.id
     return Shop(tenant_id, {v.sku: v.id for v in found[product.id]}, locations)
 
 
@@ -187,7 +190,7 @@ class ApiShop:
 
 async def open_api_shop(tenant: Any, skus: tuple[str, ...], handles: tuple[str, ...]) -> ApiShop:
     variants = [catalog.VariantDraft(sku=s, title="", price=catalog.Money(900, "EUR")) for s in skus]
-    product = await catalog_tables.create_product(
+    product = await catalog_services.create_product(
         catalog.ProductDraft(title="Mug", handle=f"mug-{uuid4().hex[:8]}"), variants,
         tenant_id=tenant.id, meta=META,
     )

@@ -10,12 +10,9 @@ from uuid import UUID
 
 from saq import Queue
 
-from domain import events, tracing
-from domain import flows as domain_flows
 from domain.errors import DomainError
-from tables import db
+from services import deliveries as delivery_services
 from tables import webhooks as inbox
-from workers import flows
 
 log = logging.getLogger("tenantgraph.deliveries")
 
@@ -63,7 +60,7 @@ async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: st
     job = ctx.get("job")
     final = job is None or job.attempts >= job.retries
     try:
-        return await _apply(tenant, delivery)
+        return await delivery_services.apply(tenant, delivery)
     except DomainError as error:
         # The delivery breaks a rule (unknown sku, short stock...): retrying cannot help.
         log.warning("delivery %s dead: %s", delivery, error.message)
@@ -80,21 +77,6 @@ async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: st
                     "; dead-lettered" if final else "", exc_info=True)
         await inbox.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
         raise
-
-
-async def _apply(tenant: UUID, delivery: UUID) -> str:
-    async with db.transaction(tenant_id=tenant):
-        claimed = await inbox.claim(delivery, tenant_id=tenant)
-        if claimed is None:
-            log.info("delivery %s is already done", delivery)
-            return "already done"
-        tracing.request_id.set(claimed.correlation_id)
-        tracing.tenant.set(str(tenant))
-        meta = events.WriteMeta(actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id)
-        payload = domain_flows.parse(claimed.flow, claimed.payload)
-        await flows.APPLY[claimed.flow](payload, tenant_id=tenant, meta=meta)
-    log.info("delivery %s (%s %s) applied", delivery, claimed.flow, claimed.delivery_id)
-    return "processed"
 
 
 async def sweep(ctx: dict[str, Any]) -> int:

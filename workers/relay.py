@@ -1,4 +1,4 @@
-"""The outbox relay: publishes committed events to Redis `tg:events` in per-tenant sequence order.
+"""The outbox relay: publishes committed events to Redis (domain.envelope) in per-tenant sequence order.
 
 A batch is read, published and marked in one transaction holding an advisory lock, so relays in
 several workers take turns and never interleave. A relay wakes on NOTIFY tg_events and also
@@ -17,62 +17,19 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import orjson
 import redis.asyncio as aioredis
 
-from domain import events
+from domain import envelope, events
 from tables import events as outbox
 
 log = logging.getLogger("tenantgraph.relay")
 
-CHANNEL = "tg:events"
 NOTIFY_CHANNEL = "tg_events"
 APPLICATION_NAME = "tenantgraph relay"
 BATCH = 500
 PUBLISH_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
 LISTEN_RETRY_MAX = 60.0
-
-
-MESSAGE_BYTES = 256 * 1024
-"""A Redis message carries consecutive events up to about this size (at least one event): each
-API process then reads one message per chunk of a batch instead of one per event."""
-
-
-def message(tenant_id: UUID, event: events.Event) -> bytes:
-    return orjson.dumps(_body(tenant_id, event))
-
-
-def messages(batch: list[tuple[UUID, events.Event]]) -> list[bytes]:
-    """The batch as JSON arrays of events, in order, each about MESSAGE_BYTES at most."""
-    chunks: list[bytes] = []
-    bodies: list[bytes] = []
-    size = 0
-    for tenant_id, event in batch:
-        body = message(tenant_id, event)
-        if bodies and size + len(body) > MESSAGE_BYTES:
-            chunks.append(b"[" + b",".join(bodies) + b"]")
-            bodies, size = [], 0
-        bodies.append(body)
-        size += len(body) + 1
-    if bodies:
-        chunks.append(b"[" + b",".join(bodies) + b"]")
-    return chunks
-
-
-def _body(tenant_id: UUID, event: events.Event) -> dict[str, Any]:
-    return {
-        "id": f"{tenant_id}:{event.seq}",
-        "tenantId": str(tenant_id),
-        "seq": event.seq,
-        "type": event.type,
-        "aggregateType": event.aggregate_type,
-        "aggregateId": event.aggregate_id,
-        "payload": event.payload,
-        "correlationId": event.correlation_id,
-        "actor": event.actor,
-        "createdAt": event.created_at.isoformat(),
-    }
 
 
 def _honour_cancellation() -> None:
@@ -155,8 +112,8 @@ class Relay:
     async def publish(self, batch: list[tuple[UUID, events.Event]]) -> None:
         """One pipeline, in batch order; returns once Redis has taken every message."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for chunk in messages(batch):
-                pipe.publish(CHANNEL, chunk)
+            for chunk in envelope.encode_batch(batch):
+                pipe.publish(envelope.CHANNEL, chunk)
             await pipe.execute()
 
     async def _keep_listening(self) -> None:

@@ -2,41 +2,46 @@
 (variant, location), adjustments kept as history, and reservations for open orders."""
 
 from tables.inventory.locations import (
-    create_location,
     get_location,
     get_locations,
     input_location,
+    insert_location,
     list_locations,
     location_by_handle,
     update_location,
 )
 from tables.inventory.reservations import (
-    commit_reservations,
-    release_reservations,
+    hold,
+    lock_for_sale,
+    lock_held_levels,
+    lock_reservations,
+    mark,
+    record,
     reservations_of,
-    reserve,
-    restock,
+    store,
 )
 from tables.inventory.rows import (
     LocationTable,
     ReservationTable,
     StockAdjustmentTable,
     StockLevelTable,
+    adjusted_event,
 )
 from tables.inventory.stock import (
-    adjust,
     available_of,
     levels_of,
     list_adjustments,
     list_levels,
-    move_at,
-    set_stock,
+    lock_at,
+    lock_level,
+    write_change,
 )
 
 __all__ = [
     "LocationTable", "ReservationTable", "StockAdjustmentTable", "StockLevelTable",
-    "adjust", "available_of", "commit_reservations", "create_location", "get_location",
-    "get_locations", "input_location", "levels_of", "list_adjustments", "list_levels",
-    "list_locations", "location_by_handle", "move_at", "release_reservations", "reservations_of",
-    "reserve", "restock", "set_stock", "update_location",
+    "adjusted_event", "available_of", "get_location", "get_locations", "hold", "input_location",
+    "insert_location", "levels_of", "list_adjustments", "list_levels", "list_locations",
+    "location_by_handle", "lock_at", "lock_for_sale", "lock_held_levels", "lock_level",
+    "lock_reservations", "mark", "record", "reservations_of", "store", "update_location",
+    "write_change",
 ]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from domain import events, inventory
+from domain import inventory
 from domain.errors import Invalid, NotFound
 from tables import db
-from tables import events as outbox
 from tables.inventory import rows
 from tables.inventory.rows import LocationTable
 
@@ -45,27 +44,19 @@ async def list_locations(*, tenant_id: UUID, active: bool | None = None) -> list
     return [rows.location(row) for row in found]
 
 
-async def create_location(
-    draft: inventory.LocationDraft, *, tenant_id: UUID, meta: events.WriteMeta
-) -> inventory.Location:
+async def insert_location(draft: inventory.LocationDraft, *, tenant_id: UUID) -> inventory.Location:
     async with db.transaction(tenant_id=tenant_id):
         await db.check_handle_free(LocationTable, draft.handle, tenant_id=tenant_id, label="location handle")
         created = await db.unique(LocationTable.insert(LocationTable(
             tenant_id=tenant_id, name=draft.name, handle=draft.handle, active=draft.active
         )).returning(*LocationTable.all_columns()))
-        location = rows.location(created[0])
-        await outbox.append(
-            [events.draft("location.created", location.id, inventory.location_payload(location))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return location
+    return rows.location(created[0])
 
 
 async def update_location(
-    location_id: UUID, draft: inventory.LocationDraft, *, tenant_id: UUID, meta: events.WriteMeta
+    current: inventory.Location, draft: inventory.LocationDraft, *, tenant_id: UUID
 ) -> inventory.Location:
     async with db.transaction(tenant_id=tenant_id):
-        current = await get_location(location_id, tenant_id=tenant_id)
         if draft.handle != current.handle:
             await db.check_handle_free(
                 LocationTable, draft.handle, tenant_id=tenant_id, label="location handle"
@@ -75,14 +66,9 @@ async def update_location(
             LocationTable.handle: draft.handle,
             LocationTable.active: draft.active,
         }).where(
-            LocationTable.tenant_id == tenant_id, LocationTable.id == location_id
+            LocationTable.tenant_id == tenant_id, LocationTable.id == current.id
         ).returning(*LocationTable.all_columns()))
-        location = rows.location(updated[0])
-        await outbox.append(
-            [events.draft("location.updated", location.id, inventory.location_payload(location))],
-            tenant_id=tenant_id, meta=meta,
-        )
-    return location
+    return rows.location(updated[0])
 
 
 async def location_by_handle(handle: str, *, tenant_id: UUID, path: str) -> inventory.Location:

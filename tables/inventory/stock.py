@@ -1,4 +1,5 @@
-"""Stock levels per (variant, location), their adjustments and the adjustment history."""
+"""Stock levels per (variant, location), their adjustments and the adjustment history:
+queries and statements (adjusting stock is services.inventory)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from uuid import UUID
 from domain import events, inventory
 from domain.errors import Invalid
 from tables import db
-from tables import events as outbox
-from tables.inventory import locations, rows
+from tables.inventory import rows
 
 ADJUSTMENTS = """
 select a.*, v.sku
@@ -116,104 +116,52 @@ def _adjustment_filters(where: inventory.AdjustmentFilter) -> list[tuple[str, An
     return [(template, value) for template, value in wanted if value is not None]
 
 
-async def adjust(
-    change: inventory.Change, *, tenant_id: UUID, meta: events.WriteMeta
-) -> tuple[inventory.StockLevel, inventory.Adjustment]:
-    """Apply one adjustment; refused (Conflict) when it would take reserved stock or go below
-    zero, and then nothing changes."""
-    async with db.transaction(tenant_id=tenant_id) as tx:
-        location = await locations.input_location(
-            change.location_id, tenant_id=tenant_id, path="input.locationId"
-        )
-        level = await _lock_level(tx, change.variant_id, change.location_id, tenant_id=tenant_id)
-        return await _apply(tx, level, change, location, tenant_id=tenant_id, meta=meta)
-
-
-async def set_stock(
-    variant_id: UUID, location_id: UUID, quantity: int, note: str, *,
-    tenant_id: UUID, meta: events.WriteMeta,
-) -> tuple[inventory.StockLevel, inventory.Adjustment | None]:
-    """Record a stock count: a correction by the difference (none when the count matches)."""
-    async with db.transaction(tenant_id=tenant_id) as tx:
-        location = await locations.input_location(location_id, tenant_id=tenant_id, path="input.locationId")
-        level = await _lock_level(tx, variant_id, location_id, tenant_id=tenant_id)
-        if quantity == level.on_hand:
-            return level, None
-        change = inventory.Change(
-            variant_id, location_id, quantity - level.on_hand, inventory.Reason.CORRECTION, note
-        )
-        return await _apply(tx, level, change, location, tenant_id=tenant_id, meta=meta)
-
-
-async def _apply(
-    tx: Any, level: inventory.StockLevel, change: inventory.Change, location: inventory.Location,
-    *, tenant_id: UUID, meta: events.WriteMeta,
-) -> tuple[inventory.StockLevel, inventory.Adjustment]:
-    on_hand = inventory.adjusted(level, change, location.handle)
-    after = await rows.store(tx, level, on_hand, level.reserved)
-    made = await rows.record(tx, after, change, tenant_id=tenant_id, meta=meta)
-    await outbox.append([rows.adjusted_event(after, made)], tenant_id=tenant_id, meta=meta)
-    return after, made
-
-
-async def _lock_level(
-    tx: Any, variant_id: UUID, location_id: UUID, *, tenant_id: UUID
-) -> inventory.StockLevel:
+async def lock_level(variant_id: UUID, location_id: UUID, *, tenant_id: UUID) -> inventory.StockLevel:
     """The level of this tenant's variant at a location, created empty when new, locked."""
-    await tx.connection.execute(
-        """
-        insert into stock_levels (tenant_id, variant_id, location_id)
-        select v.tenant_id, v.id, $3 from variants v where v.tenant_id = $1 and v.id = $2
-        on conflict (tenant_id, variant_id, location_id) do nothing
-        """,
-        tenant_id, variant_id, location_id,
-    )
-    found = await rows.lock_levels(
-        tx, "s.variant_id = {} and s.location_id = {}", variant_id, location_id, tenant_id=tenant_id
-    )
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        await tx.connection.execute(
+            """
+            insert into stock_levels (tenant_id, variant_id, location_id)
+            select v.tenant_id, v.id, $3 from variants v where v.tenant_id = $1 and v.id = $2
+            on conflict (tenant_id, variant_id, location_id) do nothing
+            """,
+            tenant_id, variant_id, location_id,
+        )
+        found = await rows.lock_levels(
+            tx, "s.variant_id = {} and s.location_id = {}", variant_id, location_id, tenant_id=tenant_id
+        )
     if not found:
         raise Invalid("variant not found", fields={"input.variantId": "no such variant"})
     return found[0]
 
 
-async def move_at(
-    location_id: UUID,
-    lines: Sequence[tuple[UUID, int]],
-    reason: inventory.Reason,
-    *,
-    order_id: UUID | None,
-    note: str,
-    tenant_id: UUID,
-    meta: events.WriteMeta,
-) -> list[inventory.Adjustment]:
-    """Several variants leave (sold, damaged) or come back (returned, received) at one
-    location, all or nothing. Every stock row is locked before any event is appended, the
-    order all writers keep, so this never deadlocks with them."""
-    sign = -1 if reason in (inventory.Reason.SOLD, inventory.Reason.DAMAGED) else 1
-    wanted = inventory.check_lines(lines)
+async def lock_at(
+    location_id: UUID, variant_ids: Sequence[UUID], *, tenant_id: UUID
+) -> list[inventory.StockLevel]:
+    """The levels of these variants at one location, created empty when new, locked in the
+    order every writer keeps."""
     async with db.transaction(tenant_id=tenant_id) as tx:
-        location = await locations.get_location(location_id, tenant_id=tenant_id)
         await tx.connection.execute(
             """
             insert into stock_levels (tenant_id, variant_id, location_id)
             select v.tenant_id, v.id, $3 from variants v where v.tenant_id = $1 and v.id = any($2::uuid[])
             on conflict (tenant_id, variant_id, location_id) do nothing
             """,
-            tenant_id, list(wanted), location_id,
+            tenant_id, list(variant_ids), location_id,
         )
-        levels = await rows.lock_levels(
-            tx, "s.variant_id = any({}::uuid[]) and s.location_id = {}", list(wanted), location_id,
+        return await rows.lock_levels(
+            tx, "s.variant_id = any({}::uuid[]) and s.location_id = {}", list(variant_ids), location_id,
             tenant_id=tenant_id,
         )
-        made, drafts = [], []
-        for level in levels:
-            change = inventory.Change(
-                level.variant_id, location_id, sign * wanted[level.variant_id], reason, note, order_id
-            )
-            after = await rows.store(
-                tx, level, inventory.adjusted(level, change, location.handle), level.reserved
-            )
-            made.append(await rows.record(tx, after, change, tenant_id=tenant_id, meta=meta))
-            drafts.append(rows.adjusted_event(after, made[-1]))
-        await outbox.append(drafts, tenant_id=tenant_id, meta=meta)
-    return made
+
+
+async def write_change(
+    level: inventory.StockLevel, on_hand: int, change: inventory.Change, *,
+    tenant_id: UUID, meta: events.WriteMeta,
+) -> tuple[inventory.StockLevel, inventory.Adjustment]:
+    """A locked level's new quantity on hand and the adjustment's history row: (level after,
+    adjustment)."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        after = await rows.store(tx, level, on_hand, level.reserved)
+        made = await rows.record(tx, after, change, tenant_id=tenant_id, meta=meta)
+    return after, made

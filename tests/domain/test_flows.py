@@ -242,6 +242,8 @@ SALE_ERRORS = [
     (("sale", "type"), ..., "sale.type", "is required"),
     (("sale", "location"), ..., "sale.location", "is required"),
     (("sale", "items", 0, "quantity"), -1, "sale.items[0].quantity", "must be at least 1"),
+    (("sale", "currency"), "XXX", "sale.currency", "must be the ISO 4217 code of a currency, such as EUR"),
+    (("sale", "location"), "x" * 65, "sale.location", "must be 1-64 characters"),
 ]
 
 

@@ -13,7 +13,8 @@ from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.extensions.query_depth_limiter import determine_depth, get_fragments
 
 from domain.config import Settings
-from schema import build, limits, plans
+from schema import build, limits
+from server import plans
 from tests import hostile
 
 SETTINGS = Settings()
@@ -90,10 +91,11 @@ def test_without_the_limits_the_budget_still_bounds_validation(
 
 def test_the_budget_interrupts_overlapping_field_merging(schema: GraphQLSchema) -> None:
     text = hostile.same_field_siblings(700)
-    document = parse(text)
+    documents = limits.Documents(BUDGET_ONLY)  # as requests are checked: the collector paused
+    document = documents.parse(text)
     started = time.thread_time()
 
-    errors = limits.validate(schema, document, RULES, BUDGET_ONLY, limits.Budget(0.02))
+    errors = documents.errors(schema, text, document, RULES, limits.Budget(0.02))
 
     assert time.thread_time() - started < 0.1
     assert [type(error) for error in errors] == [limits.OverBudget]
@@ -169,14 +171,19 @@ def test_introspection_fields_do_not_count_for_depth_but_do_for_selections() -> 
     assert shape.selections == 6
 
 
-def test_fragment_cycles_and_unknown_fragments_are_left_to_validation(schema: GraphQLSchema) -> None:
+def test_fragment_cycles_are_refused_and_unknown_fragments_left_to_validation(schema: GraphQLSchema) -> None:
     cyclic = "query C { ...A } fragment A on Query { tenant { slug } ...B } fragment B on Query { ...A }"
     unknown = "query U { ...Nowhere }"
 
+    through_a_field = "{ ...A } fragment A on Query { tenant { ...B } } fragment B on Tenant { ...A }"
+
     cycle_errors, _ = checked(schema, cyclic, DEFAULTS)
+    field_errors, took = checked(schema, through_a_field, DEFAULTS)
     unknown_errors, _ = checked(schema, unknown, DEFAULTS)
 
     assert any("Cannot spread fragment 'A' within itself" in e.message for e in cycle_errors)
+    assert [e.message for e in field_errors] == ["Cannot spread fragment 'A' within itself."]
+    assert took < FAST
     assert [e.message for e in unknown_errors] == ["Unknown fragment 'Nowhere'."]
 
 

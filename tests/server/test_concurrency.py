@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 
 from domain import catalog
+from services import catalog as catalog_services
 from tables import catalog as catalog_tables
 from tables import db
 from tests.documents import META
@@ -67,7 +68,7 @@ class Stock:
 async def seed(tenant: Any, prefix: str) -> Stock:
     tenant_id = tenant.id
     categories = [
-        await catalog_tables.create_category(
+        await catalog_services.create_category(
             name=f"{prefix} category {i}", handle=f"category-{i}", parent_id=None,
             tenant_id=tenant_id, meta=META,
         )
@@ -87,7 +88,7 @@ async def seed(tenant: Any, prefix: str) -> Stock:
             catalog.VariantDraft(sku=sku, title=sku, price=catalog.Money(100 + i, "EUR"))
             for sku in own_skus
         ]
-        product = await catalog_tables.create_product(draft, variants, tenant_id=tenant_id, meta=META)
+        product = await catalog_services.create_product(draft, variants, tenant_id=tenant_id, meta=META)
         product_ids.append(product.id)
         skus.extend(own_skus)
     return Stock(

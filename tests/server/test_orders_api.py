@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from domain import catalog, customers, orders, pricing
+from services import catalog as catalog_services
+from services import customers as customer_services
+from services import orders as order_services
+from services import pricing as pricing_services
 from tables import catalog as catalog_tables
-from tables import customers as customer_tables
 from tables import events as outbox
-from tables import orders as order_tables
-from tables import pricing as pricing_tables
 from tests.documents import META, codes, error_codes, error_fields, payload
 from tests.server.test_query_count import query_log  # noqa: F401  (a fixture)
 from tests.shop import CHANGES, CREATE_ORDER, MODULES, ORDER, ORDER_BY_NUMBER, ORDERS, Shop, open_shop
@@ -98,7 +99,7 @@ async def test_create_order_snapshots_prices_and_computes_totals(shop: Shop) -> 
 async def test_later_price_changes_do_not_alter_the_order(shop: Shop) -> None:
     order = await shop.place(shop.line("TEE-S", 1))
     variant = await catalog_tables.get_variant(shop.variants["TEE-S"], tenant_id=shop.id)
-    await catalog_tables.update_variant(
+    await catalog_services.update_variant(
         variant.id, catalog.VariantDraft(sku=variant.sku, title=variant.title,
                                          price=catalog.Money(9999, "EUR")),
         tenant_id=shop.id, meta=META,
@@ -122,11 +123,11 @@ async def test_order_numbers_increase_per_tenant(shop: Shop, make_tenant: Any) -
 
 async def test_price_list_from_input_wins_over_header(shop: Shop) -> None:
     for handle, amount in (("wholesale", 1000), ("staff", 700)):
-        listed = await pricing_tables.create_price_list(
+        listed = await pricing_services.create_price_list(
             pricing.PriceListDraft(name=handle, handle=handle, currency="EUR"),
             tenant_id=shop.id, meta=META,
         )
-        await pricing_tables.set_variant_price(
+        await pricing_services.set_variant_price(
             listed.id, shop.variants["TEE-S"], catalog.Money(amount, "EUR"), None,
             tenant_id=shop.id, meta=META,
         )
@@ -149,7 +150,7 @@ def unit_prices(body: dict[str, Any]) -> list[int]:
 
 async def test_lines_in_two_currencies_are_refused(shop: Shop) -> None:
     variant = await catalog_tables.get_variant(shop.variants["MUG"], tenant_id=shop.id)
-    await catalog_tables.update_variant(
+    await catalog_services.update_variant(
         variant.id, catalog.VariantDraft(sku="MUG", title="", price=catalog.Money(900, "USD")),
         tenant_id=shop.id, meta=META,
     )
@@ -186,7 +187,7 @@ async def test_variants_of_archived_products_are_not_for_sale(shop: Shop) -> Non
     mug = await catalog_tables.get_variant(shop.variants["MUG"], tenant_id=shop.id)
     product = await catalog_tables.get_product(mug.product_id, tenant_id=shop.id)
     archived = catalog.ProductPatch(status=catalog.ProductStatus.ARCHIVED).apply(product)
-    await catalog_tables.update_product(product.id, archived, tenant_id=shop.id, meta=META)
+    await catalog_services.update_product(product.id, archived, tenant_id=shop.id, meta=META)
 
     body = await shop.gql(CREATE_ORDER, {"input": {"lines": [shop.line("MUG", by_id=False)]}})
 
@@ -440,7 +441,7 @@ async def test_a_page_of_orders_costs_a_constant_number_of_queries(
             customer_id=shop.customer_id,
             lines=(orders.LineRequest(1, sku=skus[n % 3]), orders.LineRequest(1, sku=skus[(n + 1) % 3])),
         )
-        await order_tables.create_order(request, price_list=None, tenant_id=shop.id, meta=META)
+        await order_services.create_order(request, price_list=None, tenant_id=shop.id, meta=META)
     await shop.gql(PAGE, {"first": 1})
 
     query_log.clear()
@@ -462,7 +463,7 @@ async def test_order_histories_of_a_customer_page_cost_one_query(
     shop: Shop, query_log: list[str]  # noqa: F811
 ) -> None:
     for n in range(6):
-        customer = await customer_tables.create_customer(
+        customer = await customer_services.create_customer(
             customers.CustomerDraft(email=f"c{n}@example.com"), [], tenant_id=shop.id, meta=META
         )
         for _ in range(n % 3):

@@ -19,9 +19,10 @@ import pytest
 
 from domain import catalog, tenancy
 from domain.config import Settings
-from schema import plans
 from schema.build import SchemaCache
-from tables import catalog as catalog_tables
+from server import plans
+from services import catalog as catalog_services
+from services import pricing as pricing_services
 from tables import pricing as pricing_tables
 from tests.documents import META
 from tests.shop import MODULES, Shop, open_shop
@@ -77,13 +78,12 @@ class World:
 async def world(make_tenant: Any) -> World:
     a = await open_shop(make_tenant, prefix="A-", modules=PRICED)
     b = await open_shop(make_tenant)
-    await pricing_tables.set_compare_at(
+    await pricing_services.set_compare_at(
         a.variants["TEE-S"], catalog.Money(2000, "EUR"), tenant_id=a.id, meta=META
     )
-    await pricing_tables.set_compare_at(  # at or below the price: not shown
-        a.variants["MUG"], catalog.Money(800, "EUR"), tenant_id=a.id, meta=META
-    )
-    empty = await catalog_tables.create_product(
+    # written past the rules (at or below the price): the read side must not show it
+    await pricing_tables.update_compare_at(a.variants["MUG"], catalog.Money(800, "EUR"), tenant_id=a.id)
+    empty = await catalog_services.create_product(
         catalog.ProductDraft(title="Nothing yet", handle="nothing-yet"), [], tenant_id=a.id, meta=META
     )
     a_orders = [

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from domain import catalog
-from tables import catalog as catalog_tables
+from services import catalog as catalog_services
 from tables.engine import DB
 from tests.documents import META
 
@@ -36,7 +36,7 @@ def query_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 async def seed(tenant: Any, count: int) -> None:
-    shelf = await catalog_tables.create_category(
+    shelf = await catalog_services.create_category(
         name="Shelf", handle="shelf", parent_id=None, tenant_id=tenant.id, meta=META
     )
     for n in range(count):
@@ -45,7 +45,7 @@ async def seed(tenant: Any, count: int) -> None:
             catalog.VariantDraft(sku=f"P{n}-{v}", title="", price=catalog.Money(100, "EUR"))
             for v in range(2)
         ]
-        await catalog_tables.create_product(draft, variants, tenant_id=tenant.id, meta=META)
+        await catalog_services.create_product(draft, variants, tenant_id=tenant.id, meta=META)
 
 
 async def test_query_count_does_not_grow_with_page_size(tenant_a: Any, query_log: list[str]) -> None:

@@ -38,10 +38,14 @@ def caller(tenant_id: UUID, *scopes: str, modules: frozenset[str] = frozenset({"
     return auth.Caller(tenant=tenant, principal=principal)
 
 
+def sharing_key(caller: auth.Caller, payload: dict[str, Any]) -> Any:
+    return shared_key(caller, payload, Settings().max_tokens)
+
+
 def test_equal_live_subscriptions_share_a_key() -> None:
     tenant = uuid4()
-    one = shared_key(caller(tenant, "admin"), {"query": EVENTS})
-    other = shared_key(caller(tenant, "admin"), {"query": EVENTS, "variables": {}})
+    one = sharing_key(caller(tenant, "admin"), {"query": EVENTS})
+    other = sharing_key(caller(tenant, "admin"), {"query": EVENTS, "variables": {}})
 
     assert one is not None
     assert one == other
@@ -49,14 +53,14 @@ def test_equal_live_subscriptions_share_a_key() -> None:
 
 def test_tenants_scopes_documents_and_variables_never_share_a_key() -> None:
     tenant = uuid4()
-    base = shared_key(caller(tenant, "admin"), {"query": TYPED, "variables": {"types": ["a"]}})
+    base = sharing_key(caller(tenant, "admin"), {"query": TYPED, "variables": {"types": ["a"]}})
     others = [
-        shared_key(caller(uuid4(), "admin"), {"query": TYPED, "variables": {"types": ["a"]}}),
-        shared_key(caller(tenant, "catalog:read"), {"query": TYPED, "variables": {"types": ["a"]}}),
-        shared_key(caller(tenant, "admin", modules=frozenset({"catalog", "orders"})),
+        sharing_key(caller(uuid4(), "admin"), {"query": TYPED, "variables": {"types": ["a"]}}),
+        sharing_key(caller(tenant, "catalog:read"), {"query": TYPED, "variables": {"types": ["a"]}}),
+        sharing_key(caller(tenant, "admin", modules=frozenset({"catalog", "orders"})),
                    {"query": TYPED, "variables": {"types": ["a"]}}),
-        shared_key(caller(tenant, "admin"), {"query": TYPED, "variables": {"types": ["b"]}}),
-        shared_key(caller(tenant, "admin"), {"query": EVENTS}),
+        sharing_key(caller(tenant, "admin"), {"query": TYPED, "variables": {"types": ["b"]}}),
+        sharing_key(caller(tenant, "admin"), {"query": EVENTS}),
     ]
 
     assert base is not None
@@ -70,11 +74,12 @@ def test_tenants_scopes_documents_and_variables_never_share_a_key() -> None:
     {"query": "mutation { noSuchField }"},
     {"query": "subscription {"},
     {"query": EVENTS, "variables": ["not", "a", "map"]},
+    {"query": "subscription { events { " + "cursor " * Settings().max_tokens + "} }"},
 ])
 def test_cursors_queries_mutations_and_bad_documents_are_never_shared(
     request_payload: dict[str, Any],
 ) -> None:
-    assert shared_key(caller(uuid4(), "admin"), request_payload) is None
+    assert sharing_key(caller(uuid4(), "admin"), request_payload) is None
 
 
 async def test_keep_alive_checks_of_one_credential_are_shared_for_a_moment(

@@ -22,6 +22,7 @@ import pytest
 
 from server.services import free_port
 from server.watchdog import BACKSTOP, EXIT_LOOP_BLOCKED, EXIT_SHUTDOWN_OVERRAN
+from tests import live
 from tests.processes import spawn, stop, wait_exit, wait_until
 
 HOLDING_CLI = [sys.executable, "-m", "tests.holding"]
@@ -105,6 +106,25 @@ async def test_a_blocked_loop_is_reported_with_its_request_and_the_process_exits
     for line in (blocked[0], blocked[-1]):  # the first warning, and the exit
         assert "holds-the-loop-1" in line and digest in line and tenant_a.slug in line, line
     assert "exiting" in blocked[-1]
+
+
+async def test_a_websocket_operation_holding_the_loop_is_named(serve: Any, tenant_a: Any) -> None:
+    served = await serve(LOOP_BLOCKED_WARN_SECONDS="0.5", LOOP_BLOCKED_EXIT_SECONDS="2")
+    api = live.Api(served.process, int(served.url.rsplit(":", 1)[1]), served.log)
+    document = holding(60)
+    code, took = None, 0.0
+
+    with contextlib.suppress(Exception):  # the connection dies with the process
+        async with live.connect(api, tenant=tenant_a.slug, key=tenant_a.key) as socket:
+            await socket.subscribe("1", document)
+            code, took = await served.exit_within(2 + SLACK + 2)
+
+    log = served.log.read_text()
+    assert code == EXIT_LOOP_BLOCKED, f"exit {code} after {took:.1f}s:\n{log}"
+    blocked = [line for line in log.splitlines() if "event loop blocked" in line]
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    assert blocked and digest in blocked[0] and tenant_a.slug in blocked[0], log
+    assert "in_flight" not in blocked[0], "the operation's own task holds the loop"
 
 
 async def test_sigterm_ends_a_process_whose_loop_is_held(serve: Any, tenant_a: Any) -> None:

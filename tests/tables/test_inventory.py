@@ -9,8 +9,9 @@ import pytest
 
 from domain import inventory
 from domain.errors import Conflict, Invalid, NotFound
+from services import inventory as stock
 from tables import events as outbox
-from tables import inventory as stock
+from tables import inventory as stock_rows
 from tests.documents import META
 from tests.stock import MODULES, Shop, open_shop
 
@@ -42,7 +43,7 @@ async def test_adjustment_is_kept_as_history_with_its_event(shop: Shop) -> None:
 
     level, made = await stock.adjust(change, tenant_id=shop.tenant_id, meta=META)
 
-    history = await stock.list_adjustments(
+    history = await stock_rows.list_adjustments(
         tenant_id=shop.tenant_id, where=inventory.AdjustmentFilter(sku="MUG"),
         descending=False, after=None, limit=10,
     )
@@ -145,8 +146,8 @@ async def test_locations_list_by_name_and_filter_by_active(shop: Shop) -> None:
         tenant_id=shop.tenant_id, meta=META,
     )
 
-    every = await stock.list_locations(tenant_id=shop.tenant_id)
-    active = await stock.list_locations(tenant_id=shop.tenant_id, active=True)
+    every = await stock_rows.list_locations(tenant_id=shop.tenant_id)
+    active = await stock_rows.list_locations(tenant_id=shop.tenant_id, active=True)
 
     assert [(loc.handle, loc.active) for loc in every] == [("annex", False), ("main", True)]
     assert [loc.handle for loc in active] == ["main"]
@@ -158,7 +159,7 @@ async def test_stock_levels_filter_and_order(shop: Shop) -> None:
     await shop.receive("CUP", "main", 2)
 
     async def skus(where: inventory.StockFilter, sort: inventory.StockSort) -> list[tuple[str, int]]:
-        found = await stock.list_levels(
+        found = await stock_rows.list_levels(
             tenant_id=shop.tenant_id, where=where, sort=sort, descending=False, after=None, limit=10
         )
         return [(lv.sku, lv.on_hand) for lv in found]
@@ -181,22 +182,22 @@ async def test_another_tenant_sees_no_stock_locations_or_history(shop: Shop, oth
     await shop.receive("MUG", "main", 5)
     everything = inventory.StockFilter()
 
-    assert await stock.list_levels(
+    assert await stock_rows.list_levels(
         tenant_id=other.tenant_id, where=everything, sort=inventory.StockSort.SKU,
         descending=False, after=None, limit=10,
     ) == []
-    assert await stock.list_levels(
+    assert await stock_rows.list_levels(
         tenant_id=other.tenant_id, where=inventory.StockFilter(location_id=shop.locations["main"]),
         sort=inventory.StockSort.SKU, descending=False, after=None, limit=10,
     ) == []
-    assert await stock.list_adjustments(
+    assert await stock_rows.list_adjustments(
         tenant_id=other.tenant_id, where=inventory.AdjustmentFilter(variant_id=shop.variants["MUG"]),
         descending=False, after=None, limit=10,
     ) == []
-    assert await stock.levels_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
-    assert await stock.available_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
-    assert await stock.get_locations([shop.locations["main"]], tenant_id=other.tenant_id) == {}
-    assert [loc.id for loc in await stock.list_locations(tenant_id=other.tenant_id)] == [
+    assert await stock_rows.levels_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
+    assert await stock_rows.available_of([shop.variants["MUG"]], tenant_id=other.tenant_id) == {}
+    assert await stock_rows.get_locations([shop.locations["main"]], tenant_id=other.tenant_id) == {}
+    assert [loc.id for loc in await stock_rows.list_locations(tenant_id=other.tenant_id)] == [
         other.locations["main"]
     ]
 
@@ -229,4 +230,4 @@ async def test_another_tenant_cannot_adjust_or_reserve_foreign_stock(shop: Shop,
         )
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
-    assert (await stock.get_location(shop.locations["main"], tenant_id=shop.tenant_id)).handle == "main"
+    assert (await stock_rows.get_location(shop.locations["main"], tenant_id=shop.tenant_id)).handle == "main"

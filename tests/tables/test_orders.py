@@ -11,6 +11,9 @@ import pytest
 
 from domain import catalog, customers, orders, payments
 from domain.config import Settings
+from services import customers as customer_services
+from services import orders as order_services
+from services import payments as payment_services
 from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import db
@@ -25,11 +28,11 @@ async def a_and_b(make_tenant: Any) -> tuple[Shop, Shop, orders.Order, payments.
     request = orders.OrderRequest(
         customer_id=a.customer_id, lines=(orders.LineRequest(2, variant_id=a.variants["MUG"]),)
     )
-    placed = await order_tables.create_order(request, price_list=None, tenant_id=a.id, meta=META)
+    placed = await order_services.create_order(request, price_list=None, tenant_id=a.id, meta=META)
     draft = payments.PaymentDraft(payments.PaymentKind.CAPTURE, catalog.Money(100, "EUR"))
-    made, _ = await payment_tables.record(placed.id, draft, tenant_id=a.id, meta=META)
+    made, _ = await payment_services.record(placed.id, draft, tenant_id=a.id, meta=META)
     address = customers.AddressDraft(line1="1 Main St", city="Berlin", country="DE")
-    await customer_tables.add_address(a.customer_id, address, tenant_id=a.id, meta=META)
+    await customer_services.add_address(a.customer_id, address, tenant_id=a.id, meta=META)
     return a, b, placed, made
 
 

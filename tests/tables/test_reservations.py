@@ -11,9 +11,10 @@ import pytest
 
 from domain import inventory
 from domain.errors import Conflict, Invalid
+from services import inventory as stock
 from tables import db
 from tables import events as outbox
-from tables import inventory as stock
+from tables import inventory as stock_rows
 from tests.documents import META
 from tests.stock import MODULES, Shop, open_shop
 
@@ -49,7 +50,7 @@ async def test_reserve_holds_stock_for_the_order(shop: Shop) -> None:
     assert [(e.payload["orderId"], e.payload["quantity"], e.payload["available"]) for e in reserved] == [
         (str(order_id), 2, 3)
     ]
-    assert (await stock.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id] == made
+    assert (await stock_rows.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id] == made
 
 
 async def test_reserve_takes_from_the_location_with_most_available_first(shop: Shop) -> None:
@@ -118,7 +119,7 @@ async def test_short_reservation_is_refused_and_holds_nothing(shop: Shop) -> Non
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
     assert await shop.levels("CUP") == {"main": (1, 0)}
-    assert await stock.reservations_of([order_id], tenant_id=shop.tenant_id) == {}
+    assert await stock_rows.reservations_of([order_id], tenant_id=shop.tenant_id) == {}
     assert await shop.event_types() == before
 
 
@@ -146,7 +147,7 @@ async def test_reserve_joins_the_callers_transaction(shop: Shop) -> None:
             raise Boom
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
-    assert await stock.reservations_of([order_id], tenant_id=shop.tenant_id) == {}
+    assert await stock_rows.reservations_of([order_id], tenant_id=shop.tenant_id) == {}
     assert "inventory.reserved" not in await shop.event_types()
 
 
@@ -167,7 +168,7 @@ async def test_last_unit_race_sells_it_exactly_once(shop: Shop) -> None:
     assert outcomes.count(True) == 1
     assert await shop.levels("MUG") == {"main": (1, 1)}
     assert await shop.available("MUG") == 0
-    held = await stock.reservations_of(orders, tenant_id=shop.tenant_id)
+    held = await stock_rows.reservations_of(orders, tenant_id=shop.tenant_id)
     assert sum(r.quantity for rs in held.values() for r in rs) == 1
 
 
@@ -228,9 +229,9 @@ async def test_commit_takes_reserved_stock_off_hand_as_sold(shop: Shop) -> None:
     await stock.commit_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (3, 0)}
-    held = (await stock.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id]
+    held = (await stock_rows.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id]
     assert [r.status for r in held] == [inventory.ReservationStatus.COMMITTED]
-    sold = await stock.list_adjustments(
+    sold = await stock_rows.list_adjustments(
         tenant_id=shop.tenant_id, where=inventory.AdjustmentFilter(order_id=order_id),
         descending=False, after=None, limit=10,
     )
@@ -278,7 +279,7 @@ async def test_release_makes_held_stock_available_again(shop: Shop) -> None:
     await stock.release_reservations(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
-    held = (await stock.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id]
+    held = (await stock_rows.reservations_of([order_id], tenant_id=shop.tenant_id))[order_id]
     assert [r.status for r in held] == [inventory.ReservationStatus.RELEASED]
     released = await outbox.list_events(tenant_id=shop.tenant_id, types=["inventory.released"])
     assert [(e.payload["quantity"], e.payload["available"]) for e in released] == [(2, 5)]
@@ -305,7 +306,7 @@ async def test_restock_returns_what_a_fulfilled_order_took_once(shop: Shop) -> N
     await stock.restock(order_id, tenant_id=shop.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (5, 0)}
-    returned = await stock.list_adjustments(
+    returned = await stock_rows.list_adjustments(
         tenant_id=shop.tenant_id, where=inventory.AdjustmentFilter(reason=inventory.Reason.RETURNED),
         descending=False, after=None, limit=10,
     )
@@ -332,5 +333,5 @@ async def test_another_tenant_cannot_settle_foreign_reservations(shop: Shop, oth
     await stock.restock(order_id, tenant_id=other.tenant_id, meta=META)
 
     assert await shop.levels("MUG") == {"main": (5, 2)}
-    assert await stock.reservations_of([order_id], tenant_id=other.tenant_id) == {}
+    assert await stock_rows.reservations_of([order_id], tenant_id=other.tenant_id) == {}
     assert "inventory.adjusted" not in await other.event_types()

@@ -14,6 +14,7 @@ import pytest
 from domain import catalog
 from domain.config import Settings
 from domain.errors import Invalid, NotFound
+from services import catalog as catalog_services
 from tables import api_keys, db, engine, tenants
 from tables import catalog as catalog_tables
 from tables.catalog import ProductTable
@@ -58,10 +59,10 @@ class World:
 async def seed_side(label: str) -> Side:
     tag = uuid.uuid4().hex[:8]
     tenant = await tenants.create(slug=f"rls-{label}-{tag}", name=f"RLS {label}", modules=("catalog",))
-    category = await catalog_tables.create_category(
+    category = await catalog_services.create_category(
         name=f"{label} category", handle="shared-category", parent_id=None, tenant_id=tenant.id, meta=META
     )
-    spare = await catalog_tables.create_category(
+    spare = await catalog_services.create_category(
         name=f"{label} spare", handle="spare-category", parent_id=None, tenant_id=tenant.id, meta=META
     )
     draft = catalog.ProductDraft(
@@ -73,7 +74,7 @@ async def seed_side(label: str) -> Side:
     variant = catalog.VariantDraft(
         sku=f"{label}-{tag}".upper(), title=f"{label} variant", price=catalog.Money(100, "EUR")
     )
-    product = await catalog_tables.create_product(draft, [variant], tenant_id=tenant.id, meta=META)
+    product = await catalog_services.create_product(draft, [variant], tenant_id=tenant.id, meta=META)
     variants = await catalog_tables.variants_of([product.id], tenant_id=tenant.id)
     await api_keys.create(tenant_id=tenant.id, name=f"rls {label}", scopes={"catalog:read"})
     return Side(
@@ -515,7 +516,9 @@ async def test_update_product_of_other_tenant_is_not_found_and_unchanged(world: 
     draft = catalog.ProductDraft(title="hijacked", handle="hijacked")
 
     with pytest.raises(NotFound):
-        await catalog_tables.update_product(world.a.product.id, draft, tenant_id=world.b.tenant_id, meta=META)
+        await catalog_services.update_product(
+            world.a.product.id, draft, tenant_id=world.b.tenant_id, meta=META
+        )
 
     after = await catalog_tables.get_product(world.a.product.id, tenant_id=world.a.tenant_id)
     assert after == world.a.product
@@ -527,7 +530,9 @@ async def test_update_product_into_other_tenant_category_is_invalid(world: World
     )
 
     with pytest.raises(Invalid):
-        await catalog_tables.update_product(world.b.product.id, draft, tenant_id=world.b.tenant_id, meta=META)
+        await catalog_services.update_product(
+            world.b.product.id, draft, tenant_id=world.b.tenant_id, meta=META
+        )
 
     after = await catalog_tables.get_product(world.b.product.id, tenant_id=world.b.tenant_id)
     assert after == world.b.product
@@ -539,7 +544,9 @@ async def test_update_variant_of_other_tenant_is_not_found_and_unchanged(world: 
     )
 
     with pytest.raises(NotFound):
-        await catalog_tables.update_variant(world.a.variant.id, draft, tenant_id=world.b.tenant_id, meta=META)
+        await catalog_services.update_variant(
+            world.a.variant.id, draft, tenant_id=world.b.tenant_id, meta=META
+        )
 
     after = await catalog_tables.get_variant(world.a.variant.id, tenant_id=world.a.tenant_id)
     assert after == world.a.variant
@@ -549,7 +556,7 @@ async def test_add_variant_to_other_tenant_product_is_not_found(world: World) ->
     draft = catalog.VariantDraft(sku="INTRUDER-1", title="", price=catalog.Money(1, "EUR"))
 
     with pytest.raises(NotFound):
-        await catalog_tables.add_variant(world.a.product.id, draft, tenant_id=world.b.tenant_id, meta=META)
+        await catalog_services.add_variant(world.a.product.id, draft, tenant_id=world.b.tenant_id, meta=META)
 
     for side in (world.a, world.b):
         assert await catalog_tables.variants_by_sku(["INTRUDER-1"], tenant_id=side.tenant_id) == {}
@@ -562,7 +569,7 @@ async def test_create_product_in_other_tenant_category_is_invalid(world: World) 
     variant = catalog.VariantDraft(sku="SNEAKY-1", title="", price=catalog.Money(1, "EUR"))
 
     with pytest.raises(Invalid) as raised:
-        await catalog_tables.create_product(draft, [variant], tenant_id=world.b.tenant_id, meta=META)
+        await catalog_services.create_product(draft, [variant], tenant_id=world.b.tenant_id, meta=META)
 
     assert set(raised.value.fields) == {"input.categoryId"}
     assert await catalog_tables.variants_by_sku(["SNEAKY-1"], tenant_id=world.b.tenant_id) == {}
@@ -570,7 +577,7 @@ async def test_create_product_in_other_tenant_category_is_invalid(world: World) 
 
 async def test_create_category_under_other_tenant_parent_is_invalid(world: World) -> None:
     with pytest.raises(Invalid):
-        await catalog_tables.create_category(
+        await catalog_services.create_category(
             name="child", handle="child", parent_id=world.a.category.id,
             tenant_id=world.b.tenant_id, meta=META,
         )

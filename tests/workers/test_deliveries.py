@@ -26,6 +26,9 @@ from saq.job import TERMINAL_STATUSES, Job, Status
 from domain import catalog, inventory, payments, pricing, tenancy, webhooks
 from domain.config import Settings
 from server.app import create_app
+from services import catalog as catalog_services
+from services import inventory as inventory_services
+from services import pricing as pricing_services
 from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import db
@@ -33,7 +36,6 @@ from tables import events as outbox
 from tables import inventory as inventory_tables
 from tables import orders as order_tables
 from tables import payments as payment_tables
-from tables import pricing as pricing_tables
 from tables import webhooks as inbox
 from tables.orders import OrderTable
 from tests import shop as shops
@@ -200,11 +202,11 @@ async def history(tenant_id: UUID, sku: str) -> list[tuple[int, str, str, UUID]]
 
 async def store(shop: shops.Shop, units: int = 10) -> UUID:
     """A second location, `store`, with `units` of every sku."""
-    location = await inventory_tables.create_location(
+    location = await inventory_services.create_location(
         inventory.LocationDraft(name="Store", handle="store"), tenant_id=shop.id, meta=META
     )
     for variant_id in shop.variants.values():
-        await inventory_tables.set_stock(
+        await inventory_services.set_stock(
             variant_id, location.id, units, "opening count", tenant_id=shop.id, meta=META
         )
     return location.id
@@ -283,10 +285,10 @@ async def test_a_purchase_at_a_price_list_price_in_its_currency_is_recorded_at_t
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     """The shop's prices are its base prices and its price lists' (in the order's currency)."""
-    dollars = await pricing_tables.create_price_list(
+    dollars = await pricing_services.create_price_list(
         pricing.PriceListDraft(name="US", handle="us", currency="USD"), tenant_id=shop.id, meta=META
     )
-    await pricing_tables.set_variant_price(
+    await pricing_services.set_variant_price(
         dollars.id, shop.variants["TEE-S"], catalog.Money(1700, "USD"), None,
         tenant_id=shop.id, meta=META,
     )
@@ -570,7 +572,7 @@ async def test_replay_by_id_applies_a_dead_delivery_once_its_cause_is_fixed(
     adjust = signed.stock("adjust", [("NEW-1", "main", 5)])
     delivery_id = await pipeline.post(shop.tenant, "inventory-flow", secret, adjust)
     assert (await pipeline.settled(shop.id, delivery_id)).status == DEAD
-    await catalog_tables.create_product(
+    await catalog_services.create_product(
         catalog.ProductDraft(title="New", handle="new"),
         [catalog.VariantDraft(sku="NEW-1", title="", price=catalog.Money(100, "EUR"))],
         tenant_id=shop.id, meta=META,
@@ -600,7 +602,7 @@ async def test_replay_by_flow_and_time_range_applies_only_the_dead_deliveries_in
     before = await dead("purchase-flow", purchase, signed.purchase("ext-a", [("TEE-S", 12, 1500)], 18000))
     inside = await dead("purchase-flow", purchase, signed.purchase("ext-b", [("TEE-S", 12, 1500)], 18000))
     other_flow = await dead("inventory-flow", stock, signed.stock("adjust", [("NOPE", "main", 1)]))
-    await inventory_tables.set_stock(
+    await inventory_services.set_stock(
         shop.variants["TEE-S"], shop.location_id, 30, "restocked", tenant_id=shop.id, meta=META
     )
     since = inside.received_at.isoformat()

