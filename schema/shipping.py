@@ -11,7 +11,7 @@ from domain import events, shipping
 from domain import orders as order_domain
 from resolvers import orders as resolve_orders
 from resolvers import shipping as resolve
-from resolvers import subscriptions as streams
+from resolvers import subscriptions as live
 from schema import customers, inputs, orders
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
@@ -216,7 +216,7 @@ class ShipmentSubscription:
         def match(event: events.Event) -> bool:
             return event.aggregate_type == "shipment" and wanted in (None, event.payload.get("orderId"))
 
-        async for event in streams.stream(info.context, after=after, match=match):
+        async for event in live.stream(info.context, after=after, match=match):
             yield EventType.from_domain(event)
 
 
