@@ -100,10 +100,11 @@ def build_schema(
     enabled_slugs = frozenset(modules)
     enabled = [CORE] + [MODULES[slug] for slug in sorted(enabled_slugs)]
     added = [part for slug in sorted(extensions) for part in EXTENSIONS[slug].parts(enabled_slugs)]
-    queries = [p.query for p in [*enabled, *added] if p.query is not None]
-    mutations = [p.mutation for p in [*enabled, *added] if p.mutation is not None]
+    parts: list[Module | Extension] = [*enabled, *added]
+    queries = [p.query for p in parts if p.query is not None]
+    mutations = [p.mutation for p in parts if p.mutation is not None]
     streams = [m.subscription for m in enabled if m.subscription is not None]
-    overrides = _combine([t for part in [*enabled, *added] for t in part.type_overrides])
+    overrides = _combine([t for part in parts for t in part.type_overrides])
     schema = _Schema(
         query=merge_types("Query", tuple(queries)),
         mutation=merge_types("Mutation", tuple(mutations)) if mutations else None,

@@ -61,7 +61,7 @@ class WebhookDelivery:
             correlation_id=value.correlation_id,
             received_at=value.received_at,
             processed_at=value.processed_at,
-            payload=value.payload,
+            payload=JSON(value.payload),
         )
 
 
