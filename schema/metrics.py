@@ -14,6 +14,7 @@ from schema import catalog, inputs
 from schema.common import (
     Attribute,
     AttributeInput,
+    BigInt,
     Connection,
     Ctx,
     Money,
@@ -57,10 +58,10 @@ class CurrencySales:
     def from_domain(cls, value: metrics.CurrencySales) -> CurrencySales:
         return cls(
             currency=value.currency,
-            revenue=Money(amount=value.revenue, currency=value.currency),  # type: ignore[arg-type]
+            revenue=Money(amount=BigInt(value.revenue), currency=value.currency),
             order_count=value.order_count,
             average_order_value=Money(
-                amount=value.average_order_value, currency=value.currency  # type: ignore[arg-type]
+                amount=BigInt(value.average_order_value), currency=value.currency
             ),
             units_sold=value.units_sold,
             refunded_order_count=value.refunded_count,
@@ -114,7 +115,7 @@ class TopSeller:
             variant_id=None if value.variant_id is None else strawberry.ID(str(value.variant_id)),
             sku=value.sku,
             units_sold=value.units,
-            revenue=Money(amount=value.revenue, currency=value.currency),  # type: ignore[arg-type]
+            revenue=Money(amount=BigInt(value.revenue), currency=value.currency),
         )
 
     @strawberry.field
@@ -146,7 +147,7 @@ class Performance:
             revenue_breakdowns=[
                 RevenueBreakdown(
                     dimension=b.dimension, value=b.value, units_sold=b.units,
-                    revenue=Money(amount=b.revenue, currency=b.currency),  # type: ignore[arg-type]
+                    revenue=Money(amount=BigInt(b.revenue), currency=b.currency),
                 )
                 for b in value.breakdowns
             ],

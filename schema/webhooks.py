@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable
 from datetime import datetime
 
 import strawberry
@@ -159,8 +160,8 @@ class WebhookMutation:
         return ReplayPayload(replayed=replayed, errors=errors)
 
 
-async def _endpoint(info: Ctx, work: object) -> WebhookEndpointPayload:
-    endpoint, errors = await attempt(work)  # type: ignore[arg-type]
+async def _endpoint(info: Ctx, work: Awaitable[webhooks.Endpoint]) -> WebhookEndpointPayload:
+    endpoint, errors = await attempt(work)
     if endpoint is None:
         return WebhookEndpointPayload(errors=errors)
     return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_domain(endpoint, info.context.tenant.slug))
