@@ -7,6 +7,7 @@ COPY resolvers resolvers
 COPY schema schema
 COPY workers workers
 COPY server server
+COPY extensions extensions
 RUN pip install --no-cache-dir .
 ENV TG_ENV=production HOST=0.0.0.0 PORT=8000
 EXPOSE 8000

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from domain import modules
 from domain.errors import DomainError, Invalid
 
 
@@ -64,19 +65,12 @@ class ResyncRequired(DomainError):
     http_status = 409
 
 
-# Which scope lets a principal see an event, by the aggregate it is about.
+# Which scope lets a principal see an event, by the aggregate it is about (`order` of
+# `order.created`), from the event types the modules declare.
 READ_SCOPES: Mapping[str, str] = {
-    "product": "catalog:read",
-    "variant": "catalog:read",
-    "category": "catalog:read",
-    "price": "pricing:read",
-    "price_list": "pricing:read",
-    "inventory": "inventory:read",
-    "location": "inventory:read",
-    "customer": "customers:read",
-    "order": "orders:read",
-    "payment": "payments:read",
-    "metrics": "metrics:read",
+    type.split(".", 1)[0]: scope
+    for spec in modules.MODULES.values()
+    for type, scope in spec.events.items()
 }
 
 

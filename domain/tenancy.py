@@ -6,47 +6,33 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from importlib import metadata
 from typing import Any
 from uuid import UUID
 
 from domain.errors import Invalid
+from domain.modules import MODULES, ExtensionSpec
 
 SLUG = re.compile(r"[a-z][a-z0-9-]{1,39}")
 ADMIN = "admin"
 PLATFORM = "platform"
 
-
-@dataclasses.dataclass(frozen=True)
-class ModuleSpec:
-    slug: str
-    requires: tuple[str, ...] = ()
-    scopes: tuple[str, ...] = ()
+EXTENSION_ENTRY_POINTS = "tenantgraph.extensions"
 
 
-@dataclasses.dataclass(frozen=True)
-class ExtensionSpec:
-    slug: str
-    requires: tuple[str, ...] = ()
+def _installed() -> Mapping[str, ExtensionSpec]:
+    """The extensions installed with this deployment: the packages its entry points name, each
+    with a domain-level `SPEC`. Core code names no extension."""
+    found: dict[str, ExtensionSpec] = {}
+    for point in sorted(metadata.entry_points(group=EXTENSION_ENTRY_POINTS), key=lambda p: p.name):
+        spec = point.load().SPEC
+        if not isinstance(spec, ExtensionSpec) or spec.slug != point.name:
+            raise TypeError(f"{point.value}.SPEC must be the ExtensionSpec of {point.name}")
+        found[spec.slug] = dataclasses.replace(spec, package=point.value)
+    return found
 
 
-MODULES: Mapping[str, ModuleSpec] = {
-    "catalog": ModuleSpec("catalog", scopes=("catalog:read", "catalog:write")),
-    "pricing": ModuleSpec(
-        "pricing", requires=("catalog",), scopes=("pricing:read", "pricing:write")
-    ),
-    "inventory": ModuleSpec(
-        "inventory", requires=("catalog",), scopes=("inventory:read", "inventory:write")
-    ),
-    "customers": ModuleSpec("customers", scopes=("customers:read", "customers:write")),
-    "orders": ModuleSpec(
-        "orders", requires=("catalog", "customers", "inventory"), scopes=("orders:read", "orders:write")
-    ),
-    "payments": ModuleSpec("payments", requires=("orders",), scopes=("payments:read", "payments:write")),
-    "metrics": ModuleSpec("metrics", requires=("orders",), scopes=("metrics:read", "metrics:write")),
-}
-EXTENSIONS: Mapping[str, ExtensionSpec] = {
-    "banban": ExtensionSpec("banban", requires=("catalog",)),
-}
+EXTENSIONS: Mapping[str, ExtensionSpec] = _installed()
 BASE_SCOPES = (ADMIN,)
 
 

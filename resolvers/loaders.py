@@ -39,6 +39,24 @@ class _Lazy(Generic[L]):
         return made
 
 
+class Key(Generic[L]):
+    """A loader a module declares in its own resolvers, `SHIPMENTS = Key.by_key(fetch)`, and
+    gets per operation with `ctx.loaders.of(SHIPMENTS)`: no line here for a new module."""
+
+    def __init__(self, make: Callable[[UUID], L]) -> None:
+        self.make = make
+
+    @classmethod
+    def by_key(cls, fetch: Callable[..., Awaitable[Mapping[K, V]]]) -> Key[DataLoader[K, V | None]]:
+        """`fetch(keys, *, tenant_id)` returns the found values by key."""
+        return cls(lambda tenant_id: _by_key(fetch, tenant_id))
+
+    @classmethod
+    def grouped(cls, fetch: Callable[..., Awaitable[Mapping[K, list[V]]]]) -> Key[DataLoader[K, list[V]]]:
+        """`fetch(keys, *, tenant_id)` returns lists by key; a key without values gets []."""
+        return cls(lambda tenant_id: _grouped(fetch, tenant_id))
+
+
 class Loaders:
     """One operation's DataLoaders, each made when first used: an operation uses a few, a
     live subscription often none, and each one made is memory it holds while it runs."""
@@ -67,6 +85,13 @@ class Loaders:
     def __init__(self, tenant_id: UUID) -> None:
         self.tenant_id = tenant_id
         self._quotes: dict[UUID | None, DataLoader[UUID, pricing.Quote | None]] = {}
+        self._made: dict[Key[Any], Any] = {}
+
+    def of(self, key: Key[L]) -> L:
+        """The loader a module declared as `key`, made for this operation on first use."""
+        if key not in self._made:
+            self._made[key] = key.make(self.tenant_id)
+        return self._made[key]  # type: ignore[no-any-return]
 
     def quotes(self, price_list_id: UUID | None) -> DataLoader[UUID, pricing.Quote | None]:
         """Variants' prices in one price list (their base price where it has none)."""

@@ -1,5 +1,4 @@
-"""Metrics resolvers: sales KPIs through the tenant's metrics service, custom metrics, and
-fashion sell-through for tenants with the fashion extension."""
+"""Metrics resolvers: sales KPIs through the tenant's metrics service, and custom metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain import fashion, metrics
+from domain import metrics
 from domain.errors import require_valid
 from resolvers import pagination
 from resolvers.context import Context
@@ -94,14 +93,6 @@ async def metric_points(
         tenant_id=ctx.tenant_id, where=where, after=key, limit=size + 1
     )
     return pagination.paginate(rows, size, lambda p: _point_key(order, p), after is not None)
-
-
-async def sell_through(
-    ctx: Context, *, start: datetime, end: datetime, by: fashion.SellThroughBy
-) -> list[fashion.SellThrough]:
-    ctx.require(READ)
-    found = metrics.window(start, end, metrics.Granularity.MONTH)
-    return await metrics_tables.sell_through(by, tenant_id=ctx.tenant_id, window=found)
 
 
 def _point_key(order: str, point: metrics.MetricPoint) -> tuple[str, Any, UUID]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,24 +17,9 @@ from strawberry.tools import merge_types
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import Services
-from schema import (
-    audit,
-    catalog,
-    customers,
-    inputs,
-    inventory,
-    limits,
-    metrics,
-    orders,
-    payments,
-    pricing,
-    subscriptions,
-    tenants,
-    webhooks,
-)
+from schema import audit, inputs, limits, subscriptions, tenants, webhooks
 from schema.common import SCALARS
 from schema.errors import DomainErrors, hide_suggestions
-from schema.extensions import banban
 from schema.modules import Extension, Module
 
 CORE = Module(
@@ -42,37 +28,28 @@ CORE = Module(
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation)),
     subscription=subscriptions.EventSubscription,
 )
-MODULES: dict[str, Module] = {
-    "catalog": Module(slug="catalog", query=catalog.CatalogQuery, mutation=catalog.CatalogMutation),
-    "pricing": Module(
-        slug="pricing", query=pricing.PricingQuery, mutation=pricing.PricingMutation,
-        type_overrides=(pricing.PricedVariant,),
-    ),
-    "metrics": Module(
-        slug="metrics", query=metrics.MetricsQuery, mutation=metrics.MetricsMutation,
-        subscription=subscriptions.MetricsSubscription,
-    ),
-    "customers": Module(
-        slug="customers", query=customers.CustomerQuery, mutation=customers.CustomerMutation
-    ),
-    "orders": Module(
-        slug="orders", query=orders.OrderQuery, mutation=orders.OrderMutation,
-        subscription=subscriptions.OrderSubscription,
-        type_overrides=(orders.CustomerWithOrders,),
-    ),
-    "payments": Module(
-        slug="payments", query=payments.PaymentQuery, mutation=payments.PaymentMutation,
-        type_overrides=(payments.OrderWithPayments,),
-    ),
-    "inventory": Module(
-        slug="inventory", query=inventory.InventoryQuery, mutation=inventory.InventoryMutation,
-        subscription=subscriptions.InventorySubscription,
-        type_overrides=(inventory.VariantStock,),
-    ),
-}
-EXTENSIONS: dict[str, Extension] = {
-    "banban": banban.EXTENSION,
-}
+
+
+def _module(slug: str) -> Module:
+    """A module's fragments, subscriptions and type overrides: `MODULE` of `schema.<slug>`."""
+    found = importlib.import_module(f"schema.{slug}").MODULE
+    if not isinstance(found, Module) or found.slug != slug:
+        raise TypeError(f"schema.{slug}.MODULE must be the Module of {slug}")
+    return found
+
+
+MODULES: dict[str, Module] = {slug: _module(slug) for slug in tenancy.MODULES}
+
+
+def _extension(spec: tenancy.ExtensionSpec) -> Extension:
+    """An installed extension's schema part: `EXTENSION` of `<its package>.schema`."""
+    found = importlib.import_module(f"{spec.package}.schema").EXTENSION
+    if not isinstance(found, Extension) or found.slug != spec.slug:
+        raise TypeError(f"{spec.package}.schema.EXTENSION must be the Extension {spec.slug}")
+    return found
+
+
+EXTENSIONS: dict[str, Extension] = {slug: _extension(spec) for slug, spec in tenancy.EXTENSIONS.items()}
 
 
 class _Schema(strawberry.Schema):
@@ -120,7 +97,8 @@ def build_schema(
     )
     services = Services()
     for extension in added:
-        services = dataclasses.replace(services, **extension.services)  # type: ignore[arg-type]
+        if extension.services is not None:
+            services = extension.services(services)
     return TenantSchema(schema=schema, services=services)
 
 

@@ -26,6 +26,7 @@ from schema.common import (
     optional_id,
     parse_id,
 )
+from schema.modules import Module
 
 R = TypeVar("R")
 
@@ -345,6 +346,9 @@ async def _started(start: Callable[[], Awaitable[R]]) -> R:
     """Calls `start` inside `attempt`, so that converting its inputs (a malformed id) fails
     as a payload error rather than before the mutation is attempted."""
     return await start()
+
+
+MODULE = Module(slug="catalog", query=CatalogQuery, mutation=CatalogMutation)
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from resolvers import customers as resolve
 from schema import inputs
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, UserError, attempt, parse_id
+from schema.modules import Module
 
 R = TypeVar("R")
 
@@ -274,6 +275,9 @@ async def started(start: Callable[[], Awaitable[R]]) -> R:
     """Calls `start` inside `attempt`, so that converting its inputs (a malformed id) fails
     as a payload error rather than before the mutation is attempted."""
     return await start()
+
+
+MODULE = Module(slug="customers", query=CustomerQuery, mutation=CustomerMutation)
 
 
 __all__ = ["Address", "Customer", "CustomerMutation", "CustomerPayload", "CustomerQuery"]

@@ -4,16 +4,19 @@ on every variant."""
 from __future__ import annotations
 
 import enum
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from uuid import UUID
 
 import strawberry
 
-from domain import inventory
+from domain import events, inventory
 from resolvers import inventory as resolve
+from resolvers import subscriptions as live
 from schema import catalog, inputs
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
+from schema.modules import Module
 
 StockReason = strawberry.enum(
     inventory.Reason, name="StockReason",
@@ -334,7 +337,64 @@ def _location_or_none(found: inventory.Location | None) -> StockLocation | None:
     return None if found is None else StockLocation.from_domain(found)
 
 
+
+@strawberry.type(description="A stock level after a change (adjustment, reservation, sale).")
+class InventoryChange:
+    cursor: str
+    type: str
+    sku: str
+    variant_id: strawberry.ID
+    location_id: strawberry.ID
+    on_hand: int
+    reserved: int
+    available: int
+    delta: int | None
+    reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, value: events.Event) -> InventoryChange:
+        payload = value.payload
+        return cls(
+            cursor=str(value.seq), type=value.type, sku=str(payload.get("sku", "")),
+            variant_id=strawberry.ID(str(payload.get("variantId", ""))),
+            location_id=strawberry.ID(str(payload.get("locationId", ""))),
+            on_hand=int(payload.get("onHand", 0)), reserved=int(payload.get("reserved", 0)),
+            available=int(payload.get("available", 0)),
+            delta=payload.get("delta"), reason=payload.get("reason"), created_at=value.created_at,
+        )
+
+
+@strawberry.type
+class InventorySubscription:
+    @strawberry.subscription(description="Stock changes, optionally of one SKU or location.")
+    async def inventory_changed(
+        self, info: Ctx, sku: str | None = None, location_id: strawberry.ID | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[InventoryChange, None]:
+        location = None if location_id is None else str(parse_id(location_id, "locationId"))
+        info.context.require("inventory:read")
+
+        def match(event: events.Event) -> bool:
+            payload = event.payload
+            return (
+                event.aggregate_type == "inventory"
+                and sku in (None, payload.get("sku"))
+                and location in (None, payload.get("locationId"))
+            )
+
+        async for event in live.stream(info.context, after=after, match=match):
+            yield InventoryChange.from_domain(event)
+
+
+MODULE = Module(
+    slug="inventory", query=InventoryQuery, mutation=InventoryMutation,
+    subscription=InventorySubscription, type_overrides=(VariantStock,),
+)
+
+
 __all__ = [
-    "InventoryMutation", "InventoryQuery", "StockAdjustment", "StockLevel", "StockLocation",
-    "StockLocationPayload", "StockPayload", "VariantStock",
+    "InventoryChange", "InventoryMutation", "InventoryQuery", "InventorySubscription", "MODULE",
+    "StockAdjustment", "StockLevel", "StockLocation", "StockLocationPayload", "StockPayload",
+    "VariantStock",
 ]

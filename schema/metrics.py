@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from decimal import Decimal
 
 import strawberry
 
-from domain import metrics
+from domain import events, metrics
 from resolvers import catalog as resolve_catalog
 from resolvers import metrics as resolve
+from resolvers import subscriptions as live
 from schema import catalog, inputs
 from schema.common import (
     Attribute,
@@ -23,6 +25,8 @@ from schema.common import (
     attributes_out,
     parse_id,
 )
+from schema.modules import Module
+from schema.subscriptions import EventType
 
 Granularity = strawberry.enum(
     metrics.Granularity, name="Granularity", description="Bucket size; buckets start in UTC, weeks on Monday."
@@ -309,6 +313,26 @@ class MetricsMutation:
 
 def _pairs(values: list[AttributeInput] | None) -> list[tuple[str, str]]:
     return [(value.name, value.value) for value in values or []]
+
+
+@strawberry.type
+class MetricsSubscription:
+    @strawberry.subscription(description="Custom metrics as they are recorded.")
+    async def metrics_updated(
+        self, info: Ctx, after: str | None = None
+    ) -> AsyncGenerator[EventType, None]:
+        info.context.require("metrics:read")
+
+        def match(event: events.Event) -> bool:
+            return event.type == "metrics.updated"
+
+        async for event in live.stream(info.context, after=after, match=match):
+            yield EventType.from_domain(event)
+
+
+MODULE = Module(
+    slug="metrics", query=MetricsQuery, mutation=MetricsMutation, subscription=MetricsSubscription
+)
 
 
 __all__ = ["MetricsMutation", "MetricsQuery", "Performance", "TimeRangeInput"]

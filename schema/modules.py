@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+from resolvers.context import Services
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +34,16 @@ class Extension:
     query: type | None = None
     mutation: type | None = None
     type_overrides: tuple[type, ...] = ()
-    services: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    services: Callable[[Services], Services] | None = None
+    """Replaces services for its tenants, typically `dataclasses.replace(services, metrics=...)`:
+    tried once on the default services when declared, so that naming a service that does not
+    exist fails when the extension is imported, not when a tenant's schema is built."""
     when: Mapping[str, Extension] = dataclasses.field(default_factory=dict)
     """Parts that apply only to tenants that also enable the named module."""
+
+    def __post_init__(self) -> None:
+        if self.services is not None and not isinstance(self.services(Services()), Services):
+            raise TypeError(f"{self.slug}: services must return the Services it replaces some of")
 
     def parts(self, modules: frozenset[str]) -> list[Extension]:
         return [self, *(part for slug, part in sorted(self.when.items()) if slug in modules)]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 
 import strawberry
 
 from domain import catalog as catalog_domain
-from domain import orders
+from domain import events, orders
 from resolvers import customers as resolve_customers
 from resolvers import orders as resolve
+from resolvers import subscriptions as live
 from schema import catalog, customers, inputs
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, optional_id, parse_id
+from schema.modules import Module
+from schema.subscriptions import EventType
 
 OrderStatus = strawberry.enum(orders.OrderStatus, name="OrderStatus")
 
@@ -260,6 +263,28 @@ async def _change(info: Ctx, id: strawberry.ID, to: orders.OrderStatus) -> Order
     return await OrderPayload.of(
         lambda: resolve.change_status(info.context, parse_id(id, "id"), to)
     )
+
+
+@strawberry.type
+class OrderSubscription:
+    @strawberry.subscription(description="Events of one order (or of every order).")
+    async def order_updated(
+        self, info: Ctx, order_id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[EventType, None]:
+        wanted = None if order_id is None else str(parse_id(order_id, "orderId"))
+        info.context.require("orders:read")
+
+        def match(event: events.Event) -> bool:
+            return event.aggregate_type == "order" and wanted in (None, event.aggregate_id)
+
+        async for event in live.stream(info.context, after=after, match=match):
+            yield EventType.from_domain(event)
+
+
+MODULE = Module(
+    slug="orders", query=OrderQuery, mutation=OrderMutation, subscription=OrderSubscription,
+    type_overrides=(CustomerWithOrders,),
+)
 
 
 __all__ = ["CustomerWithOrders", "Order", "OrderLine", "OrderMutation", "OrderPayload", "OrderQuery"]

@@ -13,6 +13,7 @@ from resolvers import payments as resolve
 from schema import customers, inputs, orders
 from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
+from schema.modules import Module
 
 PaymentKind = strawberry.enum(payments.PaymentKind, name="PaymentKind")
 
@@ -160,6 +161,11 @@ async def _record(info: Ctx, input: PaymentInput, kind: payments.PaymentKind) ->
     return await PaymentPayload.of(lambda: resolve.record(
         info.context, parse_id(input.order_id, "input.orderId"), input.to_domain(kind)
     ))
+
+
+MODULE = Module(
+    slug="payments", query=PaymentQuery, mutation=PaymentMutation, type_overrides=(OrderWithPayments,)
+)
 
 
 __all__ = ["OrderWithPayments", "Payment", "PaymentMutation", "PaymentPayload", "PaymentQuery"]

@@ -17,6 +17,7 @@ from domain import pricing
 from resolvers import pricing as resolve
 from schema import catalog, inputs
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
+from schema.modules import Module
 
 R = TypeVar("R")
 
@@ -248,6 +249,11 @@ class PricingMutation:
 async def _started(start: Callable[[], Awaitable[R]]) -> R:
     """Calls `start` inside `attempt`, so a malformed id is a payload error too."""
     return await start()
+
+
+MODULE = Module(
+    slug="pricing", query=PricingQuery, mutation=PricingMutation, type_overrides=(PricedVariant,)
+)
 
 
 __all__ = ["PriceList", "PricedVariant", "PricingMutation", "PricingQuery", "VariantPrice"]

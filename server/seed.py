@@ -1,8 +1,11 @@
-"""The demo data `make run` serves: acme (base modules) and banban (fashion extension)."""
+"""The demo data `make run` serves: acme (base modules), and a tenant per installed extension
+that brings demo data (its package's `seed`: NAME and PRODUCTS)."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
 from uuid import UUID
 
 from domain import catalog, events, tenancy
@@ -12,6 +15,7 @@ from services import catalog as catalog_services
 from tables import api_keys, tenants
 
 DEV_KEY_NAME = "make run"
+Products = list[tuple[catalog.ProductDraft, list[catalog.VariantDraft]]]
 SEED = events.WriteMeta(actor="system:seed", correlation_id="seed")
 
 
@@ -25,7 +29,7 @@ def _money(amount: int) -> catalog.Money:
     return catalog.Money(amount=amount, currency="EUR")
 
 
-ACME_PRODUCTS = [
+ACME_PRODUCTS: Products = [
     (catalog.ProductDraft(title="Espresso Machine", handle="espresso-machine",
                           description="15 bar, steam wand"),
      [catalog.VariantDraft(sku="ACME-ESP-001", title="Steel", price=_money(24900))]),
@@ -38,38 +42,27 @@ ACME_PRODUCTS = [
 ]
 
 
-def _fashion(sku: str, size: str, colour: str, amount: int) -> catalog.VariantDraft:
-    return catalog.VariantDraft(
-        sku=sku, title=f"{colour} / {size}", price=_money(amount),
-        attributes={"size": size, "colour": colour},
-    )
-
-
-BANBAN_PRODUCTS = [
-    (catalog.ProductDraft(title="Linen Shirt", handle="linen-shirt",
-                          attributes={"season": "SS25", "collection": "Riviera"}),
-     [_fashion("BB-LS-S-WHT", "S", "white", 5900), _fashion("BB-LS-M-WHT", "M", "white", 5900),
-      _fashion("BB-LS-M-BLU", "M", "blue", 5900)]),
-    (catalog.ProductDraft(title="Wool Coat", handle="wool-coat",
-                          attributes={"season": "AW25", "collection": "Nordic"}),
-     [_fashion("BB-WC-M-CML", "M", "camel", 22900), _fashion("BB-WC-L-BLK", "L", "black", 22900)]),
-]
-
-
 async def seed() -> DemoKeys:
     """Create the demo tenants once; issue fresh demo keys on every run (secrets are shown once)."""
-    acme = await _tenant("acme", "ACME Coffee Gear", [], ACME_PRODUCTS)
-    banban = await _tenant("banban", "banban fashion", ["banban"], BANBAN_PRODUCTS)
-    for tenant, products in ((acme, ACME_PRODUCTS), (banban, BANBAN_PRODUCTS)):
+    demos = [(await _tenant("acme", "ACME Coffee Gear", [], ACME_PRODUCTS), ACME_PRODUCTS)]
+    for slug, name, products in _extension_demos():
+        demos.append((await _tenant(slug, name, [slug], products), products))
+    for tenant, products in demos:
         await demo.commerce(tenant, [v.sku for _, variants in products for v in variants], meta=SEED)
-    keys = {t.slug: await _fresh_key(t.id, {tenancy.ADMIN}) for t in (acme, banban)}
+    keys = {t.slug: await _fresh_key(t.id, {tenancy.ADMIN}) for t, _ in demos}
     return DemoKeys(tenant_keys=keys, platform_key=await _fresh_key(None, {tenancy.PLATFORM}))
 
 
-async def _tenant(
-    slug: str, name: str, extensions: list[str],
-    products: list[tuple[catalog.ProductDraft, list[catalog.VariantDraft]]],
-) -> tenancy.Tenant:
+def _extension_demos() -> list[tuple[str, str, Products]]:
+    found = []
+    for slug, spec in tenancy.EXTENSIONS.items():
+        if importlib.util.find_spec(f"{spec.package}.seed") is not None:
+            seed = importlib.import_module(f"{spec.package}.seed")
+            found.append((slug, seed.NAME, seed.PRODUCTS))
+    return found
+
+
+async def _tenant(slug: str, name: str, extensions: list[str], products: Products) -> tenancy.Tenant:
     """The demo tenants have every module."""
     try:
         existing = await tenants.get_by_slug(slug)

@@ -91,10 +91,11 @@ def test_without_the_limits_the_budget_still_bounds_validation(
 
 def test_the_budget_interrupts_overlapping_field_merging(schema: GraphQLSchema) -> None:
     text = hostile.same_field_siblings(700)
-    document = parse(text)
+    documents = limits.Documents(BUDGET_ONLY)  # as requests are checked: the collector paused
+    document = documents.parse(text)
     started = time.thread_time()
 
-    errors = limits.validate(schema, document, RULES, BUDGET_ONLY, limits.Budget(0.02))
+    errors = documents.errors(schema, text, document, RULES, limits.Budget(0.02))
 
     assert time.thread_time() - started < 0.1
     assert [type(error) for error in errors] == [limits.OverBudget]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from domain import fashion, metrics
+from domain import metrics
+from extensions.banban import fashion
+from extensions.banban import tables as fashion_tables
 from tables import events as outbox
 from tables import metrics as metrics_tables
 from tests.documents import META
@@ -106,7 +108,7 @@ async def test_revenue_by_season_sums_line_totals(tenant_a: Any) -> None:
 
 
 async def sell_through(tenant: Any, by: fashion.SellThroughBy) -> list[tuple[str | None, int, int, float]]:
-    found = await metrics_tables.sell_through(by, tenant_id=tenant.id, window=MARCH)
+    found = await fashion_tables.sell_through(by, tenant_id=tenant.id, window=MARCH)
     return [(s.value, s.units_sold, s.on_hand, s.rate) for s in found]
 
 

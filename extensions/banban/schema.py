@@ -1,13 +1,17 @@
-"""banban, a fashion retailer: fashion attributes on products and a collection lookup; with the
-metrics module, sell-through by season, collection, size and colour, and revenue by season."""
+"""banban's GraphQL: fashion attributes on products and a collection lookup; with the metrics
+module, sell-through by season, collection, size and colour, and revenue by season. Its
+services replace the catalog rules and the metrics service for its tenants."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
 
-from domain import fashion
+from extensions.banban import fashion
+from extensions.banban import resolvers as resolve_fashion
 from resolvers import catalog as resolve
-from resolvers import metrics as resolve_metrics
+from resolvers.context import Services
 from schema import catalog, metrics
 from schema.common import Ctx
 from schema.modules import Extension
@@ -25,8 +29,7 @@ class FashionAttributes:
 class FashionProduct(catalog.Product):
     @strawberry.field(description="Season and collection of the product; sizes and colours on sale.")
     async def fashion(self, info: Ctx) -> FashionAttributes:
-        variants = await resolve.variants(info.context, self.domain.id)
-        summary = fashion.summarize(self.domain, variants)
+        summary = await resolve_fashion.attributes(info.context, self.domain)
         return FashionAttributes(
             season=summary.season,
             collection=summary.collection,
@@ -73,22 +76,26 @@ class FashionMetricsQuery:
     async def fashion_sell_through(
         self, info: Ctx, range: metrics.TimeRangeInput, by: SellThroughGroup  # type: ignore[valid-type]
     ) -> list[SellThrough]:
-        found = await resolve_metrics.sell_through(
+        found = await resolve_fashion.sell_through(
             info.context, start=range.start, end=range.end, by=by
         )
         return [SellThrough.from_domain(s) for s in found]
+
+
+def _catalog_rules(services: Services) -> Services:
+    return dataclasses.replace(services, catalog_rules=fashion.FashionCatalogRules())
+
+
+def _metrics(services: Services) -> Services:
+    return dataclasses.replace(services, metrics=fashion.FashionMetricsService())
 
 
 EXTENSION = Extension(
     slug="banban",
     query=FashionQuery,
     type_overrides=(FashionProduct,),
-    services={"catalog_rules": fashion.FashionCatalogRules()},
+    services=_catalog_rules,
     when={
-        "metrics": Extension(
-            slug="banban-metrics",
-            query=FashionMetricsQuery,
-            services={"metrics": fashion.FashionMetricsService()},
-        ),
+        "metrics": Extension(slug="banban-metrics", query=FashionMetricsQuery, services=_metrics),
     },
 )

@@ -1,1 +1,0 @@
-"""Tenant extensions: values that add root fields, extend types and override services."""
