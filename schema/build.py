@@ -13,7 +13,9 @@ import strawberry
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
+from domain import modules as domain_modules
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import Services
@@ -38,10 +40,10 @@ def _module(slug: str) -> Module:
     return found
 
 
-MODULES: dict[str, Module] = {slug: _module(slug) for slug in tenancy.MODULES}
+MODULES: dict[str, Module] = {slug: _module(slug) for slug in domain_modules.MODULES}
 
 
-def _extension(spec: tenancy.ExtensionSpec) -> Extension:
+def _extension(spec: domain_modules.ExtensionSpec) -> Extension:
     """An installed extension's schema part: `EXTENSION` of `<its package>.schema`."""
     found = importlib.import_module(f"{spec.package}.schema").EXTENSION
     if not isinstance(found, Extension) or found.slug != spec.slug:
@@ -106,7 +108,7 @@ def _combine(overrides: list[type]) -> list[type]:
     """One class per overridden GraphQL type, inheriting every override of it."""
     by_name: dict[str, list[type]] = defaultdict(list)
     for cls in overrides:
-        by_name[cls.__strawberry_definition__.name].append(cls)  # type: ignore[attr-defined]
+        by_name[get_object_definition(cls, strict=True).name].append(cls)
     return [
         classes[0] if len(classes) == 1
         else strawberry.type(type(name, tuple(classes), _own_fields(classes)), name=name)
@@ -120,7 +122,7 @@ def _own_fields(classes: list[type]) -> dict[str, Any]:
     own: dict[str, Any] = {}
     for cls in classes:
         names = set(vars(cls)) | set(vars(cls).get("__annotations__", {}))
-        for field in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        for field in get_object_definition(cls, strict=True).fields:
             if field.python_name in names:
                 own.setdefault(field.python_name, copy.copy(field))
     return own

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeAlias
 
 import strawberry
 
@@ -28,11 +29,13 @@ from schema.common import (
 from schema.modules import Module
 from schema.subscriptions import EventType
 
-Granularity = strawberry.enum(
-    metrics.Granularity, name="Granularity", description="Bucket size; buckets start in UTC, weeks on Monday."
+Granularity: TypeAlias = metrics.Granularity
+strawberry.enum(
+    Granularity, name="Granularity", description="Bucket size; buckets start in UTC, weeks on Monday."
 )
-TopSellerRanking = strawberry.enum(
-    metrics.TopBy, name="TopSellerRanking", description="UNITS: by units sold; REVENUE: by line totals."
+TopSellerRanking: TypeAlias = metrics.TopBy
+strawberry.enum(
+    TopSellerRanking, name="TopSellerRanking", description="UNITS: by units sold; REVENUE: by line totals."
 )
 
 KPI_RULES = (
@@ -132,7 +135,7 @@ class TopSeller:
 class Performance:
     start: datetime = strawberry.field(name="from")
     end: datetime = strawberry.field(name="to")
-    granularity: Granularity  # type: ignore[valid-type]
+    granularity: Granularity
     buckets: list[PerformanceBucket] = strawberry.field(description="Every bucket, empty ones too")
     total: PerformanceBucket
     revenue_breakdowns: list[RevenueBreakdown] = strawberry.field(
@@ -160,14 +163,14 @@ class Performance:
 
     @strawberry.field(description="Best-selling products of paid and fulfilled orders.")
     async def top_products(
-        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,  # type: ignore[valid-type]
+        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,
         limit: int = 10, currency: str | None = None,
     ) -> list[TopSeller]:
         return await self._top(info, metrics.TopGroup.PRODUCT, by, limit, currency)
 
     @strawberry.field(description="Best-selling variants (SKUs) of paid and fulfilled orders.")
     async def top_variants(
-        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,  # type: ignore[valid-type]
+        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,
         limit: int = 10, currency: str | None = None,
     ) -> list[TopSeller]:
         return await self._top(info, metrics.TopGroup.VARIANT, by, limit, currency)
@@ -270,7 +273,7 @@ class MetricsQuery:
     @strawberry.field(description="Sales KPIs per bucket and in total. " + KPI_RULES)
     async def performance(
         self, info: Ctx, range: TimeRangeInput,
-        granularity: Granularity = metrics.Granularity.DAY,  # type: ignore[valid-type]
+        granularity: Granularity = metrics.Granularity.DAY,
     ) -> Performance:
         found = await resolve.performance(
             info.context, start=range.start, end=range.end, granularity=granularity
@@ -280,7 +283,7 @@ class MetricsQuery:
     @strawberry.field(description="A custom metric aggregated per bucket over a range.")
     async def metrics(
         self, info: Ctx, name: str, range: TimeRangeInput,
-        granularity: Granularity = metrics.Granularity.DAY,  # type: ignore[valid-type]
+        granularity: Granularity = metrics.Granularity.DAY,
         dimensions: list[AttributeInput] | None = None,
     ) -> MetricSeries:
         found = await resolve.metric_series(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,7 +14,8 @@ from domain import webhooks
 from resolvers import webhooks as resolve
 from schema.common import Connection, Ctx, UserError, attempt, parse_id
 
-DeliveryStatus = strawberry.enum(webhooks.DeliveryStatus, name="DeliveryStatus")
+DeliveryStatus: TypeAlias = webhooks.DeliveryStatus
+strawberry.enum(DeliveryStatus, name="DeliveryStatus")
 
 
 @strawberry.type(description="Where a flow's webhooks are received for this tenant.")
@@ -42,7 +44,7 @@ class WebhookDelivery:
     id: strawberry.ID
     flow: str
     delivery_id: str
-    status: DeliveryStatus  # type: ignore[valid-type]
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     correlation_id: str
@@ -106,7 +108,7 @@ class WebhookQuery:
     async def webhook_deliveries(
         self,
         info: Ctx,
-        status: DeliveryStatus | None = None,  # type: ignore[valid-type]
+        status: DeliveryStatus | None = None,
         flow: WebhookFlow | None = None,
         since: datetime | None = None,
         until: datetime | None = None,

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from graphql import GraphQLField
+from strawberry.types.base import get_object_definition
 
 from resolvers import catalog as resolve_catalog
 from resolvers import customers as resolve_customers
@@ -20,9 +21,10 @@ from tables import plans as sql
 
 
 def resolver_of(cls: type, name: str) -> Callable[..., Any]:
-    field = cls.__strawberry_definition__.get_field(name)  # type: ignore[attr-defined]
+    field = get_object_definition(cls, strict=True).get_field(name)
     assert field is not None and field.base_resolver is not None
-    return field.base_resolver.wrapped_func  # type: ignore[no-any-return]
+    # Typed as possibly a staticmethod or classmethod object; resolvers here are plain methods.
+    return field.base_resolver.wrapped_func  # type: ignore[return-value]
 
 
 def wrapped(definition: GraphQLField) -> Callable[..., Any] | None:
