@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import gc
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -32,24 +31,18 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
     parse,
 )
-from graphql.validation import OverlappingFieldsCanBeMergedRule
-from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
-from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from domain.config import Settings
+from schema.budget import Budget, OverBudget, Rules, metered
 
 log = logging.getLogger("tenantgraph.graphql")
-Rules = tuple[type[ASTValidationRule], ...]
 CEILING = 10**15
 """Counts stop growing here: fragments spread by fragments can multiply past any number
 worth printing."""
-CHECK_EVERY = 64
-"""Units of work between two looks at the clock, which costs a system call."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,80 +251,6 @@ def _merged(
     return fields
 
 
-class OverBudget(ValidationAbortedError):
-    """The document took more CPU time than its budget; another attempt may pass."""
-
-
-class Budget:
-    """CPU time of this thread left for one document. Time taken by other threads and
-    processes does not count, so that a busy machine does not refuse good documents."""
-
-    __slots__ = ("_deadline", "seconds")
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._deadline = time.thread_time() + seconds
-
-    def spent(self) -> bool:
-        return time.thread_time() > self._deadline
-
-    def check(self) -> None:
-        if self.spent():
-            raise self.exceeded()
-
-    def exceeded(self) -> OverBudget:
-        return OverBudget(
-            f"Checking this document took more than {self.seconds * 1000:g} ms of CPU time, "
-            "the most allowed: send a simpler document (fewer fields with the same name, "
-            "fewer fragments)"
-        )
-
-
-class _MeteredState(overlapping.RuleContext):
-    """graphql-core's state for OverlappingFieldsCanBeMerged, whose work meter (every
-    comparison spends from `remaining_complexity_budget`) also looks at the clock."""
-
-    __slots__ = ("_budget", "_left", "_spent")
-
-    def __init__(self, budget: Budget) -> None:
-        self._budget = budget
-        self._spent = 0
-        super().__init__()
-
-    @property
-    def remaining_complexity_budget(self) -> int:
-        return self._left
-
-    @remaining_complexity_budget.setter
-    def remaining_complexity_budget(self, value: int) -> None:
-        self._left = value
-        self._spent += 1
-        if self._spent % CHECK_EVERY == 0:
-            self._budget.check()
-
-
-def _metered(rules: Sequence[type[ASTValidationRule]], budget: Budget) -> Rules:
-    """The rules, with overlapping-field merging and the walk itself checking the budget."""
-
-    class MeteredOverlap(OverlappingFieldsCanBeMergedRule):
-        def __init__(self, context: Any) -> None:
-            super().__init__(context)
-            self.rule_context = _MeteredState(budget)
-
-    class Clock(ValidationRule):
-        def __init__(self, context: Any) -> None:
-            super().__init__(context)
-            self.visited = 0
-
-        def enter_selection_set(self, *_args: Any) -> None:
-            self.visited += 1
-            if self.visited % CHECK_EVERY == 0:
-                budget.check()
-
-    swapped = [MeteredOverlap if rule is OverlappingFieldsCanBeMergedRule else rule for rule in rules]
-    return (*swapped, Clock)
-
-
 def validate(
     schema: GraphQLSchema, document: DocumentNode, rules: Sequence[type[ASTValidationRule]],
     limits: Limits, budget: Budget,
@@ -342,7 +261,7 @@ def validate(
         return errors
     if budget.spent():
         return [budget.exceeded()]
-    return validate_document(schema, document, _metered(rules, budget))
+    return validate_document(schema, document, metered(rules, budget))
 
 
 class Documents:
@@ -429,6 +348,6 @@ class CheckedDocuments(SchemaExtension):
 
 
 __all__ = [
-    "Budget", "CheckedDocuments", "Documents", "Limits", "OverBudget", "Shape", "check", "measure",
+    "CheckedDocuments", "Documents", "Limits", "Shape", "check", "measure",
     "validate",
 ]

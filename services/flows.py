@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from uuid import UUID
 
-from domain import catalog, customers, events, flows, inventory, orders, payments
+from domain import catalog, customers, events, flows, imports, inventory, orders, payments
 from domain.errors import Invalid
 from services import customers as customer_services
 from services import inventory as inventory_services
@@ -109,9 +109,9 @@ async def apply_stock(update: flows.StockUpdate, *, tenant_id: UUID, meta: event
 def _import_request(
     ref: str, currency: str, items: Sequence[flows.Item], total: int, *, path: str,
     listed_prices: bool = False,
-) -> orders.ImportRequest:
-    lines = tuple(orders.ImportedLine(i.sku, i.quantity, i.unit_price) for i in items)
-    return orders.ImportRequest(ref, currency, lines, total, path=path, listed_prices=listed_prices)
+) -> imports.ImportRequest:
+    lines = tuple(imports.ImportedLine(i.sku, i.quantity, i.unit_price) for i in items)
+    return imports.ImportRequest(ref, currency, lines, total, path=path, listed_prices=listed_prices)
 
 
 async def _customer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
-from domain import events, orders
+from domain import events, imports, orders
 from domain.errors import Conflict, Invalid, NotFound
 from services import inventory as inventory_services
 from tables import catalog as catalog_tables
@@ -122,7 +122,7 @@ async def _check_customer(customer_id: UUID | None, *, tenant_id: UUID) -> None:
 
 
 async def import_order(
-    request: orders.ImportRequest,
+    request: imports.ImportRequest,
     *,
     move_stock: Callable[[orders.Order, Sequence[orders.LineDraft]], Awaitable[object]],
     customer: Callable[[], Awaitable[UUID]] | None = None,
@@ -151,7 +151,7 @@ async def import_order(
     return order, True
 
 
-async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders.OrderDraft:
+async def _imported(request: imports.ImportRequest, *, tenant_id: UUID) -> orders.OrderDraft:
     skus = sorted({line.sku for line in request.lines})
     variants, products = await catalog_tables.variants_by_sku_with_products(skus, tenant_id=tenant_id)
     unknown = {
@@ -160,11 +160,11 @@ async def _imported(request: orders.ImportRequest, *, tenant_id: UUID) -> orders
     }
     if unknown:
         raise Invalid("unknown sku", fields=unknown)
-    if request.listed_prices and not orders.at_base_prices(request, variants):
+    if request.listed_prices and not imports.at_base_prices(request, variants):
         ids = [variant.id for variant in variants.values()]
         listed = await pricing_tables.prices_of(ids, tenant_id=tenant_id)
-        orders.check_listed_prices(request, variants, listed)
-    return orders.imported_draft(request, variants, products)
+        imports.check_listed_prices(request, variants, listed)
+    return imports.imported_draft(request, variants, products)
 
 
 async def change_status(

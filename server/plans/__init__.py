@@ -34,7 +34,8 @@ from graphql.execution.values import get_argument_values, get_variable_values
 
 from domain import tenancy
 from resolvers import plans as rules
-from schema import inputs, limits
+from schema import inputs
+from schema.budget import Budget, OverBudget
 from server.plans.known import ROOTS, ById, wrapped
 from server.plans.walk import NotPlannable, Walk
 from tables import plans as sql
@@ -110,8 +111,8 @@ def make_plan(
     schema: GraphQLSchema, query: str, operation_name: str | None, budget_seconds: float
 ) -> Plan | None:
     """The plan of one operation of a valid document, or None when it is not plannable.
-    Raises limits.OverBudget when planning takes more CPU time than the budget."""
-    budget = limits.Budget(budget_seconds)
+    Raises OverBudget when planning takes more CPU time than the budget."""
+    budget = Budget(budget_seconds)
     document = parse(query)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -193,7 +194,7 @@ class PlanCache:
             return
         try:
             plan = make_plan(schema._schema, query, operation_name, self._budget_seconds)
-        except limits.OverBudget:
+        except OverBudget:
             # Not remembered: the budget is time (a busy moment), and a later request may plan it.
             return
         if len(self._plans) >= self._maxsize:

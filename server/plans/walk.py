@@ -17,7 +17,7 @@ from graphql import (
     get_named_type,
 )
 
-from schema import limits
+from schema.budget import Budget
 from server.plans.known import (
     EDGE,
     LIST_COMPARE_AT,
@@ -41,7 +41,7 @@ class Walk:
     """One plan being made: the fragments in scope, scopes needed, prices read."""
 
     def __init__(
-        self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], budget: limits.Budget
+        self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], budget: Budget
     ) -> None:
         self.schema = schema
         self.fragments = fragments

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain import catalog, orders, pricing
+from domain import catalog, imports, orders, pricing
 from domain.errors import Conflict, Invalid
 
 S = orders.OrderStatus
@@ -235,16 +235,16 @@ def test_replay_returns_the_first_order_only_for_the_same_input() -> None:
 SHOP = {"A": variant("A"), "B": variant("B")}
 
 
-def purchase_of(currency: str, *lines: tuple[str, int]) -> orders.ImportRequest:
+def purchase_of(currency: str, *lines: tuple[str, int]) -> imports.ImportRequest:
     """A purchase-flow import of one unit per (sku, unit price)."""
-    imported = tuple(orders.ImportedLine(sku, 1, price) for sku, price in lines)
-    return orders.ImportRequest("shop:1", currency, imported, sum(p for _, p in lines), listed_prices=True)
+    imported = tuple(imports.ImportedLine(sku, 1, price) for sku, price in lines)
+    return imports.ImportRequest("shop:1", currency, imported, sum(p for _, p in lines), listed_prices=True)
 
 
-def listed_problems(request: orders.ImportRequest, **lists: list[pricing.Quote]) -> dict[str, str]:
+def listed_problems(request: imports.ImportRequest, **lists: list[pricing.Quote]) -> dict[str, str]:
     by_variant = {SHOP[sku].id: quotes for sku, quotes in lists.items()}
     with pytest.raises(Invalid) as refused:
-        orders.check_listed_prices(request, SHOP, by_variant)
+        imports.check_listed_prices(request, SHOP, by_variant)
     return refused.value.fields
 
 
@@ -252,7 +252,7 @@ def test_a_purchase_at_base_or_list_prices_in_its_currency_matches_the_shop() ->
     usd = {SHOP["A"].id: [quote(SHOP["A"], 120, "USD")], SHOP["B"].id: [quote(SHOP["B"], 90)]}
 
     for request in (purchase_of("EUR", ("A", 100), ("B", 90)), purchase_of("USD", ("A", 120))):
-        orders.check_listed_prices(request, SHOP, usd)
+        imports.check_listed_prices(request, SHOP, usd)
 
 
 def test_a_purchase_names_each_line_the_shop_does_not_price_so_and_both_sides() -> None:
@@ -273,6 +273,6 @@ def test_a_purchase_in_a_currency_the_shop_does_not_price_names_both_currencies(
 
 
 def test_only_a_purchase_off_its_base_prices_needs_the_price_lists() -> None:
-    assert orders.at_base_prices(purchase_of("EUR", ("A", 100), ("B", 100)), SHOP)
-    assert not orders.at_base_prices(purchase_of("EUR", ("A", 100), ("B", 90)), SHOP)
-    assert not orders.at_base_prices(purchase_of("USD", ("A", 100)), SHOP)
+    assert imports.at_base_prices(purchase_of("EUR", ("A", 100), ("B", 100)), SHOP)
+    assert not imports.at_base_prices(purchase_of("EUR", ("A", 100), ("B", 90)), SHOP)
+    assert not imports.at_base_prices(purchase_of("USD", ("A", 100)), SHOP)

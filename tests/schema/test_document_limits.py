@@ -13,7 +13,7 @@ from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.extensions.query_depth_limiter import determine_depth, get_fragments
 
 from domain.config import Settings
-from schema import build, limits
+from schema import budget, build, limits
 from server import plans
 from tests import hostile
 
@@ -48,7 +48,7 @@ def checked(schema: GraphQLSchema, text: str, chosen: limits.Limits) -> tuple[li
         document = documents.parse(text)
     except GraphQLError as error:
         return [error], time.thread_time() - started
-    errors = documents.errors(schema, text, document, RULES, limits.Budget(chosen.budget_seconds))
+    errors = documents.errors(schema, text, document, RULES, budget.Budget(chosen.budget_seconds))
     return errors, time.thread_time() - started
 
 
@@ -65,7 +65,7 @@ def test_the_limits_answer_every_hostile_document_within_the_budget(
     errors, spent = checked(schema, make(size), DEFAULTS)
 
     assert spent < FAST, f"{spent:.3f} s"
-    assert not any(isinstance(error, limits.OverBudget) for error in errors)
+    assert not any(isinstance(error, budget.OverBudget) for error in errors)
 
 
 @pytest.mark.parametrize("shape", hostile.SHAPES)
@@ -95,10 +95,10 @@ def test_the_budget_interrupts_overlapping_field_merging(schema: GraphQLSchema) 
     document = documents.parse(text)
     started = time.thread_time()
 
-    errors = documents.errors(schema, text, document, RULES, limits.Budget(0.02))
+    errors = documents.errors(schema, text, document, RULES, budget.Budget(0.02))
 
     assert time.thread_time() - started < 0.1
-    assert [type(error) for error in errors] == [limits.OverBudget]
+    assert [type(error) for error in errors] == [budget.OverBudget]
     assert "more than 20 ms of CPU time" in errors[0].message
 
 
@@ -107,10 +107,10 @@ def test_a_document_over_the_budget_is_not_remembered_as_invalid(schema: GraphQL
     documents = limits.Documents(DEFAULTS)
     document = documents.parse(text)
 
-    refused = documents.errors(schema, text, document, RULES, limits.Budget(0))
-    accepted = documents.errors(schema, text, document, RULES, limits.Budget(1))
+    refused = documents.errors(schema, text, document, RULES, budget.Budget(0))
+    accepted = documents.errors(schema, text, document, RULES, budget.Budget(1))
 
-    assert [type(error) for error in refused] == [limits.OverBudget]
+    assert [type(error) for error in refused] == [budget.OverBudget]
     assert accepted == []
 
 
