@@ -92,4 +92,8 @@ MODULES = registry(
         "metrics", requires=("orders",), scopes=("metrics:read", "metrics:write"),
         events=_events("metrics:read", "metrics.updated"),
     ),
+    ModuleSpec(
+        "shipping", requires=("orders",), scopes=("shipping:read", "shipping:write"),
+        events=_events("shipping:read", "shipment.created", "shipment.status_changed"),
+    ),
 )

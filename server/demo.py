@@ -3,9 +3,13 @@ and orders in several states, so every domain has something to explore."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Sequence
+from typing import Protocol
 
 from domain import catalog, customers, events, inventory, orders, payments, pricing, tenancy
+from domain import modules as domain_modules
 from services import customers as customer_services
 from services import inventory as inventory_services
 from services import orders as order_services
@@ -37,6 +41,23 @@ async def commerce(tenant: tenancy.Tenant, skus: Sequence[str], *, meta: events.
         for draft in CUSTOMERS
     ]
     await _orders(tenant, list(skus), buyers, meta=meta)
+    for seed in module_demos(tenant.modules):
+        await seed(tenant, meta=meta)
+
+
+class ModuleDemo(Protocol):
+    async def __call__(self, tenant: tenancy.Tenant, *, meta: events.WriteMeta) -> None: ...
+
+
+def module_demos(modules: frozenset[str]) -> list[ModuleDemo]:
+    """The demo data the tenant's modules bring, each in its own `server/demo_<slug>.py`
+    (`seed`), in the module list's order: a module's demo runs after those it requires."""
+    found: list[ModuleDemo] = []
+    for slug in domain_modules.MODULES:
+        name = f"server.demo_{slug}"
+        if slug in modules and importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name).seed)
+    return found
 
 
 async def _stock(

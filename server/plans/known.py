@@ -68,6 +68,7 @@ TYPES: dict[str, TypeSpec] = {
                              sql.customer_of_order),
     }, resolver_only=frozenset({
         "payments", "authorized_amount", "captured_amount", "refunded_amount", "balance",
+        "shipments",
     })),
     "OrderLine": TypeSpec(sql.LINE_COLUMNS, sql.LINE_MONEY, relations={
         "variant": Relation(resolver_of(orders.OrderLine, "variant"), resolve_catalog.READ,

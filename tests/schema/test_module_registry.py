@@ -13,16 +13,28 @@ def _names(module: build.Module) -> tuple[str | None, ...]:
     return tuple(None if part is None else part.__name__ for part in parts)
 
 
+# What the modules written by hand before the module list held; modules added since check
+# their own parts in their own tests.
+HAND_WRITTEN = {
+    "catalog": ("CatalogQuery", "CatalogMutation", None),
+    "pricing": ("PricingQuery", "PricingMutation", None, "PricedVariant"),
+    "metrics": ("MetricsQuery", "MetricsMutation", "MetricsSubscription"),
+    "customers": ("CustomerQuery", "CustomerMutation", None),
+    "orders": ("OrderQuery", "OrderMutation", "OrderSubscription", "CustomerWithOrders"),
+    "payments": ("PaymentQuery", "PaymentMutation", None, "OrderWithPayments"),
+    "inventory": ("InventoryQuery", "InventoryMutation", "InventorySubscription", "VariantStock"),
+}
+HAND_WRITTEN_TABLES = [
+    "tenants", "api_keys", "categories", "products", "variants", "events", "tenant_counters",
+    "price_lists", "variant_prices", "locations", "stock_levels", "stock_adjustments",
+    "reservations", "customers", "customer_addresses", "orders", "order_lines", "payments",
+    "metrics", "webhook_endpoints", "webhook_inbox",
+]
+
+
 def test_schema_fragments_are_derived_as_they_were() -> None:
-    assert {slug: _names(module) for slug, module in build.MODULES.items()} == {
-        "catalog": ("CatalogQuery", "CatalogMutation", None),
-        "pricing": ("PricingQuery", "PricingMutation", None, "PricedVariant"),
-        "metrics": ("MetricsQuery", "MetricsMutation", "MetricsSubscription"),
-        "customers": ("CustomerQuery", "CustomerMutation", None),
-        "orders": ("OrderQuery", "OrderMutation", "OrderSubscription", "CustomerWithOrders"),
-        "payments": ("PaymentQuery", "PaymentMutation", None, "OrderWithPayments"),
-        "inventory": ("InventoryQuery", "InventoryMutation", "InventorySubscription", "VariantStock"),
-    }
+    derived = {slug: _names(module) for slug, module in build.MODULES.items()}
+    assert {slug: derived.get(slug) for slug in HAND_WRITTEN} == HAND_WRITTEN
 
 
 def test_each_modules_subscriptions_live_in_its_own_schema_file() -> None:
@@ -33,13 +45,13 @@ def test_each_modules_subscriptions_live_in_its_own_schema_file() -> None:
 
 def test_piccolo_tables_are_derived_as_they_were() -> None:
     names = sorted(table._meta.tablename for table in piccolo_app.APP_CONFIG.table_classes)
+    added = [
+        table._meta.tablename
+        for slug in tenancy.MODULES if slug not in HAND_WRITTEN
+        for table in piccolo_app.module_tables(slug)
+    ]
 
-    assert names == sorted([
-        "tenants", "api_keys", "categories", "products", "variants", "events", "tenant_counters",
-        "price_lists", "variant_prices", "locations", "stock_levels", "stock_adjustments",
-        "reservations", "customers", "customer_addresses", "orders", "order_lines", "payments",
-        "metrics", "webhook_endpoints", "webhook_inbox",
-    ])
+    assert names == sorted(HAND_WRITTEN_TABLES + added)
 
 
 def test_a_modules_tables_are_those_its_package_defines() -> None:
