@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from domain import catalog, currencies, inventory
 from domain.errors import Invalid
+
+P = TypeVar("P")
 
 VERSION = 1
 MAX_ITEMS = 500
@@ -130,7 +132,7 @@ class _Reader:
                 self.errors[f"{path}[{index}]"] = "must be an object"
         return tuple(read(value, f"{path}[{index}]") for index, value in enumerate(values))
 
-    def done(self, value: Any) -> Any:
+    def done(self, value: P) -> P:
         if self.errors:
             raise Invalid("payload does not match the flow's schema", fields=self.errors)
         return value
@@ -146,7 +148,7 @@ def parse(flow: str, data: Any) -> Payload:
         reader.errors["version"] = f"unsupported version {version}; this endpoint speaks {VERSION}"
     parsed = _PARSERS[flow](reader, data)
     _refuse_unstorable(data, reader.errors)
-    return reader.done(parsed)  # type: ignore[no-any-return]
+    return reader.done(parsed)
 
 
 def _refuse_unstorable(data: Any, errors: dict[str, str]) -> None:

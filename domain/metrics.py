@@ -325,9 +325,10 @@ def check_metric(draft: MetricDraft, path: str = "input") -> dict[str, str]:
     errors = check_name(draft.name, f"{path}.name")
     errors.update(check_dimensions(draft.dimensions, f"{path}.dimensions"))
     value = draft.value
+    exponent = value.as_tuple().exponent  # a letter for NaN and infinities
     if not value.is_finite() or abs(value) >= MAX_VALUE:
         errors[f"{path}.value"] = "must be a finite number below 10^14 in magnitude"
-    elif value.as_tuple().exponent < -DECIMALS:  # type: ignore[operator]
+    elif isinstance(exponent, int) and exponent < -DECIMALS:
         errors[f"{path}.value"] = f"at most {DECIMALS} decimal places"
     return errors
 

@@ -11,7 +11,8 @@ import enum
 from collections.abc import Mapping
 from uuid import UUID
 
-from domain.catalog import CURRENCY, HANDLE, MAX_PRICE_MINOR, MAX_TITLE, Money
+from domain.catalog import CURRENCY, HANDLE, MAX_PRICE_MINOR, Money
+from domain.catalog import MAX_TITLE as MAX_TITLE
 
 MAX_HANDLE = 64
 

@@ -143,10 +143,10 @@ async def set_stock(
 
 
 async def _variant_id(ctx: Context, ref: VariantRef) -> UUID:
-    if (ref.sku is None) == (ref.variant_id is None):
-        raise Invalid("give either sku or variantId", fields={"input": "give either sku or variantId"})
-    if ref.variant_id is not None:
+    if ref.variant_id is not None and ref.sku is None:
         return ref.variant_id
+    if ref.sku is None or ref.variant_id is not None:
+        raise Invalid("give either sku or variantId", fields={"input": "give either sku or variantId"})
     found = await ctx.loaders.variant_by_sku.load(ref.sku)
     if found is None:
         raise Invalid(f"no variant has SKU {ref.sku!r}", fields={"input.sku": "no such SKU"})

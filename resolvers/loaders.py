@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -46,15 +46,15 @@ class Key(Generic[L]):
     def __init__(self, make: Callable[[UUID], L]) -> None:
         self.make = make
 
-    @classmethod
-    def by_key(cls, fetch: Callable[..., Awaitable[Mapping[K, V]]]) -> Key[DataLoader[K, V | None]]:
+    @staticmethod
+    def by_key(fetch: Callable[..., Awaitable[Mapping[K, V]]]) -> Key[DataLoader[K, V | None]]:
         """`fetch(keys, *, tenant_id)` returns the found values by key."""
-        return cls(lambda tenant_id: _by_key(fetch, tenant_id))
+        return Key(lambda tenant_id: _by_key(fetch, tenant_id))
 
-    @classmethod
-    def grouped(cls, fetch: Callable[..., Awaitable[Mapping[K, list[V]]]]) -> Key[DataLoader[K, list[V]]]:
+    @staticmethod
+    def grouped(fetch: Callable[..., Awaitable[Mapping[K, list[V]]]]) -> Key[DataLoader[K, list[V]]]:
         """`fetch(keys, *, tenant_id)` returns lists by key; a key without values gets []."""
-        return cls(lambda tenant_id: _grouped(fetch, tenant_id))
+        return Key(lambda tenant_id: _grouped(fetch, tenant_id))
 
 
 class Loaders:
@@ -91,7 +91,7 @@ class Loaders:
         """The loader a module declared as `key`, made for this operation on first use."""
         if key not in self._made:
             self._made[key] = key.make(self.tenant_id)
-        return self._made[key]  # type: ignore[no-any-return]
+        return cast(L, self._made[key])
 
     def quotes(self, price_list_id: UUID | None) -> DataLoader[UUID, pricing.Quote | None]:
         """Variants' prices in one price list (their base price where it has none)."""

@@ -33,7 +33,7 @@ class AuditEntry:
             actor=value.actor,
             correlation_id=value.correlation_id,
             created_at=value.created_at,
-            payload=dict(value.payload),
+            payload=JSON(dict(value.payload)),
         )
 
 

@@ -58,7 +58,7 @@ class _MeteredState(overlapping.RuleContext):
         self._spent = 0
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def remaining_complexity_budget(self) -> int:
         return self._left
 

@@ -13,7 +13,9 @@ import strawberry
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
+from domain import modules as domain_modules
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import DomainServices
@@ -38,10 +40,10 @@ def _module(slug: str) -> Module:
     return found
 
 
-MODULES: dict[str, Module] = {slug: _module(slug) for slug in tenancy.MODULES}
+MODULES: dict[str, Module] = {slug: _module(slug) for slug in domain_modules.MODULES}
 
 
-def _extension(spec: tenancy.ExtensionSpec) -> Extension:
+def _extension(spec: domain_modules.ExtensionSpec) -> Extension:
     """An installed extension's schema part: `EXTENSION` of `<its package>.schema`."""
     found = importlib.import_module(f"{spec.package}.schema").EXTENSION
     if not isinstance(found, Extension) or found.slug != spec.slug:
@@ -77,10 +79,11 @@ def build_schema(
     enabled_slugs = frozenset(modules)
     enabled = [CORE] + [MODULES[slug] for slug in sorted(enabled_slugs)]
     added = [part for slug in sorted(extensions) for part in EXTENSIONS[slug].parts(enabled_slugs)]
-    queries = [p.query for p in [*enabled, *added] if p.query is not None]
-    mutations = [p.mutation for p in [*enabled, *added] if p.mutation is not None]
+    parts: list[Module | Extension] = [*enabled, *added]
+    queries = [p.query for p in parts if p.query is not None]
+    mutations = [p.mutation for p in parts if p.mutation is not None]
     streams = [m.subscription for m in enabled if m.subscription is not None]
-    overrides = _combine([t for part in [*enabled, *added] for t in part.type_overrides])
+    overrides = _combine([t for part in parts for t in part.type_overrides])
     schema = _Schema(
         query=merge_types("Query", tuple(queries)),
         mutation=merge_types("Mutation", tuple(mutations)) if mutations else None,
@@ -105,7 +108,7 @@ def _combine(overrides: list[type]) -> list[type]:
     """One class per overridden GraphQL type, inheriting every override of it."""
     by_name: dict[str, list[type]] = defaultdict(list)
     for cls in overrides:
-        by_name[cls.__strawberry_definition__.name].append(cls)  # type: ignore[attr-defined]
+        by_name[get_object_definition(cls, strict=True).name].append(cls)
     return [
         classes[0] if len(classes) == 1
         else strawberry.type(type(name, tuple(classes), _own_fields(classes)), name=name)
@@ -119,7 +122,7 @@ def _own_fields(classes: list[type]) -> dict[str, Any]:
     own: dict[str, Any] = {}
     for cls in classes:
         names = set(vars(cls)) | set(vars(cls).get("__annotations__", {}))
-        for field in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        for field in get_object_definition(cls, strict=True).fields:
             if field.python_name in names:
                 own.setdefault(field.python_name, copy.copy(field))
     return own

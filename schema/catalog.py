@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import strawberry
 
@@ -30,11 +30,13 @@ from schema.modules import Module
 
 R = TypeVar("R")
 
-ProductStatus = strawberry.enum(catalog.ProductStatus, name="ProductStatus")
+ProductStatus: TypeAlias = catalog.ProductStatus
+strawberry.enum(ProductStatus, name="ProductStatus")
 
 
-ProductSortField = strawberry.enum(
-    catalog.ProductSort, name="ProductSortField",
+ProductSortField: TypeAlias = catalog.ProductSort
+strawberry.enum(
+    ProductSortField, name="ProductSortField",
     description="What a product list is ordered by; ties break on id.",
 )
 
@@ -89,7 +91,7 @@ class Product:
     handle: str
     title: str
     description: str
-    status: ProductStatus  # type: ignore[valid-type]
+    status: ProductStatus
     attributes: list[Attribute]
     created_at: datetime
     updated_at: datetime
@@ -122,7 +124,7 @@ class Product:
 
 @strawberry.input
 class ProductFilter:
-    status: ProductStatus | None = None  # type: ignore[valid-type]
+    status: ProductStatus | None = None
     category_id: strawberry.ID | None = None
     search: str | None = strawberry.field(default=None, description="Part of the title")
     handle: str | None = None
@@ -136,7 +138,7 @@ class ProductFilter:
 
 @strawberry.input
 class ProductOrder:
-    field: ProductSortField = ProductSortField.CREATED_AT  # type: ignore[valid-type]
+    field: ProductSortField = ProductSortField.CREATED_AT
     direction: SortDirection = SortDirection.ASC
 
 
@@ -181,7 +183,7 @@ class ProductCreateInput:
         catalog.MAX_HANDLE, default=None, description="Derived from the title if unset"
     )
     description: str = ""
-    status: ProductStatus = catalog.ProductStatus.ACTIVE  # type: ignore[valid-type]
+    status: ProductStatus = catalog.ProductStatus.ACTIVE
     category_id: strawberry.ID | None = None
     attributes: list[AttributeInput] | None = None
     variants: list[VariantInput] = strawberry.field(default_factory=list)
@@ -202,7 +204,7 @@ class ProductUpdateInput:
     title: str | None = inputs.column(catalog.MAX_TITLE, default=None)
     handle: str | None = inputs.column(catalog.MAX_HANDLE, default=None)
     description: str | None = None
-    status: ProductStatus | None = None  # type: ignore[valid-type]
+    status: ProductStatus | None = None
     category_id: strawberry.ID | None = None
     attributes: list[AttributeInput] | None = None
 

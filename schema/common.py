@@ -8,6 +8,7 @@ from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.scalar import ScalarDefinition
 
 from domain import catalog
 from domain.errors import Conflict, DomainError, Invalid, NotFound
@@ -28,7 +29,7 @@ def _whole_number(value: object) -> int:
     return value
 
 
-SCALARS = {
+SCALARS: Mapping[object, ScalarDefinition] = {
     BigInt: strawberry.scalar(
         name="BigInt",
         serialize=int,
@@ -45,7 +46,7 @@ class Money:
 
     @classmethod
     def from_domain(cls, money: catalog.Money) -> Money:
-        return cls(amount=money.amount, currency=money.currency)
+        return cls(amount=BigInt(money.amount), currency=money.currency)
 
 
 @strawberry.input

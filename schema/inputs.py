@@ -52,7 +52,7 @@ MAX_LENGTH = "tenantgraph.max_length"
 # Longest literal of a whole-number scalar: a signed 64-bit integer has at most 19 digits.
 INTEGER_SCALARS = frozenset({"Int", "BigInt"})
 MAX_INTEGER_DIGITS = 19
-Report = Callable[[str, str], None]
+Report = Callable[[str, str], object]
 
 
 def column(length: int, **options: Any) -> Any:

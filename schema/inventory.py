@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import TypeAlias
 from uuid import UUID
 
 import strawberry
@@ -18,8 +19,9 @@ from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
 from schema.modules import Module
 
-StockReason = strawberry.enum(
-    inventory.Reason, name="StockReason",
+StockReason: TypeAlias = inventory.Reason
+strawberry.enum(
+    StockReason, name="StockReason",
     description="Why stock changed: RECEIVED and RETURNED add, SOLD and DAMAGED remove, "
     "CORRECTION either way.",
 )
@@ -80,7 +82,7 @@ class StockAdjustment:
     id: strawberry.ID
     sku: str
     delta: int = strawberry.field(description="Units added (positive) or removed (negative)")
-    reason: StockReason  # type: ignore[valid-type]
+    reason: StockReason
     note: str
     actor: str = strawberry.field(description="The key or token subject that made the change")
     order_id: strawberry.ID | None = strawberry.field(description="The order that sold or returned it")
@@ -146,7 +148,7 @@ class StockAdjustmentFilter:
     variant_id: strawberry.ID | None = None
     sku: str | None = None
     location_id: strawberry.ID | None = None
-    reason: StockReason | None = None  # type: ignore[valid-type]
+    reason: StockReason | None = None
     order_id: strawberry.ID | None = None
     since: datetime | None = strawberry.field(default=None, description="Made at or after")
     until: datetime | None = strawberry.field(default=None, description="Made before")
@@ -192,7 +194,7 @@ class StockLocationUpdateInput:
 class AdjustStockInput:
     location_id: strawberry.ID
     delta: int = strawberry.field(description="Units to add (positive) or remove (negative)")
-    reason: StockReason  # type: ignore[valid-type]
+    reason: StockReason
     sku: str | None = None
     variant_id: strawberry.ID | None = None
     note: str = ""

@@ -25,6 +25,7 @@ from graphql import (
     ExecutableDefinitionNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
@@ -101,7 +102,7 @@ def _own(definition: ExecutableDefinitionNode) -> _Own:
                     pending.append((selection.selection_set, below))
             elif isinstance(selection, InlineFragmentNode):
                 pending.append((selection.selection_set, depth))
-            else:
+            elif isinstance(selection, FragmentSpreadNode):
                 own.spreads.append((selection.name.value, depth))
     return own
 
@@ -240,7 +241,11 @@ def _merged(
                 fields.setdefault((selection.alias or selection.name).value, []).append(selection)
             elif isinstance(selection, InlineFragmentNode):
                 pending.append(selection.selection_set)
-            elif selection.name.value in fragments and selection.name.value not in visited:
+            elif (
+                isinstance(selection, FragmentSpreadNode)
+                and selection.name.value in fragments
+                and selection.name.value not in visited
+            ):
                 visited.add(selection.name.value)
                 pending.append(fragments[selection.name.value].selection_set)
     return fields

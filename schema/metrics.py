@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeAlias
 
 import strawberry
 
@@ -16,6 +17,7 @@ from schema import catalog, inputs
 from schema.common import (
     Attribute,
     AttributeInput,
+    BigInt,
     Connection,
     Ctx,
     Money,
@@ -27,11 +29,13 @@ from schema.common import (
 from schema.modules import Module
 from schema.subscriptions import EventType
 
-Granularity = strawberry.enum(
-    metrics.Granularity, name="Granularity", description="Bucket size; buckets start in UTC, weeks on Monday."
+Granularity: TypeAlias = metrics.Granularity
+strawberry.enum(
+    Granularity, name="Granularity", description="Bucket size; buckets start in UTC, weeks on Monday."
 )
-TopSellerRanking = strawberry.enum(
-    metrics.TopBy, name="TopSellerRanking", description="UNITS: by units sold; REVENUE: by line totals."
+TopSellerRanking: TypeAlias = metrics.TopBy
+strawberry.enum(
+    TopSellerRanking, name="TopSellerRanking", description="UNITS: by units sold; REVENUE: by line totals."
 )
 
 KPI_RULES = (
@@ -61,10 +65,10 @@ class CurrencySales:
     def from_domain(cls, value: metrics.CurrencySales) -> CurrencySales:
         return cls(
             currency=value.currency,
-            revenue=Money(amount=value.revenue, currency=value.currency),  # type: ignore[arg-type]
+            revenue=Money(amount=BigInt(value.revenue), currency=value.currency),
             order_count=value.order_count,
             average_order_value=Money(
-                amount=value.average_order_value, currency=value.currency  # type: ignore[arg-type]
+                amount=BigInt(value.average_order_value), currency=value.currency
             ),
             units_sold=value.units_sold,
             refunded_order_count=value.refunded_count,
@@ -118,7 +122,7 @@ class TopSeller:
             variant_id=None if value.variant_id is None else strawberry.ID(str(value.variant_id)),
             sku=value.sku,
             units_sold=value.units,
-            revenue=Money(amount=value.revenue, currency=value.currency),  # type: ignore[arg-type]
+            revenue=Money(amount=BigInt(value.revenue), currency=value.currency),
         )
 
     @strawberry.field
@@ -131,7 +135,7 @@ class TopSeller:
 class Performance:
     start: datetime = strawberry.field(name="from")
     end: datetime = strawberry.field(name="to")
-    granularity: Granularity  # type: ignore[valid-type]
+    granularity: Granularity
     buckets: list[PerformanceBucket] = strawberry.field(description="Every bucket, empty ones too")
     total: PerformanceBucket
     revenue_breakdowns: list[RevenueBreakdown] = strawberry.field(
@@ -150,7 +154,7 @@ class Performance:
             revenue_breakdowns=[
                 RevenueBreakdown(
                     dimension=b.dimension, value=b.value, units_sold=b.units,
-                    revenue=Money(amount=b.revenue, currency=b.currency),  # type: ignore[arg-type]
+                    revenue=Money(amount=BigInt(b.revenue), currency=b.currency),
                 )
                 for b in value.breakdowns
             ],
@@ -159,14 +163,14 @@ class Performance:
 
     @strawberry.field(description="Best-selling products of paid and fulfilled orders.")
     async def top_products(
-        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,  # type: ignore[valid-type]
+        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,
         limit: int = 10, currency: str | None = None,
     ) -> list[TopSeller]:
         return await self._top(info, metrics.TopGroup.PRODUCT, by, limit, currency)
 
     @strawberry.field(description="Best-selling variants (SKUs) of paid and fulfilled orders.")
     async def top_variants(
-        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,  # type: ignore[valid-type]
+        self, info: Ctx, by: TopSellerRanking = metrics.TopBy.UNITS,
         limit: int = 10, currency: str | None = None,
     ) -> list[TopSeller]:
         return await self._top(info, metrics.TopGroup.VARIANT, by, limit, currency)
@@ -269,7 +273,7 @@ class MetricsQuery:
     @strawberry.field(description="Sales KPIs per bucket and in total. " + KPI_RULES)
     async def performance(
         self, info: Ctx, range: TimeRangeInput,
-        granularity: Granularity = metrics.Granularity.DAY,  # type: ignore[valid-type]
+        granularity: Granularity = metrics.Granularity.DAY,
     ) -> Performance:
         found = await resolve.performance(
             info.context, start=range.start, end=range.end, granularity=granularity
@@ -279,7 +283,7 @@ class MetricsQuery:
     @strawberry.field(description="A custom metric aggregated per bucket over a range.")
     async def metrics(
         self, info: Ctx, name: str, range: TimeRangeInput,
-        granularity: Granularity = metrics.Granularity.DAY,  # type: ignore[valid-type]
+        granularity: Granularity = metrics.Granularity.DAY,
         dimensions: list[AttributeInput] | None = None,
     ) -> MetricSeries:
         found = await resolve.metric_series(

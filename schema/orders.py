@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 
@@ -18,11 +19,13 @@ from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt
 from schema.modules import Module
 from schema.subscriptions import EventType
 
-OrderStatus = strawberry.enum(orders.OrderStatus, name="OrderStatus")
+OrderStatus: TypeAlias = orders.OrderStatus
+strawberry.enum(OrderStatus, name="OrderStatus")
 
 
-OrderSortField = strawberry.enum(
-    orders.OrderSort, name="OrderSortField",
+OrderSortField: TypeAlias = orders.OrderSort
+strawberry.enum(
+    OrderSortField, name="OrderSortField",
     description="What an order list is ordered by; ties break on id.",
 )
 
@@ -64,7 +67,7 @@ class OrderLine:
 class Order:
     id: strawberry.ID
     number: int = strawberry.field(description="Per tenant, increasing from 1")
-    status: OrderStatus  # type: ignore[valid-type]
+    status: OrderStatus
     currency: str
     subtotal: Money
     discount_total: Money
@@ -107,7 +110,7 @@ class Order:
 
 @strawberry.input
 class CustomerOrderFilter:
-    status: OrderStatus | None = None  # type: ignore[valid-type]
+    status: OrderStatus | None = None
 
 
 @strawberry.type(name="Customer")
@@ -129,7 +132,7 @@ class CustomerWithOrders(customers.Customer):
 
 @strawberry.input
 class OrderFilter:
-    status: OrderStatus | None = None  # type: ignore[valid-type]
+    status: OrderStatus | None = None
     customer_id: strawberry.ID | None = None
     created_after: datetime | None = strawberry.field(default=None, description="Inclusive")
     created_before: datetime | None = strawberry.field(default=None, description="Exclusive")
@@ -145,7 +148,7 @@ class OrderFilter:
 
 @strawberry.input
 class OrderOrder:
-    field: OrderSortField = OrderSortField.CREATED_AT  # type: ignore[valid-type]
+    field: OrderSortField = OrderSortField.CREATED_AT
     direction: SortDirection = SortDirection.ASC
 
 

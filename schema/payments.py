@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 
@@ -15,14 +16,15 @@ from schema.catalog import SortDirection
 from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
 from schema.modules import Module
 
-PaymentKind = strawberry.enum(payments.PaymentKind, name="PaymentKind")
+PaymentKind: TypeAlias = payments.PaymentKind
+strawberry.enum(PaymentKind, name="PaymentKind")
 
 
 @strawberry.type(description="Money authorized, captured or refunded against an order.")
 class Payment:
     id: strawberry.ID
     order_id: strawberry.ID
-    kind: PaymentKind  # type: ignore[valid-type]
+    kind: PaymentKind
     amount: Money
     reference: str = strawberry.field(description="The payment provider's reference, if any")
     created_at: datetime
@@ -79,7 +81,7 @@ class PaymentInput:
 @strawberry.input
 class PaymentFilter:
     order_id: strawberry.ID | None = None
-    kind: PaymentKind | None = None  # type: ignore[valid-type]
+    kind: PaymentKind | None = None
 
     def to_domain(self) -> payments.PaymentFilter:
         order_id = None if self.order_id is None else parse_id(self.order_id, "filter.orderId")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 
@@ -18,8 +19,9 @@ from schema.common import Connection, Ctx, UserError, attempt, optional_id, pars
 from schema.modules import Module
 from schema.subscriptions import EventType
 
-ShipmentStatus = strawberry.enum(
-    shipping.ShipmentStatus, name="ShipmentStatus",
+ShipmentStatus: TypeAlias = shipping.ShipmentStatus
+strawberry.enum(
+    ShipmentStatus, name="ShipmentStatus",
     description="PENDING → SHIPPED → DELIVERED; a shipped or delivered shipment may be RETURNED.",
 )
 
@@ -35,7 +37,7 @@ class ShipmentLine:
 class Shipment:
     id: strawberry.ID
     order_id: strawberry.ID
-    status: ShipmentStatus  # type: ignore[valid-type]
+    status: ShipmentStatus
     carrier: str
     service: str
     tracking_number: str
@@ -108,7 +110,7 @@ class ShipmentCreateInput:
 @strawberry.input
 class ShipmentStatusInput:
     id: strawberry.ID
-    status: ShipmentStatus  # type: ignore[valid-type]
+    status: ShipmentStatus
     carrier: str | None = inputs.column(shipping.MAX_CARRIER, default=None)
     service: str | None = inputs.column(shipping.MAX_SERVICE, default=None)
     tracking_number: str | None = inputs.column(
@@ -129,7 +131,7 @@ class ShipmentStatusInput:
 @strawberry.input
 class ShipmentFilter:
     order_id: strawberry.ID | None = None
-    status: ShipmentStatus | None = None  # type: ignore[valid-type]
+    status: ShipmentStatus | None = None
 
     def to_domain(self) -> shipping.ShipmentFilter:
         return shipping.ShipmentFilter(

@@ -35,7 +35,7 @@ class EventType:
             type=value.type,
             aggregate_type=value.aggregate_type,
             aggregate_id=value.aggregate_id,
-            payload=dict(value.payload),
+            payload=JSON(dict(value.payload)),
             correlation_id=value.correlation_id,
             actor=value.actor,
             created_at=value.created_at,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,7 +14,8 @@ from domain import webhooks
 from resolvers import webhooks as resolve
 from schema.common import Connection, Ctx, UserError, attempt, parse_id
 
-DeliveryStatus = strawberry.enum(webhooks.DeliveryStatus, name="DeliveryStatus")
+DeliveryStatus: TypeAlias = webhooks.DeliveryStatus
+strawberry.enum(DeliveryStatus, name="DeliveryStatus")
 
 
 @strawberry.type(description="Where a flow's webhooks are received for this tenant.")
@@ -41,7 +44,7 @@ class WebhookDelivery:
     id: strawberry.ID
     flow: str
     delivery_id: str
-    status: DeliveryStatus  # type: ignore[valid-type]
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     correlation_id: str
@@ -61,7 +64,7 @@ class WebhookDelivery:
             correlation_id=value.correlation_id,
             received_at=value.received_at,
             processed_at=value.processed_at,
-            payload=value.payload,
+            payload=JSON(value.payload),
         )
 
 
@@ -105,7 +108,7 @@ class WebhookQuery:
     async def webhook_deliveries(
         self,
         info: Ctx,
-        status: DeliveryStatus | None = None,  # type: ignore[valid-type]
+        status: DeliveryStatus | None = None,
         flow: WebhookFlow | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -159,8 +162,8 @@ class WebhookMutation:
         return ReplayPayload(replayed=replayed, errors=errors)
 
 
-async def _endpoint(info: Ctx, work: object) -> WebhookEndpointPayload:
-    endpoint, errors = await attempt(work)  # type: ignore[arg-type]
+async def _endpoint(info: Ctx, work: Awaitable[webhooks.Endpoint]) -> WebhookEndpointPayload:
+    endpoint, errors = await attempt(work)
     if endpoint is None:
         return WebhookEndpointPayload(errors=errors)
     return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_domain(endpoint, info.context.tenant.slug))

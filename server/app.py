@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
@@ -127,9 +127,9 @@ async def _ping_postgres() -> None:
         await connection.fetchval("select 1", timeout=2)
 
 
-async def _check(probe: object) -> str:
+async def _check(probe: Awaitable[object]) -> str:
     try:
-        await probe  # type: ignore[misc]
+        await probe
     except Exception as error:  # noqa: BLE001 - any failure means not ready; say which
         log.warning("readiness check failed: %s", error)
         return f"failed: {type(error).__name__}"

@@ -16,7 +16,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -31,7 +31,9 @@ from schema.errors import translate
 
 log = logging.getLogger("tenantgraph.ws")
 
-Results = AsyncIterator[ExecutionResult]
+Results = AsyncGenerator[ExecutionResult, None]
+"""What Schema.stream yields here. Strawberry types it wider, with the raw graphql-core frames
+of incremental delivery (@defer, @stream), which no schema of ours enables."""
 
 
 class Outlet(Protocol):
@@ -200,7 +202,7 @@ class Broadcast:
     async def _run(self, pending: Awaitable[Results]) -> None:
         try:
             results = await pending
-            async with contextlib.aclosing(results):  # type: ignore[type-var]
+            async with contextlib.aclosing(results):
                 async for result in results:
                     if not self._fan_out(result):
                         return

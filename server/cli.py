@@ -9,9 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
@@ -19,6 +19,7 @@ from domain.errors import DomainError
 from server import cli_webhooks
 from server import logging as logs
 
+T = TypeVar("T")
 SERVICES_FILE = "services.env"
 DRAIN_SHARE = 0.75
 """Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM; the
@@ -237,7 +238,7 @@ def _export_schema(args: argparse.Namespace, settings: Settings) -> None:
     print(build_schema(tenant.modules, tenant.extensions, settings).schema.as_str())
 
 
-def _admin(settings: Settings, action: Callable[[], Awaitable[Any]]) -> Any:
+def _admin(settings: Settings, action: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one operator action on the app role's connection (no pool needed)."""
     from tables import engine
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import argparse
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from domain import webhooks
 from domain.config import Settings
 from domain.errors import Invalid
 
-Admin = Callable[[Settings, Callable[[], Awaitable[Any]]], Any]
+T = TypeVar("T")
+
+
+class Admin(Protocol):
+    """Runs one operator action on the app role's connection (server.cli._admin)."""
+
+    def __call__(self, settings: Settings, action: Callable[[], Coroutine[Any, Any, T]]) -> T: ...
 
 
 class Commands:

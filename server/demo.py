@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from domain import catalog, customers, events, inventory, orders, payments, pricing, tenancy
+from domain import modules as domain_modules
 from services import customers as customer_services
 from services import inventory as inventory_services
 from services import orders as order_services
@@ -52,7 +53,7 @@ def module_demos(modules: frozenset[str]) -> list[ModuleDemo]:
     """The demo data the tenant's modules bring, each in its own `server/demo_<slug>.py`
     (`seed`), in the module list's order: a module's demo runs after those it requires."""
     found: list[ModuleDemo] = []
-    for slug in tenancy.MODULES:
+    for slug in domain_modules.MODULES:
         name = f"server.demo_{slug}"
         if slug in modules and importlib.util.find_spec(name) is not None:
             found.append(importlib.import_module(name).seed)

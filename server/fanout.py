@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 from collections import defaultdict
@@ -24,7 +25,13 @@ log = logging.getLogger("tenantgraph.fanout")
 HEALTH_CHECK_SECONDS = 10
 """How often the subscription pings Redis, so that a dead connection is noticed."""
 SUBSCRIBE_TIMEOUT = 5.0
-_OVERFLOW = object()
+
+
+class _Overflow(enum.Enum):
+    OVERFLOW = enum.auto()
+
+
+_OVERFLOW = _Overflow.OVERFLOW
 
 
 class Listener:
@@ -33,7 +40,7 @@ class Listener:
     def __init__(self, fanout: Fanout, tenant_id: UUID, size: int) -> None:
         self._fanout = fanout
         self._tenant_id = tenant_id
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
+        self._queue: asyncio.Queue[events.Event | None | _Overflow] = asyncio.Queue(maxsize=size)
         self._overflowed = False
 
     def push(self, item: events.Event | None) -> None:
@@ -52,7 +59,7 @@ class Listener:
         item = await self._queue.get()
         if item is _OVERFLOW:
             raise events.ResyncRequired("the subscriber fell behind")
-        return item  # type: ignore[no-any-return]
+        return item
 
     def passed(self, seq: int) -> None:
         return

@@ -8,7 +8,7 @@ import importlib
 import importlib.util
 from uuid import UUID
 
-from domain import catalog, events, tenancy
+from domain import catalog, events, modules, tenancy
 from domain.errors import NotFound
 from server import demo
 from services import catalog as catalog_services
@@ -69,9 +69,9 @@ async def _tenant(slug: str, name: str, extensions: list[str], products: Product
     except NotFound:
         pass
     else:
-        return await tenants.set_modules(tenant_id=existing.id, modules=tenancy.MODULES)
+        return await tenants.set_modules(tenant_id=existing.id, modules=modules.MODULES)
     tenant = await tenants.create(
-        slug=slug, name=name, modules=tenancy.MODULES, extensions=extensions
+        slug=slug, name=name, modules=modules.MODULES, extensions=extensions
     )
     for draft, variants in products:
         await catalog_services.create_product(draft, variants, tenant_id=tenant.id, meta=SEED)

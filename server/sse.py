@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.requests import Request
@@ -24,7 +24,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
 from schema.errors import translate
-from server import auth, deadline, operation
+from server import auth, broadcast, deadline, operation
 from server import logging as logs
 from server.connections import RETRY_AFTER_SECONDS, Slot, TooManyConnections
 from server.operation import Live, error_response, read_payload
@@ -66,10 +66,10 @@ class EventStream(Live):
     ) -> AsyncIterator[str]:
         tenant_schema = self.schemas.for_tenant(caller.tenant)
         context = self.context(caller, tenant_schema, request_id)
-        results = await tenant_schema.schema.stream(
+        results = cast(broadcast.Results, await tenant_schema.schema.stream(
             payload["query"], variable_values=payload.get("variables"), context_value=context,
             operation_name=payload.get("operationName"), allowed_operation_types=STREAMED,
-        )
+        ))
         pending: asyncio.Task[Any] | None = None
         query, name = payload["query"], payload.get("operationName")
         tracked = self.operations.start(request_id, caller.tenant.slug, query)

@@ -14,7 +14,7 @@ import logging
 import uuid
 import weakref
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql import GraphQLError
@@ -79,13 +79,14 @@ class GraphQLWebSocket(Live):
         tenant_schema = self.schemas.for_tenant(caller.tenant)
         context = self.context(caller, tenant_schema, request_id, fanout=fanout)
         variables = payload.get("variables")
-        return await tenant_schema.schema.stream(
+        results = await tenant_schema.schema.stream(
             payload["query"],
             variable_values=variables if isinstance(variables, dict) else None,
             context_value=context,
             operation_name=payload.get("operationName"),
             allowed_operation_types=ALL_OPERATIONS,
         )
+        return cast(broadcast.Results, results)
 
     async def handle(self, websocket: WebSocket) -> None:
         if PROTOCOL not in websocket.scope.get("subprotocols", []):

@@ -66,7 +66,8 @@ class _Transaction(PostgresTransaction):
         self._rolled_back = True
 
     async def __aenter__(self) -> PostgresTransaction:
-        self.connection = await self.get_connection()
+        # Piccolo leaves get_connection unannotated.
+        self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
         try:
             await self.begin()
         except BaseException:

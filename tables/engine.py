@@ -30,7 +30,7 @@ def configure(dsn: str) -> None:
     DB.config = {"dsn": dsn}
 
 
-class _Connection(asyncpg.Connection):  # type: ignore[misc]
+class _Connection(asyncpg.Connection):
     """Pooled connections carry no session state (settings and advisory locks are
     transaction-level; LISTEN uses a connection of its own), so release skips asyncpg's reset
     statement; an open transaction is still rolled back."""

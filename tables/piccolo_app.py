@@ -7,7 +7,7 @@ from types import ModuleType
 from piccolo.conf.apps import AppConfig
 from piccolo.table import Table
 
-from domain import tenancy
+from domain import modules
 from tables import api_keys, events, tenants, webhooks
 
 CORE_TABLES: list[type[Table]] = [
@@ -36,7 +36,7 @@ def module_tables(slug: str) -> list[type[Table]]:
 APP_CONFIG = AppConfig(
     app_name="tenantgraph",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "migrations"),
-    table_classes=[*CORE_TABLES, *(t for slug in tenancy.MODULES for t in module_tables(slug))],
+    table_classes=[*CORE_TABLES, *(t for slug in modules.MODULES for t in module_tables(slug))],
     migration_dependencies=[],
     commands=[],
 )

@@ -13,6 +13,7 @@ from saq import Queue
 from domain.errors import DomainError
 from services import deliveries as delivery_services
 from tables import webhooks as webhook_tables
+from workers.context import WorkerContext
 
 log = logging.getLogger("tenantgraph.deliveries")
 
@@ -53,7 +54,7 @@ SWEEP_AFTER = timedelta(seconds=60)
 CANCELLED = "cancelled: the attempt timed out, or its worker stopped"
 
 
-async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: str) -> str:
+async def apply_delivery(ctx: WorkerContext, *, tenant_id: str, delivery_id: str) -> str:
     """Apply one accepted delivery exactly once: the inbox row is locked and marked processed,
     and the domain change and its events are written, all in one transaction."""
     tenant, delivery = UUID(tenant_id), UUID(delivery_id)
@@ -81,7 +82,7 @@ async def apply_delivery(ctx: dict[str, Any], *, tenant_id: str, delivery_id: st
         raise
 
 
-async def sweep(ctx: dict[str, Any]) -> int:
+async def sweep(ctx: WorkerContext) -> int:
     """Re-enqueue deliveries accepted (or retried) long ago and still unfinished, e.g. because
     Redis lost their job. Enqueueing by key never duplicates a job that still exists."""
     stale = await webhook_tables.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from tables import api_keys
 from tables import events as outbox
+from workers.context import WorkerContext
 
 log = logging.getLogger("tenantgraph.jobs")
 REVOKED_KEY_RETENTION = timedelta(days=90)
 
 
-async def purge_revoked_keys(ctx: dict[str, Any]) -> int:
+async def purge_revoked_keys(ctx: WorkerContext) -> int:
     """Revoked keys stay listed for 90 days (who had access, until when), then go."""
     purged = await api_keys.purge_revoked(older_than=REVOKED_KEY_RETENTION)
     log.info("purged %d revoked api keys", purged)
     return purged
 
 
-async def prune_events(ctx: dict[str, Any]) -> int:
+async def prune_events(ctx: WorkerContext) -> int:
     """Published events past the retention window go; their cursors then get CURSOR_EXPIRED."""
     days = int(ctx.get("event_retention_days", 7))
     pruned = await outbox.prune(older_than=datetime.now(UTC) - timedelta(days=days))

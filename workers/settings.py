@@ -13,6 +13,7 @@ from saq.queue.redis import RedisQueue
 from domain.config import Settings
 from tables import engine
 from workers import deliveries, maintenance
+from workers.context import WorkerContext
 from workers.relay import Relay
 
 JOB_DEFAULTS: dict[str, Any] = {"retries": 3, "timeout": 60}
@@ -60,21 +61,21 @@ async def relay_alone(settings: Settings) -> None:
         await engine.stop()
 
 
-def worker(settings: Settings, *, relay: bool = True) -> Worker[dict[str, Any]]:
+def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
     """A worker applying deliveries and sweeping lost ones; with `relay`, it also publishes
     the outbox (several workers may: their batches take turns under an advisory lock)."""
     assert settings.database_url is not None and settings.redis_url is not None
     dsn = engine.app_dsn(settings.database_url, str(settings.app_database_password))
     redis_url = settings.redis_url
 
-    async def startup(ctx: dict[str, Any]) -> None:
+    async def startup(ctx: WorkerContext) -> None:
         ctx["event_retention_days"] = settings.event_retention_days
         await engine.start(dsn, max_size=settings.db_pool_max)
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
             ctx["relay"] = asyncio.create_task(Relay(ctx["redis"], dsn).run())
 
-    async def shutdown(ctx: dict[str, Any]) -> None:
+    async def shutdown(ctx: WorkerContext) -> None:
         if "relay" in ctx:
             ctx["relay"].cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -96,5 +97,7 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[dict[str, Any]]:
         startup=startup,
         shutdown=shutdown,
         concurrency=10,
-        timers={"sweep": SWEEP_SECONDS},
+        # saq's PartialTimersDict subclasses TimersDict, so all its keys stay required for
+        # mypy although Worker merges a partial mapping over its defaults.
+        timers={"sweep": SWEEP_SECONDS},  # type: ignore[arg-type]
     )

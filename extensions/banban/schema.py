@@ -5,6 +5,7 @@ services replace the catalog rules and the metrics service for its tenants."""
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeAlias
 
 import strawberry
 
@@ -49,8 +50,9 @@ class FashionQuery:
         return [catalog.Product.from_domain(p) for p in found]
 
 
-SellThroughGroup = strawberry.enum(
-    fashion.SellThroughBy, name="SellThroughGroup",
+SellThroughGroup: TypeAlias = fashion.SellThroughBy
+strawberry.enum(
+    SellThroughGroup, name="SellThroughGroup",
     description="SEASON and COLLECTION are product attributes; SIZE and COLOUR variant ones.",
 )
 
@@ -74,7 +76,7 @@ class SellThrough:
 class FashionMetricsQuery:
     @strawberry.field(description="Sell-through per season, collection, size or colour.")
     async def fashion_sell_through(
-        self, info: Ctx, range: metrics.TimeRangeInput, by: SellThroughGroup  # type: ignore[valid-type]
+        self, info: Ctx, range: metrics.TimeRangeInput, by: SellThroughGroup
     ) -> list[SellThrough]:
         found = await resolve_fashion.sell_through(
             info.context, start=range.start, end=range.end, by=by

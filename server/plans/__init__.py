@@ -36,7 +36,7 @@ from domain import tenancy
 from resolvers import plans as rules
 from schema import inputs
 from schema.budget import Budget, OverBudget
-from server.plans.known import ROOTS, wrapped
+from server.plans.known import ROOTS, ById, wrapped
 from server.plans.walk import NotPlannable, Walk
 from tables import plans as sql
 
@@ -99,14 +99,12 @@ def _root(walk: Walk, query: GraphQLObjectType, key: str, nodes: list[FieldNode]
     known = None if resolver is None else ROOTS.get(resolver)
     if known is None:
         raise NotPlannable(f"Query.{name}")
-    kind, scope, how = known
     type_name = get_named_type(definition.type).name
-    if kind == "by_id":
+    if isinstance(known, ById):
         node = walk.object(type_name, walk.children(nodes, type_name))
-        return Root(key, definition, nodes[0], _by_id(scope, how, node))
+        return Root(key, definition, nodes[0], _by_id(known.scope, known.fetch, node))
     shape = walk.connection(nodes, type_name)
-    source, kinds = how
-    return Root(key, definition, nodes[0], _page(scope, source, kinds, shape))
+    return Root(key, definition, nodes[0], _page(known.scope, known.source, known.kinds, shape))
 
 
 def make_plan(
@@ -148,7 +146,9 @@ async def run(plan: Plan, schema: GraphQLSchema, request: Request) -> str | None
     """The response data as JSON text, or None when the resolvers must answer instead."""
     if plan.prices and request.price_list is not None:
         return None
-    coerced = get_variable_values(schema, plan.operation.variable_definitions or (), request.variables or {})
+    coerced = get_variable_values(
+        schema, plan.operation.variable_definitions or (), dict(request.variables or {})
+    )
     if isinstance(coerced, list) or inputs.variable_problems(plan.variables, request.variables or {}):
         return None
     statement = sql.Statement(request.tenant_id)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID
 
 from graphql import GraphQLField
+from strawberry.types.base import get_object_definition
 
 from resolvers import catalog as resolve_catalog
 from resolvers import customers as resolve_customers
@@ -19,15 +21,16 @@ from tables import plans as sql
 
 
 def resolver_of(cls: type, name: str) -> Callable[..., Any]:
-    field = cls.__strawberry_definition__.get_field(name)  # type: ignore[attr-defined]
+    field = get_object_definition(cls, strict=True).get_field(name)
     assert field is not None and field.base_resolver is not None
-    return field.base_resolver.wrapped_func  # type: ignore[no-any-return]
+    # Typed as possibly a staticmethod or classmethod object; resolvers here are plain methods.
+    return field.base_resolver.wrapped_func  # type: ignore[return-value]
 
 
 def wrapped(definition: GraphQLField) -> Callable[..., Any] | None:
     """The function behind a field in this schema; None for a plain attribute."""
     base = definition.extensions["strawberry-definition"].base_resolver
-    return None if base is None else base.wrapped_func  # type: ignore[no-any-return]
+    return None if base is None else base.wrapped_func
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,13 +86,26 @@ EDGE = frozenset({"cursor", "__typename"})
 PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"})
 
 
-ROOTS = {
-    resolver_of(catalog.CatalogQuery, "product"): ("by_id", resolve_catalog.READ, sql.product_by_id),
-    resolver_of(orders.OrderQuery, "order"): ("by_id", resolve_orders.READ, sql.order_by_id),
-    resolver_of(catalog.CatalogQuery, "products"): (
-        "page", resolve_catalog.READ, (sql.PRODUCTS, resolve_catalog.SORT_KINDS)
+@dataclasses.dataclass(frozen=True)
+class ById:
+    scope: str
+    fetch: Callable[[sql.Statement, UUID, sql.Node], str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    scope: str
+    source: sql.Source
+    kinds: Mapping[str, type]
+
+
+ROOTS: dict[Callable[..., Any], ById | Page] = {
+    resolver_of(catalog.CatalogQuery, "product"): ById(resolve_catalog.READ, sql.product_by_id),
+    resolver_of(orders.OrderQuery, "order"): ById(resolve_orders.READ, sql.order_by_id),
+    resolver_of(catalog.CatalogQuery, "products"): Page(
+        resolve_catalog.READ, sql.PRODUCTS, resolve_catalog.SORT_KINDS
     ),
-    resolver_of(orders.OrderQuery, "orders"): (
-        "page", resolve_orders.READ, (sql.ORDERS, resolve_orders.SORT_KINDS)
+    resolver_of(orders.OrderQuery, "orders"): Page(
+        resolve_orders.READ, sql.ORDERS, resolve_orders.SORT_KINDS
     ),
 }

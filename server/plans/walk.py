@@ -4,7 +4,7 @@ as SQL nodes; NotPlannable as soon as anything is not translated."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -62,14 +62,15 @@ class Walk:
             if isinstance(selection, FieldNode):
                 found.setdefault((selection.alias or selection.name).value, []).append(selection)
                 continue
+            fragment: InlineFragmentNode | FragmentDefinitionNode
             if isinstance(selection, FragmentSpreadNode):
                 if selection.name.value in seen:
                     continue
                 seen.add(selection.name.value)
-            fragment: InlineFragmentNode | FragmentDefinitionNode = (
-                self.fragments[selection.name.value] if isinstance(selection, FragmentSpreadNode)
-                else selection
-            )
+                fragment = self.fragments[selection.name.value]
+            else:
+                # graphql-core types selections as their base class; the third kind is this one.
+                fragment = cast(InlineFragmentNode, selection)
             condition = fragment.type_condition
             if condition is not None and condition.name.value != type_name:
                 raise NotPlannable("fragment on another type")

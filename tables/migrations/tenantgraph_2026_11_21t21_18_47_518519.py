@@ -19,7 +19,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "foundation tables: tenants, api keys, catalog"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(
         migration_id=ID, app_name="tenantgraph", description=DESCRIPTION
     )

@@ -20,7 +20,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "commerce domain tables: events, pricing, inventory, customers, orders, payments, metrics"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(
         migration_id=ID, app_name="tenantgraph", description=DESCRIPTION
     )

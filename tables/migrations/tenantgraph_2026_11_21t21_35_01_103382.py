@@ -16,7 +16,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "webhook endpoints and inbox"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(
         migration_id=ID, app_name="tenantgraph", description=DESCRIPTION
     )

@@ -6,7 +6,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "events.seq is given at commit (see the next migration)"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(
         migration_id=ID, app_name="tenantgraph", description=DESCRIPTION
     )

@@ -6,7 +6,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "orders.number is given last in the order's transaction (tables.orders._numbered)"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(
         migration_id=ID, app_name="tenantgraph", description=DESCRIPTION
     )

@@ -1,0 +1,15 @@
+"""What a job receives: SAQ's context plus the keys this worker's startup adds."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from saq.types import Context
+
+
+class WorkerContext(Context, total=False):
+    event_retention_days: int
+    redis: aioredis.Redis
+    """The relay's client; only when the worker runs the relay."""
+    relay: asyncio.Task[None]
