@@ -11,13 +11,16 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
 from domain.errors import DomainError
 from server import cli_webhooks
 from server import logging as logs
+
+if TYPE_CHECKING:
+    from server.watchdog import Watchdog
 
 T = TypeVar("T")
 SERVICES_FILE = "services.env"
@@ -114,8 +117,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
 
     async def run() -> None:
-        async with _watched(settings):
-            await worker(settings, relay=args.relay).start()
+        async with _watched(settings) as watchdog:
+            await worker(settings, relay=args.relay, stopping=watchdog.terminating).start()
 
     uvloop.run(run())
 
@@ -128,28 +131,33 @@ def _relay(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
 
     async def run() -> None:
-        async with _watched(settings):
-            task = asyncio.create_task(relay_alone(settings))
+        async with _watched(settings) as watchdog:
+            stopping = asyncio.Event()
+
+            def stop() -> None:
+                watchdog.terminating()
+                stopping.set()
+
             loop = asyncio.get_running_loop()
-            for stop in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(stop, task.cancel)
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop)
+            await relay_alone(settings, stopping)
 
     uvloop.run(run())
 
 
 @contextlib.asynccontextmanager
-async def _watched(settings: Settings) -> AsyncIterator[None]:
+async def _watched(settings: Settings) -> AsyncIterator[Watchdog]:
     """A worker's or relay's loop under the watchdog: a job that holds it is logged, and past
     LOOP_BLOCKED_EXIT_SECONDS the process exits (its jobs are swept and retried). Their
-    SIGTERM is the loop's own signal handler; the watchdog bounds a stuck loop all the same."""
+    SIGTERM is the loop's own signal handler, which tells the watchdog (`terminating`): the
+    process is gone SHUTDOWN_GRACE_SECONDS later, whatever it is doing."""
     from server.watchdog import Operations, Watchdog
 
     watchdog = Watchdog(settings, Operations())
     watchdog.start()
     try:
-        yield
+        yield watchdog
     finally:
         watchdog.stop()
 
