@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 SERVICES_FILE = "services.env"
 DRAIN_SHARE = 0.75
-"""Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM; the
-rest is for closing pools. The watchdog forces the process out when the grace is over."""
+"""Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM (live
+connections first, see server.draining); the rest is for closing pools. The watchdog forces
+the process out when the grace is over."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from server.draining import LIVE_SHARE
+
     settings = _with_services(settings)
     # uvicorn re-raises the signal it stopped on; exit 0 then, and let `dev` stop its worker.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -105,7 +108,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "server.main:app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, log_config=None, ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_message_bytes,
-        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds * DRAIN_SHARE)),
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds * (DRAIN_SHARE - LIVE_SHARE))),
     )
 
 
