@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -174,19 +176,47 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> None:
     print("migrations applied")
 
 
-def _dev(args: argparse.Namespace, settings: Settings) -> None:
+def _dev(args: argparse.Namespace, settings: Settings) -> int:
     from server import seed
 
     with _dev_services(settings) as settings:
         _migrate(args, settings)
         keys = _admin(settings, seed.seed)
         _print_welcome(settings, keys)
-        worker = subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=os.environ)
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+        children = [_child("serve"), _child("worker")]
+        return _supervise(children, stopping, settings.shutdown_grace_seconds)
+
+
+def _child(command: str) -> subprocess.Popen[bytes]:
+    """A `tenantgraph` process of `dev`, in a session of its own: a Ctrl+C in the terminal
+    reaches `dev` alone, which passes it on as one SIGTERM (two would cut the drain short)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cli", command], env=os.environ, start_new_session=True
+    )
+
+
+def _supervise(
+    children: list[subprocess.Popen[bytes]], stopping: threading.Event, grace: float
+) -> int:
+    """Until `stopping` is set (SIGTERM or SIGINT), or a child exits: then SIGTERM to every
+    child, each given the shutdown grace (and a little) before it is killed. 0 when all
+    exited 0."""
+    while not stopping.wait(0.2) and all(child.poll() is None for child in children):
+        pass
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace + 2
+    for child in children:
         try:
-            _serve(argparse.Namespace(workers=1), settings)
-        finally:
-            worker.terminate()
-            worker.wait(15)
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return 0 if all(child.returncode == 0 for child in children) else 1
 
 
 def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:
