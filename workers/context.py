@@ -7,9 +7,12 @@ import asyncio
 import redis.asyncio as aioredis
 from saq.types import Context
 
+from workers.relay import Relay
+
 
 class WorkerContext(Context, total=False):
     event_retention_days: int
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
     relay: asyncio.Task[None]
+    outbox_relay: Relay
