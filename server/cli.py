@@ -109,13 +109,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
+    from telemetry.tracing import Tracing
     from workers.settings import worker
 
     settings = _with_services(settings)
 
     async def run() -> None:
-        async with _watched(settings):
-            await worker(settings, relay=args.relay).start()
+        tracing = Tracing.start(settings)
+        try:
+            async with _watched(settings):
+                await worker(settings, relay=args.relay, tracing=tracing).start()
+        finally:
+            tracing.shutdown()
 
     uvloop.run(run())
 
@@ -123,18 +128,21 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 def _relay(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
+    from telemetry.tracing import Tracing
     from workers.settings import relay_alone
 
     settings = _with_services(settings)
 
     async def run() -> None:
+        tracing = Tracing.start(settings)
         async with _watched(settings):
-            task = asyncio.create_task(relay_alone(settings))
+            task = asyncio.create_task(relay_alone(settings, tracing))
             loop = asyncio.get_running_loop()
             for stop in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(stop, task.cancel)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        tracing.shutdown()
 
     uvloop.run(run())
 

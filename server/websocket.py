@@ -31,6 +31,7 @@ from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
 from server.operation import Live
 from server.watchdog import Operations
+from telemetry.tracing import Tracing
 
 log = logging.getLogger("tenantgraph.ws")
 
@@ -52,10 +53,10 @@ class Close(Exception):
 class GraphQLWebSocket(Live):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
-        operations: Operations, connections: Connections,
+        operations: Operations, connections: Connections, tracing: Tracing | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations, connections)
-        self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer)
+        self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer, tracing)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
         )

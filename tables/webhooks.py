@@ -39,6 +39,7 @@ class InboxTable(Table, tablename="webhook_inbox", db=DB):
     attempts = Integer(default=0)
     last_error = Text(null=True, default=None)
     correlation_id = Varchar(length=64, default="")
+    traceparent = Text(null=True, default=None)
     received_at = Timestamptz()
     processed_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz()
@@ -154,7 +155,7 @@ async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
 
 async def accept_signed(
     endpoint: webhooks.Endpoint, *, delivery_id: str, payload: str, correlation_id: str,
-    replay_window: timedelta | None = None,
+    replay_window: timedelta | None = None, traceparent: str | None = None,
 ) -> webhooks.Receipt | None:
     """Store a delivery verified against `endpoint.secrets`, once, in one round trip (a
     statement in its own transaction, committed on return); None when the endpoint no longer
@@ -166,9 +167,9 @@ async def accept_signed(
     assert DB.pool is not None
     async with DB.pool.acquire() as connection:
         row = await connection.fetchrow(
-            "select id, status, created from webhook_accept($1, $2, $3, $4::jsonb, $5, $6, $7)",
+            "select id, status, created from webhook_accept($1, $2, $3, $4::jsonb, $5, $6, $7, $8)",
             endpoint.tenant_id, endpoint.flow, delivery_id, payload, correlation_id,
-            list(endpoint.secrets), replay_window,
+            list(endpoint.secrets), replay_window, traceparent,
         )
     if row is None:
         return None

@@ -7,9 +7,13 @@ import asyncio
 import redis.asyncio as aioredis
 from saq.types import Context
 
+from telemetry.tracing import Tracing
+
 
 class WorkerContext(Context, total=False):
     event_retention_days: int
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
     relay: asyncio.Task[None]
+    tracing: Tracing
+    """This process's spans (off unless the OTEL_* variables switch them on)."""

@@ -12,6 +12,7 @@ from saq.queue.redis import RedisQueue
 
 from domain.config import Settings
 from tables import engine
+from telemetry.tracing import Tracing
 from workers import deliveries, maintenance
 from workers.context import WorkerContext
 from workers.relay import Relay
@@ -47,7 +48,7 @@ def queue(settings: Settings) -> Queue:
     return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
 
 
-async def relay_alone(settings: Settings) -> None:
+async def relay_alone(settings: Settings, tracing: Tracing | None = None) -> None:
     """The outbox relay as a process of its own (`tenantgraph relay`), until cancelled: its
     event loop waits for nothing else, so events leave as soon as they commit."""
     assert settings.database_url is not None and settings.redis_url is not None
@@ -55,13 +56,15 @@ async def relay_alone(settings: Settings) -> None:
     await engine.start(dsn, max_size=2)
     client = aioredis.from_url(settings.redis_url)
     try:
-        await Relay(client, dsn).run()
+        await Relay(client, dsn, tracing=tracing).run()
     finally:
         await client.aclose()
         await engine.stop()
 
 
-def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
+def worker(
+    settings: Settings, *, relay: bool = True, tracing: Tracing | None = None
+) -> Worker[WorkerContext]:
     """A worker applying deliveries and sweeping lost ones; with `relay`, it also publishes
     the outbox (several workers may: their batches take turns under an advisory lock)."""
     assert settings.database_url is not None and settings.redis_url is not None
@@ -70,10 +73,11 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
 
     async def startup(ctx: WorkerContext) -> None:
         ctx["event_retention_days"] = settings.event_retention_days
+        ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max)
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
-            ctx["relay"] = asyncio.create_task(Relay(ctx["redis"], dsn).run())
+            ctx["relay"] = asyncio.create_task(Relay(ctx["redis"], dsn, tracing=ctx["tracing"]).run())
 
     async def shutdown(ctx: WorkerContext) -> None:
         if "relay" in ctx:
