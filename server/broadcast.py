@@ -30,7 +30,7 @@ from domain import events
 from resolvers.context import Fanout, Listener
 from schema.errors import translate
 from telemetry import tracing
-from telemetry.tracing import Tracing
+from telemetry.tracing import NO_SPAN, Tracing
 
 log = logging.getLogger("tenantgraph.ws")
 
@@ -275,6 +275,50 @@ def _internal_error(member: Member) -> dict[str, Any]:
     extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": member.request_id}
     error = GraphQLError("Internal server error", extensions=extensions)
     return {"type": "error", "id": member.op_id, "payload": [error.formatted]}
+
+
+class Traced:
+    """A subscription's own stream (one with `after`) as the process's fan-out gives it, noting
+    the trace context of the live event the next result comes from."""
+
+    def __init__(self, fanout: Fanout, tracing_: Tracing) -> None:
+        self._fanout = fanout
+        self._tracing = tracing_
+        self._listener: Listener | None = None
+        self._tenant = ""
+        self._traceparent: str | None = None
+
+    def listen(self, tenant_id: UUID) -> Listener:
+        self._listener = self._fanout.listen(tenant_id)
+        self._tenant = str(tenant_id)
+        return self
+
+    async def next(self) -> events.Event | None:
+        assert self._listener is not None
+        event = await self._listener.next()
+        self._traceparent = None if event is None else event.traceparent
+        return event
+
+    def passed(self, seq: int) -> None:
+        assert self._listener is not None
+        self._listener.passed(seq)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+
+    def pushing(self) -> contextlib.AbstractContextManager[object]:
+        """A span around the push of a live event that carries a trace context, linked to it."""
+        traceparent, self._traceparent = self._traceparent, None
+        if traceparent is None:
+            return NO_SPAN
+        return self._tracing.span("subscription push", kind=SpanKind.PRODUCER, links=[traceparent],
+                                  attributes={tracing.TENANT: self._tenant, "subscription.members": 1})
+
+
+def traced(fanout: Fanout, tracing_: Tracing) -> Fanout:
+    """`fanout` itself when tracing is off; else a stand-in noting each event's trace context."""
+    return Traced(fanout, tracing_) if tracing_.enabled else fanout
 
 
 class Broadcasts:

@@ -31,7 +31,7 @@ from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
 from server.operation import Live
 from server.watchdog import Operations
-from telemetry.tracing import Tracing
+from telemetry.tracing import NO_SPAN, Tracing
 
 log = logging.getLogger("tenantgraph.ws")
 
@@ -56,7 +56,8 @@ class GraphQLWebSocket(Live):
         operations: Operations, connections: Connections, tracing: Tracing | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations, connections)
-        self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer, tracing)
+        self.tracing = tracing or Tracing.off()
+        self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer, self.tracing)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
         )
@@ -250,13 +251,14 @@ class _Session:
         limit = 0.0 if subscription else self.settings.operation_timeout
         try:
             with self.server.operations.track(request_id, self.caller.tenant.slug, query):
-                results = await self.server.results(self.caller, payload, request_id, self.server.fanout)
+                fanout = broadcast.traced(self.server.fanout, self.server.tracing)
+                results = await self.server.results(self.caller, payload, request_id, fanout)
                 async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
                     head = await deadline.first(results, limit, request_id)
-                    if head is not None and not await self.deliver(op_id, head, request_id):
+                    if head is not None and not await self.deliver(op_id, head, request_id, fanout):
                         return
                     async for result in results:
-                        if not await self.deliver(op_id, result, request_id):
+                        if not await self.deliver(op_id, result, request_id, fanout):
                             return
             await self.send({"type": "complete", "id": op_id})
         except asyncio.CancelledError:
@@ -273,11 +275,14 @@ class _Session:
             if self.operations.get(op_id) is asyncio.current_task():
                 del self.operations[op_id]
 
-    async def deliver(self, op_id: str, result: ExecutionResult, request_id: str) -> bool:
-        """Send one result; False when the operation ended with it."""
+    async def deliver(
+        self, op_id: str, result: ExecutionResult, request_id: str, fanout: object = None
+    ) -> bool:
+        """Send one result; False when the operation ended with it. Traced, a span."""
         made, ends = broadcast.messages(op_id, result, request_id)
-        for message in made:
-            await self.send(message)
+        with fanout.pushing() if isinstance(fanout, broadcast.Traced) else NO_SPAN:
+            for message in made:
+                await self.send(message)
         return not ends
 
     async def send_error(

@@ -43,7 +43,8 @@ REQUEST_ID = "request.id"
 """The X-Request-ID (or a job's correlation id): what the log lines of the same work carry."""
 
 _PROPAGATOR = TraceContextTextMapPropagator()
-_NO_SPAN: contextlib.nullcontext[None] = contextlib.nullcontext()
+NO_SPAN: contextlib.nullcontext[None] = contextlib.nullcontext()
+"""What `Tracing.span` gives when off: a context manager that makes nothing."""
 
 
 class Tracing:
@@ -96,7 +97,7 @@ class Tracing:
         """A current span (None when off), child of `parent` (a traceparent) when given and
         valid, else of the current span; `links` are traceparents of related work."""
         if self._tracer is None:
-            return _NO_SPAN
+            return NO_SPAN
         return self._tracer.start_as_current_span(  # type: ignore[return-value]
             name, context=_extract(parent) if parent else None, kind=kind,
             links=[link for link in map(_link, links) if link is not None],

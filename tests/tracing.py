@@ -5,6 +5,7 @@ subscriber, and another tenant listening meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,8 @@ MODULES = tuple(tenancy.MODULES)
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5
 """OTLP span kinds."""
 EVENTS = "subscription { events { cursor type } }"
+EVENTS_AFTER = "subscription Own($after: String) { events(after: $after) { cursor type } }"
+"""With `after`, a subscription has a stream of its own (not shared)."""
 ADJUST_STOCK = """
 mutation AdjustStock($input: AdjustStockInput!) { adjustStock(input: $input) { errors { code } } }
 """
@@ -48,12 +51,17 @@ async def adjust(api: live.Api, shop: shops.Shop, headers: dict[str, str] | None
 
 
 async def live_events(api: live.Api, shop: shops.Shop, socket: live.Socket) -> None:
-    """Subscribe (a shared stream: no `after`) and wait until a change reaches it."""
+    """Subscribe "1" (a shared stream: no `after`) and wait until a change reaches it; then
+    "2" from the last cursor (a stream of its own), given a moment to read its history."""
     await socket.subscribe("1", EVENTS)
     for _ in range(50):
         await adjust(api, shop)
-        found = await socket.quiet(0.2)
-        if any(m.get("type") == "next" for m in found):
+        found = [m for m in await socket.quiet(0.2) if m.get("type") == "next"]
+        if found:
+            last = max(int(m["payload"]["data"]["events"]["cursor"]) for m in found)
+            await socket.subscribe("2", EVENTS_AFTER, {"after": str(last)})
+            await asyncio.sleep(1.0)
+            assert await socket.quiet(0.2) == []
             return
     raise AssertionError("the subscription never went live")
 
@@ -100,9 +108,11 @@ async def webhook_to_subscriber(api: live.Api, shop: shops.Shop, other_shop: sho
                          "x-request-id": "trace-me-1"},
             )
         assert response.status_code == 202, response.text
-        [pushed] = [m for m in await mine.results("1", 1)]
-        assert pushed["data"]["events"]["type"] == "inventory.adjusted"
-        assert "traceparent" not in str(pushed) and trace_id not in str(pushed)
+        [shared] = await mine.results("1", 1)
+        [own] = await mine.results("2", 1)
+        for pushed in (shared, own):
+            assert pushed["data"]["events"]["type"] == "inventory.adjusted"
+            assert "traceparent" not in str(pushed) and trace_id not in str(pushed)
         assert await theirs.quiet(0.5) == []
 
     return Sent(trace_id, sender_span)
@@ -119,7 +129,7 @@ async def check_one_trace(
     tenant, other = str(shop.id), str(other_shop.id)
 
     def complete(spans: list[otlp.Span]) -> bool:
-        return any(s.name == "subscription push" and trace_id in s.linked_traces for s in spans)
+        return sum(s.name == "subscription push" and trace_id in s.linked_traces for s in spans) >= 2
 
     spans = await gathered(complete)
     trace = [s for s in spans if s.trace_id == trace_id]
@@ -143,11 +153,12 @@ async def check_one_trace(
     assert event.traceparent == f"00-{trace_id}-{job.span_id}-01"
 
     [publish] = [s for s in spans if s.name == "outbox publish" and trace_id in s.linked_traces]
-    [push] = [s for s in spans if s.name == "subscription push" and trace_id in s.linked_traces]
-    for linked in (publish, push):
+    pushes = [s for s in spans if s.name == "subscription push" and trace_id in s.linked_traces]
+    assert len(pushes) == 2, "the shared stream's push and the own stream's"
+    for linked in (publish, *pushes):
         assert linked.links == ((trace_id, job.span_id),)
         assert linked.attributes["tenant"] == tenant
-    assert (publish.kind, push.kind) == (PRODUCER, PRODUCER)
+    assert {s.kind for s in (publish, *pushes)} == {PRODUCER}
 
     theirs_spans = [s for s in spans if s.attributes.get("tenant") == other]
     assert theirs_spans, "the other tenant's own changes are traced too"
