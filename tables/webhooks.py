@@ -271,11 +271,14 @@ async def requeue(
     return [row["id"] for row in rows]
 
 
-async def unfinished(*, older_than: datetime, limit: int = 500) -> list[tuple[UUID, UUID]]:
-    """(tenant id, delivery id) of deliveries accepted or retried before `older_than` and not
-    finished: their job may be lost (e.g. Redis lost it). Read across tenants."""
+async def unfinished(
+    *, older_than: datetime, limit: int = 500
+) -> list[tuple[UUID, UUID, str | None]]:
+    """(tenant id, delivery id, trace context) of deliveries accepted or retried before
+    `older_than` and not finished: their job may be lost (e.g. Redis lost it). Read across
+    tenants."""
     async with db.platform():
-        rows = await InboxTable.select(InboxTable.tenant_id, InboxTable.id).where(
+        rows = await InboxTable.select(InboxTable.tenant_id, InboxTable.id, InboxTable.traceparent).where(
             InboxTable.status.is_in(["queued", "failed"]), InboxTable.updated_at < older_than
         ).order_by(InboxTable.updated_at).limit(limit)
-    return [(row["tenant_id"], row["id"]) for row in rows]
+    return [(row["tenant_id"], row["id"], row["traceparent"]) for row in rows]

@@ -109,8 +109,9 @@ async def sweep(ctx: WorkerContext) -> int:
     Redis lost their job. Enqueueing by key never duplicates a job that still exists."""
     stale = await webhook_tables.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)
     queue = ctx["worker"].queue
-    for tenant_id, delivery_id in stale:
-        await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id)
+    for tenant_id, delivery_id, traceparent in stale:
+        # The request's trace goes on with the job, as when the request enqueued it.
+        await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id, traceparent=traceparent)
     if stale:
         log.info("sweeper re-enqueued %d deliveries", len(stale))
     return len(stale)

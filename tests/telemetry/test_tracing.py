@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -17,11 +18,13 @@ import pytest
 import uvicorn
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from saq import Queue
 
 from domain import tenancy
 from domain.config import Settings
 from server.app import create_app
 from server.embedded import free_port
+from tables import db
 from tables import events as outbox
 from telemetry.tracing import Tracing
 from tests import live, otlp, tracing
@@ -151,3 +154,28 @@ def test_tracing_is_off_unless_an_exporter_is_named_and_the_sdk_is_not_disabled(
     disabled = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}
     assert Settings.from_env(disabled).traces_exporter == "none"
     assert not Tracing.start(Settings.from_env({})).enabled
+
+
+async def test_the_sweeper_passes_a_lost_jobs_trace_context_from_the_inbox_row(
+    settings: Settings, app_pool: None, shop: shops.Shop
+) -> None:
+    _, _, header = tracing.traceparent()
+    stored = await hooks.store(
+        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
+        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="swept",
+    )
+    async with db.transaction(tenant_id=shop.id) as tx:
+        await tx.connection.execute(
+            "update webhook_inbox set traceparent = $2, updated_at = now() - interval '1 hour'"
+            " where id = $1", stored.id, header,
+        )
+    queue = Queue.from_url(await live.free_redis(str(settings.redis_url)), name="tenantgraph")
+    try:
+        ctx: Any = {"worker": SimpleNamespace(queue=queue)}
+        assert await deliveries.sweep(ctx) >= 1
+        job = await queue.job(deliveries.job_key(stored.id))
+        assert job is not None and job.kwargs["traceparent"] == header
+    finally:
+        # Other tests' stale deliveries were swept into it too: no later worker may take them.
+        await queue.redis.flushdb()  # type: ignore[attr-defined]
+        await queue.disconnect()
