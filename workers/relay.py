@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from domain import envelope, events
 from tables import events as outbox
-from telemetry.tracing import Tracing
+from telemetry.tracing import TENANT, Tracing
 
 log = logging.getLogger("tenantgraph.relay")
 
@@ -180,7 +180,7 @@ def _per_tenant(
     for tenant_id, event in batch:
         shares.setdefault(tenant_id, []).append(event)
     return [
-        ({"tenant": str(tenant_id), "messaging.batch.message_count": len(share)},
+        ({TENANT: str(tenant_id), "messaging.batch.message_count": len(share)},
          list(dict.fromkeys(e.traceparent for e in share if e.traceparent)))
         for tenant_id, share in shares.items()
     ]
