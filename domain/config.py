@@ -54,6 +54,9 @@ class Settings:
     live_connections_per_credential: int = 500
     live_connections_per_tenant: int = 2_000
     event_retention_days: int = 7
+    traces_exporter: Literal["none", "otlp", "console"] = "none"
+    """OTEL_TRACES_EXPORTER, off unless set (and off when OTEL_SDK_DISABLED is true); the SDK
+    reads the other OTEL_* variables (endpoint, service name, batching) itself."""
     operation_timeout: float = 30.0
     loop_blocked_warn_seconds: float = 1.0
     loop_blocked_exit_seconds: float = 30.0
@@ -119,6 +122,9 @@ class Settings:
             event_retention_days=_parse(
                 environ, "EVENT_RETENTION_DAYS", int, cls.event_retention_days, minimum=1
             ),
+            traces_exporter=cast(Literal["none", "otlp", "console"], "none" if _parse(
+                environ, "OTEL_SDK_DISABLED", _bool, False
+            ) else _choice(environ, "OTEL_TRACES_EXPORTER", ("none", "otlp", "console"), "none")),
             operation_timeout=_parse(
                 environ, "OPERATION_TIMEOUT", float, cls.operation_timeout, minimum=0
             ),

@@ -25,8 +25,8 @@ process then reads one message per chunk of a batch instead of one per event."""
 
 
 def encode(tenant_id: UUID, event: events.Event) -> bytes:
-    """One event as a message of its own."""
-    return orjson.dumps({
+    """One event as a message of its own; its trace context only when it has one."""
+    body: dict[str, Any] = {
         "id": f"{tenant_id}:{event.seq}",
         "tenantId": str(tenant_id),
         "seq": event.seq,
@@ -37,7 +37,10 @@ def encode(tenant_id: UUID, event: events.Event) -> bytes:
         "correlationId": event.correlation_id,
         "actor": event.actor,
         "createdAt": event.created_at.isoformat(),
-    })
+    }
+    if event.traceparent is not None:
+        body["traceparent"] = event.traceparent
+    return orjson.dumps(body)
 
 
 def encode_batch(batch: Sequence[tuple[UUID, events.Event]]) -> list[bytes]:
@@ -80,4 +83,5 @@ def event_of(raw: Any) -> events.Event:
         correlation_id=raw.get("correlationId", ""),
         actor=raw.get("actor", ""),
         created_at=datetime.fromisoformat(raw["createdAt"]),
+        traceparent=raw.get("traceparent"),
     )

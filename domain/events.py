@@ -17,6 +17,8 @@ class WriteMeta:
 
     actor: str
     correlation_id: str
+    traceparent: str | None = None
+    """The W3C trace context of the work making the change, when it is traced."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,9 @@ class Event:
     correlation_id: str
     actor: str
     created_at: datetime
+    traceparent: str | None = None
+    """The trace context of the work that wrote it, when traced: linked from its publish and
+    pushes, never shown to subscribers."""
 
 
 def draft(type: str, aggregate_id: object, payload: Mapping[str, Any] | None = None) -> Draft:

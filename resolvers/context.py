@@ -25,7 +25,9 @@ class DomainServices:
 class Jobs(Protocol):
     """Background work a resolver may start (the worker's queue, wired by the server)."""
 
-    async def enqueue_delivery(self, *, tenant_id: UUID, delivery_id: UUID) -> None: ...
+    async def enqueue_delivery(
+        self, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
+    ) -> None: ...
 
 
 class Listener(Protocol):
@@ -62,6 +64,8 @@ class Context:
     """This process's fan-out of published events, for subscriptions."""
     price_list: str | None = None
     """Handle of the price list this request selected (X-Price-List), if any."""
+    traceparent: str | None = None
+    """The operation's trace context when traced: its events carry it."""
 
     @property
     def tenant_id(self) -> UUID:
@@ -69,7 +73,9 @@ class Context:
 
     @property
     def meta(self) -> events.WriteMeta:
-        return events.WriteMeta(actor=self.principal.subject, correlation_id=self.request_id)
+        return events.WriteMeta(
+            actor=self.principal.subject, correlation_id=self.request_id, traceparent=self.traceparent
+        )
 
     def require(self, scope: str) -> None:
         if not self.principal.can(scope):

@@ -26,31 +26,38 @@ from server.watchdog import Operations, Watchdog
 from server.webhooks import WebhookEndpoint
 from server.websocket import GraphQLWebSocket
 from tables import engine
+from telemetry.tracing import Tracing
 from workers import deliveries
 from workers import settings as worker_settings
 
 log = logging.getLogger("tenantgraph.app")
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
+    """The application; its spans go to `tracing` when given (tests), else as the OTEL_*
+    settings say (off by default)."""
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`tenantgraph dev` sets both)")
     database_url, redis_url = settings.database_url, settings.redis_url
+    owns_tracing = tracing is None
+    tracing = tracing or Tracing.start(settings)
     queue = worker_settings.queue(settings)
     jobs = deliveries.QueueJobs(queue)
     fanout = Fanout(redis_url, buffer=settings.subscription_buffer)
     schemas = SchemaCache(settings)
     operations = Operations()
     watchdog = Watchdog(settings, operations)
-    graphql = GraphQLEndpoint(settings, schemas, jobs, fanout, operations)
+    graphql = GraphQLEndpoint(settings, schemas, jobs, fanout, operations, tracing)
     connections = Connections(
         per_credential=settings.live_connections_per_credential,
         per_tenant=settings.live_connections_per_tenant,
     )
     draining = Draining(settings.shutdown_grace_seconds * LIVE_SHARE)
-    websocket = GraphQLWebSocket(settings, schemas, jobs, fanout, operations, connections, draining)
+    websocket = GraphQLWebSocket(
+        settings, schemas, jobs, fanout, operations, connections, draining, tracing
+    )
     stream = EventStream(settings, schemas, jobs, fanout, operations, connections, draining)
-    webhooks = WebhookEndpoint(settings, jobs)
+    webhooks = WebhookEndpoint(settings, jobs, tracing)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -72,6 +79,8 @@ def create_app(settings: Settings) -> Starlette:
             await queue.disconnect()
             await app.state.redis.aclose()
             await engine.stop()
+            if owns_tracing:
+                tracing.shutdown()
             watchdog.stop()
 
     async def healthz(request: Request) -> Response:

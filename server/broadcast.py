@@ -22,12 +22,15 @@ from uuid import UUID
 
 import orjson
 from graphql import GraphQLError
+from opentelemetry.trace import SpanKind
 from starlette.websockets import WebSocketDisconnect
 from strawberry.types import ExecutionResult
 
 from domain import events
 from resolvers.context import Fanout, Listener
 from schema.errors import translate
+from telemetry import tracing
+from telemetry.tracing import NO_SPAN, Tracing
 
 log = logging.getLogger("tenantgraph.ws")
 
@@ -151,7 +154,10 @@ class Broadcast:
     the fan-out of that stream's context, and the listener the stream gets from it: so it knows
     which event each result came from."""
 
-    def __init__(self, fanout: Fanout, buffer: int, forget: Callable[[Broadcast], None]) -> None:
+    def __init__(
+        self, fanout: Fanout, buffer: int, forget: Callable[[Broadcast], None],
+        tracing: Tracing | None = None,
+    ) -> None:
         self.members: set[Member] = set()
         self.buffer = buffer
         self.fanned: int | None = None
@@ -164,14 +170,22 @@ class Broadcast:
         self._position: int | None = None
         self._listener: Listener | None = None
         self._task: asyncio.Task[None] | None = None
+        self._tracing = tracing or Tracing.off()
+        self._tenant = ""
+        self._traceparent: str | None = None
+        """The trace context of the event the next result comes from, when traced."""
 
     def listen(self, tenant_id: UUID) -> Listener:
         self._listener = self._fanout.listen(tenant_id)
+        self._tenant = str(tenant_id)
         return self
 
     async def next(self) -> events.Event | None:
         assert self._listener is not None
-        return await self._listener.next()
+        event = await self._listener.next()
+        if self._tracing.enabled:
+            self._traceparent = None if event is None else event.traceparent
+        return event
 
     def passed(self, seq: int) -> None:
         if self.start is None:
@@ -216,7 +230,18 @@ class Broadcast:
             self._close()
 
     def _fan_out(self, result: ExecutionResult) -> bool:
-        """Hand one result to every member; False when it ends the stream."""
+        """Hand one result to every member; False when it ends the stream. Traced, the push of
+        an event that carries a trace context is a span linked to it."""
+        if self._tracing.enabled and self._traceparent is not None:
+            with self._tracing.span(
+                "subscription push", kind=SpanKind.PRODUCER, links=[self._traceparent],
+                attributes={tracing.TENANT: self._tenant, "subscription.members": len(self.members),
+                            "event.seq": self._position or 0},
+            ):
+                return self._push(result)
+        return self._push(result)
+
+    def _push(self, result: ExecutionResult) -> bool:
         seq = self._position
         self.fanned = seq
         if not result.errors:
@@ -252,12 +277,57 @@ def _internal_error(member: Member) -> dict[str, Any]:
     return {"type": "error", "id": member.op_id, "payload": [error.formatted]}
 
 
+class Traced:
+    """A subscription's own stream (one with `after`) as the process's fan-out gives it, noting
+    the trace context of the live event the next result comes from."""
+
+    def __init__(self, fanout: Fanout, tracing_: Tracing) -> None:
+        self._fanout = fanout
+        self._tracing = tracing_
+        self._listener: Listener | None = None
+        self._tenant = ""
+        self._traceparent: str | None = None
+
+    def listen(self, tenant_id: UUID) -> Listener:
+        self._listener = self._fanout.listen(tenant_id)
+        self._tenant = str(tenant_id)
+        return self
+
+    async def next(self) -> events.Event | None:
+        assert self._listener is not None
+        event = await self._listener.next()
+        self._traceparent = None if event is None else event.traceparent
+        return event
+
+    def passed(self, seq: int) -> None:
+        assert self._listener is not None
+        self._listener.passed(seq)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+
+    def pushing(self) -> contextlib.AbstractContextManager[object]:
+        """A span around the push of a live event that carries a trace context, linked to it."""
+        traceparent, self._traceparent = self._traceparent, None
+        if traceparent is None:
+            return NO_SPAN
+        return self._tracing.span("subscription push", kind=SpanKind.PRODUCER, links=[traceparent],
+                                  attributes={tracing.TENANT: self._tenant, "subscription.members": 1})
+
+
+def traced(fanout: Fanout, tracing_: Tracing) -> Fanout:
+    """`fanout` itself when tracing is off; else a stand-in noting each event's trace context."""
+    return Traced(fanout, tracing_) if tracing_.enabled else fanout
+
+
 class Broadcasts:
     """The open groups of one process, by what makes their results equal."""
 
-    def __init__(self, fanout: Fanout, buffer: int) -> None:
+    def __init__(self, fanout: Fanout, buffer: int, tracing: Tracing | None = None) -> None:
         self._fanout = fanout
         self._buffer = buffer
+        self._tracing = tracing
         self._groups: dict[Hashable, Broadcast] = {}
 
     def __len__(self) -> int:
@@ -270,7 +340,9 @@ class Broadcasts:
         """Join the group of `key`, opening it (its stream made by `start`) when none is open."""
         group = self._groups.get(key)
         if group is None or group.closed:
-            group = Broadcast(self._fanout, self._buffer, lambda made: self._forget(key, made))
+            group = Broadcast(
+                self._fanout, self._buffer, lambda made: self._forget(key, made), self._tracing
+            )
             self._groups[key] = group
             member = group.join(outlet, op_id, request_id)
             group.run(start(group))

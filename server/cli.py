@@ -117,13 +117,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
+    from telemetry.tracing import Tracing
     from workers.settings import worker
 
     settings = _with_services(settings)
 
     async def run() -> None:
-        async with _watched(settings) as watchdog:
-            await worker(settings, relay=args.relay, stopping=watchdog.terminating).start()
+        tracing = Tracing.start(settings)
+        try:
+            async with _watched(settings) as watchdog:
+                await worker(
+                    settings, relay=args.relay, stopping=watchdog.terminating, tracing=tracing
+                ).start()
+        finally:
+            tracing.shutdown()
 
     uvloop.run(run())
 
@@ -131,22 +138,27 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 def _relay(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
+    from telemetry.tracing import Tracing
     from workers.settings import relay_alone
 
     settings = _with_services(settings)
 
     async def run() -> None:
-        async with _watched(settings) as watchdog:
-            stopping = asyncio.Event()
+        tracing = Tracing.start(settings)
+        try:
+            async with _watched(settings) as watchdog:
+                stopping = asyncio.Event()
 
-            def stop() -> None:
-                watchdog.terminating()
-                stopping.set()
+                def stop() -> None:
+                    watchdog.terminating()
+                    stopping.set()
 
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop)
-            await relay_alone(settings, stopping)
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(signum, stop)
+                await relay_alone(settings, stopping, tracing)
+        finally:
+            tracing.shutdown()
 
     uvloop.run(run())
 

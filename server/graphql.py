@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -25,6 +26,8 @@ from server import logging as logs
 from server.api_key_cache import ApiKeyCache
 from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
+from telemetry import tracing
+from telemetry.tracing import Tracing
 
 log = logging.getLogger("tenantgraph.http")
 
@@ -37,9 +40,10 @@ class MethodNotAllowed(DomainError):
 class GraphQLEndpoint(Transport):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
-        operations: Operations,
+        operations: Operations, tracing: Tracing | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations)
+        self.tracing = tracing or Tracing.off()
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
         self.api_key_cache = ApiKeyCache(settings)
 
@@ -53,11 +57,26 @@ class GraphQLEndpoint(Transport):
         request_id = operation.request_id(request)
         logs.request_id.set(request_id)
         started = time.perf_counter()
-        response = await self._handle(request, request_id)
+        if self.tracing.enabled:
+            response = await self._traced(request, request_id)
+        else:
+            response = await self._handle(request, request_id)
         log.info(
             "%s %s %d %.1fms", request.method, request.url.path, response.status_code,
             (time.perf_counter() - started) * 1000,
         )
+        return response
+
+    async def _traced(self, request: Request, request_id: str) -> Response:
+        """The request in a server span, continuing the caller's `traceparent` if it sent one;
+        named after the operation once the body is read."""
+        with self.tracing.span(
+            f"{request.method} /graphql", parent=request.headers.get("traceparent"),
+            kind=SpanKind.SERVER,
+            attributes={"http.route": "/graphql", tracing.REQUEST_ID: request_id},
+        ):
+            response = await self._handle(request, request_id)
+            self.tracing.annotate({"http.response.status_code": response.status_code})
         return response
 
     async def _handle(self, request: Request, request_id: str) -> Response:
@@ -73,6 +92,12 @@ class GraphQLEndpoint(Transport):
         except DomainError as error:
             return error_response(error, request_id)
         logs.tenant.set(caller.tenant.slug)
+        if self.tracing.enabled:
+            name = str(payload.get("operationName") or "")
+            self.tracing.annotate(
+                {tracing.TENANT: caller.tenant.slug, "graphql.operation.name": name},
+                name=f"graphql {name or '(anonymous)'}",
+            )
         return await self._within_deadline(request, payload, caller, request_id)
 
     async def _within_deadline(
@@ -130,6 +155,7 @@ class GraphQLEndpoint(Transport):
         context = self.context(
             caller, tenant_schema, request_id, price_list=request.headers.get("x-price-list") or None
         )
+        context.traceparent = self.tracing.traceparent()
         allowed = (
             (OperationType.QUERY,) if request.method == "GET"
             else (OperationType.QUERY, OperationType.MUTATION)

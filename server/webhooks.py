@@ -11,6 +11,7 @@ import logging
 import time
 
 import orjson
+from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -22,6 +23,8 @@ from server import logging as logs
 from server import operation
 from server.problems import from_error, problem
 from tables import webhooks as webhook_tables
+from telemetry import tracing
+from telemetry.tracing import Tracing
 
 log = logging.getLogger("tenantgraph.webhooks")
 
@@ -31,18 +34,35 @@ ENDPOINTS_HELD = 4096
 
 
 class WebhookEndpoint:
-    def __init__(self, settings: Settings, jobs: Jobs) -> None:
+    def __init__(self, settings: Settings, jobs: Jobs, tracing: Tracing | None = None) -> None:
         self.settings = settings
         self.jobs = jobs
+        self.tracing = tracing or Tracing.off()
         self.endpoints = _Endpoints(ENDPOINTS_HELD)
 
     async def receive(self, request: Request) -> Response:
         correlation_id = operation.request_id(request)
         logs.request_id.set(correlation_id)
         started = time.perf_counter()
-        response = await self._receive(request, correlation_id)
+        if self.tracing.enabled:
+            response = await self._traced(request, correlation_id)
+        else:
+            response = await self._receive(request, correlation_id)
         log.info("POST %s %d %.1fms", request.url.path, response.status_code,
                  (time.perf_counter() - started) * 1000)
+        return response
+
+    async def _traced(self, request: Request, correlation_id: str) -> Response:
+        """The delivery in a server span, continuing the sender's `traceparent` if it sent one.
+        Until its endpoint is found, the tenant is as the URL names it (slug or id)."""
+        logs.tenant.set(_tenant_ref(request) or "-")
+        with self.tracing.span(
+            "POST /webhooks/{flow}", parent=request.headers.get("traceparent"), kind=SpanKind.SERVER,
+            attributes={"http.route": "/webhooks/{flow}", "webhook.flow": request.path_params["flow"],
+                        tracing.REQUEST_ID: correlation_id},
+        ):
+            response = await self._receive(request, correlation_id)
+            self.tracing.annotate({"http.response.status_code": response.status_code})
         return response
 
     async def _receive(self, request: Request, correlation_id: str) -> Response:
@@ -53,6 +73,7 @@ class WebhookEndpoint:
         if isinstance(endpoint, Response):
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
+        self.tracing.annotate({tracing.TENANT: str(endpoint.tenant_id)})
         body = await self._body(request)
         response = await self._deliver(endpoint, request, body, correlation_id)
         if held is None or (response is not None and response.status_code < 400):
@@ -99,17 +120,21 @@ class WebhookEndpoint:
         self, endpoint: webhooks.Endpoint, signed: webhooks.Signed, payload: object,
         correlation_id: str,
     ) -> Response | None:
+        traceparent = self.tracing.traceparent()
         receipt = await webhook_tables.accept_signed(
             endpoint, delivery_id=signed.delivery_id, payload=orjson.dumps(payload).decode(),
             correlation_id=correlation_id,
             replay_window=self.settings.webhook_replay_window if signed.by_body else None,
+            traceparent=traceparent,
         )
         if receipt is None:
             return None
         if not receipt.created:
             return _answer({"id": str(receipt.id), "status": receipt.status.value}, 200)
         try:
-            await self.jobs.enqueue_delivery(tenant_id=endpoint.tenant_id, delivery_id=receipt.id)
+            await self.jobs.enqueue_delivery(
+                tenant_id=endpoint.tenant_id, delivery_id=receipt.id, traceparent=traceparent
+            )
         except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
             log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
                         exc_info=True)

@@ -26,12 +26,13 @@ from domain.config import Settings
 from domain.errors import DomainError
 from resolvers.context import Fanout, Jobs
 from schema.build import SchemaCache
-from server import auth, broadcast, deadline
+from server import auth, broadcast, deadline, ws_protocol
 from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
 from server.draining import Draining
 from server.operation import Live
 from server.watchdog import Operations
+from telemetry.tracing import NO_SPAN, Tracing
 
 log = logging.getLogger("tenantgraph.ws")
 
@@ -54,9 +55,11 @@ class GraphQLWebSocket(Live):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, connections: Connections, draining: Draining | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations, connections, draining)
-        self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer)
+        self.tracing = tracing or Tracing.off()
+        self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer, self.tracing)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
         )
@@ -97,7 +100,7 @@ class GraphQLWebSocket(Live):
             await _close(websocket, 4406, "Subprotocol not acceptable")
             return
         await websocket.accept(subprotocol=PROTOCOL)
-        session = _Session(self, websocket, _tenant_of(websocket))
+        session = _Session(self, websocket, ws_protocol.tenant_of(websocket))
         try:
             with self.draining.live(session.go_away):
                 await session.run()
@@ -191,7 +194,7 @@ class _Session:
         if kind == "connection_init":
             await self.init(message.get("payload"))
         elif kind == "ping":
-            await self.send({"type": "pong", **_payload_of(message)})
+            await self.send({"type": "pong", **ws_protocol.payload_of(message)})
         elif kind == "pong":
             return
         elif kind == "subscribe":
@@ -207,7 +210,7 @@ class _Session:
         if self.init_received:
             raise Close(4429, "Too many initialisation requests")
         self.init_received = True
-        authorization = _authorization(payload)
+        authorization = ws_protocol.authorization(payload)
         try:
             caller = await auth.authenticate(authorization, self.tenant, self.settings)
         except DomainError as error:
@@ -237,7 +240,7 @@ class _Session:
             return
         if not isinstance(payload.get("query"), str):
             raise Close(4400, "Invalid message received: payload.query must be a string")
-        key = shared_key(self.caller, payload, self.settings.max_tokens)
+        key = ws_protocol.shared_key(self.caller, payload, self.settings.max_tokens)
         if key is None:
             self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
             return
@@ -259,13 +262,14 @@ class _Session:
             self.subscribed.add(op_id)
         try:
             with self.server.operations.track(request_id, self.caller.tenant.slug, query):
-                results = await self.server.results(self.caller, payload, request_id, self.server.fanout)
+                fanout = broadcast.traced(self.server.fanout, self.server.tracing)
+                results = await self.server.results(self.caller, payload, request_id, fanout)
                 async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
                     head = await deadline.first(results, limit, request_id)
-                    if head is not None and not await self.deliver(op_id, head, request_id):
+                    if head is not None and not await self.deliver(op_id, head, request_id, fanout):
                         return
                     async for result in results:
-                        if not await self.deliver(op_id, result, request_id):
+                        if not await self.deliver(op_id, result, request_id, fanout):
                             return
             await self.send({"type": "complete", "id": op_id})
         except asyncio.CancelledError:
@@ -283,11 +287,14 @@ class _Session:
                 del self.operations[op_id]
                 self.subscribed.discard(op_id)
 
-    async def deliver(self, op_id: str, result: ExecutionResult, request_id: str) -> bool:
-        """Send one result; False when the operation ended with it."""
+    async def deliver(
+        self, op_id: str, result: ExecutionResult, request_id: str, fanout: object = None
+    ) -> bool:
+        """Send one result; False when the operation ended with it. Traced, a span."""
         made, ends = broadcast.messages(op_id, result, request_id)
-        for message in made:
-            await self.send(message)
+        with fanout.pushing() if isinstance(fanout, broadcast.Traced) else NO_SPAN:
+            for message in made:
+                await self.send(message)
         return not ends
 
     async def send_error(
@@ -343,52 +350,6 @@ class _Session:
         finally:
             self.pinging = None
         self.schedule_ping()
-
-
-def shared_key(caller: auth.Caller, payload: dict[str, Any], max_tokens: int) -> Hashable | None:
-    """What makes two operations' results equal, when they may share one stream (see
-    server.broadcast); None for anything else: queries, mutations, streams from a cursor."""
-    query, name, variables = payload["query"], payload.get("operationName"), payload.get("variables")
-    if "after" in query or not isinstance(name, str | None) or not isinstance(variables, dict | None):
-        return None
-    if not deadline.is_subscription(query, name, max_tokens):
-        return None
-    try:
-        variables_key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return None
-    tenant, principal = caller.tenant, caller.principal
-    return (tenant.id, tenant.fingerprint, query, name, variables_key,
-            principal.kind, principal.tenant_id, principal.scopes)
-
-
-def _authorization(payload: Any) -> str | None:
-    if not isinstance(payload, dict):
-        return None
-    for key in ("Authorization", "authorization"):
-        if isinstance(payload.get(key), str):
-            return str(payload[key])
-    token = payload.get("token") or payload.get("apiKey")
-    return f"Bearer {token}" if isinstance(token, str) else None
-
-
-def _payload_of(message: dict[str, Any]) -> dict[str, Any]:
-    return {"payload": message["payload"]} if "payload" in message else {}
-
-
-def _tenant_of(websocket: WebSocket) -> str | None:
-    """`?tenant=<slug>`, else the first label of a host like acme.api.example.com (or, in
-    development, acme.localhost)."""
-    named = websocket.query_params.get("tenant")
-    if named:
-        return named
-    host = (websocket.headers.get("host") or "").split(":")[0].lower()
-    labels = host.split(".")
-    if host.replace(".", "").isdigit():
-        return None
-    if len(labels) >= 3 or (len(labels) == 2 and labels[1] == "localhost"):
-        return labels[0] or None
-    return None
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

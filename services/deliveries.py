@@ -18,9 +18,10 @@ log = logging.getLogger("tenantgraph.deliveries")
 Enqueue = Callable[[UUID], Awaitable[object]]
 
 
-async def apply(tenant: UUID, delivery: UUID) -> str:
+async def apply(tenant: UUID, delivery: UUID, *, traceparent: str | None = None) -> str:
     """Lock the inbox row and mark it processed, then write the flow's change and its events,
-    all in one transaction: "processed", or "already done" for a delivery applied before."""
+    all in one transaction: "processed", or "already done" for a delivery applied before.
+    The events carry `traceparent`, the job's trace context when it is traced."""
     async with db.transaction(tenant_id=tenant):
         claimed = await webhook_tables.claim(delivery, tenant_id=tenant)
         if claimed is None:
@@ -28,7 +29,10 @@ async def apply(tenant: UUID, delivery: UUID) -> str:
             return "already done"
         tracing.request_id.set(claimed.correlation_id)
         tracing.tenant.set(str(tenant))
-        meta = events.WriteMeta(actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id)
+        meta = events.WriteMeta(
+            actor=f"webhook:{claimed.flow}", correlation_id=claimed.correlation_id,
+            traceparent=traceparent,
+        )
         payload = flow_domain.parse(claimed.flow, claimed.payload)
         await flows.APPLY[claimed.flow](payload, tenant_id=tenant, meta=meta)
     log.info("delivery %s (%s %s) applied", delivery, claimed.flow, claimed.delivery_id)

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from piccolo.columns import JSONB, BigInt, Serial, Timestamptz, Varchar
+from piccolo.columns import JSONB, BigInt, Serial, Text, Timestamptz, Varchar
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
 
@@ -28,6 +28,7 @@ class EventTable(Table, tablename="events", db=DB):
     payload = JSONB(default={})
     correlation_id = Varchar(length=64, default="")
     actor = Varchar(length=128, default="")
+    traceparent = Text(null=True, default=None)
     created_at = Timestamptz()
     published_at = Timestamptz(null=True, default=None)
 
@@ -51,16 +52,20 @@ def _event(row: dict[str, Any]) -> events.Event:
         correlation_id=row["correlation_id"],
         actor=row["actor"],
         created_at=row["created_at"],
+        traceparent=row.get("traceparent"),
     )
 
 
 APPEND = """
     insert into events (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor,
-                        created_at)
-    select tenant_id, type, aggregate_type, aggregate_id, payload::jsonb, correlation_id, actor, now()
-    from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                        created_at, traceparent)
+    select tenant_id, type, aggregate_type, aggregate_id, payload::jsonb, correlation_id, actor, now(),
+           traceparent
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::text[])
         with ordinality
-        as draft (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor, position)
+        as draft (tenant_id, type, aggregate_type, aggregate_id, payload, correlation_id, actor,
+                  traceparent, position)
     order by position
 """
 
@@ -85,6 +90,7 @@ async def _write(tx: Any, pending: list[tuple[UUID, events.Draft, events.WriteMe
         [orjson.dumps(dict(draft.payload), default=str).decode() for _, draft, _ in pending],
         [meta.correlation_id for _, _, meta in pending],
         [meta.actor for _, _, meta in pending],
+        [meta.traceparent for _, _, meta in pending],
     )
 
 

@@ -39,6 +39,7 @@ class InboxTable(Table, tablename="webhook_inbox", db=DB):
     attempts = Integer(default=0)
     last_error = Text(null=True, default=None)
     correlation_id = Varchar(length=64, default="")
+    traceparent = Text(null=True, default=None)
     received_at = Timestamptz()
     processed_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz()
@@ -154,7 +155,7 @@ async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
 
 async def accept_signed(
     endpoint: webhooks.Endpoint, *, delivery_id: str, payload: str, correlation_id: str,
-    replay_window: timedelta | None = None,
+    replay_window: timedelta | None = None, traceparent: str | None = None,
 ) -> webhooks.Receipt | None:
     """Store a delivery verified against `endpoint.secrets`, once, in one round trip (a
     statement in its own transaction, committed on return); None when the endpoint no longer
@@ -166,9 +167,9 @@ async def accept_signed(
     assert DB.pool is not None
     async with DB.pool.acquire() as connection:
         row = await connection.fetchrow(
-            "select id, status, created from webhook_accept($1, $2, $3, $4::jsonb, $5, $6, $7)",
+            "select id, status, created from webhook_accept($1, $2, $3, $4::jsonb, $5, $6, $7, $8)",
             endpoint.tenant_id, endpoint.flow, delivery_id, payload, correlation_id,
-            list(endpoint.secrets), replay_window,
+            list(endpoint.secrets), replay_window, traceparent,
         )
     if row is None:
         return None
@@ -270,11 +271,14 @@ async def requeue(
     return [row["id"] for row in rows]
 
 
-async def unfinished(*, older_than: datetime, limit: int = 500) -> list[tuple[UUID, UUID]]:
-    """(tenant id, delivery id) of deliveries accepted or retried before `older_than` and not
-    finished: their job may be lost (e.g. Redis lost it). Read across tenants."""
+async def unfinished(
+    *, older_than: datetime, limit: int = 500
+) -> list[tuple[UUID, UUID, str | None]]:
+    """(tenant id, delivery id, trace context) of deliveries accepted or retried before
+    `older_than` and not finished: their job may be lost (e.g. Redis lost it). Read across
+    tenants."""
     async with db.platform():
-        rows = await InboxTable.select(InboxTable.tenant_id, InboxTable.id).where(
+        rows = await InboxTable.select(InboxTable.tenant_id, InboxTable.id, InboxTable.traceparent).where(
             InboxTable.status.is_in(["queued", "failed"]), InboxTable.updated_at < older_than
         ).order_by(InboxTable.updated_at).limit(limit)
-    return [(row["tenant_id"], row["id"]) for row in rows]
+    return [(row["tenant_id"], row["id"], row["traceparent"]) for row in rows]

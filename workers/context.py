@@ -7,6 +7,7 @@ import asyncio
 import redis.asyncio as aioredis
 from saq.types import Context
 
+from telemetry.tracing import Tracing
 from workers.relay import Relay
 
 
@@ -16,3 +17,5 @@ class WorkerContext(Context, total=False):
     """The relay's client; only when the worker runs the relay."""
     relay: asyncio.Task[None]
     outbox_relay: Relay
+    tracing: Tracing
+    """This process's spans (off unless the OTEL_* variables switch them on)."""

@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from opentelemetry.trace import SpanKind
 from saq import Queue
 
+from domain import tracing
 from domain.errors import DomainError
 from services import deliveries as delivery_services
 from tables import webhooks as webhook_tables
+from telemetry.tracing import Tracing
 from workers.context import WorkerContext
 from workers.graceful import cut_off
 
@@ -36,17 +39,24 @@ class QueueJobs:
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
 
-    async def enqueue_delivery(self, *, tenant_id: UUID, delivery_id: UUID) -> None:
-        await enqueue(self.queue, tenant_id=tenant_id, delivery_id=delivery_id)
+    async def enqueue_delivery(
+        self, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
+    ) -> None:
+        await enqueue(self.queue, tenant_id=tenant_id, delivery_id=delivery_id, traceparent=traceparent)
 
 
-async def enqueue(queue: Queue, *, tenant_id: UUID, delivery_id: UUID) -> None:
-    """Idempotent while the job is pending: the key dedupes a second enqueue."""
+async def enqueue(
+    queue: Queue, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
+) -> None:
+    """Idempotent while the job is pending: the key dedupes a second enqueue. The request's
+    trace context, when traced, travels with the job (and only then)."""
+    traced = {} if traceparent is None else {"traceparent": traceparent}
     await queue.enqueue(
         JOB,
         key=job_key(delivery_id),
         tenant_id=str(tenant_id),
         delivery_id=str(delivery_id),
+        **traced,
         **JOB_SETTINGS,
     )
 
@@ -55,14 +65,26 @@ SWEEP_AFTER = timedelta(seconds=60)
 CANCELLED = "cancelled: the attempt timed out"
 
 
-async def apply_delivery(ctx: WorkerContext, *, tenant_id: str, delivery_id: str) -> str:
+async def apply_delivery(
+    ctx: WorkerContext, *, tenant_id: str, delivery_id: str, traceparent: str | None = None
+) -> str:
     """Apply one accepted delivery exactly once: the inbox row is locked and marked processed,
-    and the domain change and its events are written, all in one transaction."""
-    tenant, delivery = UUID(tenant_id), UUID(delivery_id)
+    and the domain change and its events are written, all in one transaction. A traced job
+    continues the trace of the request that delivered it (`traceparent`)."""
+    tracer = ctx.get("tracing") or Tracing.off()
+    if not tracer.enabled:
+        return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), None)
+    tracing.tenant.set(tenant_id)
+    with tracer.span(f"job {JOB}", parent=traceparent, kind=SpanKind.CONSUMER,
+                     attributes={"delivery.id": delivery_id, "job.function": JOB}):
+        return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), tracer.traceparent())
+
+
+async def _apply(ctx: WorkerContext, tenant: UUID, delivery: UUID, traceparent: str | None) -> str:
     job = ctx.get("job")
     final = job is None or job.attempts >= job.retries
     try:
-        return await delivery_services.apply(tenant, delivery)
+        return await delivery_services.apply(tenant, delivery, traceparent=traceparent)
     except DomainError as error:
         # The delivery breaks a rule (unknown sku, short stock...): retrying cannot help.
         log.warning("delivery %s dead: %s", delivery, error.message)
@@ -92,8 +114,9 @@ async def sweep(ctx: WorkerContext) -> int:
     Redis lost their job. Enqueueing by key never duplicates a job that still exists."""
     stale = await webhook_tables.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)
     queue = ctx["worker"].queue
-    for tenant_id, delivery_id in stale:
-        await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id)
+    for tenant_id, delivery_id, traceparent in stale:
+        # The request's trace goes on with the job, as when the request enqueued it.
+        await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id, traceparent=traceparent)
     if stale:
         log.info("sweeper re-enqueued %d deliveries", len(stale))
     return len(stale)

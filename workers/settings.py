@@ -13,6 +13,7 @@ from saq.queue.redis import RedisQueue
 
 from domain.config import Settings
 from tables import engine
+from telemetry.tracing import Tracing
 from workers import deliveries, maintenance
 from workers.context import WorkerContext
 from workers.graceful import DRAIN_SHARE, GracefulWorker
@@ -49,7 +50,9 @@ def queue(settings: Settings) -> Queue:
     return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
 
 
-async def relay_alone(settings: Settings, stopping: asyncio.Event) -> None:
+async def relay_alone(
+    settings: Settings, stopping: asyncio.Event, tracing: Tracing | None = None
+) -> None:
     """The outbox relay as a process of its own (`tenantgraph relay`), until `stopping` is set
     (it then finishes its batch): its event loop waits for nothing else, so events leave as
     soon as they commit."""
@@ -57,7 +60,7 @@ async def relay_alone(settings: Settings, stopping: asyncio.Event) -> None:
     dsn = engine.app_dsn(settings.database_url, str(settings.app_database_password))
     await engine.start(dsn, max_size=2)
     client = aioredis.from_url(settings.redis_url)
-    relay = Relay(client, dsn)
+    relay = Relay(client, dsn, tracing=tracing)
 
     async def stop_when_told() -> None:
         await stopping.wait()
@@ -73,7 +76,8 @@ async def relay_alone(settings: Settings, stopping: asyncio.Event) -> None:
 
 
 def worker(
-    settings: Settings, *, relay: bool = True, stopping: Callable[[], None] = lambda: None
+    settings: Settings, *, relay: bool = True, stopping: Callable[[], None] = lambda: None,
+    tracing: Tracing | None = None,
 ) -> GracefulWorker:
     """A worker applying deliveries and sweeping lost ones; with `relay`, it also publishes
     the outbox (several workers may: their batches take turns under an advisory lock).
@@ -85,10 +89,11 @@ def worker(
 
     async def startup(ctx: WorkerContext) -> None:
         ctx["event_retention_days"] = settings.event_retention_days
+        ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max)
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
-            ctx["outbox_relay"] = Relay(ctx["redis"], dsn)
+            ctx["outbox_relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
             ctx["relay"] = asyncio.create_task(ctx["outbox_relay"].run())
 
     async def shutdown(ctx: WorkerContext) -> None:

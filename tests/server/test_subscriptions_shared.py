@@ -21,7 +21,7 @@ from domain.config import Settings
 from domain.errors import Forbidden
 from server import auth, broadcast
 from server.keepalive_checks import KeepAliveChecks
-from server.websocket import shared_key
+from server.ws_protocol import shared_key
 from tests import live
 from tests.conftest import TenantHandle
 from tests.documents import CREATE_PRODUCT, UPDATE_PRODUCT, payload, product_input

@@ -387,7 +387,7 @@ async def test_an_event_committed_after_events_with_higher_ids_is_still_publishe
         # row takes a lower id than rows that commit before it.
         async with db.transaction(tenant_id=slow) as tx:
             await tx.connection.execute(
-                outbox.APPEND, [slow], ["relay.tested"], ["relay"], ["long"], ["{}"], [""], [""]
+                outbox.APPEND, [slow], ["relay.tested"], ["relay"], ["long"], ["{}"], [""], [""], [None]
             )
             appended.set()
             await finish.wait()

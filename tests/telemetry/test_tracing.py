@@ -1,0 +1,181 @@
+"""Traces in this process, gathered by the SDK's in-memory span exporter: the app under
+uvicorn and a SAQ worker (with its relay) run here, on the real PostgreSQL and Redis, so one
+trace from a webhook to a WebSocket subscriber can be read whole. Tracing off: no span object,
+no trace context written anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from saq import Queue
+
+from domain import tenancy
+from domain.config import Settings
+from server.app import create_app
+from server.embedded import free_port
+from tables import db
+from tables import events as outbox
+from telemetry.tracing import Tracing
+from tests import live, otlp, tracing
+from tests import shop as shops
+from tests import webhooks as hooks
+from tests.processes import wait_until
+from workers import deliveries
+from workers.settings import worker
+
+MODULES = tuple(tenancy.MODULES)
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    yield InMemorySpanExporter()
+
+
+@pytest.fixture
+def traced(exporter: InMemorySpanExporter) -> Iterator[Tracing]:
+    made = Tracing.exporting(exporter)
+    yield made
+    made.shutdown()
+
+
+@pytest.fixture
+async def shop(make_tenant: Any) -> shops.Shop:
+    return await shops.open_shop(make_tenant, modules=MODULES)
+
+
+@pytest.fixture
+async def other_shop(make_tenant: Any) -> shops.Shop:
+    return await shops.open_shop(make_tenant, modules=MODULES)
+
+
+@contextlib.asynccontextmanager
+async def in_process(settings: Settings, traced: Tracing, logs: Path) -> AsyncIterator[live.Api]:
+    """The app under uvicorn and a worker (relay included), as tasks of this event loop."""
+    redis_url = await live.free_redis(str(settings.redis_url))
+    settings = dataclasses.replace(settings, redis_url=redis_url)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(settings, traced), host="127.0.0.1", port=port, log_config=None,
+        ws_per_message_deflate=False,
+    ))
+    jobs = worker(settings, tracing=traced)
+    serving = asyncio.create_task(server.serve())
+    working = asyncio.create_task(jobs.start())
+    try:
+        async def started() -> bool:
+            return server.started
+
+        await wait_until(started, _Running(serving), logs)
+        yield live.Api(_Running(serving), port, logs)  # type: ignore[arg-type]
+    finally:
+        server.should_exit = True
+        await serving
+        await jobs.stop()
+        working.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await working
+
+
+class _Running:
+    """What tests.processes asks of a process, for a task."""
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.task.done():
+            self.returncode = 1
+        return self.returncode
+
+
+def gatherer(exporter: InMemorySpanExporter) -> Callable[..., Any]:
+    async def gathered(found: Callable[[list[otlp.Span]], bool], timeout: float = 15) -> list[otlp.Span]:
+        for _ in range(int(timeout * 10)):
+            spans = [otlp.from_sdk(span) for span in exporter.get_finished_spans()]
+            if found(spans):
+                return spans
+            await asyncio.sleep(0.1)
+        raise AssertionError("spans never matched")
+
+    return gathered
+
+
+async def test_one_trace_from_a_webhook_to_a_subscriber_in_memory(
+    settings: Settings, app_pool: None, traced: Tracing, exporter: InMemorySpanExporter,
+    shop: shops.Shop, other_shop: shops.Shop, tmp_path: Path,
+) -> None:
+    (tmp_path / "app.log").write_text("")
+    async with in_process(settings, traced, tmp_path / "app.log") as api:
+        sent = await tracing.webhook_to_subscriber(api, shop, other_shop)
+        await tracing.check_one_trace(sent, shop, other_shop, gatherer(exporter))
+
+
+async def test_tracing_off_makes_no_span_and_writes_no_trace_context(
+    client: httpx.AsyncClient, shop: shops.Shop,
+) -> None:
+    off = Tracing.off()
+    with off.span("anything", parent=tracing.traceparent()[2]) as span:
+        assert span is None
+    assert off.traceparent() is None
+    assert not AsyncPGInstrumentor().is_instrumented_by_opentelemetry
+
+    trace_id, _, header = tracing.traceparent()
+    secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+    body = hooks.encode(hooks.stock("adjust", [("MUG", "main", 4)]))
+    response = await client.post(
+        hooks.url(shop.tenant, "inventory-flow"), content=body,
+        headers={**hooks.sign_standard(secret, body), "traceparent": header},
+    )
+    assert response.status_code == 202, response.text
+    assert await tracing.inbox_traceparent(shop) is None
+    delivery = response.json()["id"]
+    assert await deliveries.apply_delivery(
+        {}, tenant_id=str(shop.id), delivery_id=delivery  # type: ignore[typeddict-item]
+    ) == "processed"
+    made = await outbox.list_events(tenant_id=shop.id, after_seq=shop.seeded_seq)
+    assert made and all(event.traceparent is None for event in made)
+
+
+def test_tracing_is_off_unless_an_exporter_is_named_and_the_sdk_is_not_disabled() -> None:
+    assert Settings.from_env({}).traces_exporter == "none"
+    assert Settings.from_env({"OTEL_TRACES_EXPORTER": "otlp"}).traces_exporter == "otlp"
+    disabled = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}
+    assert Settings.from_env(disabled).traces_exporter == "none"
+    assert not Tracing.start(Settings.from_env({})).enabled
+
+
+async def test_the_sweeper_passes_a_lost_jobs_trace_context_from_the_inbox_row(
+    settings: Settings, app_pool: None, shop: shops.Shop
+) -> None:
+    _, _, header = tracing.traceparent()
+    stored = await hooks.store(
+        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
+        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="swept",
+    )
+    async with db.transaction(tenant_id=shop.id) as tx:
+        await tx.connection.execute(
+            "update webhook_inbox set traceparent = $2, updated_at = now() - interval '1 hour'"
+            " where id = $1", stored.id, header,
+        )
+    queue = Queue.from_url(await live.free_redis(str(settings.redis_url)), name="tenantgraph")
+    try:
+        ctx: Any = {"worker": SimpleNamespace(queue=queue)}
+        assert await deliveries.sweep(ctx) >= 1
+        job = await queue.job(deliveries.job_key(stored.id))
+        assert job is not None and job.kwargs["traceparent"] == header
+    finally:
+        # Other tests' stale deliveries were swept into it too: no later worker may take them.
+        await queue.redis.flushdb()  # type: ignore[attr-defined]
+        await queue.disconnect()
