@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-relay", dest="relay", action="store_false",
                         help="leave publishing to a `tenantgraph relay` process")
     command("relay", _relay, "publish committed events to subscribers, alone in its process")
+    health = command("health", _health, "exit 0 if a worker's or relay's loop beat recently")
+    health.add_argument("role", choices=["worker", "relay"])
     command("migrate", _migrate, "apply database migrations and set up the app role")
     command("dev", _dev, "what `make run` does: services, migrations, demo data, API and worker")
 
@@ -114,7 +116,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
 
     async def run() -> None:
-        async with _watched(settings):
+        async with _watched(settings), _beating(settings, "worker"):
             await worker(settings, relay=args.relay).start()
 
     uvloop.run(run())
@@ -128,7 +130,7 @@ def _relay(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
 
     async def run() -> None:
-        async with _watched(settings):
+        async with _watched(settings), _beating(settings, "relay"):
             task = asyncio.create_task(relay_alone(settings))
             loop = asyncio.get_running_loop()
             for stop in (signal.SIGTERM, signal.SIGINT):
@@ -152,6 +154,20 @@ async def _watched(settings: Settings) -> AsyncIterator[None]:
         yield
     finally:
         watchdog.stop()
+
+
+def _beating(settings: Settings, role: str) -> contextlib.AbstractAsyncContextManager[None]:
+    from server import heartbeat
+
+    return heartbeat.beating(settings.data_dir, role, settings.heartbeat_seconds)
+
+
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    from server import heartbeat
+
+    alive, line = heartbeat.check(settings.data_dir, args.role, settings.heartbeat_seconds)
+    print(line, file=sys.stdout if alive else sys.stderr)
+    return 0 if alive else 1
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -268,7 +284,8 @@ def _dev_services(settings: Settings) -> Iterator[Settings]:
     from server.embedded import embedded
 
     data_dir = Path(settings.data_dir)
-    with embedded(data_dir) as services:
+    # fsync on: `make run` keeps its data in .data/ across runs.
+    with embedded(data_dir, durable=True) as services:
         os.environ.setdefault("DATABASE_URL", services.database_url)
         os.environ.setdefault("REDIS_URL", services.redis_url)
         saved = data_dir / SERVICES_FILE
