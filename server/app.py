@@ -19,6 +19,7 @@ from schema.build import SchemaCache
 from server.connections import Connections
 from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
+from server.headers import SecurityHeaders
 from server.problems import problem
 from server.sse import EventStream
 from server.watchdog import Operations, Watchdog
@@ -89,7 +90,7 @@ def create_app(settings: Settings) -> Starlette:
             status_code=200 if ready else 503,
         )
 
-    return Starlette(
+    app = Starlette(
         exception_handlers={HTTPException: _http_error},
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
@@ -102,6 +103,8 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(SecurityHeaders, settings=settings)
+    return app
 
 
 def _quiet_collector() -> None:
