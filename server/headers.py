@@ -42,6 +42,7 @@ def graphiql_policy(html: str) -> str:
         " ".join(["script-src", *scripts, *map(_hash, inline_scripts)]),
         " ".join(["style-src", *styles, *map(_hash, inline_styles)]),
         "img-src data:",  # the page's favicon
+        "font-src data:",  # graphiql.min.css embeds its fonts
         "connect-src 'self'",  # queries over fetch, subscriptions over a same-origin WebSocket
         "frame-ancestors 'none'",
         "base-uri 'none'",
