@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,17 @@ LONG_RUNNING = ("postgres", "redis", "api", "worker", "relay")
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COMPOSE), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT), **env}, cwd=ROOT,
-        capture_output=True, text=True, timeout=60,
-    )
+    """`docker compose config` with only `env` set: an empty env file stands for a developer's
+    own .env, which must not decide the outcome."""
+    with tempfile.TemporaryDirectory() as home:
+        empty = Path(home) / "empty.env"
+        empty.touch()
+        return subprocess.run(
+            [str(COMPOSE), "-f", str(ROOT / "docker-compose.yml"), "--env-file", str(empty),
+             "config", "--format", "json"],
+            env={"PATH": "/usr/bin:/bin", "HOME": home, **env}, cwd=ROOT,
+            capture_output=True, text=True, timeout=60,
+        )
 
 
 @pytest.fixture(scope="module")
