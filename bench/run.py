@@ -49,7 +49,7 @@ def _services() -> Iterator[tuple[str, str]]:
     if given[0] and given[1]:
         yield given[0], given[1]
         return
-    with embedded(ROOT / ".data" / "bench") as services:
+    with embedded(ROOT / ".data" / "bench", durable=False) as services:
         yield services.database_url, services.redis_url
 
 

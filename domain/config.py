@@ -11,6 +11,16 @@ from urllib.parse import urlsplit
 Environment = Literal["dev", "test", "production"]
 T = TypeVar("T")
 
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
+KNOWN_DEFAULT_SECRETS = frozenset({
+    DEV_JWT_SECRET,
+    # The value docker-compose.yml shipped as its default before it required one.
+    "change-me-to-a-secret-of-at-least-32-characters",
+})
+"""Secrets published in this repository (.env.example, docker-compose.yml, the code): anyone
+can sign tokens with them, so production refuses them whatever their length."""
+MIN_SECRET_BYTES = 32
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -29,7 +39,7 @@ class Settings:
     database_url: str | None = None
     app_database_password: Secret = Secret("tenantgraph_app")
     redis_url: str | None = None
-    jwt_secret: Secret = Secret("dev-only-jwt-secret-change-me-0123456789")
+    jwt_secret: Secret = Secret(DEV_JWT_SECRET)
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: str = ".data"
@@ -61,6 +71,8 @@ class Settings:
     loop_blocked_warn_seconds: float = 1.0
     loop_blocked_exit_seconds: float = 30.0
     shutdown_grace_seconds: float = 20.0
+    heartbeat_seconds: float = 5.0
+    trust_tls: bool = False
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -139,6 +151,10 @@ class Settings:
             shutdown_grace_seconds=_parse(
                 environ, "SHUTDOWN_GRACE_SECONDS", float, cls.shutdown_grace_seconds, minimum=1
             ),
+            heartbeat_seconds=_parse(
+                environ, "HEARTBEAT_SECONDS", float, cls.heartbeat_seconds, minimum=0.1
+            ),
+            trust_tls=_parse(environ, "TRUST_TLS", _bool, cls.trust_tls),
             log_format=cast(
                 Literal["text", "json"],
                 _choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),
@@ -160,8 +176,12 @@ class Settings:
             raise ConfigError("JWT_SECRET: must not be empty")
         if self.env != "production":
             return
-        if self.jwt_secret == Settings.jwt_secret or len(self.jwt_secret) < 32:
-            raise ConfigError("JWT_SECRET: set a secret of at least 32 characters in production")
+        if self.jwt_secret in KNOWN_DEFAULT_SECRETS:
+            raise ConfigError("JWT_SECRET: this is a published example value; set a secret of your "
+                              "own in production (e.g. `openssl rand -base64 48`)")
+        if len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"JWT_SECRET: set a secret of at least {MIN_SECRET_BYTES} bytes "
+                              "in production")
         if self.database_url is None or self.redis_url is None:
             raise ConfigError("DATABASE_URL and REDIS_URL: both are required in production")
 
@@ -199,8 +219,8 @@ def _parse(
     name: str,
     parse: Callable[[str], T],
     default: T,
-    minimum: int | None = None,
-    maximum: int | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
 ) -> T:
     raw = environ.get(name)
     if raw is None or raw == "":

@@ -20,6 +20,7 @@ from server.connections import Connections
 from server.draining import LIVE_SHARE, Draining
 from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
+from server.headers import SecurityHeaders
 from server.problems import problem
 from server.sse import EventStream
 from server.watchdog import Operations, Watchdog
@@ -101,7 +102,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
-    return Starlette(
+    app = Starlette(
         exception_handlers={HTTPException: _http_error},
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
@@ -114,6 +115,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(SecurityHeaders, settings=settings)
+    return app
 
 
 def _quiet_collector() -> None:

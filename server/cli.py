@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-relay", dest="relay", action="store_false",
                         help="leave publishing to a `tenantgraph relay` process")
     command("relay", _relay, "publish committed events to subscribers, alone in its process")
+    health = command("health", _health, "exit 0 if a worker's or relay's loop beat recently")
+    health.add_argument("role", choices=["worker", "relay"])
     command("migrate", _migrate, "apply database migrations and set up the app role")
     command("dev", _dev, "what `make run` does: services, migrations, demo data, API and worker")
 
@@ -125,7 +127,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
     async def run() -> None:
         tracing = Tracing.start(settings)
         try:
-            async with _watched(settings) as watchdog:
+            async with _watched(settings) as watchdog, _beating(settings, "worker"):
                 await worker(
                     settings, relay=args.relay, stopping=watchdog.terminating, tracing=tracing
                 ).start()
@@ -146,7 +148,7 @@ def _relay(args: argparse.Namespace, settings: Settings) -> None:
     async def run() -> None:
         tracing = Tracing.start(settings)
         try:
-            async with _watched(settings) as watchdog:
+            async with _watched(settings) as watchdog, _beating(settings, "relay"):
                 stopping = asyncio.Event()
 
                 def stop() -> None:
@@ -177,6 +179,20 @@ async def _watched(settings: Settings) -> AsyncIterator[Watchdog]:
         yield watchdog
     finally:
         watchdog.stop()
+
+
+def _beating(settings: Settings, role: str) -> contextlib.AbstractAsyncContextManager[None]:
+    from server import heartbeat
+
+    return heartbeat.beating(settings.data_dir, role, settings.heartbeat_seconds)
+
+
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    from server import heartbeat
+
+    alive, line = heartbeat.check(settings.data_dir, args.role, settings.heartbeat_seconds)
+    print(line, file=sys.stdout if alive else sys.stderr)
+    return 0 if alive else 1
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -321,7 +337,8 @@ def _dev_services(settings: Settings) -> Iterator[Settings]:
     from server.embedded import embedded
 
     data_dir = Path(settings.data_dir)
-    with embedded(data_dir) as services:
+    # fsync on: `make run` keeps its data in .data/ across runs.
+    with embedded(data_dir, durable=True) as services:
         os.environ.setdefault("DATABASE_URL", services.database_url)
         os.environ.setdefault("REDIS_URL", services.redis_url)
         saved = data_dir / SERVICES_FILE

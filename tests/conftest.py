@@ -33,7 +33,7 @@ def service_urls() -> Iterator[ServiceUrls]:
     if given_db and given_redis:
         yield ServiceUrls(given_db, given_redis)
         return
-    with embedded(ROOT / ".data" / "test", fresh=True) as services:
+    with embedded(ROOT / ".data" / "test", fresh=True, durable=False) as services:
         yield ServiceUrls(given_db or services.database_url, given_redis or services.redis_url)
 
 
