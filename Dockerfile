@@ -14,6 +14,7 @@ COPY schema schema
 COPY workers workers
 COPY server server
 COPY extensions extensions
+COPY telemetry telemetry
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Runtime: those wheels installed offline, nothing else, run as an unprivileged user.
