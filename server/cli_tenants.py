@@ -93,6 +93,8 @@ async def _abort_jobs(settings: Settings, deliveries: list[UUID]) -> int:
     """The deleted tenant's delivery jobs still in the queue: nothing is left for them to do."""
     if not deliveries:
         return 0
+    from saq.job import ACTIVE_STATUSES
+
     from workers.deliveries import job_key
     from workers.settings import queue
 
@@ -101,7 +103,7 @@ async def _abort_jobs(settings: Settings, deliveries: list[UUID]) -> int:
     try:
         for delivery in deliveries:
             job = await jobs.job(job_key(delivery))
-            if job is not None:
+            if job is not None and job.status in ACTIVE_STATUSES:
                 await jobs.abort(job, "tenant deleted")
                 aborted += 1
     finally:
