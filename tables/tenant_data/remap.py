@@ -8,7 +8,9 @@ from typing import Any
 
 from tables.tenant_data import scope, walk
 
-UUID_TEXT = "'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'"
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+UUID_TEXT = f"'^{UUID_PATTERN}$'"
+QUOTED_UUID = f"""'"({UUID_PATTERN})"'"""
 
 FUNCTIONS = f"""
 create temp table tg_idmap (old uuid primary key, new uuid not null) on commit drop;
@@ -17,15 +19,15 @@ create function pg_temp.tg_remap_text(t text) returns text language sql stable a
         then coalesce((select m.new::text from tg_idmap m where m.old = t::uuid), t) else t end
 $$;
 create function pg_temp.tg_remap_json(j jsonb) returns jsonb language plpgsql stable as $$
+declare
+    t text := j::text;
+    found record;
 begin
-    return case jsonb_typeof(j)
-        when 'object' then coalesce((select jsonb_object_agg(pg_temp.tg_remap_text(k),
-                                                            pg_temp.tg_remap_json(v))
-                                     from jsonb_each(j) e(k, v)), '{{}}'::jsonb)
-        when 'array' then coalesce((select jsonb_agg(pg_temp.tg_remap_json(v) order by i)
-                                    from jsonb_array_elements(j) with ordinality a(v, i)), '[]'::jsonb)
-        when 'string' then to_jsonb(pg_temp.tg_remap_text(j #>> '{{}}'))
-        else j end;
+    -- JSON text quotes every string: a quoted uuid is a whole string value (or key).
+    for found in select distinct m[1] as old from regexp_matches(t, {QUOTED_UUID}, 'g') m loop
+        t := replace(t, '"' || found.old || '"', '"' || pg_temp.tg_remap_text(found.old) || '"');
+    end loop;
+    return t::jsonb;
 end $$;
 """
 
@@ -40,6 +42,7 @@ async def prepare(connection: Any, staged: dict[str, walk.Table]) -> None:
             await connection.execute(
                 f"insert into tg_idmap select id, gen_random_uuid() from {scope.ident(stage(name))}"
             )
+    await connection.execute("analyze tg_idmap")
 
 
 async def apply(connection: Any, table: walk.Table) -> None:
