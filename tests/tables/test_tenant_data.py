@@ -3,6 +3,7 @@ in each, round trips equal by counts and checksums, deletion complete and contai
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tarfile
 import uuid
@@ -253,3 +254,40 @@ async def test_an_import_under_an_existing_slug_is_refused(
 
     with pytest.raises(Conflict, match=f"tenant {tenant_b.slug!r} already exists"):
         await importing.load(owner, tmp_path / "a.tar", as_slug=tenant_b.slug)
+
+
+async def test_an_export_is_one_snapshot_whatever_commits_while_it_runs(
+    full: TenantHandle, owner: asyncpg.Connection, owner_dsn: str, tmp_path: Path
+) -> None:
+    writer = await asyncpg.connect(owner_dsn)
+    before = await tenant_data.counts(owner, full.id)
+    # The export runs on `owner`; `writer` holds it at shipment_lines, commits, lets it go.
+    try:
+        held = writer.transaction()
+        await held.start()
+        await writer.execute("lock table shipment_lines in access exclusive mode")
+        export = asyncio.create_task(
+            exporting.export(owner, slug=full.slug, out=tmp_path / "a.tar"))
+        while not await writer.fetchval(WAITING, "shipment_lines"):
+            await asyncio.sleep(0.02)
+        shipment = await writer.fetchval(
+            "insert into shipments (tenant_id, order_id) select tenant_id, order_id from shipments "
+            "where tenant_id = $1 limit 1 returning id", full.id)
+        await writer.execute(
+            "insert into shipment_lines (tenant_id, shipment_id, order_line_id, quantity) "
+            "select tenant_id, $2, order_line_id, 1 from shipment_lines where tenant_id = $1 limit 1",
+            full.id, shipment)
+        await held.commit()
+        manifest = await export
+    finally:
+        await writer.close()
+
+    rows = {t.name: t.rows for t in manifest.tables}
+    assert rows["shipments"] == before["shipments"]
+    assert rows["shipment_lines"] == before["shipment_lines"], "a line committed after the start"
+    assert (await tenant_data.counts(owner, full.id))["shipment_lines"] == before["shipment_lines"] + 1
+
+
+WAITING = """
+select exists (select from pg_locks where relation = $1::regclass and not granted)
+"""
