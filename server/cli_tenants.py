@@ -86,7 +86,11 @@ class _Commands:
             finally:
                 await connection.close()
 
-        return asyncio.run(run())
+        try:
+            return asyncio.run(run())
+        except OSError as error:
+            # The database unreachable, or the archive's path: said in one line, not a traceback.
+            raise Invalid(str(error)) from None
 
 
 async def _abort_jobs(settings: Settings, deliveries: list[UUID]) -> int:

@@ -67,6 +67,14 @@ async def test_bad_requests_exit_1_and_say_why(
     assert "Traceback" not in output
 
 
+async def test_an_export_to_a_missing_directory_says_so_and_leaves_nothing(
+    tenant_a: TenantHandle, server_env: dict[str, str]
+) -> None:
+    code, output = await run(server_env, "export", tenant_a.slug, "--out", "/nonexistent/d/a.tar")
+
+    assert code == 1 and "No such file or directory" in output and "Traceback" not in output
+
+
 async def test_a_corrupt_archive_and_a_taken_slug_are_refused(
     full: TenantHandle, server_env: dict[str, str], tmp_path: Path
 ) -> None:
