@@ -20,6 +20,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 from typing import IO, Any, BinaryIO
+from uuid import UUID
 
 from domain.errors import Invalid
 
@@ -70,7 +71,8 @@ class Manifest:
             tables = [TableEntry(t["name"], t["columns"], int(t["rows"]), t["sha256"])
                       for t in body["tables"]]
             tenant = body["tenant"]
-            return cls(body["migration"], tenant["id"], tenant["slug"], body["exported_at"], tables)
+            return cls(body["migration"], str(UUID(tenant["id"])), tenant["slug"],
+                       body["exported_at"], tables)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise Invalid(f"the manifest is unreadable: {error!r}") from None
 

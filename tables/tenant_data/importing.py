@@ -54,25 +54,20 @@ async def _load(
     source_id = UUID(manifest.tenant_id)
     for entry in manifest.tables:
         await _stage(connection, tar, entry, tables[entry.name], source_id)
-    await connection.execute(
-        f"update {remap.stage(walk.TENANTS)} set slug = $1", slug
-    )
+    await connection.execute(f"update {remap.stage(walk.TENANTS)} set slug = $1", slug)
     if fresh:
         await remap.prepare(connection, tables)
         for table in tables.values():
             await remap.apply(connection, table)
-        if id_map is not None:
-            await connection.copy_from_table(
-                remap.ID_MAP, output=str(id_map), format="csv", header=True
-            )
     tenant_id = UUID(str(await connection.fetchval(f"select id from {remap.stage(walk.TENANTS)}")))
     await scope.enter(connection, tenant_id)
     rows = {}
-    for entry in manifest.tables:
-        if fresh and entry.name == CREDENTIALS:
-            continue
-        rows[entry.name] = await _insert(connection, tables[entry.name])
+    for table in tables.values():
+        if not (fresh and table.name == CREDENTIALS):
+            rows[table.name] = await _insert(connection, table)
     await _continue_order_numbers(connection, tenant_id)
+    if fresh and id_map is not None:
+        await connection.copy_from_table(remap.ID_MAP, output=str(id_map), format="csv", header=True)
     return Imported(tenant_id, slug, rows, fresh)
 
 
