@@ -187,6 +187,15 @@ def manifest_with(**changes: Any) -> Any:
     return change
 
 
+def one_row_more(name: str, data: bytes) -> bytes:
+    if name != archive.MANIFEST:
+        return data
+    body = json.loads(data)
+    for table in body["tables"]:
+        table["rows"] += table["name"] == "customers"
+    return json.dumps(body).encode()
+
+
 def tampered(name: str, data: bytes) -> bytes:
     return data.replace(b"ada@example.com", b"eve@example.com") if name.endswith("customers.csv") else data
 
@@ -198,6 +207,7 @@ def tampered(name: str, data: bytes) -> bytes:
         (manifest_with(version=2), "version 2 is not supported"),
         (manifest_with(format="something"), "not a tenant export"),
         (manifest_with(migration="2020-01-01T00:00:00:000000"), "migrate both"),
+        (one_row_more, "customers.csv holds 3 rows, its manifest says 4"),
     ],
 )
 async def test_a_corrupt_or_foreign_archive_is_refused_with_nothing_written(
