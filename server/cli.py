@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from domain import tenancy
 from domain.config import ConfigError, Settings
 from domain.errors import DomainError
-from server import cli_webhooks
+from server import cli_tenants, cli_webhooks
 from server import logging as logs
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     modules.add_argument("modules", help="comma-separated module slugs")
     modules.add_argument("--extensions", default=None, help="comma-separated; unchanged if unset")
     modules.set_defaults(run=_tenant_set_modules)
+    cli_tenants.add(tenant, _with_services)
 
     apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(required=True)
     key = apikey.add_parser("create", help="issue a key; its secret is printed once")
