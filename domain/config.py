@@ -58,6 +58,9 @@ class Settings:
     loop_blocked_warn_seconds: float = 1.0
     loop_blocked_exit_seconds: float = 30.0
     shutdown_grace_seconds: float = 20.0
+    db_statement_timeout: float = 30.0
+    db_acquire_timeout: float = 5.0
+    redis_timeout: float = 2.0
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -133,6 +136,13 @@ class Settings:
             shutdown_grace_seconds=_parse(
                 environ, "SHUTDOWN_GRACE_SECONDS", float, cls.shutdown_grace_seconds, minimum=1
             ),
+            db_statement_timeout=_parse(
+                environ, "DB_STATEMENT_TIMEOUT", float, cls.db_statement_timeout, minimum=0
+            ),
+            db_acquire_timeout=_parse(
+                environ, "DB_ACQUIRE_TIMEOUT", float, cls.db_acquire_timeout, minimum=0
+            ),
+            redis_timeout=_parse(environ, "REDIS_TIMEOUT", float, cls.redis_timeout, minimum=0),
             log_format=cast(
                 Literal["text", "json"],
                 _choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),

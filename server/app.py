@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -19,6 +20,7 @@ from schema.build import SchemaCache
 from server.connections import Connections
 from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
+from server.last_resort import LastResort
 from server.problems import problem
 from server.sse import EventStream
 from server.watchdog import Operations, Watchdog
@@ -55,7 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         watchdog.start()
         watchdog.take_sigterm()
         dsn = engine.app_dsn(database_url, str(settings.app_database_password))
-        await engine.start(dsn, max_size=settings.db_pool_max)
+        await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         await queue.connect()
         await fanout.start()
@@ -90,6 +92,7 @@ def create_app(settings: Settings) -> Starlette:
         )
 
     return Starlette(
+        middleware=[Middleware(LastResort)],
         exception_handlers={HTTPException: _http_error},
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),

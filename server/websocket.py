@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from domain.config import Settings
 from domain.errors import DomainError
 from resolvers.context import Fanout, Jobs
+from schema import outage
 from schema.build import SchemaCache
 from server import auth, broadcast, deadline
 from server import logging as logs
@@ -204,6 +205,10 @@ class _Session:
             caller = await auth.authenticate(authorization, self.tenant, self.settings)
         except DomainError as error:
             raise Close(4403, f"Forbidden: {error.message}") from None
+        except Exception as error:
+            if not outage.is_outage(error):
+                raise  # no operation yet to answer: close with 1013, "try again later"
+            raise Close(1013, "Service unavailable: retry shortly") from error
         try:
             self.slot = self.server.connections.open(caller)
         except TooManyConnections as error:
@@ -264,7 +269,11 @@ class _Session:
             return
         except deadline.OperationTimeout as error:
             await self.send_error(op_id, error.message, error.code, request_id)
-        except Exception:  # noqa: BLE001 - one failed operation must not end the connection
+        except Exception as error:  # noqa: BLE001 - one failed operation must not end the connection
+            if outage.is_outage(error):
+                unavailable = outage.unavailable(error, request_id)
+                await self.send_error(op_id, unavailable.message, unavailable.code, request_id)
+                return
             log.exception("operation %s failed", op_id)
             await self.send_error(op_id, "Internal server error", "INTERNAL_SERVER_ERROR", request_id)
         finally:
