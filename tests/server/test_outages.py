@@ -22,7 +22,6 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from server.embedded import free_port
-from tables.migrate import migrate
 from tests import processes
 from tests import webhooks as signed
 from tests.documents import CREATE_PRODUCT, product_input
@@ -76,7 +75,9 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         admin = await asyncpg.connect(pg.url)
         await admin.execute("create database tenantgraph")
         await admin.close()
-        await migrate(deployment.owner_dsn, app_password="tenantgraph_app")
+        # In a process of its own: this one's engine is the shared test database's.
+        migrated = await processes.cli(env, "migrate")
+        assert migrated.returncode == 0, migrated.stderr
         await _provision(deployment)
         pg.stop()
         deployment.spawn("serve", "serve")
