@@ -60,7 +60,7 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     db_statement_timeout: float = 30.0
     db_acquire_timeout: float = 5.0
-    redis_timeout: float = 2.0
+    redis_timeout: float = 0.5
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

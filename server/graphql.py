@@ -125,7 +125,9 @@ class GraphQLEndpoint(Transport):
                 price_list=request.headers.get("x-price-list") or None,
                 variables=payload.get("variables"), max_page_size=self.settings.max_page_size,
             ))
-        except Exception:  # noqa: BLE001 - a read with no side effect: the resolvers retry it
+        except Exception as error:  # noqa: BLE001 - a read with no side effect: the resolvers retry it
+            if outage.is_outage(error):
+                raise  # the resolvers would only wait for the same dependency again
             log.exception("planned read failed; answering through the resolvers")
             return None
 

@@ -15,6 +15,7 @@ from domain.config import Settings
 
 APP_ROLE = "tenantgraph_app"
 log = logging.getLogger("tenantgraph.db")
+CLIENT_MARGIN = 1.0
 
 
 class Engine(PostgresEngine):
@@ -91,6 +92,8 @@ async def _open(dsn: str, max_size: int, timeouts: Timeouts) -> _Pool:
         max_inactive_connection_lifetime=300.0, loop=None, connection_class=_Connection,
         record_class=asyncpg.Record, server_settings=settings,
         timeout=timeouts.acquire or 60.0,
+        # A stalled server cannot enforce its statement_timeout: the client gives up too.
+        command_timeout=timeouts.statement + CLIENT_MARGIN if timeouts.statement else None,
         # Statements stay cached (LRU, 100 per connection) without an expiry timer: each timer
         # holds a copy of the context of the task that prepared the statement, and so that
         # task, its frames and its GraphQL context, for five minutes after it ended.

@@ -39,6 +39,29 @@ class Postgres:
         embedded._pg_ctl(self.bin_dir, self.pgdata, self.user, "stop", "-m", "fast", check=False)
 
 
+    def pause(self, sig: int = signal.SIGSTOP) -> None:
+        """Stop (SIGSTOP) or continue (SIGCONT) the server and every backend: the postmaster
+        alone stopped leaves open connections answering."""
+        postmaster = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        for pid in [*_children(postmaster), postmaster]:
+            os.kill(pid, sig)
+
+    def resume(self) -> None:
+        self.pause(signal.SIGCONT)
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
 class Redis:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from tests.outages import Postgres, Redis
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = "{ tenant { slug } }"
+READ = "{ products(first: 1) { edges { node { id } } } }"
 
 
 @dataclasses.dataclass
@@ -67,7 +68,8 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     logs = tmp_path_factory.mktemp("outages")
     env = {**os.environ, "TG_ENV": "test", "APP_DATABASE_PASSWORD": "tenantgraph_app",
            "REDIS_URL": redis.url, "OPERATION_TIMEOUT": "10", "DB_ACQUIRE_TIMEOUT": "2",
-           "REDIS_TIMEOUT": "0.5", "SHUTDOWN_GRACE_SECONDS": "3"}
+           "DB_STATEMENT_TIMEOUT": "2",
+           "SHUTDOWN_GRACE_SECONDS": "3"}
     deployment = Deployment(pg, redis, env, logs, port=free_port())
     env["DATABASE_URL"] = deployment.owner_dsn
     env["PORT"] = str(deployment.port)
@@ -231,7 +233,9 @@ async def test_with_redis_down_reads_work_and_deliveries_accepted_meanwhile_run_
     d = deployment
     d.redis.stop()
     try:
-        assert (await _post_gql(d, QUERY)).status_code == 200
+        assert (await _post_gql(d, READ)).status_code == 200
+        created = await _post_gql(d, CREATE_PRODUCT, {"input": product_input("NoRedis", ["NR-1"])})
+        assert created.json()["data"]["createProduct"]["product"]["title"] == "NoRedis"
         accepted = await _post_webhook(d, request_id="redis-down-1")
         assert accepted.status_code == 202, accepted.text
     finally:
@@ -243,8 +247,21 @@ async def test_with_redis_down_reads_work_and_deliveries_accepted_meanwhile_run_
 
 async def test_after_a_postgres_restart_every_process_carries_on(deployment: Deployment) -> None:
     d = deployment
-    d.pg.stop()
-    _assert_unavailable_graphql(await _post_gql(d, QUERY, request_id="pg-restart"), "pg-restart")
+    async with ws_connect(f"ws://127.0.0.1:{d.port}/graphql?tenant={d.slug}",
+                          subprotocols=["graphql-transport-ws"], proxy=None) as socket:  # type: ignore[list-item]
+        await socket.send(orjson.dumps({"type": "connection_init",
+                                        "payload": {"Authorization": f"Bearer {d.key}"}}).decode())
+        assert orjson.loads(await socket.recv())["type"] == "connection_ack"
+        d.pg.stop()
+        _assert_unavailable_graphql(await _post_gql(d, QUERY, request_id="pg-restart"), "pg-restart")
+        await socket.send(orjson.dumps({"type": "subscribe", "id": "1", "payload": {"query": READ}}).decode())
+        message = orjson.loads(await asyncio.wait_for(socket.recv(), 15))
+        # The connection stays open: the operation gets its error, with its request id.
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert message["id"] == "1" and errors[0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert errors[0]["extensions"]["requestId"]
+        await socket.send(orjson.dumps({"type": "ping"}).decode())
+        assert orjson.loads(await asyncio.wait_for(socket.recv(), 5))["type"] in ("pong", "complete")
     d.pg.start()
     await processes.wait_until(lambda: _ready(d), d.procs["serve"], d.logs / "serve.log", timeout=30)
     assert (await _post_gql(d, QUERY)).status_code == 200
@@ -254,6 +271,28 @@ async def test_after_a_postgres_restart_every_process_carries_on(deployment: Dep
     created = await _post_gql(d, CREATE_PRODUCT, {"input": product_input("After", ["AFTER-1"])})
     assert created.json()["data"]["createProduct"]["product"]["title"] == "After"
     await _eventually(lambda: _zero(_unpublished(d)), 30)
+
+
+async def test_with_postgres_stalled_requests_answer_503_within_the_timeouts(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    assert (await _post_gql(d, QUERY)).status_code == 200
+    assert (await _post_webhook(d)).status_code == 202  # the endpoint and the key are held
+    d.pg.pause()
+    try:
+        started = time.monotonic()
+        _assert_unavailable_graphql(await _post_gql(d, QUERY, request_id="pg-stalled"), "pg-stalled")
+        hook = await _post_webhook(d, request_id="pg-stalled-2")
+        elapsed = time.monotonic() - started
+        assert hook.status_code == 503 and hook.json()["requestId"] == "pg-stalled-2", hook.text
+        # Within DB_STATEMENT_TIMEOUT (2 s) and the client's margin, each; not OPERATION_TIMEOUT.
+        assert elapsed < 9, f"answered after {elapsed:.1f}s"
+    finally:
+        d.pg.resume()
+    await processes.wait_until(lambda: _ready(d), d.procs["serve"], d.logs / "serve.log", timeout=30)
+    assert (await _post_gql(d, QUERY)).status_code == 200
+    print(f"two 503s within {elapsed:.1f}s with PostgreSQL stalled")
 
 
 async def test_a_job_orphaned_by_a_killed_worker_runs_again_within_seconds(
