@@ -54,7 +54,8 @@ SWEEP_AFTER = timedelta(seconds=10)
 """A delivery unfinished this long after it was accepted (or last failed) may have lost its
 job (Redis lost it, or was down when it was accepted): enqueued again, by key."""
 SWEEP_EVERY = 3.0
-SWEEP_RETRY_MAX = 30.0
+SWEEP_RETRY_MAX = 10.0
+"""The longest pause between failed passes: a delivery waits at most this after Redis returns."""
 CANCELLED = "cancelled: the attempt timed out, or its worker stopped"
 
 

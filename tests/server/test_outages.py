@@ -67,7 +67,7 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     redis.start()
     logs = tmp_path_factory.mktemp("outages")
     env = {**os.environ, "TG_ENV": "test", "APP_DATABASE_PASSWORD": "tenantgraph_app",
-           "REDIS_URL": redis.url, "OPERATION_TIMEOUT": "10", "DB_ACQUIRE_TIMEOUT": "2",
+           "REDIS_URL": redis.url, "OPERATION_TIMEOUT": "20", "DB_ACQUIRE_TIMEOUT": "2",
            "DB_STATEMENT_TIMEOUT": "2",
            "SHUTDOWN_GRACE_SECONDS": "3"}
     deployment = Deployment(pg, redis, env, logs, port=free_port())
@@ -283,16 +283,18 @@ async def test_with_postgres_stalled_requests_answer_503_within_the_timeouts(
     try:
         started = time.monotonic()
         _assert_unavailable_graphql(await _post_gql(d, QUERY, request_id="pg-stalled"), "pg-stalled")
+        graphql_took = time.monotonic() - started
         hook = await _post_webhook(d, request_id="pg-stalled-2")
-        elapsed = time.monotonic() - started
+        webhook_took = time.monotonic() - started - graphql_took
         assert hook.status_code == 503 and hook.json()["requestId"] == "pg-stalled-2", hook.text
-        # Within DB_STATEMENT_TIMEOUT (2 s) and the client's margin, each; not OPERATION_TIMEOUT.
-        assert elapsed < 9, f"answered after {elapsed:.1f}s"
+        # Answered by DB_STATEMENT_TIMEOUT (2 s) and the client's margin (1 s), each, not by
+        # the request deadline (OPERATION_TIMEOUT, 20 s here; it would be a 504).
+        assert max(graphql_took, webhook_took) < 12, (graphql_took, webhook_took)
     finally:
         d.pg.resume()
     await processes.wait_until(lambda: _ready(d), d.procs["serve"], d.logs / "serve.log", timeout=30)
     assert (await _post_gql(d, QUERY)).status_code == 200
-    print(f"two 503s within {elapsed:.1f}s with PostgreSQL stalled")
+    print(f"PostgreSQL stalled: /graphql 503 in {graphql_took:.1f}s, /webhooks in {webhook_took:.1f}s")
 
 
 async def test_a_job_orphaned_by_a_killed_worker_runs_again_within_seconds(
@@ -321,7 +323,7 @@ async def test_a_job_orphaned_by_a_killed_worker_runs_again_within_seconds(
     await _finished(d, delivery, timeout=60)
     recovered = time.monotonic() - killed
     # SAQ takes a job back past its timeout (10 s) at the next sweep (every 5 s).
-    assert recovered < 25, f"ran again {recovered:.1f}s after its worker was killed"
+    assert recovered < 30, f"ran again {recovered:.1f}s after its worker was killed"
     print(f"orphaned delivery ran again {recovered:.1f}s after its worker was killed")
 
 
