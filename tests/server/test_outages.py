@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -91,6 +92,7 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
             await processes.stop(process)
         redis.stop()
         pg.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 async def _provision(deployment: Deployment) -> None:
