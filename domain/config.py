@@ -73,6 +73,9 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     heartbeat_seconds: float = 5.0
     trust_tls: bool = False
+    db_statement_timeout: float = 30.0
+    db_acquire_timeout: float = 5.0
+    redis_timeout: float = 0.5
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -155,6 +158,13 @@ class Settings:
                 environ, "HEARTBEAT_SECONDS", float, cls.heartbeat_seconds, minimum=0.1
             ),
             trust_tls=_parse(environ, "TRUST_TLS", _bool, cls.trust_tls),
+            db_statement_timeout=_parse(
+                environ, "DB_STATEMENT_TIMEOUT", float, cls.db_statement_timeout, minimum=0
+            ),
+            db_acquire_timeout=_parse(
+                environ, "DB_ACQUIRE_TIMEOUT", float, cls.db_acquire_timeout, minimum=0
+            ),
+            redis_timeout=_parse(environ, "REDIS_TIMEOUT", float, cls.redis_timeout, minimum=0),
             log_format=cast(
                 Literal["text", "json"],
                 _choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),

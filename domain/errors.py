@@ -53,6 +53,15 @@ class BadRequest(DomainError):
     http_status = 400
 
 
+class ServiceUnavailable(DomainError):
+    """A dependency (PostgreSQL, Redis) is down, slow or restarting: nothing was changed, and
+    the same request can be sent again after `retry_after` seconds."""
+
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+    retry_after = 5
+
+
 def require_valid(errors: Mapping[str, str]) -> None:
     """Raise Invalid naming every field of `errors`, when there is any."""
     if errors:

@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError
+from schema import outage
 
 log = logging.getLogger("tenantgraph.graphql")
 MASKED = "Internal server error"
@@ -37,6 +38,13 @@ def translate(error: GraphQLError, request_id: Any) -> GraphQLError:
         return GraphQLError(
             f"input is invalid: {original}", nodes=error.nodes, path=error.path,
             extensions={"code": "BAD_USER_INPUT", "requestId": request_id},
+        )
+    if outage.is_outage(original):
+        log.warning("dependency unavailable at %s: %r", error.path, original)
+        unavailable = outage.unavailable(original, request_id)
+        return GraphQLError(
+            unavailable.message, nodes=error.nodes, path=error.path,
+            extensions={"code": unavailable.code, **unavailable.details},
         )
     log.error("unexpected error at %s", error.path, exc_info=original)
     return GraphQLError(

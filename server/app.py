@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -21,6 +22,7 @@ from server.draining import LIVE_SHARE, Draining
 from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
 from server.headers import SecurityHeaders
+from server.last_resort import LastResort
 from server.problems import problem
 from server.sse import EventStream
 from server.watchdog import Operations, Watchdog
@@ -66,7 +68,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         draining.take_signals()
         watchdog.take_sigterm()
         dsn = engine.app_dsn(database_url, str(settings.app_database_password))
-        await engine.start(dsn, max_size=settings.db_pool_max)
+        await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
         app.state.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         await queue.connect()
         await fanout.start()
@@ -103,6 +105,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         )
 
     app = Starlette(
+        middleware=[Middleware(LastResort)],
         exception_handlers={HTTPException: _http_error},
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),

@@ -17,8 +17,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
-from domain.errors import BadRequest, DomainError
+from domain.errors import BadRequest, DomainError, ServiceUnavailable
 from resolvers.context import Fanout, Jobs
+from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
 from server import auth, deadline, operation, plans
@@ -57,10 +58,16 @@ class GraphQLEndpoint(Transport):
         request_id = operation.request_id(request)
         logs.request_id.set(request_id)
         started = time.perf_counter()
-        if self.tracing.enabled:
-            response = await self._traced(request, request_id)
-        else:
-            response = await self._handle(request, request_id)
+        try:
+            if self.tracing.enabled:
+                response = await self._traced(request, request_id)
+            else:
+                response = await self._handle(request, request_id)
+        except Exception as error:
+            if not outage.is_outage(error):
+                raise
+            log.warning("dependency unavailable: %r", error)
+            response = unavailable_response(outage.unavailable(error, request_id), request_id)
         log.info(
             "%s %s %d %.1fms", request.method, request.url.path, response.status_code,
             (time.perf_counter() - started) * 1000,
@@ -143,7 +150,9 @@ class GraphQLEndpoint(Transport):
                 price_list=request.headers.get("x-price-list") or None,
                 variables=payload.get("variables"), max_page_size=self.settings.max_page_size,
             ))
-        except Exception:  # noqa: BLE001 - a read with no side effect: the resolvers retry it
+        except Exception as error:  # noqa: BLE001 - a read with no side effect: the resolvers retry it
+            if outage.is_outage(error):
+                raise  # the resolvers would only wait for the same dependency again
             log.exception("planned read failed; answering through the resolvers")
             return None
 
@@ -184,9 +193,18 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
     if result.errors:
         # Errors raised while parsing (e.g. by the parser cache) arrive untranslated.
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
+    if any(e.get("extensions", {}).get("code") == ServiceUnavailable.code for e in body.get("errors", ())):
+        return json_response(body, 503, request_id, {"retry-after": str(ServiceUnavailable.retry_after)})
     executed = result.data is not None or any(e.path for e in result.errors or ())
     status = 200 if executed else 400
     return json_response(body, status, request_id)
+
+
+def unavailable_response(error: ServiceUnavailable, request_id: str) -> Response:
+    """503 with Retry-After, the GraphQL error carrying the request id."""
+    response = error_response(error, request_id)
+    response.headers["retry-after"] = str(error.retry_after)
+    return response
 
 
 def _data_response(data: str, request_id: str) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from domain.errors import DomainError
+from domain.errors import DomainError, ServiceUnavailable
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -20,10 +20,12 @@ def problem(
     *,
     errors: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = dict(errors)
+    body.update(extra or {})
     return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -34,4 +36,13 @@ def from_error(error: DomainError, status: int | None = None, title: str | None 
         title or error.code.replace("_", " ").capitalize(),
         error.message,
         errors=fields if isinstance(fields, Mapping) else None,
+    )
+
+
+def unavailable(error: ServiceUnavailable, request_id: str) -> Response:
+    """503 with Retry-After: a dependency is down or slow; the request id finds it in the logs."""
+    return problem(
+        503, "Service unavailable", error.message,
+        headers={"retry-after": str(error.retry_after), "x-request-id": request_id},
+        extra={"retryAfterSeconds": error.retry_after, "requestId": request_id},
     )

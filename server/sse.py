@@ -23,10 +23,12 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
+from schema import outage
 from schema.errors import translate
 from server import auth, broadcast, deadline, operation
 from server import logging as logs
 from server.connections import RETRY_AFTER_SECONDS, Slot, TooManyConnections
+from server.graphql import unavailable_response
 from server.operation import Live, error_response, read_payload
 
 log = logging.getLogger("tenantgraph.sse")
@@ -50,6 +52,11 @@ class EventStream(Live):
             )
         except DomainError as error:
             return error_response(error, request_id)
+        except Exception as error:
+            if not outage.is_outage(error):
+                raise
+            log.warning("dependency unavailable: %r", error)
+            return unavailable_response(outage.unavailable(error, request_id), request_id)
         logs.tenant.set(caller.tenant.slug)
         try:
             slot = self.connections.open(caller)
@@ -58,7 +65,7 @@ class EventStream(Live):
             refused.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
             return refused
         _resume(payload, request.headers.get("last-event-id"))
-        body = self._events(request, payload, caller, request_id)
+        body = _guarded(self._events(request, payload, caller, request_id), request_id)
         return _Counted(
             slot, body, media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-request-id": request_id, "x-accel-buffering": "no"},
@@ -164,6 +171,20 @@ async def _end(pending: asyncio.Task[Any] | None, results: broadcast.Results) ->
         with contextlib.suppress(BaseException):
             await pending
     await results.aclose()
+
+
+async def _guarded(events: AsyncIterator[str], request_id: str) -> AsyncIterator[str]:
+    """The stream; a dependency failing once it is open ends it with an error frame (and the
+    request id) rather than a dropped connection."""
+    try:
+        async for event in events:
+            yield event
+    except Exception as error:
+        if not outage.is_outage(error):
+            raise
+        log.warning("stream ended, dependency unavailable: %r", error)
+        yield _failed(outage.unavailable(error, request_id))
+        yield COMPLETE
 
 
 def _resume(payload: dict[str, Any], last_event_id: str | None) -> None:

@@ -6,6 +6,7 @@ tenant's endpoint has its own address. GET answers the Meta-style verification h
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -19,9 +20,10 @@ from domain import flows, webhooks
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError, Invalid
 from resolvers.context import Jobs
+from schema import outage
 from server import logging as logs
 from server import operation
-from server.problems import from_error, problem
+from server.problems import from_error, problem, unavailable
 from tables import webhooks as webhook_tables
 from telemetry import tracing
 from telemetry.tracing import Tracing
@@ -44,10 +46,16 @@ class WebhookEndpoint:
         correlation_id = operation.request_id(request)
         logs.request_id.set(correlation_id)
         started = time.perf_counter()
-        if self.tracing.enabled:
-            response = await self._traced(request, correlation_id)
-        else:
-            response = await self._receive(request, correlation_id)
+        try:
+            if self.tracing.enabled:
+                response = await self._traced(request, correlation_id)
+            else:
+                response = await self._receive(request, correlation_id)
+        except Exception as error:
+            if not outage.is_outage(error):
+                raise
+            log.warning("dependency unavailable: %r", error)
+            response = unavailable(outage.unavailable(error, correlation_id), correlation_id)
         log.info("POST %s %d %.1fms", request.url.path, response.status_code,
                  (time.perf_counter() - started) * 1000)
         return response
@@ -132,9 +140,11 @@ class WebhookEndpoint:
         if not receipt.created:
             return _answer({"id": str(receipt.id), "status": receipt.status.value}, 200)
         try:
-            await self.jobs.enqueue_delivery(
-                tenant_id=endpoint.tenant_id, delivery_id=receipt.id, traceparent=traceparent
-            )
+            # Durable once the row committed: a slow Redis must not hold the answer.
+            async with asyncio.timeout(self.settings.redis_timeout or None):
+                await self.jobs.enqueue_delivery(
+                    tenant_id=endpoint.tenant_id, delivery_id=receipt.id, traceparent=traceparent
+                )
         except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
             log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
                         exc_info=True)

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from domain.config import Settings
 from domain.errors import DomainError
 from resolvers.context import Fanout, Jobs
+from schema import outage
 from schema.build import SchemaCache
 from server import auth, broadcast, deadline, ws_protocol
 from server import logging as logs
@@ -215,6 +216,10 @@ class _Session:
             caller = await auth.authenticate(authorization, self.tenant, self.settings)
         except DomainError as error:
             raise Close(4403, f"Forbidden: {error.message}") from None
+        except Exception as error:
+            if not outage.is_outage(error):
+                raise  # no operation yet to answer: close with 1013, "try again later"
+            raise Close(1013, "Service unavailable: retry shortly") from error
         try:
             self.slot = self.server.connections.open(caller)
         except TooManyConnections as error:
@@ -278,14 +283,22 @@ class _Session:
             return
         except deadline.OperationTimeout as error:
             await self.send_error(op_id, error.message, error.code, request_id)
-        except Exception:  # noqa: BLE001 - one failed operation must not end the connection
-            log.exception("operation %s failed", op_id)
-            await self.send_error(op_id, "Internal server error", "INTERNAL_SERVER_ERROR", request_id)
+        except Exception as error:  # noqa: BLE001 - one failed operation must not end the connection
+            await self.failed(op_id, error, request_id)
         finally:
             # A completed id may already run again as a new operation: leave that one be.
             if self.operations.get(op_id) is asyncio.current_task():
                 del self.operations[op_id]
                 self.subscribed.discard(op_id)
+
+    async def failed(self, op_id: str, error: Exception, request_id: str) -> None:
+        """An outage is SERVICE_UNAVAILABLE, anything else a logged internal error."""
+        if outage.is_outage(error):
+            unavailable = outage.unavailable(error, request_id)
+            await self.send_error(op_id, unavailable.message, unavailable.code, request_id)
+            return
+        log.error("operation %s failed", op_id, exc_info=error)
+        await self.send_error(op_id, "Internal server error", "INTERNAL_SERVER_ERROR", request_id)
 
     async def deliver(
         self, op_id: str, result: ExecutionResult, request_id: str, fanout: object = None

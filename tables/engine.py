@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+import asyncpg.pool
 from piccolo.engine.postgres import PostgresEngine
 
+from domain.config import Settings
+
 APP_ROLE = "tenantgraph_app"
+log = logging.getLogger("tenantgraph.db")
+CLIENT_MARGIN = 1.0
 
 
 class Engine(PostgresEngine):
@@ -39,18 +47,61 @@ class _Connection(asyncpg.Connection):
         return ""
 
 
-async def start(dsn: str, *, max_size: int) -> None:
-    """Open the pool, or join the one already open in this process (same database)."""
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """DB_ACQUIRE_TIMEOUT bounds the wait for a pooled connection (connecting included),
+    DB_STATEMENT_TIMEOUT each statement on the server; 0 is no limit."""
+
+    acquire: float = 0.0
+    statement: float = 0.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        return cls(acquire=settings.db_acquire_timeout, statement=settings.db_statement_timeout)
+
+
+class _Pool(asyncpg.pool.Pool):
+    """asyncpg's pool, whose acquire has a default timeout: Piccolo acquires without one, and
+    with PostgreSQL stalled a request would otherwise wait for a connection forever."""
+
+    acquire_timeout: float | None = None
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def start(dsn: str, *, max_size: int, timeouts: Timeouts = Timeouts()) -> None:
+    """Open the pool, or join the one already open in this process (same database). It opens
+    without a connection, so a process starts while PostgreSQL is not up yet,
+    and each query connects as needed, so the pool comes back by itself with the server."""
     DB.users += 1
     if DB.pool is None:
         configure(dsn)
+        DB.pool = await _open(dsn, max_size, timeouts)
+        try:
+            async with DB.pool.acquire() as connection:
+                await connection.fetchval("select 1")
+        except Exception as error:  # noqa: BLE001 - not up yet: requests answer 503 meanwhile
+            log.warning("PostgreSQL is not reachable yet (%s); connecting when it is", error)
+
+
+async def _open(dsn: str, max_size: int, timeouts: Timeouts) -> _Pool:
+    settings = {"statement_timeout": f"{int(timeouts.statement * 1000)}"} if timeouts.statement else {}
+    pool = _Pool(
+        dsn, init_size=0, min_size=0, max_size=max_size, max_queries=50_000,
+        max_inactive_connection_lifetime=300.0, loop=None, connection_class=_Connection,
+        record_class=asyncpg.Record, server_settings=settings,
+        timeout=timeouts.acquire or 60.0,
+        # A stalled server cannot enforce its statement_timeout: the client gives up too.
+        command_timeout=timeouts.statement + CLIENT_MARGIN if timeouts.statement else None,
         # Statements stay cached (LRU, 100 per connection) without an expiry timer: each timer
         # holds a copy of the context of the task that prepared the statement, and so that
         # task, its frames and its GraphQL context, for five minutes after it ended.
-        await DB.start_connection_pool(
-            min_size=1, max_size=max_size, connection_class=_Connection,
-            max_cached_statement_lifetime=0,
-        )
+        max_cached_statement_lifetime=0,
+    )
+    pool.acquire_timeout = timeouts.acquire or None
+    await pool
+    return pool
 
 
 async def stop() -> None:

@@ -19,3 +19,4 @@ class WorkerContext(Context, total=False):
     outbox_relay: Relay
     tracing: Tracing
     """This process's spans (off unless the OTEL_* variables switch them on)."""
+    inbox_sweeper: asyncio.Task[None]

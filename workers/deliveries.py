@@ -61,7 +61,12 @@ async def enqueue(
     )
 
 
-SWEEP_AFTER = timedelta(seconds=60)
+SWEEP_AFTER = timedelta(seconds=10)
+"""A delivery unfinished this long after it was accepted (or last failed) may have lost its
+job (Redis lost it, or was down when it was accepted): enqueued again, by key."""
+SWEEP_EVERY = 3.0
+SWEEP_RETRY_MAX = 10.0
+"""The longest pause between failed passes: a delivery waits at most this after Redis returns."""
 CANCELLED = "cancelled: the attempt timed out"
 
 
@@ -112,8 +117,28 @@ async def _apply(ctx: WorkerContext, tenant: UUID, delivery: UUID, traceparent: 
 async def sweep(ctx: WorkerContext) -> int:
     """Re-enqueue deliveries accepted (or retried) long ago and still unfinished, e.g. because
     Redis lost their job. Enqueueing by key never duplicates a job that still exists."""
+    return await sweep_inbox(ctx["worker"].queue)
+
+
+async def keep_sweeping(queue: Queue, every: float = SWEEP_EVERY) -> None:
+    """The inbox sweep every few seconds in each worker, until cancelled: a task of the worker,
+    not a job, so that no killed worker can hold it up. A failed pass (the database or Redis
+    down) is logged and retried with a growing delay."""
+    delay = every
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await sweep_inbox(queue)
+        except Exception as error:  # noqa: BLE001 - keep sweeping once the dependency is back
+            log.warning("inbox sweep failed (%r); retrying in %.0f s", error, delay)
+            delay = min(delay * 2, SWEEP_RETRY_MAX)
+            continue
+        delay = every
+
+
+async def sweep_inbox(queue: Queue) -> int:
+    """One pass: enqueue (by key) the deliveries unfinished for SWEEP_AFTER."""
     stale = await webhook_tables.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)
-    queue = ctx["worker"].queue
     for tenant_id, delivery_id, traceparent in stale:
         # The request's trace goes on with the job, as when the request enqueued it.
         await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id, traceparent=traceparent)

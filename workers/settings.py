@@ -33,9 +33,13 @@ class TenantgraphQueue(RedisQueue):
     killed, its jobs would be retried only after 50 s. A live worker cancels an aborted job
     within its 1 s abort check; a dead one never does. Retrying a job that is still running
     somewhere is safe: every job here is idempotent (a delivery is applied once, under its
-    inbox row's lock)."""
+    inbox row's lock).
 
-    async def sweep(self, lock: int = 60, abort: float = ABORT_WAIT_SECONDS) -> list[str]:
+    The sweep's lock is also how long every other worker skips sweeping (SAQ never releases
+    it): SAQ's 60 s meant a sweeper killed mid-sweep left dead jobs for a minute; it lasts
+    one sweep interval here."""
+
+    async def sweep(self, lock: int = SWEEP_SECONDS, abort: float = ABORT_WAIT_SECONDS) -> list[str]:
         return await super().sweep(lock, abort)
 
     async def notify(self, job: Job) -> None:
@@ -58,7 +62,7 @@ async def relay_alone(
     soon as they commit."""
     assert settings.database_url is not None and settings.redis_url is not None
     dsn = engine.app_dsn(settings.database_url, str(settings.app_database_password))
-    await engine.start(dsn, max_size=2)
+    await engine.start(dsn, max_size=2, timeouts=engine.Timeouts.of(settings))
     client = aioredis.from_url(settings.redis_url)
     relay = Relay(client, dsn, tracing=tracing)
 
@@ -90,13 +94,18 @@ def worker(
     async def startup(ctx: WorkerContext) -> None:
         ctx["event_retention_days"] = settings.event_retention_days
         ctx["tracing"] = tracing or Tracing.off()
-        await engine.start(dsn, max_size=settings.db_pool_max)
+        await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
+        ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue))
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
             ctx["outbox_relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
             ctx["relay"] = asyncio.create_task(ctx["outbox_relay"].run())
 
     async def shutdown(ctx: WorkerContext) -> None:
+        if "inbox_sweeper" in ctx:
+            ctx["inbox_sweeper"].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ctx["inbox_sweeper"]
         if "relay" in ctx:
             ctx["outbox_relay"].stop()
             last_batch = settings.shutdown_grace_seconds * (1 - DRAIN_SHARE) / 2
