@@ -5,17 +5,20 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable
 
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from domain.config import Settings
 from schema.build import SchemaCache
+from server import prometheus
 from server.connections import Connections
 from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
@@ -25,6 +28,7 @@ from server.watchdog import Operations, Watchdog
 from server.webhooks import WebhookEndpoint
 from server.websocket import GraphQLWebSocket
 from tables import engine
+from telemetry import exposition, metrics
 from workers import deliveries
 from workers import settings as worker_settings
 
@@ -35,6 +39,7 @@ def create_app(settings: Settings) -> Starlette:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`tenantgraph dev` sets both)")
     database_url, redis_url = settings.database_url, settings.redis_url
+    metrics.configure(settings)
     queue = worker_settings.queue(settings)
     jobs = deliveries.QueueJobs(queue)
     fanout = Fanout(redis_url, buffer=settings.subscription_buffer)
@@ -62,8 +67,10 @@ def create_app(settings: Settings) -> Starlette:
         await graphql.start()
         _quiet_collector()
         try:
-            yield
+            async with prometheus.sampling_pool():
+                yield
         finally:
+            exposition.process_exited(os.getpid())
             await graphql.stop()
             await fanout.stop()
             await queue.disconnect()
@@ -99,7 +106,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/webhooks/{flow}", webhooks.handshake, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", prometheus.endpoint(settings)),
         ],
+        middleware=[Middleware(prometheus.RequestMetrics)],
         lifespan=lifespan,
     )
 

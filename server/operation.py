@@ -19,6 +19,7 @@ from server import auth
 from server.connections import Connections
 from server.keepalive_checks import KeepAliveChecks
 from server.watchdog import Operations
+from telemetry import metrics
 
 JSON_TYPES = ("application/json", "application/graphql-response+json")
 
@@ -86,6 +87,7 @@ def request_id(request: Request) -> str:
 def error_body(error: DomainError) -> dict[str, Any]:
     """The response to an operation refused before it ran: no data, the error's code."""
     formatted = {"message": error.message, "extensions": {"code": error.code, **error.details}}
+    metrics.count_errors((formatted,))
     return {"data": None, "errors": [formatted]}
 
 

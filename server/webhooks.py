@@ -19,9 +19,10 @@ from domain.config import Settings
 from domain.errors import BadRequest, DomainError, Invalid
 from resolvers.context import Jobs
 from server import logging as logs
-from server import operation
+from server import operation, prometheus
 from server.problems import from_error, problem
 from tables import webhooks as webhook_tables
+from telemetry import metrics
 
 log = logging.getLogger("tenantgraph.webhooks")
 
@@ -41,6 +42,9 @@ class WebhookEndpoint:
         logs.request_id.set(correlation_id)
         started = time.perf_counter()
         response = await self._receive(request, correlation_id)
+        metrics.observe_delivery(
+            request.path_params["flow"], request.scope.get(prometheus.TENANT_KEY), response.status_code
+        )
         log.info("POST %s %d %.1fms", request.url.path, response.status_code,
                  (time.perf_counter() - started) * 1000)
         return response
@@ -53,6 +57,7 @@ class WebhookEndpoint:
         if isinstance(endpoint, Response):
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
+        prometheus.note_tenant(request.scope, endpoint.tenant_slug)
         body = await self._body(request)
         response = await self._deliver(endpoint, request, body, correlation_id)
         if held is None or (response is not None and response.status_code < 400):
@@ -111,6 +116,7 @@ class WebhookEndpoint:
         try:
             await self.jobs.enqueue_delivery(tenant_id=endpoint.tenant_id, delivery_id=receipt.id)
         except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
+            metrics.REDIS_ERRORS.labels("enqueue").inc()
             log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
                         exc_info=True)
         return _answer({"id": str(receipt.id), "status": "queued"}, 202)

@@ -31,6 +31,7 @@ from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
 from server.operation import Live
 from server.watchdog import Operations
+from telemetry import metrics
 
 log = logging.getLogger("tenantgraph.ws")
 
@@ -97,6 +98,7 @@ class GraphQLWebSocket(Live):
             return
         await websocket.accept(subprotocol=PROTOCOL)
         session = _Session(self, websocket, _tenant_of(websocket))
+        metrics.WEBSOCKET_CONNECTIONS.inc()
         try:
             await session.run()
         except Close as closing:
@@ -104,6 +106,7 @@ class GraphQLWebSocket(Live):
         except WebSocketDisconnect:
             pass
         finally:
+            metrics.WEBSOCKET_CONNECTIONS.dec()
             await session.stop()
 
 
@@ -286,6 +289,7 @@ class _Session:
         if request_id is not None:
             extensions["requestId"] = request_id
         error = GraphQLError(message, extensions=extensions)
+        metrics.count_errors((error.formatted,))
         await self.send({"type": "error", "id": op_id, "payload": [error.formatted]})
 
     async def send(self, message: dict[str, Any]) -> None:

@@ -13,3 +13,4 @@ class WorkerContext(Context, total=False):
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
     relay: asyncio.Task[None]
+    pool_sampler: asyncio.Task[None]

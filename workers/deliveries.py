@@ -13,6 +13,7 @@ from saq import Queue
 from domain.errors import DomainError
 from services import deliveries as delivery_services
 from tables import webhooks as webhook_tables
+from telemetry import metrics
 from workers.context import WorkerContext
 
 log = logging.getLogger("tenantgraph.deliveries")
@@ -68,17 +69,22 @@ async def apply_delivery(ctx: WorkerContext, *, tenant_id: str, delivery_id: str
         await webhook_tables.mark_failed(
             delivery, f"{error.code}: {error.message}", tenant_id=tenant, dead=True
         )
+        metrics.WEBHOOK_DEAD_LETTERED.labels("rejected").inc()
         return "dead"
     except asyncio.CancelledError:
         # The attempt timed out (or its worker is stopping); SAQ retries it unless it was the last.
         log.warning("delivery %s cancelled (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "")
         await asyncio.shield(webhook_tables.mark_failed(delivery, CANCELLED, tenant_id=tenant, dead=final))
+        if final:
+            metrics.WEBHOOK_DEAD_LETTERED.labels("cancelled").inc()
         raise
     except Exception as error:
         log.warning("delivery %s failed (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "", exc_info=True)
         await webhook_tables.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
+        if final:
+            metrics.WEBHOOK_DEAD_LETTERED.labels("failed").inc()
         raise
 
 

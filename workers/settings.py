@@ -9,9 +9,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from saq import CronJob, Job, Queue, Worker
 from saq.queue.redis import RedisQueue
+from saq.utils import now
 
 from domain.config import Settings
 from tables import engine
+from telemetry import metrics
 from workers import deliveries, maintenance
 from workers.context import WorkerContext
 from workers.relay import Relay
@@ -61,6 +63,13 @@ async def relay_alone(settings: Settings) -> None:
         await engine.stop()
 
 
+async def observe_job(ctx: WorkerContext) -> None:
+    """jobs_total{function,outcome} and job_duration_seconds, once SAQ has settled the attempt."""
+    job = ctx.get("job")
+    if job is not None and job.started:
+        metrics.observe_job(job.function, job.status.value, (now() - job.started) / 1000)
+
+
 def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
     """A worker applying deliveries and sweeping lost ones; with `relay`, it also publishes
     the outbox (several workers may: their batches take turns under an advisory lock)."""
@@ -71,11 +80,14 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
     async def startup(ctx: WorkerContext) -> None:
         ctx["event_retention_days"] = settings.event_retention_days
         await engine.start(dsn, max_size=settings.db_pool_max)
+        ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
             ctx["relay"] = asyncio.create_task(Relay(ctx["redis"], dsn).run())
 
     async def shutdown(ctx: WorkerContext) -> None:
+        if "pool_sampler" in ctx:
+            ctx["pool_sampler"].cancel()
         if "relay" in ctx:
             ctx["relay"].cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -96,6 +108,7 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
         ],
         startup=startup,
         shutdown=shutdown,
+        after_process=observe_job,
         concurrency=10,
         # saq's PartialTimersDict subclasses TimersDict, so all its keys stay required for
         # mypy although Worker merges a partial mapping over its defaults.
