@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         await fanout.start()
         await graphql.start()
         _quiet_collector()
+        exposition.forget_dead_processes()
         try:
             async with prometheus.sampling_pool():
                 yield

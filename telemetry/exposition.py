@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -110,6 +111,30 @@ def fresh_multiprocess_dir(path: str) -> None:
     for name in os.listdir(path):
         if name.endswith(".db"):
             os.remove(os.path.join(path, name))
+
+
+def forget_dead_processes() -> None:
+    """Drop the live gauges of API processes that died without saying so (killed; uvicorn
+    starts a replacement, which calls this): only their counters stay."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if not path:
+        return
+    for pid in {int(m.group(1)) for m in map(LIVE_FILE.fullmatch, os.listdir(path)) if m}:
+        if not _alive(pid):
+            multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+
+
+LIVE_FILE = re.compile(r"gauge_live(?:sum|all|max|min|mostrecent)_([0-9]+)\.db")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def process_exited(pid: int) -> None:

@@ -145,6 +145,7 @@ operation_name = Names()
 def configure(settings: Settings) -> None:
     tenant_label.enabled = settings.metrics_tenant_label
     tenant_label.cap = settings.metrics_tenant_label_cap
+    tenant_label.seen.clear()
 
 
 class _Children:
@@ -165,6 +166,7 @@ _requests = _Children(HTTP_REQUEST_DURATION)
 _operations = _Children(GRAPHQL_OPERATIONS)
 _operation_durations = _Children(GRAPHQL_OPERATION_DURATION)
 _errors = _Children(GRAPHQL_ERRORS)
+_deliveries = _Children(WEBHOOK_DELIVERIES)
 
 
 def observe_request(method: str, route: str, status: int, tenant: str, seconds: float) -> None:
@@ -200,7 +202,7 @@ def observe_delivery(flow: str, tenant_slug: str | None, status: int) -> None:
     found) and outcome, named by the answer's status."""
     tenant = "none" if tenant_slug is None else tenant_label(tenant_slug)
     outcome = OUTCOMES.get(status, "error" if status >= 500 else f"http_{status}")
-    WEBHOOK_DELIVERIES.labels(flow if flow in webhooks.FLOWS else "unknown", tenant, outcome).inc()
+    _deliveries(flow if flow in webhooks.FLOWS else "unknown", tenant, outcome).inc()
 
 
 def module_set(modules: Iterable[str], extensions: Iterable[str]) -> str:

@@ -147,7 +147,6 @@ async def test_tenant_label_cap_labels_later_tenants_other(
     client_for: Any, settings: Settings, make_tenant: Any, restore_labels: None,
 ) -> None:
     client = client_for(with_metrics(settings, metrics_tenant_label_cap=1))
-    metrics.tenant_label.seen.clear()
     first, second = await make_tenant(), await make_tenant()
     first.client = second.client = client
     before = await scrape(client)

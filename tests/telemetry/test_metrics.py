@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import timeit
 from pathlib import Path
 
 import pytest
 
 from domain.config import ConfigError, Settings
-from telemetry import metrics
+from telemetry import exposition, metrics
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -76,3 +79,18 @@ def test_recording_a_request_costs_microseconds() -> None:
     seconds = min(timeit.repeat(record, number=runs, repeat=3)) / runs
     print(f"\nmetrics per request: {seconds * 1e6:.2f} µs")
     assert seconds < 50e-6
+
+
+def test_a_dead_api_process_live_gauges_are_dropped_and_its_counters_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    files = [f"gauge_livesum_{gone.pid}.db", f"counter_{gone.pid}.db", f"gauge_livesum_{os.getpid()}.db"]
+    for name in files:
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+
+    exposition.forget_dead_processes()
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files[1:])
