@@ -94,3 +94,12 @@ def test_a_dead_api_process_live_gauges_are_dropped_and_its_counters_kept(
     exposition.forget_dead_processes()
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files[1:])
+
+
+def test_resync_required_sent_is_counted_with_the_errors_by_code() -> None:
+    before = (metrics.RESYNC_REQUIRED._value.get(), metrics._errors("RESYNC_REQUIRED")._value.get())
+
+    metrics.count_errors([{"message": "behind", "extensions": {"code": "RESYNC_REQUIRED", "cursor": "9"}}])
+
+    after = (metrics.RESYNC_REQUIRED._value.get(), metrics._errors("RESYNC_REQUIRED")._value.get())
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
