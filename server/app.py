@@ -20,6 +20,7 @@ from domain.config import Settings
 from schema.build import SchemaCache
 from server import prometheus
 from server.connections import Connections
+from server.draining import LIVE_SHARE, Draining
 from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
 from server.problems import problem
@@ -51,13 +52,15 @@ def create_app(settings: Settings) -> Starlette:
         per_credential=settings.live_connections_per_credential,
         per_tenant=settings.live_connections_per_tenant,
     )
-    websocket = GraphQLWebSocket(settings, schemas, jobs, fanout, operations, connections)
-    stream = EventStream(settings, schemas, jobs, fanout, operations, connections)
+    draining = Draining(settings.shutdown_grace_seconds * LIVE_SHARE)
+    websocket = GraphQLWebSocket(settings, schemas, jobs, fanout, operations, connections, draining)
+    stream = EventStream(settings, schemas, jobs, fanout, operations, connections, draining)
     webhooks = WebhookEndpoint(settings, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         watchdog.start()
+        draining.take_signals()
         watchdog.take_sigterm()
         dsn = engine.app_dsn(database_url, str(settings.app_database_password))
         await engine.start(dsn, max_size=settings.db_pool_max)

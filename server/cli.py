@@ -12,9 +12,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
@@ -22,11 +24,15 @@ from domain.errors import DomainError
 from server import cli_webhooks
 from server import logging as logs
 
+if TYPE_CHECKING:
+    from server.watchdog import Watchdog
+
 T = TypeVar("T")
 SERVICES_FILE = "services.env"
 DRAIN_SHARE = 0.75
-"""Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM; the
-rest is for closing pools. The watchdog forces the process out when the grace is over."""
+"""Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM (live
+connections first, see server.draining); the rest is for closing pools. The watchdog forces
+the process out when the grace is over."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from server.draining import LIVE_SHARE
+
     settings = _with_services(settings)
     # uvicorn re-raises the signal it stopped on; exit 0 then, and let `dev` stop its worker.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -106,7 +114,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "server.main:app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, log_config=None, ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_message_bytes,
-        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds * DRAIN_SHARE)),
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds * (DRAIN_SHARE - LIVE_SHARE))),
     )
 
 
@@ -144,8 +152,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 
 
     async def run() -> None:
-        async with _watched(settings):
-            await worker(settings, relay=args.relay).start()
+        async with _watched(settings) as watchdog:
+            await worker(settings, relay=args.relay, stopping=watchdog.terminating).start()
 
     uvloop.run(run())
 
@@ -159,28 +167,33 @@ def _relay(args: argparse.Namespace, settings: Settings) -> None:
 
 
     async def run() -> None:
-        async with _watched(settings):
-            task = asyncio.create_task(relay_alone(settings))
+        async with _watched(settings) as watchdog:
+            stopping = asyncio.Event()
+
+            def stop() -> None:
+                watchdog.terminating()
+                stopping.set()
+
             loop = asyncio.get_running_loop()
-            for stop in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(stop, task.cancel)
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop)
+            await relay_alone(settings, stopping)
 
     uvloop.run(run())
 
 
 @contextlib.asynccontextmanager
-async def _watched(settings: Settings) -> AsyncIterator[None]:
+async def _watched(settings: Settings) -> AsyncIterator[Watchdog]:
     """A worker's or relay's loop under the watchdog: a job that holds it is logged, and past
     LOOP_BLOCKED_EXIT_SECONDS the process exits (its jobs are swept and retried). Their
-    SIGTERM is the loop's own signal handler; the watchdog bounds a stuck loop all the same."""
+    SIGTERM is the loop's own signal handler, which tells the watchdog (`terminating`): the
+    process is gone SHUTDOWN_GRACE_SECONDS later, whatever it is doing."""
     from server.watchdog import Operations, Watchdog
 
     watchdog = Watchdog(settings, Operations())
     watchdog.start()
     try:
-        yield
+        yield watchdog
     finally:
         watchdog.stop()
 
@@ -194,19 +207,47 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> None:
     print("migrations applied")
 
 
-def _dev(args: argparse.Namespace, settings: Settings) -> None:
+def _dev(args: argparse.Namespace, settings: Settings) -> int:
     from server import seed
 
     with _dev_services(settings) as settings:
         _migrate(args, settings)
         keys = _admin(settings, seed.seed)
         _print_welcome(settings, keys)
-        worker = subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=os.environ)
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+        children = [_child("serve"), _child("worker")]
+        return _supervise(children, stopping, settings.shutdown_grace_seconds)
+
+
+def _child(command: str) -> subprocess.Popen[bytes]:
+    """A `tenantgraph` process of `dev`, in a session of its own: a Ctrl+C in the terminal
+    reaches `dev` alone, which passes it on as one SIGTERM (two would cut the drain short)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cli", command], env=os.environ, start_new_session=True
+    )
+
+
+def _supervise(
+    children: list[subprocess.Popen[bytes]], stopping: threading.Event, grace: float
+) -> int:
+    """Until `stopping` is set (SIGTERM or SIGINT), or a child exits: then SIGTERM to every
+    child, each given the shutdown grace (and a little) before it is killed. 0 when all
+    exited 0."""
+    while not stopping.wait(0.2) and all(child.poll() is None for child in children):
+        pass
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace + 2
+    for child in children:
         try:
-            _serve(argparse.Namespace(workers=1), settings)
-        finally:
-            worker.terminate()
-            worker.wait(15)
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return 0 if all(child.returncode == 0 for child in children) else 1
 
 
 def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:

@@ -17,6 +17,7 @@ from resolvers.context import Context, Fanout, Jobs, new_context
 from schema.build import SchemaCache, TenantSchema
 from server import auth
 from server.connections import Connections
+from server.draining import Draining
 from server.keepalive_checks import KeepAliveChecks
 from server.watchdog import Operations
 from telemetry import metrics
@@ -72,11 +73,12 @@ class Live(Transport):
 
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
-        operations: Operations, connections: Connections,
+        operations: Operations, connections: Connections, draining: Draining | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations)
         self.connections = connections
         self.keepalive_checks = KeepAliveChecks(settings)
+        self.draining = draining or Draining(0)
 
 
 def request_id(request: Request) -> str:

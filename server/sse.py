@@ -34,6 +34,9 @@ log = logging.getLogger("tenantgraph.sse")
 STREAMED = (OperationType.QUERY, OperationType.SUBSCRIPTION)
 DECLARES_AFTER = re.compile(r"\$after\s*:")
 COMPLETE = "event: complete\ndata: \n\n"
+GOING_AWAY = "retry: 1000\n: the server is restarting; reconnect\n\n"
+"""The last frame when the process stops (server.draining): an EventSource reconnects after
+`retry` milliseconds, sending the last event id it saw."""
 
 
 class EventStream(Live):
@@ -74,39 +77,56 @@ class EventStream(Live):
         ))
         pending: asyncio.Task[Any] | None = None
         query, name = payload["query"], payload.get("operationName")
-        tracked = self.operations.start(request_id, caller.tenant.slug, query)
-        try:
-            if (answer := await self._answer(results, query, name, request_id)) is not None:
-                yield answer
-            while True:
-                pending = pending or asyncio.ensure_future(anext(results))
-                done, _ = await asyncio.wait({pending}, timeout=self._keepalive())
-                if not done:
-                    try:
-                        await self.keepalive_checks.check(
-                            request.headers.get("authorization"), request.headers.get("x-tenant-id")
-                        )
-                    except DomainError as error:
-                        yield _failed(error)
+        leaving: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def leave() -> None:
+            if not leaving.done():
+                leaving.set_result(None)
+
+        going_away = False
+        with self.draining.live(leave):
+            tracked = self.operations.start(request_id, caller.tenant.slug, query)
+            try:
+                if (answer := await self._answer(results, query, name, request_id)) is not None:
+                    yield answer
+                while True:
+                    pending = pending or asyncio.ensure_future(anext(results))
+                    done, _ = await asyncio.wait(
+                        {pending, leaving}, timeout=self._keepalive(),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if pending not in done:
+                        if leaving.done():
+                            going_away = True
+                            break
+                        if (revoked := await self._recheck(request)) is not None:
+                            yield revoked
+                            break
+                        yield ": keep-alive\n\n"
+                        continue
+                    result, pending = pending.result(), None
+                    yield _next(result, request_id)
+                    if result.data is None and result.errors:
                         break
-                    except Exception:  # noqa: BLE001 - the database blinked: check at the next one
-                        log.warning("keep-alive could not re-check the credential", exc_info=True)
-                    yield ": keep-alive\n\n"
-                    continue
-                result, pending = pending.result(), None
-                yield _next(result, request_id)
-                if result.data is None and result.errors:
-                    break
-        except StopAsyncIteration:
-            pass
-        finally:
-            self.operations.done(tracked)
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            await results.aclose()
-        yield COMPLETE
+            except StopAsyncIteration:
+                pass
+            finally:
+                self.operations.done(tracked)
+                await _end(pending, results)
+            # Going away, the operation is not complete: the client reconnects and resumes.
+            yield GOING_AWAY if going_away else COMPLETE
+
+    async def _recheck(self, request: Request) -> str | None:
+        """At a keep-alive: the stream's last frame if its credential no longer holds."""
+        try:
+            await self.keepalive_checks.check(
+                request.headers.get("authorization"), request.headers.get("x-tenant-id")
+            )
+        except DomainError as error:
+            return _failed(error)
+        except Exception:  # noqa: BLE001 - the database blinked: check at the next one
+            log.warning("keep-alive could not re-check the credential", exc_info=True)
+        return None
 
     async def _answer(
         self, results: AsyncIterator[ExecutionResult], query: str, name: str | None,
@@ -140,6 +160,14 @@ class _Counted(StreamingResponse):
         finally:
             metrics.SSE_STREAMS.dec()
             self.slot.release()
+
+
+async def _end(pending: asyncio.Task[Any] | None, results: broadcast.Results) -> None:
+    if pending is not None:
+        pending.cancel()
+        with contextlib.suppress(BaseException):
+            await pending
+    await results.aclose()
 
 
 def _resume(payload: dict[str, Any], last_event_id: str | None) -> None:

@@ -29,6 +29,7 @@ from schema.build import SchemaCache
 from server import auth, broadcast, deadline
 from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
+from server.draining import Draining
 from server.operation import Live
 from server.watchdog import Operations
 from telemetry import metrics
@@ -53,9 +54,9 @@ class Close(Exception):
 class GraphQLWebSocket(Live):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
-        operations: Operations, connections: Connections,
+        operations: Operations, connections: Connections, draining: Draining | None = None,
     ) -> None:
-        super().__init__(settings, schemas, jobs, fanout, operations, connections)
+        super().__init__(settings, schemas, jobs, fanout, operations, connections, draining)
         self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
             weakref.WeakValueDictionary()
@@ -100,7 +101,8 @@ class GraphQLWebSocket(Live):
         session = _Session(self, websocket, _tenant_of(websocket))
         metrics.WEBSOCKET_CONNECTIONS.inc()
         try:
-            await session.run()
+            with self.draining.live(session.go_away):
+                await session.run()
         except Close as closing:
             await session.close(closing.code, closing.reason)
         except WebSocketDisconnect:
@@ -112,7 +114,7 @@ class GraphQLWebSocket(Live):
 
 class _Session:
     __slots__ = ("authorization", "caller", "init_received", "operations", "pinging", "ping_timer",
-                 "send_lock", "server", "settings", "slot", "tenant", "websocket")
+                 "send_lock", "server", "settings", "slot", "subscribed", "tenant", "websocket")
 
     def __init__(self, server: GraphQLWebSocket, websocket: WebSocket, tenant: str | None) -> None:
         self.server = server
@@ -127,6 +129,12 @@ class _Session:
         self.ping_timer: asyncio.TimerHandle | None = None
         self.pinging: asyncio.Task[None] | None = None
         self.slot: Slot | None = None
+        self.subscribed: set[str] = set()
+
+    async def go_away(self) -> None:
+        """The process stops: what queries and mutations in flight return is sent, then 1001."""
+        await self.server.draining.settle(o for k, o in self.operations.items() if k not in self.subscribed)
+        await self.close(1001, "Going away: the server is restarting")
 
     async def run(self) -> None:
         await self.await_init()
@@ -250,6 +258,8 @@ class _Session:
             query, name, self.settings.max_tokens
         )
         limit = 0.0 if subscription else self.settings.operation_timeout
+        if subscription:
+            self.subscribed.add(op_id)
         try:
             with self.server.operations.track(request_id, self.caller.tenant.slug, query):
                 results = await self.server.results(self.caller, payload, request_id, self.server.fanout)
@@ -274,6 +284,7 @@ class _Session:
             # A completed id may already run again as a new operation: leave that one be.
             if self.operations.get(op_id) is asyncio.current_task():
                 del self.operations[op_id]
+                self.subscribed.discard(op_id)
 
     async def deliver(self, op_id: str, result: ExecutionResult, request_id: str) -> bool:
         """Send one result; False when the operation ended with it."""

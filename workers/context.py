@@ -7,6 +7,8 @@ import asyncio
 import redis.asyncio as aioredis
 from saq.types import Context
 
+from workers.relay import Relay
+
 
 class WorkerContext(Context, total=False):
     event_retention_days: int
@@ -14,3 +16,4 @@ class WorkerContext(Context, total=False):
     """The relay's client; only when the worker runs the relay."""
     relay: asyncio.Task[None]
     pool_sampler: asyncio.Task[None]
+    outbox_relay: Relay

@@ -15,6 +15,7 @@ from services import deliveries as delivery_services
 from tables import webhooks as webhook_tables
 from telemetry import metrics
 from workers.context import WorkerContext
+from workers.graceful import cut_off
 
 log = logging.getLogger("tenantgraph.deliveries")
 
@@ -52,7 +53,7 @@ async def enqueue(queue: Queue, *, tenant_id: UUID, delivery_id: UUID) -> None:
 
 
 SWEEP_AFTER = timedelta(seconds=60)
-CANCELLED = "cancelled: the attempt timed out, or its worker stopped"
+CANCELLED = "cancelled: the attempt timed out"
 
 
 async def apply_delivery(ctx: WorkerContext, *, tenant_id: str, delivery_id: str) -> str:
@@ -72,7 +73,11 @@ async def apply_delivery(ctx: WorkerContext, *, tenant_id: str, delivery_id: str
         metrics.WEBHOOK_DEAD_LETTERED.labels("rejected").inc()
         return "dead"
     except asyncio.CancelledError:
-        # The attempt timed out (or its worker is stopping); SAQ retries it unless it was the last.
+        if cut_off(ctx):
+            # Rolled back and queued again with its attempt given back: the row stays as it was.
+            log.warning("delivery %s cut off by the worker stopping; queued again", delivery)
+            raise
+        # The attempt timed out; SAQ retries it unless it was the last.
         log.warning("delivery %s cancelled (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "")
         await asyncio.shield(webhook_tables.mark_failed(delivery, CANCELLED, tenant_id=tenant, dead=final))

@@ -65,17 +65,19 @@ class Relay:
         self.batch = batch
         self.publish_timeout = publish_timeout
         self._wake = asyncio.Event()
+        self._stopping = False
         self._listener: asyncpg.Connection | None = None
         self._listen_retry = poll_interval
         self._listen_at = 0.0
         self._sampled_at = -BACKLOG_SAMPLE_SECONDS
 
     async def run(self) -> None:
-        """Publish until cancelled. A failed round (database or Redis unreachable) is logged and
-        retried after the poll interval; a lost LISTEN connection is reopened, polling meanwhile."""
+        """Publish until stopped (or cancelled). A failed round (database or Redis unreachable) is
+        logged and retried after the poll interval; a lost LISTEN connection is reopened, polling
+        meanwhile."""
         failures = 0
         try:
-            while True:
+            while not self._stopping:
                 await self._keep_listening()
                 self._wake.clear()  # before the drain: a NOTIFY during it calls for another round
                 try:
@@ -84,7 +86,7 @@ class Relay:
                     failures += 1
                     log.warning("relay round failed (%d in a row); retrying", failures,
                                 exc_info=failures == 1)
-                    await asyncio.sleep(self.poll_interval)
+                    await self._idle()
                     continue
                 if failures:
                     log.info("relay publishing again after %d failed rounds", failures)
@@ -112,7 +114,7 @@ class Relay:
                     metrics.RELAY_BATCH_SIZE.observe(len(batch))
             published += len(batch)
             _honour_cancellation()
-            if len(batch) < self.batch:
+            if len(batch) < self.batch or self._stopping:
                 return published
 
     async def _idle(self) -> None:
@@ -185,6 +187,11 @@ class Relay:
         if listener is not None:
             with contextlib.suppress(Exception):
                 await listener.close(timeout=CONNECT_TIMEOUT)
+
+    def stop(self) -> None:
+        """Finish the batch in flight (published and marked, or neither), then return from run."""
+        self._stopping = True
+        self._wake.set()
 
     def wake(self) -> None:
         """Start a round now, as a NOTIFY does."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from saq import CronJob, Job, Queue, Worker
+from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
 from saq.utils import now
 
@@ -16,6 +17,7 @@ from tables import engine
 from telemetry import metrics
 from workers import deliveries, maintenance
 from workers.context import WorkerContext
+from workers.graceful import DRAIN_SHARE, GracefulWorker
 from workers.relay import Relay
 
 JOB_DEFAULTS: dict[str, Any] = {"retries": 3, "timeout": 60}
@@ -49,16 +51,25 @@ def queue(settings: Settings) -> Queue:
     return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
 
 
-async def relay_alone(settings: Settings) -> None:
-    """The outbox relay as a process of its own (`tenantgraph relay`), until cancelled: its
-    event loop waits for nothing else, so events leave as soon as they commit."""
+async def relay_alone(settings: Settings, stopping: asyncio.Event) -> None:
+    """The outbox relay as a process of its own (`tenantgraph relay`), until `stopping` is set
+    (it then finishes its batch): its event loop waits for nothing else, so events leave as
+    soon as they commit."""
     assert settings.database_url is not None and settings.redis_url is not None
     dsn = engine.app_dsn(settings.database_url, str(settings.app_database_password))
     await engine.start(dsn, max_size=2)
     client = aioredis.from_url(settings.redis_url)
+    relay = Relay(client, dsn)
+
+    async def stop_when_told() -> None:
+        await stopping.wait()
+        relay.stop()
+
+    told = asyncio.create_task(stop_when_told())
     try:
-        await Relay(client, dsn).run()
+        await relay.run()
     finally:
+        told.cancel()
         await client.aclose()
         await engine.stop()
 
@@ -70,9 +81,13 @@ async def observe_job(ctx: WorkerContext) -> None:
         metrics.observe_job(job.function, job.status.value, (now() - job.started) / 1000)
 
 
-def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
+def worker(
+    settings: Settings, *, relay: bool = True, stopping: Callable[[], None] = lambda: None
+) -> GracefulWorker:
     """A worker applying deliveries and sweeping lost ones; with `relay`, it also publishes
-    the outbox (several workers may: their batches take turns under an advisory lock)."""
+    the outbox (several workers may: their batches take turns under an advisory lock).
+    Stopped, it finishes its jobs in flight within the shutdown grace (see workers.graceful)
+    and its relay its batch; `stopping` is called when the stop begins."""
     assert settings.database_url is not None and settings.redis_url is not None
     dsn = engine.app_dsn(settings.database_url, str(settings.app_database_password))
     redis_url = settings.redis_url
@@ -83,19 +98,21 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
-            ctx["relay"] = asyncio.create_task(Relay(ctx["redis"], dsn).run())
+            ctx["outbox_relay"] = Relay(ctx["redis"], dsn)
+            ctx["relay"] = asyncio.create_task(ctx["outbox_relay"].run())
 
     async def shutdown(ctx: WorkerContext) -> None:
         if "pool_sampler" in ctx:
             ctx["pool_sampler"].cancel()
         if "relay" in ctx:
-            ctx["relay"].cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ctx["relay"]
+            ctx["outbox_relay"].stop()
+            last_batch = settings.shutdown_grace_seconds * (1 - DRAIN_SHARE) / 2
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(ctx["relay"], last_batch)
             await ctx["redis"].aclose()
         await engine.stop()
 
-    return Worker(
+    return GracefulWorker(
         queue(settings),
         functions=[
             deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys,
@@ -108,9 +125,9 @@ def worker(settings: Settings, *, relay: bool = True) -> Worker[WorkerContext]:
         ],
         startup=startup,
         shutdown=shutdown,
-        after_process=observe_job,
+        after_process=[observe_job],
         concurrency=10,
-        # saq's PartialTimersDict subclasses TimersDict, so all its keys stay required for
-        # mypy although Worker merges a partial mapping over its defaults.
-        timers={"sweep": SWEEP_SECONDS},  # type: ignore[arg-type]
+        timers={"sweep": SWEEP_SECONDS},
+        grace=settings.shutdown_grace_seconds,
+        stopping=stopping,
     )

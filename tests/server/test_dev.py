@@ -144,6 +144,9 @@ async def test_stop_signal_ends_dev_and_its_worker(start_dev: StartDev, sig: sig
     children = psutil.Process(dev.process.pid).children(recursive=True)
     assert children, "dev started no worker process"
 
+    commands = sorted(child.cmdline()[-1] for child in children)
+    assert commands == ["serve", "worker"], commands
+
     dev.process.send_signal(sig)
     code = await wait_exit(dev.process, timeout=15)
     _, alive = await asyncio.to_thread(psutil.wait_procs, children, 5)
@@ -151,6 +154,7 @@ async def test_stop_signal_ends_dev_and_its_worker(start_dev: StartDev, sig: sig
     assert code is not None, f"dev still running 15 s after {sig.name}"
     leftover = [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     assert leftover == [], f"exit code {code}; still running: {leftover}\n{dev.log.read_text()}"
+    assert code == 0, f"exit code {code}: a child did not stop cleanly\n{dev.log.read_text()}"
 
 
 async def test_second_run_reseeds_nothing_and_replaces_demo_keys(start_dev: StartDev) -> None:
