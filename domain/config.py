@@ -78,6 +78,10 @@ class Settings:
     redis_timeout: float = 0.5
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    metrics_token: Secret | None = None
+    metrics_bind: tuple[str, int] | None = None
+    metrics_tenant_label: bool = True
+    metrics_tenant_label_cap: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -172,6 +176,12 @@ class Settings:
             log_level=_choice(
                 environ, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
+            metrics_token=_metrics_token(environ),
+            metrics_bind=_parse(environ, "METRICS_BIND", _address, None),
+            metrics_tenant_label=_parse(environ, "METRICS_TENANT_LABEL", _bool, True),
+            metrics_tenant_label_cap=_parse(
+                environ, "METRICS_TENANT_LABEL_CAP", int, cls.metrics_tenant_label_cap, minimum=1
+            ),
         )
         settings.check_production()
         return settings
@@ -206,6 +216,22 @@ def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str
         shown = f"{parts.scheme}://..." if parts.scheme else "a value without a scheme"
         raise ConfigError(f"{name}: expected a {'/'.join(schemes)}:// URL, got {shown}")
     return value
+
+
+def _metrics_token(environ: Mapping[str, str]) -> Secret | None:
+    value = environ.get("METRICS_TOKEN") or None
+    if value is not None and len(value) < 16:
+        raise ConfigError("METRICS_TOKEN: use at least 16 characters")
+    return None if value is None else Secret(value)
+
+
+def _address(value: str) -> tuple[str, int]:
+    """host:port ([::1]:port for IPv6)."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(value)
+    return host, int(port)
 
 
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -42,6 +42,7 @@ class Endpoint:
     secrets: tuple[str, ...]
     verify_token: str | None
     enabled: bool
+    tenant_slug: str = ""
 
 
 def new_secret() -> str:

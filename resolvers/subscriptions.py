@@ -16,6 +16,7 @@ from domain import events
 from domain.errors import Invalid
 from resolvers.context import Context, Listener
 from tables import events as outbox
+from telemetry import metrics
 
 PAGE = 500
 
@@ -23,11 +24,15 @@ PAGE = 500
 Match = Callable[[events.Event], bool]
 
 
-async def stream(ctx: Context, *, after: str | None, match: Match) -> AsyncIterator[events.Event]:
+async def stream(
+    ctx: Context, *, after: str | None, match: Match, field: str
+) -> AsyncIterator[events.Event]:
     """The tenant's events after `after` (or from now on) that `match` and that the caller
     may read; ends with ResyncRequired (carrying the cursor to resume from) when the caller
     cannot keep up, or CursorExpired when `after` is older than the events kept."""
     listener = ctx.fanout.listen(ctx.tenant_id)
+    live = metrics.LIVE_SUBSCRIPTIONS.labels(metrics.tenant_label(ctx.tenant.slug), field)
+    live.inc()
     try:
         last = await _start(ctx.tenant_id, after)
         listener.passed(last)
@@ -43,6 +48,7 @@ async def stream(ctx: Context, *, after: str | None, match: Match) -> AsyncItera
                 if _visible(ctx, event, match):
                     yield event
     finally:
+        live.dec()
         listener.close()
 
 

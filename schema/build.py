@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,6 +24,7 @@ from schema import audit, inputs, limits, subscriptions, tenants, webhooks
 from schema.common import SCALARS
 from schema.errors import DomainErrors, hide_suggestions
 from schema.modules import Extension, Module
+from telemetry import metrics
 
 CORE = Module(
     slug="core",
@@ -154,7 +156,11 @@ class SchemaCache:
     def for_tenant(self, tenant: tenancy.Tenant) -> TenantSchema:
         found = self._schemas.get(tenant.fingerprint)
         if found is None:
+            started = time.perf_counter()
             found = build_schema(tenant.modules, tenant.extensions, self._settings)
+            metrics.MODULE_LOAD_DURATION.labels(
+                metrics.module_set(tenant.modules, tenant.extensions)
+            ).observe(time.perf_counter() - started)
             self._schemas[tenant.fingerprint] = found
         return found
 

@@ -329,7 +329,7 @@ class MetricsSubscription:
         def match(event: events.Event) -> bool:
             return event.type == "metrics.updated"
 
-        async for event in live.stream(info.context, after=after, match=match):
+        async for event in live.stream(info.context, after=after, match=match, field=info.field_name):
             yield EventType.from_domain(event)
 
 

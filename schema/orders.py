@@ -280,7 +280,7 @@ class OrderSubscription:
         def match(event: events.Event) -> bool:
             return event.aggregate_type == "order" and wanted in (None, event.aggregate_id)
 
-        async for event in live.stream(info.context, after=after, match=match):
+        async for event in live.stream(info.context, after=after, match=match, field=info.field_name):
             yield EventType.from_domain(event)
 
 

@@ -218,7 +218,7 @@ class ShipmentSubscription:
         def match(event: events.Event) -> bool:
             return event.aggregate_type == "shipment" and wanted in (None, event.payload.get("orderId"))
 
-        async for event in live.stream(info.context, after=after, match=match):
+        async for event in live.stream(info.context, after=after, match=match, field=info.field_name):
             yield EventType.from_domain(event)
 
 

@@ -53,5 +53,5 @@ class EventSubscription:
     ) -> AsyncGenerator[EventType, None]:
         wanted = frozenset(types or ())
         match = (lambda e: e.type in wanted) if wanted else (lambda e: True)
-        async for event in resolve.stream(info.context, after=after, match=match):
+        async for event in resolve.stream(info.context, after=after, match=match, field=info.field_name):
             yield EventType.from_domain(event)

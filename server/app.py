@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable
 
 import redis.asyncio as aioredis
@@ -17,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from domain.config import Settings
 from schema.build import SchemaCache
+from server import prometheus
 from server.connections import Connections
 from server.draining import LIVE_SHARE, Draining
 from server.fanout import Fanout
@@ -29,6 +31,7 @@ from server.watchdog import Operations, Watchdog
 from server.webhooks import WebhookEndpoint
 from server.websocket import GraphQLWebSocket
 from tables import engine
+from telemetry import exposition, metrics
 from telemetry.tracing import Tracing
 from workers import deliveries
 from workers import settings as worker_settings
@@ -44,6 +47,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     database_url, redis_url = settings.database_url, settings.redis_url
     owns_tracing = tracing is None
     tracing = tracing or Tracing.start(settings)
+    metrics.configure(settings)
     queue = worker_settings.queue(settings)
     jobs = deliveries.QueueJobs(queue)
     fanout = Fanout(redis_url, buffer=settings.subscription_buffer)
@@ -74,9 +78,12 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         await fanout.start()
         await graphql.start()
         _quiet_collector()
+        exposition.forget_dead_processes()
         try:
-            yield
+            async with prometheus.sampling_pool():
+                yield
         finally:
+            exposition.process_exited(os.getpid())
             await graphql.stop()
             await fanout.stop()
             await queue.disconnect()
@@ -105,7 +112,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         )
 
     app = Starlette(
-        middleware=[Middleware(LastResort)],
+        # Outermost first: metrics see the status the last-resort handler answers.
+        middleware=[Middleware(prometheus.RequestMetrics), Middleware(LastResort)],
         exception_handlers={HTTPException: _http_error},
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
@@ -115,6 +123,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             Route("/webhooks/{flow}", webhooks.handshake, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", prometheus.endpoint(settings)),
         ],
         lifespan=lifespan,
     )

@@ -29,7 +29,7 @@ from strawberry.types import ExecutionResult
 from domain import events
 from resolvers.context import Fanout, Listener
 from schema.errors import translate
-from telemetry import tracing
+from telemetry import metrics, tracing
 from telemetry.tracing import NO_SPAN, Tracing
 
 log = logging.getLogger("tenantgraph.ws")
@@ -52,6 +52,7 @@ def messages(op_id: str, result: ExecutionResult, request_id: str) -> tuple[list
     them. Errors without a path (validation, or a stream that ended with RESYNC_REQUIRED or
     CURSOR_EXPIRED) are an `error` message."""
     errors = [translate(error, request_id).formatted for error in result.errors or ()]
+    metrics.count_errors(errors)
     if result.data is None and errors and not any(e.get("path") for e in errors):
         return [{"type": "error", "id": op_id, "payload": errors}], True
     body: dict[str, Any] = {"data": result.data}
@@ -124,6 +125,7 @@ class Member:
             details={} if cursor is None else {"cursor": str(cursor)},
         )
         formatted = translate(GraphQLError(error.message, original_error=error), self.request_id)
+        metrics.count_errors((formatted.formatted,))
         self._group.leave(self)
         self.push(dumps({"type": "error", "id": self.op_id, "payload": [formatted.formatted]}),
                   None, last=True)

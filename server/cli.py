@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -109,6 +112,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     settings = _with_services(settings)
     # uvicorn re-raises the signal it stopped on; exit 0 then, and let `dev` stop its worker.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _shared_metrics(settings)
     uvicorn.run(
         "server.main:app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, log_config=None, ws_per_message_deflate=False,
@@ -117,13 +121,38 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def _shared_metrics(settings: Settings) -> None:
+    """The API processes' shared PROMETHEUS_MULTIPROC_DIR, set before prometheus_client is
+    imported: the operator's (emptied of a previous deployment's files), else a fresh temporary
+    one removed on exit; and the METRICS_BIND listener, in this (uvicorn's supervising) process."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = given or tempfile.mkdtemp(prefix="tenantgraph-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    if not given:
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    from telemetry import exposition
+
+    exposition.fresh_multiprocess_dir(path)
+    exposition.serve(settings)
+
+
+def _own_metrics(settings: Settings) -> None:
+    """A worker or relay is one process: its metrics are its own, served on its METRICS_BIND
+    (never the API's shared multiprocess dir, which may be on another machine)."""
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    from telemetry import exposition, metrics
+
+    metrics.configure(settings)
+    exposition.serve(settings)
+
+
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
+    settings = _with_services(settings)
+    _own_metrics(settings)
     from telemetry.tracing import Tracing
     from workers.settings import worker
-
-    settings = _with_services(settings)
 
     async def run() -> None:
         tracing = Tracing.start(settings)
@@ -141,10 +170,10 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 def _relay(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
+    settings = _with_services(settings)
+    _own_metrics(settings)
     from telemetry.tracing import Tracing
     from workers.settings import relay_alone
-
-    settings = _with_services(settings)
 
     async def run() -> None:
         tracing = Tracing.start(settings)

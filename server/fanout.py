@@ -19,6 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from domain import envelope, events
+from telemetry import metrics
 
 log = logging.getLogger("tenantgraph.fanout")
 
@@ -130,6 +131,7 @@ class Fanout:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - reconnect on any failure
+                metrics.REDIS_ERRORS.labels("subscribe").inc()
                 log.warning("event fan-out lost Redis (%s); reconnecting", error)
             finally:
                 self.connected.clear()

@@ -22,12 +22,12 @@ from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline, operation, plans
+from server import auth, deadline, operation, plans, prometheus
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
 from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
-from telemetry import tracing
+from telemetry import metrics, tracing
 from telemetry.tracing import Tracing
 
 log = logging.getLogger("tenantgraph.http")
@@ -105,6 +105,7 @@ class GraphQLEndpoint(Transport):
                 {tracing.TENANT: caller.tenant.slug, "graphql.operation.name": name},
                 name=f"graphql {name or '(anonymous)'}",
             )
+        prometheus.note_tenant(request.scope, caller.tenant.slug)
         return await self._within_deadline(request, payload, caller, request_id)
 
     async def _within_deadline(
@@ -126,18 +127,29 @@ class GraphQLEndpoint(Transport):
     async def _execute(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
     ) -> Response:
+        started = time.perf_counter()
         tenant_schema = self.schemas.for_tenant(caller.tenant)
         key = (caller.tenant.fingerprint, payload["query"], payload.get("operationName"))
         plan = self.plans.get(*key)
         if plan is not None:
             data = await self._planned(plan, request, payload, caller, tenant_schema)
             if data is not None:
+                self._observe(key, caller, started, planned=True, clean=True)
                 return _data_response(data, request_id)
         response, clean = await self._resolve(request, payload, caller, request_id, tenant_schema)
+        self._observe(key, caller, started, planned=False, clean=clean)
         if clean and not self.plans.knows(*key):
             # Strawberry parsed, validated and ran this document without an error: plan it.
             self.plans.learn(tenant_schema.schema, *key)
         return response
+
+    def _observe(
+        self, key: tuple[str, str, Any], caller: auth.Caller, started: float, *, planned: bool,
+        clean: bool,
+    ) -> None:
+        kind, name = prometheus.operation_of(key[1], key[2], self.settings.max_tokens)
+        metrics.observe_operation(kind, name, caller.tenant.slug, planned,
+                                  time.perf_counter() - started, admit=clean)
 
     async def _planned(
         self, plan: plans.Plan, request: Request, payload: dict[str, Any], caller: auth.Caller,
@@ -193,6 +205,7 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
     if result.errors:
         # Errors raised while parsing (e.g. by the parser cache) arrive untranslated.
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
+        metrics.count_errors(body["errors"])
     if any(e.get("extensions", {}).get("code") == ServiceUnavailable.code for e in body.get("errors", ())):
         return json_response(body, 503, request_id, {"retry-after": str(ServiceUnavailable.retry_after)})
     executed = result.data is not None or any(e.path for e in result.errors or ())

@@ -20,6 +20,7 @@ from server.connections import Connections
 from server.draining import Draining
 from server.keepalive_checks import KeepAliveChecks
 from server.watchdog import Operations
+from telemetry import metrics
 
 JSON_TYPES = ("application/json", "application/graphql-response+json")
 
@@ -88,6 +89,7 @@ def request_id(request: Request) -> str:
 def error_body(error: DomainError) -> dict[str, Any]:
     """The response to an operation refused before it ran: no data, the error's code."""
     formatted = {"message": error.message, "extensions": {"code": error.code, **error.details}}
+    metrics.count_errors((formatted,))
     return {"data": None, "errors": [formatted]}
 
 

@@ -25,11 +25,12 @@ from strawberry.types.graphql import OperationType
 from domain.errors import DomainError
 from schema import outage
 from schema.errors import translate
-from server import auth, broadcast, deadline, operation
+from server import auth, broadcast, deadline, operation, prometheus
 from server import logging as logs
 from server.connections import RETRY_AFTER_SECONDS, Slot, TooManyConnections
 from server.graphql import unavailable_response
 from server.operation import Live, error_response, read_payload
+from telemetry import metrics
 
 log = logging.getLogger("tenantgraph.sse")
 STREAMED = (OperationType.QUERY, OperationType.SUBSCRIPTION)
@@ -58,6 +59,7 @@ class EventStream(Live):
             log.warning("dependency unavailable: %r", error)
             return unavailable_response(outage.unavailable(error, request_id), request_id)
         logs.tenant.set(caller.tenant.slug)
+        prometheus.note_tenant(request.scope, caller.tenant.slug)
         try:
             slot = self.connections.open(caller)
         except TooManyConnections as error:
@@ -159,9 +161,11 @@ class _Counted(StreamingResponse):
         self.slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics.SSE_STREAMS.inc()
         try:
             await super().__call__(scope, receive, send)
         finally:
+            metrics.SSE_STREAMS.dec()
             self.slot.release()
 
 
@@ -200,6 +204,7 @@ def _next(result: ExecutionResult, request_id: str) -> str:
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
+        metrics.count_errors(body["errors"])
     cursor = _cursor(result.data)
     head = "event: next\n" + (f"id: {cursor}\n" if cursor else "")
     return f"{head}data: {orjson.dumps(body).decode()}\n\n"

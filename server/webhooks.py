@@ -22,10 +22,10 @@ from domain.errors import BadRequest, DomainError, Invalid
 from resolvers.context import Jobs
 from schema import outage
 from server import logging as logs
-from server import operation
+from server import operation, prometheus
 from server.problems import from_error, problem, unavailable
 from tables import webhooks as webhook_tables
-from telemetry import tracing
+from telemetry import metrics, tracing
 from telemetry.tracing import Tracing
 
 log = logging.getLogger("tenantgraph.webhooks")
@@ -56,6 +56,9 @@ class WebhookEndpoint:
                 raise
             log.warning("dependency unavailable: %r", error)
             response = unavailable(outage.unavailable(error, correlation_id), correlation_id)
+        metrics.observe_delivery(
+            request.path_params["flow"], request.scope.get(prometheus.TENANT_KEY), response.status_code
+        )
         log.info("POST %s %d %.1fms", request.url.path, response.status_code,
                  (time.perf_counter() - started) * 1000)
         return response
@@ -82,6 +85,7 @@ class WebhookEndpoint:
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
         self.tracing.annotate({tracing.TENANT: str(endpoint.tenant_id)})
+        prometheus.note_tenant(request.scope, endpoint.tenant_slug)
         body = await self._body(request)
         response = await self._deliver(endpoint, request, body, correlation_id)
         if held is None or (response is not None and response.status_code < 400):
@@ -146,6 +150,7 @@ class WebhookEndpoint:
                     tenant_id=endpoint.tenant_id, delivery_id=receipt.id, traceparent=traceparent
                 )
         except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
+            metrics.REDIS_ERRORS.labels("enqueue").inc()
             log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
                         exc_info=True)
         return _answer({"id": str(receipt.id), "status": "queued"}, 202)

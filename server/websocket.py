@@ -33,6 +33,7 @@ from server.connections import Connections, Slot, TooManyConnections
 from server.draining import Draining
 from server.operation import Live
 from server.watchdog import Operations
+from telemetry import metrics
 from telemetry.tracing import NO_SPAN, Tracing
 
 log = logging.getLogger("tenantgraph.ws")
@@ -102,6 +103,7 @@ class GraphQLWebSocket(Live):
             return
         await websocket.accept(subprotocol=PROTOCOL)
         session = _Session(self, websocket, ws_protocol.tenant_of(websocket))
+        metrics.WEBSOCKET_CONNECTIONS.inc()
         try:
             with self.draining.live(session.go_away):
                 await session.run()
@@ -110,6 +112,7 @@ class GraphQLWebSocket(Live):
         except WebSocketDisconnect:
             pass
         finally:
+            metrics.WEBSOCKET_CONNECTIONS.dec()
             await session.stop()
 
 
@@ -317,6 +320,7 @@ class _Session:
         if request_id is not None:
             extensions["requestId"] = request_id
         error = GraphQLError(message, extensions=extensions)
+        metrics.count_errors((error.formatted,))
         await self.send({"type": "error", "id": op_id, "payload": [error.formatted]})
 
     async def send(self, message: dict[str, Any]) -> None:

@@ -196,3 +196,18 @@ async def prune(*, older_than: datetime) -> int:
             older_than,
         )
     return int(deleted)
+
+
+async def backlog() -> tuple[int, float]:
+    """(unpublished events, age in seconds of the oldest of them: 0 with none), across tenants,
+    from the partial index of unpublished events."""
+    async with db.platform() as tx:
+        row = await tx.connection.fetchrow(
+            """
+            select count(*) as events,
+                   coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as age
+            from events where published_at is null
+            """
+        )
+    assert row is not None
+    return int(row["events"]), float(row["age"])

@@ -53,6 +53,7 @@ def _endpoint(row: dict[str, Any]) -> webhooks.Endpoint:
         secrets=tuple(row["secrets"]),
         verify_token=row["verify_token"],
         enabled=row["enabled"],
+        tenant_slug=row.get("tenant_slug", ""),
     )
 
 
@@ -145,7 +146,8 @@ async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
     async with db.platform() as tx:
         row = await tx.connection.fetchrow(
             """
-            select e.* from webhook_endpoints e join tenants t on t.id = e.tenant_id
+            select e.*, t.slug as tenant_slug
+            from webhook_endpoints e join tenants t on t.id = e.tenant_id
             where e.flow = $2 and (t.slug = $1 or t.id::text = lower($1))
             """,
             tenant_ref, flow,

@@ -16,6 +16,7 @@ class WorkerContext(Context, total=False):
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
     relay: asyncio.Task[None]
+    pool_sampler: asyncio.Task[None]
     outbox_relay: Relay
     tracing: Tracing
     """This process's spans (off unless the OTEL_* variables switch them on)."""

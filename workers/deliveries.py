@@ -15,6 +15,7 @@ from domain import tracing
 from domain.errors import DomainError
 from services import deliveries as delivery_services
 from tables import webhooks as webhook_tables
+from telemetry import metrics
 from telemetry.tracing import Tracing
 from workers.context import WorkerContext
 from workers.graceful import cut_off
@@ -96,6 +97,7 @@ async def _apply(ctx: WorkerContext, tenant: UUID, delivery: UUID, traceparent: 
         await webhook_tables.mark_failed(
             delivery, f"{error.code}: {error.message}", tenant_id=tenant, dead=True
         )
+        metrics.WEBHOOK_DEAD_LETTERED.labels("rejected").inc()
         return "dead"
     except asyncio.CancelledError:
         if cut_off(ctx):
@@ -106,11 +108,15 @@ async def _apply(ctx: WorkerContext, tenant: UUID, delivery: UUID, traceparent: 
         log.warning("delivery %s cancelled (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "")
         await asyncio.shield(webhook_tables.mark_failed(delivery, CANCELLED, tenant_id=tenant, dead=final))
+        if final:
+            metrics.WEBHOOK_DEAD_LETTERED.labels("cancelled").inc()
         raise
     except Exception as error:
         log.warning("delivery %s failed (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
                     "; dead-lettered" if final else "", exc_info=True)
         await webhook_tables.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
+        if final:
+            metrics.WEBHOOK_DEAD_LETTERED.labels("failed").inc()
         raise
 
 

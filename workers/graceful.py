@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from saq import Job, Worker
@@ -31,11 +31,12 @@ off the others, the relay's last batch and closing pools."""
 
 class GracefulWorker(Worker[WorkerContext]):
     def __init__(
-        self, *args: Any, grace: float, stopping: Callable[[], None] = lambda: None, **kwargs: Any
+        self, *args: Any, grace: float, stopping: Callable[[], None] = lambda: None,
+        after_process: Sequence[Callable[[WorkerContext], Awaitable[None]]] = (), **kwargs: Any
     ) -> None:
         super().__init__(
             *args, dequeue_timeout=DEQUEUE_TIMEOUT, before_process=[self._started],
-            after_process=[self._ended], **kwargs,
+            after_process=[self._ended, *after_process], **kwargs,
         )
         self.grace = grace
         self.stopping = stopping

@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from domain import envelope, events
 from tables import events as outbox
+from telemetry import metrics
 from telemetry.tracing import TENANT, Tracing
 
 log = logging.getLogger("tenantgraph.relay")
@@ -31,6 +34,8 @@ BATCH = 500
 PUBLISH_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
 LISTEN_RETRY_MAX = 60.0
+BACKLOG_SAMPLE_SECONDS = 5.0
+"""How often a relay measures the outbox backlog and lag (a count on a partial index)."""
 
 
 def _honour_cancellation() -> None:
@@ -67,6 +72,7 @@ class Relay:
         self._listener: asyncpg.Connection | None = None
         self._listen_retry = poll_interval
         self._listen_at = 0.0
+        self._sampled_at = -BACKLOG_SAMPLE_SECONDS
 
     async def run(self) -> None:
         """Publish until stopped (or cancelled). A failed round (database or Redis unreachable) is
@@ -88,6 +94,7 @@ class Relay:
                 if failures:
                     log.info("relay publishing again after %d failed rounds", failures)
                     failures = 0
+                await self._sample_backlog()
                 await self._idle()
         finally:
             await self._unlisten()
@@ -99,8 +106,15 @@ class Relay:
         while True:
             async with outbox.unpublished(self.batch) as batch:
                 if batch:
-                    async with asyncio.timeout(self.publish_timeout):
-                        await self.publish(batch)
+                    started = time.perf_counter()
+                    try:
+                        async with asyncio.timeout(self.publish_timeout):
+                            await self.publish(batch)
+                    except TimeoutError:
+                        metrics.REDIS_ERRORS.labels("publish").inc()
+                        raise
+                    metrics.RELAY_PUBLISH_DURATION.observe(time.perf_counter() - started)
+                    metrics.RELAY_BATCH_SIZE.observe(len(batch))
             published += len(batch)
             _honour_cancellation()
             if len(batch) < self.batch or self._stopping:
@@ -123,10 +137,28 @@ class Relay:
             await self._publish(batch)
 
     async def _publish(self, batch: list[tuple[UUID, events.Event]]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for chunk in envelope.encode_batch(batch):
-                pipe.publish(envelope.CHANNEL, chunk)
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for chunk in envelope.encode_batch(batch):
+                    pipe.publish(envelope.CHANNEL, chunk)
+                await pipe.execute()
+        except (RedisError, OSError):
+            metrics.REDIS_ERRORS.labels("publish").inc()
+            raise
+
+    async def _sample_backlog(self) -> None:
+        """outbox_backlog_events and outbox_lag_seconds, at most every BACKLOG_SAMPLE_SECONDS."""
+        now = time.monotonic()
+        if now - self._sampled_at < BACKLOG_SAMPLE_SECONDS:
+            return
+        self._sampled_at = now
+        try:
+            count, age = await outbox.backlog()
+        except Exception:  # noqa: BLE001 - a metric never stops the relay; the next round retries
+            log.warning("relay could not measure the outbox backlog", exc_info=True)
+            return
+        metrics.OUTBOX_BACKLOG.set(count)
+        metrics.OUTBOX_LAG.set(age)
 
     async def _keep_listening(self) -> None:
         """(Re)open the LISTEN connection when there is none; after a failure, retry with a

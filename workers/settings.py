@@ -10,9 +10,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
+from saq.utils import now
 
 from domain.config import Settings
 from tables import engine
+from telemetry import metrics
 from telemetry.tracing import Tracing
 from workers import deliveries, maintenance
 from workers.context import WorkerContext
@@ -79,6 +81,13 @@ async def relay_alone(
         await engine.stop()
 
 
+async def observe_job(ctx: WorkerContext) -> None:
+    """jobs_total{function,outcome} and job_duration_seconds, once SAQ has settled the attempt."""
+    job = ctx.get("job")
+    if job is not None and job.started:
+        metrics.observe_job(job.function, job.status.value, (now() - job.started) / 1000)
+
+
 def worker(
     settings: Settings, *, relay: bool = True, stopping: Callable[[], None] = lambda: None,
     tracing: Tracing | None = None,
@@ -96,6 +105,7 @@ def worker(
         ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
         ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue))
+        ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
             ctx["outbox_relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
@@ -106,6 +116,8 @@ def worker(
             ctx["inbox_sweeper"].cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ctx["inbox_sweeper"]
+        if "pool_sampler" in ctx:
+            ctx["pool_sampler"].cancel()
         if "relay" in ctx:
             ctx["outbox_relay"].stop()
             last_batch = settings.shutdown_grace_seconds * (1 - DRAIN_SHARE) / 2
@@ -127,6 +139,7 @@ def worker(
         ],
         startup=startup,
         shutdown=shutdown,
+        after_process=[observe_job],
         concurrency=10,
         timers={"sweep": SWEEP_SECONDS},
         grace=settings.shutdown_grace_seconds,

@@ -291,7 +291,7 @@ class InventorySubscription:
                 and location in (None, payload.get("locationId"))
             )
 
-        async for event in live.stream(info.context, after=after, match=match):
+        async for event in live.stream(info.context, after=after, match=match, field=info.field_name):
             yield InventoryChange.from_domain(event)
 
 
