@@ -5,7 +5,9 @@ with its depth; what the limits let through is validated within a CPU-time budge
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
+from collections.abc import Iterator
 
 import pytest
 from graphql import GraphQLError, GraphQLSchema, parse, specified_rules
@@ -34,6 +36,18 @@ budget having to stop anything."""
 RULES = tuple(specified_rules)
 LIMIT_MESSAGES = ("exceeds maximum operation depth", "aliases found", "field selections found",
                   "pairs of fields with the same response name", "more than 3000 tokens")
+
+
+@pytest.fixture(autouse=True)
+def no_collection() -> Iterator[None]:
+    """CPU time here is the limits' own work: a collection of the suite's garbage (other tests
+    run an app in-process, whose collector thresholds make rare collections long) is not."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @pytest.fixture(scope="module")
