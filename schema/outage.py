@@ -35,7 +35,7 @@ def unavailable(error: BaseException, request_id: object) -> ServiceUnavailable:
     to retry, and the request id to find it in the logs."""
     what = "Redis" if _in_chain(error, _REDIS) else "the database"
     return ServiceUnavailable(
-        f"{what} is unavailable or too slow right now; nothing was changed, retry shortly",
+        f"{what} is unavailable or too slow right now; what failed here changed nothing, retry shortly",
         details={"retryAfterSeconds": ServiceUnavailable.retry_after, "requestId": request_id},
     )
 

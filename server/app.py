@@ -106,9 +106,11 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             "redis": await _check(request.app.state.redis.ping()),
         }
         ready = all(state == "ok" for state in checks.values())
+        # Draining after SIGTERM: the load balancer must stop sending, or the clients sent
+        # away reconnect here.
+        status = "draining" if draining.begun else "ready" if ready else "unavailable"
         return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
+            {"status": status, "checks": checks}, status_code=200 if status == "ready" else 503
         )
 
     app = Starlette(

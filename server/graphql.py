@@ -206,11 +206,21 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
         # Errors raised while parsing (e.g. by the parser cache) arrive untranslated.
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
         metrics.count_errors(body["errors"])
-    if any(e.get("extensions", {}).get("code") == ServiceUnavailable.code for e in body.get("errors", ())):
+    if _unavailable(body):
         return json_response(body, 503, request_id, {"retry-after": str(ServiceUnavailable.retry_after)})
     executed = result.data is not None or any(e.path for e in result.errors or ())
     status = 200 if executed else 400
     return json_response(body, status, request_id)
+
+
+def _unavailable(body: dict[str, Any]) -> bool:
+    """An outage answered nothing: a 503 the client may retry. A root field that did resolve
+    (a first mutation that committed) makes it a 200 with field errors, never a retry."""
+    outage_hit = any(
+        e.get("extensions", {}).get("code") == ServiceUnavailable.code for e in body.get("errors", ())
+    )
+    data = body["data"]
+    return outage_hit and (data is None or all(value is None for value in data.values()))
 
 
 def unavailable_response(error: ServiceUnavailable, request_id: str) -> Response:

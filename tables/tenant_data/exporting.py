@@ -6,7 +6,7 @@ import os
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 from tables.tenant_data import archive, scope, walk
@@ -20,7 +20,7 @@ async def export(connection: Any, *, slug: str, out: Path) -> archive.Manifest:
             tenant_id = await scope.tenant_id_of(connection, slug)
             migration = await scope.latest_migration(connection)
             tables = await walk.tenant_tables(connection)
-            with tarfile.open(partial, "w:") as tar:
+            with _private(partial) as file, tarfile.open(fileobj=file, mode="w:") as tar:
                 entries = [await _copy_out(connection, tar, table, tenant_id) for table in tables]
                 manifest = archive.Manifest(
                     migration=migration, tenant_id=str(tenant_id), slug=slug,
@@ -31,6 +31,13 @@ async def export(connection: Any, *, slug: str, out: Path) -> archive.Manifest:
     finally:
         partial.unlink(missing_ok=True)
     return manifest
+
+
+def _private(path: Path) -> BinaryIO:
+    """The archive holds the tenant's secrets (webhook signing keys, key hashes): owner-only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover file keeps its mode through O_CREAT
+    return os.fdopen(fd, "wb")
 
 
 async def _copy_out(

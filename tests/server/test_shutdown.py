@@ -148,6 +148,8 @@ async def test_a_websocket_gets_its_mutation_result_in_flight_then_1001(
         api.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         await asyncio.sleep(HELD)
+        async with httpx.AsyncClient(base_url=api.url, timeout=5) as http:
+            readiness = await http.get("/readyz")  # still accepting while the socket drains
         await lock.rollback()
         result = await socket.message("rename")
         done = await socket.message("rename")
@@ -156,6 +158,7 @@ async def test_a_websocket_gets_its_mutation_result_in_flight_then_1001(
         code, took = await exits(api, signalled)
 
     log = api.log.read_text()
+    assert (readiness.status_code, readiness.json()["status"]) == (503, "draining")
     assert result["type"] == "next", result
     assert result["payload"]["data"]["updateProduct"]["product"]["title"] == "Cup", result
     assert done == {"type": "complete", "id": "rename"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 import tarfile
 import uuid
 from collections.abc import AsyncIterator
@@ -264,6 +265,19 @@ async def test_an_import_under_an_existing_slug_is_refused(
 
     with pytest.raises(Conflict, match=f"tenant {tenant_b.slug!r} already exists"):
         await importing.load(owner, tmp_path / "a.tar", as_slug=tenant_b.slug)
+
+
+async def test_an_export_is_readable_by_its_owner_only_even_over_a_readable_file(
+    full: TenantHandle, owner: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """The archive holds webhook signing secrets and key hashes."""
+    leftover = tmp_path / "a.tar.partial"
+    leftover.write_bytes(b"")
+    leftover.chmod(0o644)
+
+    await exporting.export(owner, slug=full.slug, out=tmp_path / "a.tar")
+
+    assert stat.S_IMODE((tmp_path / "a.tar").stat().st_mode) == 0o600
 
 
 async def test_an_export_is_one_snapshot_whatever_commits_while_it_runs(
