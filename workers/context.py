@@ -21,3 +21,5 @@ class WorkerContext(Context, total=False):
     tracing: Tracing
     """This process's spans (off unless the OTEL_* variables switch them on)."""
     inbox_sweeper: asyncio.Task[None]
+    job_started: float
+    """time.monotonic() when this job's attempt began (a job's own context)."""

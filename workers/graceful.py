@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -46,6 +47,7 @@ class GracefulWorker(Worker[WorkerContext]):
         self._drained = False
 
     async def _started(self, ctx: WorkerContext) -> None:
+        ctx["job_started"] = time.monotonic()  # SAQ zeroes job.started when it retries
         task = asyncio.current_task()
         if task is not None and "job" in ctx:
             self.running[task] = ctx["job"]

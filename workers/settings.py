@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
-from saq.utils import now
 
 from domain.config import Settings
 from tables import engine
@@ -83,9 +83,9 @@ async def relay_alone(
 
 async def observe_job(ctx: WorkerContext) -> None:
     """jobs_total{function,outcome} and job_duration_seconds, once SAQ has settled the attempt."""
-    job = ctx.get("job")
-    if job is not None and job.started:
-        metrics.observe_job(job.function, job.status.value, (now() - job.started) / 1000)
+    job, started = ctx.get("job"), ctx.get("job_started")
+    if job is not None and started is not None:
+        metrics.observe_job(job.function, job.status.value, time.monotonic() - started)
 
 
 def worker(
