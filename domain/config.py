@@ -33,6 +33,13 @@ class Secret(str):
         return "Secret('**********')"
 
 
+DRAIN_SHARE = 0.75
+"""Of SHUTDOWN_GRACE_SECONDS, what work in flight gets to finish after SIGTERM: open requests
+and streams (live connections first, see server.draining) in `serve`, running jobs in the
+worker. The rest is for cutting off what is left, the relay's last batch and closing pools; a
+watchdog forces the process out when the grace is over."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     env: Environment = "dev"

@@ -14,25 +14,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from domain import tenancy
-from domain.config import ConfigError, Settings
+from domain.config import DRAIN_SHARE, ConfigError, Settings
 from domain.errors import DomainError
-from server import cli_tenants, cli_webhooks
+from server import cli_admin, cli_webhooks
 from server import logging as logs
 
 if TYPE_CHECKING:
     from server.watchdog import Watchdog
 
-T = TypeVar("T")
-SERVICES_FILE = "services.env"
-DRAIN_SHARE = 0.75
-"""Of SHUTDOWN_GRACE_SECONDS, what open requests and streams get to finish after SIGTERM (live
-connections first, see server.draining); the rest is for closing pools. The watchdog forces
-the process out when the grace is over."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,37 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     command("migrate", _migrate, "apply database migrations and set up the app role")
     command("dev", _dev, "what `make run` does: services, migrations, demo data, API and worker")
 
-    tenant = commands.add_parser("tenant", help="manage tenants").add_subparsers(required=True)
-    create = tenant.add_parser("create", help="create a tenant")
-    create.add_argument("slug")
-    create.add_argument("--name", required=True)
-    create.add_argument("--modules", default="catalog", help="comma-separated module slugs")
-    create.add_argument("--extensions", default="", help="comma-separated extension slugs")
-    create.set_defaults(run=_tenant_create)
-    tenant.add_parser("list", help="list tenants").set_defaults(run=_tenant_list)
-    modules = tenant.add_parser("set-modules", help="set a tenant's modules (live on next request)")
-    modules.add_argument("slug")
-    modules.add_argument("modules", help="comma-separated module slugs")
-    modules.add_argument("--extensions", default=None, help="comma-separated; unchanged if unset")
-    modules.set_defaults(run=_tenant_set_modules)
-    cli_tenants.add(tenant, _with_services)
+    cli_admin.add(commands)
+    cli_webhooks.Commands(cli_admin.run_admin, cli_admin.with_services).add(commands)
 
-    apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(required=True)
-    key = apikey.add_parser("create", help="issue a key; its secret is printed once")
-    owner = key.add_mutually_exclusive_group(required=True)
-    owner.add_argument("--tenant", help="tenant slug")
-    owner.add_argument("--platform", action="store_true", help="a platform-admin key")
-    key.add_argument("--name", default="cli")
-    key.add_argument("--scopes", default="admin", help="comma-separated scopes")
-    key.set_defaults(run=_apikey_create)
-    revoke = apikey.add_parser("revoke", help="revoke a key by its prefix")
-    revoke.add_argument("prefix")
-    revoke.set_defaults(run=_apikey_revoke)
-
-    cli_webhooks.Commands(_admin, _with_services).add(commands)
-
-    export = command("export-schema", _export_schema, "print a tenant's schema as SDL")
-    export.add_argument("--tenant", required=True)
     return parser
 
 
@@ -109,7 +74,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from server.draining import LIVE_SHARE
 
-    settings = _with_services(settings)
+    settings = cli_admin.with_services(settings)
     # uvicorn re-raises the signal it stopped on; exit 0 then, and let `dev` stop its worker.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _shared_metrics(settings)
@@ -149,7 +114,7 @@ def _own_metrics(settings: Settings) -> None:
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
-    settings = _with_services(settings)
+    settings = cli_admin.with_services(settings)
     _own_metrics(settings)
     from telemetry.tracing import Tracing
     from workers.settings import worker
@@ -170,7 +135,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> None:
 def _relay(args: argparse.Namespace, settings: Settings) -> None:
     import uvloop
 
-    settings = _with_services(settings)
+    settings = cli_admin.with_services(settings)
     _own_metrics(settings)
     from telemetry.tracing import Tracing
     from workers.settings import relay_alone
@@ -228,7 +193,7 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:
     from tables.migrate import migrate
 
-    settings = _with_services(settings)
+    settings = cli_admin.with_services(settings)
     assert settings.database_url is not None
     asyncio.run(migrate(settings.database_url, app_password=str(settings.app_database_password)))
     print("migrations applied")
@@ -239,7 +204,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
 
     with _dev_services(settings) as settings:
         _migrate(args, settings)
-        keys = _admin(settings, seed.seed)
+        keys = cli_admin.run_admin(settings, seed.seed)
         _print_welcome(settings, keys)
         stopping = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -277,88 +242,6 @@ def _supervise(
     return 0 if all(child.returncode == 0 for child in children) else 1
 
 
-def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-
-    tenant = _admin(settings, lambda: tenants.create(
-        slug=args.slug, name=args.name, modules=_split(args.modules),
-        extensions=_split(args.extensions),
-    ))
-    print(f"created tenant {tenant.slug} ({tenant.id}) modules={','.join(sorted(tenant.modules))}")
-
-
-def _tenant_list(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-
-    for tenant in _admin(settings, tenants.list_all):
-        print(f"{tenant.slug}\t{tenant.id}\t{tenant.name}\tmodules={','.join(sorted(tenant.modules))}"
-              f"\textensions={','.join(sorted(tenant.extensions))}")
-
-
-def _tenant_set_modules(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import tenants
-
-    async def run() -> tenancy.Tenant:
-        tenant = await tenants.get_by_slug(args.slug)
-        extensions = None if args.extensions is None else _split(args.extensions)
-        return await tenants.set_modules(
-            tenant_id=tenant.id, modules=_split(args.modules), extensions=extensions
-        )
-
-    tenant = _admin(settings, run)
-    print(f"{tenant.slug}: modules={','.join(sorted(tenant.modules))} "
-          f"extensions={','.join(sorted(tenant.extensions))}")
-
-
-def _apikey_create(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import api_keys, tenants
-
-    async def run() -> str:
-        tenant_id = None if args.platform else (await tenants.get_by_slug(args.tenant)).id
-        scopes = tenancy.check_scopes(_split(args.scopes), platform=args.platform)
-        _, token = await api_keys.create(tenant_id=tenant_id, name=args.name, scopes=scopes)
-        return token
-
-    print(_admin(settings, run))
-
-
-def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import api_keys
-
-    key = _admin(settings, lambda: api_keys.revoke_any(args.prefix))
-    print(f"revoked {key.prefix} ({key.name})")
-
-
-def _export_schema(args: argparse.Namespace, settings: Settings) -> None:
-    from schema.build import build_schema
-    from tables import tenants
-
-    tenant = _admin(settings, lambda: tenants.get_by_slug(args.tenant))
-    print(build_schema(tenant.modules, tenant.extensions, settings).schema.as_str())
-
-
-def _admin(settings: Settings, action: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run one operator action on the app role's connection (no pool needed)."""
-    from tables import engine
-
-    settings = _with_services(settings)
-    assert settings.database_url is not None
-    engine.configure(engine.app_dsn(settings.database_url, str(settings.app_database_password)))
-    return asyncio.run(action())
-
-
-def _with_services(settings: Settings) -> Settings:
-    """Fill unset URLs from the embedded services of a running `make run`, if any."""
-    if settings.database_url and settings.redis_url:
-        return settings
-    saved = Path(settings.data_dir) / SERVICES_FILE
-    if not saved.exists():
-        raise ConfigError("DATABASE_URL and REDIS_URL are not set and `make run` is not running")
-    values = dict(line.split("=", 1) for line in saved.read_text().split())
-    os.environ.update({k: v for k, v in values.items() if not os.environ.get(k)})
-    return Settings.from_env(os.environ)
-
-
 @contextlib.contextmanager
 def _dev_services(settings: Settings) -> Iterator[Settings]:
     if settings.database_url and settings.redis_url:
@@ -371,7 +254,7 @@ def _dev_services(settings: Settings) -> Iterator[Settings]:
     with embedded(data_dir, durable=True) as services:
         os.environ.setdefault("DATABASE_URL", services.database_url)
         os.environ.setdefault("REDIS_URL", services.redis_url)
-        saved = data_dir / SERVICES_FILE
+        saved = data_dir / cli_admin.SERVICES_FILE
         saved.write_text(f"DATABASE_URL={os.environ['DATABASE_URL']}\n"
                          f"REDIS_URL={os.environ['REDIS_URL']}\n")
         try:
@@ -389,10 +272,6 @@ def _print_welcome(settings: Settings, keys: Any) -> None:
         '  In GraphiQL headers: {"Authorization": "Bearer <key>"}', "",
     ]
     print("\n".join(lines), flush=True)
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 if __name__ == "__main__":

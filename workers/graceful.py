@@ -19,15 +19,13 @@ from typing import Any
 
 from saq import Job, Worker
 
+from domain.config import DRAIN_SHARE
 from workers.context import WorkerContext
 
 log = logging.getLogger("tenantgraph.worker")
 
 DEQUEUE_TIMEOUT = 1.0
 """Seconds an idle dequeue blocks: how long after SIGTERM a job may still be taken."""
-DRAIN_SHARE = 0.75
-"""Of SHUTDOWN_GRACE_SECONDS, what the jobs in flight get to finish; the rest is for cutting
-off the others, the relay's last batch and closing pools."""
 
 
 class GracefulWorker(Worker[WorkerContext]):

@@ -12,13 +12,13 @@ import redis.asyncio as aioredis
 from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
 
-from domain.config import Settings
+from domain.config import DRAIN_SHARE, Settings
 from tables import engine
 from telemetry import metrics
 from telemetry.tracing import Tracing
 from workers import deliveries, maintenance
 from workers.context import WorkerContext
-from workers.graceful import DRAIN_SHARE, GracefulWorker
+from workers.graceful import GracefulWorker
 from workers.relay import Relay
 
 JOB_DEFAULTS: dict[str, Any] = {"retries": 3, "timeout": 60}

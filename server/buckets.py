@@ -1,0 +1,127 @@
+"""Leaky buckets kept in Redis, shared by every process that talks to the same Redis.
+
+One request takes from all its buckets at once (a tenant's and its credential's, say) in one
+atomic script, so that two processes admitting a burst between them admit what one would. The
+script reads Redis's own clock: the processes' clocks may disagree, Redis's is one.
+
+What a bucket stands for, its key and its size are the caller's; the key must name the tenant
+whenever the bucket is a tenant's, so that no two tenants ever share one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+PREFIX = "tg:bucket:"
+
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local amount = tonumber(ARGV[1])
+local taking = ARGV[2] == 'take'
+local levels = {}
+local fits = 1
+for i, key in ipairs(KEYS) do
+  local size = tonumber(ARGV[1 + 2 * i])
+  local rate = tonumber(ARGV[2 + 2 * i])
+  local state = redis.call('HMGET', key, 'level', 'at')
+  local level = tonumber(state[1]) or size
+  local at = tonumber(state[2]) or now
+  level = math.min(size, level + math.max(0, now - at) * rate)
+  levels[i] = level
+  if taking and amount > level then fits = 0 end
+end
+local out = {fits}
+for i, key in ipairs(KEYS) do
+  local size = tonumber(ARGV[1 + 2 * i])
+  local rate = tonumber(ARGV[2 + 2 * i])
+  local level = levels[i]
+  if fits == 1 then
+    if taking then level = level - amount else level = math.min(size, level + amount) end
+  end
+  redis.call('HSET', key, 'level', tostring(level), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((size - level) / rate * 1000) + 1000)
+  out[i + 1] = tostring(level)
+end
+return out
+"""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bucket: `key` (without the prefix), `size` points at most, `rate` restored per second."""
+
+    key: str
+    size: float
+    rate: float
+
+    def __post_init__(self) -> None:
+        if self.size <= 0 or self.rate <= 0:
+            raise ValueError(f"bucket {self.key!r} needs a positive size and rate")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Level:
+    """Where one bucket stands after a take or a refund."""
+
+    bucket: Bucket
+    available: float
+
+    def seconds_until(self, amount: float) -> float:
+        """How long until `amount` fits; infinite when it never will."""
+        if amount > self.bucket.size:
+            return math.inf
+        return max(0.0, (amount - self.available) / self.bucket.rate)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Taken:
+    """The answer to a take: whether the amount fitted in every bucket (and was taken from all
+    of them), and where each bucket stands."""
+
+    fits: bool
+    amount: float
+    levels: tuple[Level, ...]
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds until the amount would fit in every bucket; 0 when it fitted."""
+        return 0.0 if self.fits else max(level.seconds_until(self.amount) for level in self.levels)
+
+    @property
+    def tightest(self) -> Level:
+        """The bucket with the fewest points left relative to its size."""
+        return min(self.levels, key=lambda level: level.available / level.bucket.size)
+
+
+class Buckets:
+    """Takes and refunds on buckets in one Redis. Redis errors reach the caller, which decides
+    whether an unreachable Redis admits (fails open) or refuses."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._script = redis.register_script(_SCRIPT)
+
+    async def take(self, buckets: Sequence[Bucket], amount: float) -> Taken:
+        """Takes `amount` from every bucket, or from none when it does not fit in one of them."""
+        return await self._run(buckets, amount, "take")
+
+    async def refund(self, buckets: Sequence[Bucket], amount: float) -> Taken:
+        """Gives `amount` back to every bucket, none of them above its size."""
+        return await self._run(buckets, amount, "refund")
+
+    async def _run(self, buckets: Sequence[Bucket], amount: float, mode: str) -> Taken:
+        if not buckets or amount < 0:
+            raise ValueError("a take or refund needs buckets and an amount of at least 0")
+        args: list[str | float] = [amount, mode]
+        for bucket in buckets:
+            args += [bucket.size, bucket.rate]
+        fits, *levels = await self._script(keys=[PREFIX + b.key for b in buckets], args=args)
+        return Taken(
+            fits=bool(fits),
+            amount=amount,
+            levels=tuple(Level(b, float(level)) for b, level in zip(buckets, levels, strict=True)),
+        )

@@ -1,0 +1,120 @@
+"""Leaky buckets in the real Redis: takes, refunds, restoring, several buckets at once, and two
+clients (as two processes would be) sharing one bucket."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from domain.config import Settings
+from server.buckets import PREFIX, Bucket, Buckets
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    assert settings.redis_url
+    client = aioredis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+def fresh(size: float = 100, rate: float = 10) -> Bucket:
+    return Bucket(f"test:{uuid.uuid4()}", size, rate)
+
+
+async def test_a_take_that_fits_leaves_the_rest_and_one_that_does_not_takes_nothing(
+    redis_client: aioredis.Redis,
+) -> None:
+    buckets, bucket = Buckets(redis_client), fresh(size=100, rate=0.001)
+
+    first = await buckets.take([bucket], 70)
+    refused = await buckets.take([bucket], 40)
+
+    assert first.fits and first.retry_after == 0
+    assert first.levels[0].available == pytest.approx(30, abs=0.01)
+    assert not refused.fits
+    assert refused.levels[0].available == pytest.approx(30, abs=0.01)
+    assert refused.retry_after == pytest.approx(10 / 0.001, rel=0.01)
+
+
+async def test_a_refund_gives_points_back_but_never_above_the_size(
+    redis_client: aioredis.Redis,
+) -> None:
+    buckets, bucket = Buckets(redis_client), fresh(size=100, rate=0.001)
+    await buckets.take([bucket], 80)
+
+    refunded = await buckets.refund([bucket], 50)
+    capped = await buckets.refund([bucket], 500)
+
+    assert refunded.fits and refunded.levels[0].available == pytest.approx(70, abs=0.01)
+    assert capped.levels[0].available == pytest.approx(100)
+
+
+async def test_a_bucket_restores_at_its_rate(redis_client: aioredis.Redis) -> None:
+    buckets, bucket = Buckets(redis_client), fresh(size=100, rate=200)
+    await buckets.take([bucket], 100)
+
+    await asyncio.sleep(0.25)
+    level = (await buckets.take([bucket], 0)).levels[0].available
+
+    assert 45 <= level <= 100
+
+
+async def test_an_amount_must_fit_in_every_bucket_and_is_taken_from_all_or_none(
+    redis_client: aioredis.Redis,
+) -> None:
+    buckets = Buckets(redis_client)
+    tenant, credential = fresh(size=1000, rate=0.001), fresh(size=50, rate=0.001)
+
+    refused = await buckets.take([tenant, credential], 60)
+    taken = await buckets.take([tenant, credential], 40)
+
+    assert not refused.fits
+    assert refused.tightest.bucket == credential
+    assert [level.available for level in taken.levels] == pytest.approx([960, 10], abs=0.01)
+
+
+async def test_an_amount_larger_than_a_bucket_never_fits(redis_client: aioredis.Redis) -> None:
+    buckets = Buckets(redis_client)
+
+    taken = await buckets.take([fresh(size=10)], 11)
+
+    assert not taken.fits and taken.retry_after == math.inf
+
+
+async def test_two_clients_share_one_bucket_and_together_admit_what_it_holds(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    assert settings.redis_url
+    other = aioredis.from_url(settings.redis_url)
+    bucket = fresh(size=100, rate=0.001)
+    try:
+        both = [Buckets(redis_client), Buckets(other)]
+        answers = await asyncio.gather(*(both[i % 2].take([bucket], 1) for i in range(150)))
+    finally:
+        await other.aclose()
+
+    assert sum(answer.fits for answer in answers) == 100
+
+
+async def test_a_bucket_forgets_itself_in_redis_once_it_is_full_again(
+    redis_client: aioredis.Redis,
+) -> None:
+    buckets, bucket = Buckets(redis_client), fresh(size=10, rate=100)
+
+    await buckets.take([bucket], 10)
+    ttl = await redis_client.pttl(PREFIX + bucket.key)
+
+    assert 0 < ttl <= 1100
+
+
+def test_a_bucket_needs_a_positive_size_and_rate() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Bucket("x", 0, 1)
+    with pytest.raises(ValueError, match="positive"):
+        Bucket("x", 1, -1)
