@@ -89,6 +89,9 @@ class Settings:
     metrics_bind: tuple[str, int] | None = None
     metrics_tenant_label: bool = True
     metrics_tenant_label_cap: int = 100
+    limits_on_redis_error: Literal["open", "closed"] = "open"
+    """LIMITS_ON_REDIS_ERROR: when the buckets in Redis cannot be asked, admit (`open`, counted
+    in redis_errors_total{operation="limits"}) or answer 503 (`closed`)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -188,6 +191,10 @@ class Settings:
             metrics_tenant_label=_parse(environ, "METRICS_TENANT_LABEL", _bool, True),
             metrics_tenant_label_cap=_parse(
                 environ, "METRICS_TENANT_LABEL_CAP", int, cls.metrics_tenant_label_cap, minimum=1
+            ),
+            limits_on_redis_error=cast(
+                Literal["open", "closed"],
+                _choice(environ, "LIMITS_ON_REDIS_ERROR", ("open", "closed"), "open"),
             ),
         )
         settings.check_production()

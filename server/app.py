@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from domain.config import Settings
 from schema.build import SchemaCache
 from server import prometheus
+from server.buckets import Buckets
 from server.connections import Connections
 from server.draining import LIVE_SHARE, Draining
 from server.fanout import Fanout
@@ -51,6 +52,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     queue = worker_settings.queue(settings)
     jobs = deliveries.QueueJobs(queue)
     fanout = Fanout(redis_url, buffer=settings.subscription_buffer)
+    buckets = _buckets(settings, redis_url)
     schemas = SchemaCache(settings)
     operations = Operations()
     watchdog = Watchdog(settings, operations)
@@ -88,6 +90,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             await fanout.stop()
             await queue.disconnect()
             await app.state.redis.aclose()
+            await buckets.close()
             await engine.stop()
             if owns_tracing:
                 tracing.shutdown()
@@ -131,6 +134,15 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     app.add_middleware(SecurityHeaders, settings=settings)
     return app
+
+
+
+def _buckets(settings: Settings, redis_url: str) -> Buckets:
+    """The rate limits' buckets, on a Redis client of their own whose calls give up after
+    REDIS_TIMEOUT: they are on the request path."""
+    timeout = settings.redis_timeout or None
+    redis = aioredis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    return Buckets(redis, fail_open=settings.limits_on_redis_error == "open")
 
 
 def _quiet_collector() -> None:

@@ -15,6 +15,9 @@ import math
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from telemetry import metrics
 
 PREFIX = "tg:bucket:"
 
@@ -98,28 +101,48 @@ class Taken:
         return min(self.levels, key=lambda level: level.available / level.bucket.size)
 
 
+class LimitsUnavailable(Exception):
+    """Redis could not be asked and the limits fail closed (LIMITS_ON_REDIS_ERROR=closed): the
+    request is answered 503, as for any outage."""
+
+
 class Buckets:
-    """Takes and refunds on buckets in one Redis. Redis errors reach the caller, which decides
-    whether an unreachable Redis admits (fails open) or refuses."""
+    """Takes and refunds on buckets in one Redis (give it a client with short socket timeouts:
+    this is on the request path).
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    When Redis cannot be asked, the limits fail open by default: the answer is None, the request
+    goes through unlimited and redis_errors_total{operation="limits"} counts it. Failing closed
+    raises LimitsUnavailable instead."""
+
+    def __init__(self, redis: aioredis.Redis, *, fail_open: bool = True) -> None:
+        self._redis = redis
         self._script = redis.register_script(_SCRIPT)
+        self._fail_open = fail_open
 
-    async def take(self, buckets: Sequence[Bucket], amount: float) -> Taken:
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def take(self, buckets: Sequence[Bucket], amount: float) -> Taken | None:
         """Takes `amount` from every bucket, or from none when it does not fit in one of them."""
         return await self._run(buckets, amount, "take")
 
-    async def refund(self, buckets: Sequence[Bucket], amount: float) -> Taken:
+    async def refund(self, buckets: Sequence[Bucket], amount: float) -> Taken | None:
         """Gives `amount` back to every bucket, none of them above its size."""
         return await self._run(buckets, amount, "refund")
 
-    async def _run(self, buckets: Sequence[Bucket], amount: float, mode: str) -> Taken:
+    async def _run(self, buckets: Sequence[Bucket], amount: float, mode: str) -> Taken | None:
         if not buckets or amount < 0:
             raise ValueError("a take or refund needs buckets and an amount of at least 0")
         args: list[str | float] = [amount, mode]
         for bucket in buckets:
             args += [bucket.size, bucket.rate]
-        fits, *levels = await self._script(keys=[PREFIX + b.key for b in buckets], args=args)
+        try:
+            fits, *levels = await self._script(keys=[PREFIX + b.key for b in buckets], args=args)
+        except (RedisError, OSError) as error:  # TimeoutError is an OSError
+            metrics.REDIS_ERRORS.labels("limits").inc()
+            if self._fail_open:
+                return None
+            raise LimitsUnavailable("the rate limits cannot be checked: Redis is unreachable") from error
         return Taken(
             fits=bool(fits),
             amount=amount,

@@ -91,7 +91,7 @@ DB_POOL_WAITING = Gauge(
 )
 REDIS_ERRORS = Counter("redis_errors_total", "Failed Redis calls, by what was tried", ["operation"])
 # Known label values are shown at zero from the start, so a rate() has a series before the first event.
-for _operation in ("enqueue", "publish", "subscribe"):
+for _operation in ("enqueue", "publish", "subscribe", "limits"):
     REDIS_ERRORS.labels(_operation)
 for _reason in ("rejected", "failed", "cancelled"):
     WEBHOOK_DEAD_LETTERED.labels(_reason)

@@ -12,7 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from domain.config import Settings
-from server.buckets import PREFIX, Bucket, Buckets
+from server.buckets import PREFIX, Bucket, Buckets, LimitsUnavailable, Taken
+from server.embedded import free_port
+from telemetry import metrics
 
 
 @pytest.fixture
@@ -21,6 +23,11 @@ async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.from_url(settings.redis_url)
     yield client
     await client.aclose()
+
+
+def known(taken: Taken | None) -> Taken:
+    assert taken is not None, "Redis answered, so the buckets are known"
+    return taken
 
 
 def fresh(size: float = 100, rate: float = 10) -> Bucket:
@@ -32,8 +39,8 @@ async def test_a_take_that_fits_leaves_the_rest_and_one_that_does_not_takes_noth
 ) -> None:
     buckets, bucket = Buckets(redis_client), fresh(size=100, rate=0.001)
 
-    first = await buckets.take([bucket], 70)
-    refused = await buckets.take([bucket], 40)
+    first = known(await buckets.take([bucket], 70))
+    refused = known(await buckets.take([bucket], 40))
 
     assert first.fits and first.retry_after == 0
     assert first.levels[0].available == pytest.approx(30, abs=0.01)
@@ -46,10 +53,10 @@ async def test_a_refund_gives_points_back_but_never_above_the_size(
     redis_client: aioredis.Redis,
 ) -> None:
     buckets, bucket = Buckets(redis_client), fresh(size=100, rate=0.001)
-    await buckets.take([bucket], 80)
+    known(await buckets.take([bucket], 80))
 
-    refunded = await buckets.refund([bucket], 50)
-    capped = await buckets.refund([bucket], 500)
+    refunded = known(await buckets.refund([bucket], 50))
+    capped = known(await buckets.refund([bucket], 500))
 
     assert refunded.fits and refunded.levels[0].available == pytest.approx(70, abs=0.01)
     assert capped.levels[0].available == pytest.approx(100)
@@ -57,10 +64,10 @@ async def test_a_refund_gives_points_back_but_never_above_the_size(
 
 async def test_a_bucket_restores_at_its_rate(redis_client: aioredis.Redis) -> None:
     buckets, bucket = Buckets(redis_client), fresh(size=100, rate=200)
-    await buckets.take([bucket], 100)
+    known(await buckets.take([bucket], 100))
 
     await asyncio.sleep(0.25)
-    level = (await buckets.take([bucket], 0)).levels[0].available
+    level = (known(await buckets.take([bucket], 0))).levels[0].available
 
     assert 45 <= level <= 100
 
@@ -71,8 +78,8 @@ async def test_an_amount_must_fit_in_every_bucket_and_is_taken_from_all_or_none(
     buckets = Buckets(redis_client)
     tenant, credential = fresh(size=1000, rate=0.001), fresh(size=50, rate=0.001)
 
-    refused = await buckets.take([tenant, credential], 60)
-    taken = await buckets.take([tenant, credential], 40)
+    refused = known(await buckets.take([tenant, credential], 60))
+    taken = known(await buckets.take([tenant, credential], 40))
 
     assert not refused.fits
     assert refused.tightest.bucket == credential
@@ -82,7 +89,7 @@ async def test_an_amount_must_fit_in_every_bucket_and_is_taken_from_all_or_none(
 async def test_an_amount_larger_than_a_bucket_never_fits(redis_client: aioredis.Redis) -> None:
     buckets = Buckets(redis_client)
 
-    taken = await buckets.take([fresh(size=10)], 11)
+    taken = known(await buckets.take([fresh(size=10)], 11))
 
     assert not taken.fits and taken.retry_after == math.inf
 
@@ -95,7 +102,9 @@ async def test_two_clients_share_one_bucket_and_together_admit_what_it_holds(
     bucket = fresh(size=100, rate=0.001)
     try:
         both = [Buckets(redis_client), Buckets(other)]
-        answers = await asyncio.gather(*(both[i % 2].take([bucket], 1) for i in range(150)))
+        answers = [known(answer) for answer in await asyncio.gather(
+            *(both[i % 2].take([bucket], 1) for i in range(150))
+        )]
     finally:
         await other.aclose()
 
@@ -107,7 +116,7 @@ async def test_a_bucket_forgets_itself_in_redis_once_it_is_full_again(
 ) -> None:
     buckets, bucket = Buckets(redis_client), fresh(size=10, rate=100)
 
-    await buckets.take([bucket], 10)
+    known(await buckets.take([bucket], 10))
     ttl = await redis_client.pttl(PREFIX + bucket.key)
 
     assert 0 < ttl <= 1100
@@ -118,3 +127,25 @@ def test_a_bucket_needs_a_positive_size_and_rate() -> None:
         Bucket("x", 0, 1)
     with pytest.raises(ValueError, match="positive"):
         Bucket("x", 1, -1)
+
+
+async def test_an_unreachable_redis_admits_by_default_and_counts_it() -> None:
+    gone = aioredis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.2)
+    errors = metrics.REDIS_ERRORS.labels("limits")
+    before = errors._value.get()
+    try:
+        taken = await Buckets(gone).take([fresh()], 1)
+    finally:
+        await gone.aclose()
+
+    assert taken is None
+    assert errors._value.get() == before + 1
+
+
+async def test_an_unreachable_redis_refuses_when_the_limits_fail_closed() -> None:
+    gone = aioredis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.2)
+    try:
+        with pytest.raises(LimitsUnavailable, match="Redis is unreachable"):
+            await Buckets(gone, fail_open=False).take([fresh()], 1)
+    finally:
+        await gone.aclose()
