@@ -33,6 +33,9 @@ class Secret(str):
         return "Secret('**********')"
 
 
+SAMPLERS = ("parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+            "always_on", "always_off", "traceidratio")
+"""OTEL_TRACES_SAMPLER values; all of them follow a caller's sampled `traceparent` here."""
 DRAIN_SHARE = 0.75
 """Of SHUTDOWN_GRACE_SECONDS, what work in flight gets to finish after SIGTERM: open requests
 and streams (live connections first, see server.draining) in `serve`, running jobs in the
@@ -74,6 +77,9 @@ class Settings:
     traces_exporter: Literal["none", "otlp", "console"] = "none"
     """OTEL_TRACES_EXPORTER, off unless set (and off when OTEL_SDK_DISABLED is true); the SDK
     reads the other OTEL_* variables (endpoint, service name, batching) itself."""
+    traces_sample_ratio: float = 1.0
+    """OTEL_TRACES_SAMPLER_ARG when OTEL_TRACES_SAMPLER is (parentbased_)traceidratio: the share
+    of traces started here that are kept; a caller's sampled `traceparent` is always followed."""
     operation_timeout: float = 30.0
     loop_blocked_warn_seconds: float = 1.0
     loop_blocked_exit_seconds: float = 30.0
@@ -154,6 +160,7 @@ class Settings:
             traces_exporter=cast(Literal["none", "otlp", "console"], "none" if _parse(
                 environ, "OTEL_SDK_DISABLED", _bool, False
             ) else _choice(environ, "OTEL_TRACES_EXPORTER", ("none", "otlp", "console"), "none")),
+            traces_sample_ratio=_sample_ratio(environ),
             operation_timeout=_parse(
                 environ, "OPERATION_TIMEOUT", float, cls.operation_timeout, minimum=0
             ),
@@ -262,6 +269,13 @@ def _bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError(value)
+
+
+def _sample_ratio(environ: Mapping[str, str]) -> float:
+    sampler = _choice(environ, "OTEL_TRACES_SAMPLER", SAMPLERS, "parentbased_always_on")
+    if sampler.endswith("traceidratio"):
+        return _parse(environ, "OTEL_TRACES_SAMPLER_ARG", float, 1.0, minimum=0, maximum=1)
+    return 0.0 if sampler.endswith("always_off") else 1.0
 
 
 def _parse(

@@ -97,8 +97,8 @@ class Taken:
 
     @property
     def tightest(self) -> Level:
-        """The bucket with the fewest points left relative to its size."""
-        return min(self.levels, key=lambda level: level.available / level.bucket.size)
+        """The bucket with the fewest points left: the one that admits least."""
+        return min(self.levels, key=lambda level: level.available)
 
 
 class LimitsUnavailable(Exception):

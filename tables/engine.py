@@ -75,9 +75,10 @@ class _Pool(asyncpg.pool.Pool):
         """A connected holder waiting in asyncpg's (private) queue is taken at once: no timeout
         needed, and none paid for (asyncpg wraps a timed acquire in asyncio.wait_for, a task
         per acquire: a planned read cost a third more CPU). Nothing awaits between this check
-        and the take, so the holder is still there."""
+        and the take, so the holder is still there. The queue hands out its last connected
+        holder (LIFO) and a released one goes back to its end: look from there."""
         queue = getattr(self, "_queue", None)
-        return queue is not None and any(holder.is_connected() for holder in queue._queue)
+        return queue is not None and any(h.is_connected() for h in reversed(queue._queue))
 
 
 async def start(dsn: str, *, max_size: int, timeouts: Timeouts = Timeouts()) -> None:

@@ -26,11 +26,11 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_ON,
     Decision,
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -64,16 +64,19 @@ class Tracing:
         """As the settings say (OTEL_TRACES_EXPORTER): off by default."""
         if settings.traces_exporter == "none":
             return cls.off()
+        ratio = settings.traces_sample_ratio
         if settings.traces_exporter == "console":
-            return cls.exporting(ConsoleSpanExporter(), batch=True)
+            return cls.exporting(ConsoleSpanExporter(), batch=True, ratio=ratio)
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        return cls.exporting(OTLPSpanExporter(), batch=True)
+        return cls.exporting(OTLPSpanExporter(), batch=True, ratio=ratio)
 
     @classmethod
-    def exporting(cls, exporter: SpanExporter, *, batch: bool = False) -> Tracing:
-        """Spans to `exporter` (the SDK's in-memory exporter in tests), SQL spans included."""
-        provider = TracerProvider(resource=Resource.create(), sampler=ParentBased(root=_NoOrphanSql()))
+    def exporting(cls, exporter: SpanExporter, *, batch: bool = False, ratio: float = 1.0) -> Tracing:
+        """Spans to `exporter` (the SDK's in-memory exporter in tests), SQL spans included; of the
+        traces that start here, `ratio` are kept."""
+        sampler = ParentBased(root=_NoOrphanSql(TraceIdRatioBased(ratio)))
+        provider = TracerProvider(resource=Resource.create(), sampler=sampler)
         provider.add_span_processor(_ContextAttributes())
         provider.add_span_processor(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
@@ -176,7 +179,11 @@ class _ContextAttributes(SpanProcessor):
 
 class _NoOrphanSql(Sampler):
     """A SQL statement outside any traced work (a relay's poll, a cache refresh) starts no trace
-    of its own: a trace per poll would bury the ones that matter."""
+    of its own: a trace per poll would bury the ones that matter. Other work starts a trace as
+    `root` decides (a share of them by trace id)."""
+
+    def __init__(self, root: Sampler) -> None:
+        self._root = root
 
     def should_sample(
         self, parent_context: Context | None, trace_id: int, name: str,
@@ -185,8 +192,8 @@ class _NoOrphanSql(Sampler):
     ) -> SamplingResult:
         if kind == SpanKind.CLIENT:
             return SamplingResult(Decision.DROP)
-        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        return self._root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
     def get_description(self) -> str:
-        return "NoOrphanSql"
+        return f"NoOrphanSql{{{self._root.get_description()}}}"
 

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from saq import Queue
 
 from domain import tenancy
-from domain.config import Settings
+from domain.config import ConfigError, Settings
 from server.app import create_app
 from server.embedded import free_port
 from tables import db
@@ -179,3 +179,38 @@ async def test_the_sweeper_passes_a_lost_jobs_trace_context_from_the_inbox_row(
         # Other tests' stale deliveries were swept into it too: no later worker may take them.
         await queue.redis.flushdb()  # type: ignore[attr-defined]
         await queue.disconnect()
+
+
+def test_the_share_of_traces_kept_is_the_standard_samplers_ratio() -> None:
+    def ratio(**env: str) -> float:
+        return Settings.from_env(env).traces_sample_ratio
+
+    assert ratio() == 1.0
+    assert ratio(OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1") == 0.1
+    assert ratio(OTEL_TRACES_SAMPLER="traceidratio") == 1.0
+    assert ratio(OTEL_TRACES_SAMPLER="always_off") == 0.0
+    assert ratio(OTEL_TRACES_SAMPLER_ARG="0.1") == 1.0
+    with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER_ARG"):
+        ratio(OTEL_TRACES_SAMPLER="traceidratio", OTEL_TRACES_SAMPLER_ARG="2")
+    with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER"):
+        ratio(OTEL_TRACES_SAMPLER="jaeger_remote")
+
+
+def test_a_ratio_keeps_that_share_of_new_traces_and_follows_every_sampled_caller(
+    exporter: InMemorySpanExporter,
+) -> None:
+    sampled = Tracing.exporting(exporter, ratio=0.25)
+    try:
+        for _ in range(2000):
+            with sampled.span("new"):
+                pass
+        kept = len(exporter.get_finished_spans())
+        for _ in range(50):
+            with sampled.span("continued", parent=tracing.traceparent()[2]):
+                pass
+        continued = [s for s in exporter.get_finished_spans() if s.name == "continued"]
+    finally:
+        sampled.shutdown()
+
+    assert 350 <= kept <= 650
+    assert len(continued) == 50

@@ -1,0 +1,101 @@
+"""Python work per request of scenario a (a planned read) or d (a signed webhook), in-process, for
+comparing two commits without load noise: the app's ASGI stack (middlewares, metrics, GraphQL,
+planner, webhook intake) without uvicorn and wrk.
+
+    python -m bench.run --only a          # seeds the bench database once
+    python -m bench.profile_read 2000     # 2,000 product(id) reads here; prints CPU and calls each
+    python -m bench.profile_read 2000 --scenario d   # 2,000 new purchase deliveries
+
+Wall and CPU time move with whatever else runs on the machine; the call count does not."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench import seed
+from bench.scenarios import PRODUCT, PURCHASE_PRICE, _signed
+from domain.config import Settings
+from server.app import create_app
+from server.embedded import embedded
+from tables import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+WARM = 300
+ENV = {"TG_ENV": "production", "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
+       "LOG_LEVEL": "WARNING", "GRAPHIQL": "false", "APP_DATABASE_PASSWORD": "tenantgraph_app"}
+
+
+async def _profile(database_url: str, redis_url: str, count: int, top: int, scenario: str) -> None:
+    owner = database_url.rsplit("/", 1)[0] + "/tenantgraph_bench"
+    os.environ.update({**ENV, "DATABASE_URL": owner, "REDIS_URL": redis_url})
+    await engine.start(engine.app_dsn(owner, ENV["APP_DATABASE_PASSWORD"]), max_size=2)
+    dataset = await seed.seed(owner)
+    await engine.stop()
+    connection = await asyncpg.connect(owner)
+    try:
+        ids = [r["id"] for r in await connection.fetch(
+            "select id from products where tenant_id = $1 order by random() limit 200",
+            dataset.tenants["bench-a"])]
+        skus = [r["sku"] for r in await connection.fetch(
+            "select sku from variants where tenant_id = $1 and price_amount = $2 limit 200",
+            dataset.tenants["bench-a"], PURCHASE_PRICE)]
+    finally:
+        await connection.close()
+    app = create_app(Settings.from_env(os.environ))
+    headers = {"authorization": f"Bearer {dataset.keys['bench-a']}"}
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bench", headers=headers
+    ) as client:
+        path = "/webhooks/purchase-flow?tenant=bench-a"
+        hooks = _signed(dataset.webhook_secrets["bench-a"], path, skus, WARM + count)
+
+        async def read(i: int) -> None:
+            if scenario == "d":
+                hook = hooks[i]
+                response = await client.post(hook.path, content=hook.body, headers=dict(hook.headers))
+                assert response.status_code == 202, response.text
+                return
+            body = {"query": PRODUCT, "variables": {"id": str(ids[i % len(ids)])}}
+            response = await client.post("/graphql", json=body)
+            assert response.status_code == 200 and "errors" not in response.json(), response.text
+
+        for i in range(WARM):
+            await read(i)
+        profile = cProfile.Profile()
+        cpu = time.process_time()
+        profile.enable()
+        for i in range(WARM, WARM + count):
+            await read(i)
+        profile.disable()
+        spent = time.process_time() - cpu
+    stats = pstats.Stats(profile)
+    print(f"{count} requests of ({scenario}): {spent * 1000 / count:.3f} ms CPU each (profiled), "
+          f"{stats.total_calls / count:.0f} Python calls each")
+    stats.sort_stats("tottime").print_stats(top)
+    if os.environ.get("PROFILE_DUMP"):
+        stats.dump_stats(os.environ["PROFILE_DUMP"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_read", description=__doc__)
+    parser.add_argument("count", type=int, nargs="?", default=2000)
+    parser.add_argument("--top", type=int, default=25, help="functions to list by own time")
+    parser.add_argument("--scenario", choices=["a", "d"], default="a")
+    args = parser.parse_args()
+    with embedded(ROOT / ".data" / "bench") as services:
+        asyncio.run(_profile(
+            services.database_url, services.redis_url, args.count, args.top, args.scenario
+        ))
+
+
+if __name__ == "__main__":
+    main()
