@@ -6,7 +6,8 @@ planner, webhook intake) without uvicorn and wrk.
     python -m bench.profile_read 2000     # 2,000 product(id) reads here; prints CPU and calls each
     python -m bench.profile_read 2000 --scenario d   # 2,000 new purchase deliveries
 
-Wall and CPU time move with whatever else runs on the machine; the call count does not."""
+Only the app is profiled, not the client. Wall and CPU time move with whatever else runs on the
+machine; the call count does not."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import os
 import pstats
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -51,9 +53,20 @@ async def _profile(database_url: str, redis_url: str, count: int, top: int, scen
     finally:
         await connection.close()
     app = create_app(Settings.from_env(os.environ))
+    profile, profiling = cProfile.Profile(), False
+
+    async def served(scope: Any, receive: Any, send: Any) -> None:
+        """The app, profiled while it runs (requests go one at a time): not the client."""
+        if profiling:
+            profile.enable()
+        try:
+            await app(scope, receive, send)
+        finally:
+            profile.disable()
+
     headers = {"authorization": f"Bearer {dataset.keys['bench-a']}"}
     async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://bench", headers=headers
+        transport=httpx.ASGITransport(app=served), base_url="http://bench", headers=headers
     ) as client:
         path = "/webhooks/purchase-flow?tenant=bench-a"
         hooks = _signed(dataset.webhook_secrets["bench-a"], path, skus, WARM + count)
@@ -70,13 +83,14 @@ async def _profile(database_url: str, redis_url: str, count: int, top: int, scen
 
         for i in range(WARM):
             await read(i)
-        profile = cProfile.Profile()
         cpu = time.process_time()
-        profile.enable()
+        profiling = top >= 0
         for i in range(WARM, WARM + count):
             await read(i)
-        profile.disable()
         spent = time.process_time() - cpu
+    if top < 0:
+        print(f"{count} requests of ({scenario}): {spent * 1000 / count:.3f} ms CPU each")
+        return
     stats = pstats.Stats(profile)
     print(f"{count} requests of ({scenario}): {spent * 1000 / count:.3f} ms CPU each (profiled), "
           f"{stats.total_calls / count:.0f} Python calls each")
@@ -88,7 +102,8 @@ async def _profile(database_url: str, redis_url: str, count: int, top: int, scen
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_read", description=__doc__)
     parser.add_argument("count", type=int, nargs="?", default=2000)
-    parser.add_argument("--top", type=int, default=25, help="functions to list by own time")
+    parser.add_argument("--top", type=int, default=25,
+                        help="functions to list by own time; -1: no profiler, CPU time only")
     parser.add_argument("--scenario", choices=["a", "d"], default="a")
     args = parser.parse_args()
     with embedded(ROOT / ".data" / "bench") as services:
