@@ -74,6 +74,7 @@ class Settings:
     live_connections_per_credential: int = 500
     live_connections_per_tenant: int = 2_000
     event_retention_days: int = 7
+    audit_retention_days: int = 365
     traces_exporter: Literal["none", "otlp", "console"] = "none"
     """OTEL_TRACES_EXPORTER, off unless set (and off when OTEL_SDK_DISABLED is true); the SDK
     reads the other OTEL_* variables (endpoint, service name, batching) itself."""
@@ -156,6 +157,9 @@ class Settings:
             ),
             event_retention_days=_parse(
                 environ, "EVENT_RETENTION_DAYS", int, cls.event_retention_days, minimum=1
+            ),
+            audit_retention_days=_parse(
+                environ, "AUDIT_RETENTION_DAYS", int, cls.audit_retention_days, minimum=1
             ),
             traces_exporter=cast(Literal["none", "otlp", "console"], "none" if _parse(
                 environ, "OTEL_SDK_DISABLED", _bool, False

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Protocol
 from uuid import UUID
 
-from domain import catalog, events, metrics, tenancy
+from domain import audit, catalog, events, metrics, tenancy
 from domain.config import Settings
 from domain.errors import Forbidden
 from resolvers.loaders import Loaders
@@ -66,6 +66,8 @@ class Context:
     """Handle of the price list this request selected (X-Price-List), if any."""
     traceparent: str | None = None
     """The operation's trace context when traced: its events carry it."""
+    client_address: str | None = None
+    """The client's address as the server saw it, for the audit trail."""
 
     @property
     def tenant_id(self) -> UUID:
@@ -75,6 +77,15 @@ class Context:
     def meta(self) -> events.WriteMeta:
         return events.WriteMeta(
             actor=self.principal.subject, correlation_id=self.request_id, traceparent=self.traceparent
+        )
+
+    @property
+    def actor(self) -> audit.Actor:
+        """Who acts in this operation, for the audit records of its changes."""
+        _, _, credential = self.principal.subject.partition(":")
+        return audit.Actor(
+            self.principal.kind, credential or self.principal.subject, request_id=self.request_id,
+            client_address=self.client_address,
         )
 
     def require(self, scope: str) -> None:

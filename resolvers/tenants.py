@@ -26,12 +26,12 @@ async def create_api_key(
     if not name.strip() or len(name) > 200:
         raise Invalid("name must be 1-200 characters", fields={"input.name": "invalid"})
     wanted = tenancy.check_scopes(scopes, field="input.scopes")
-    return await api_keys.create(tenant_id=ctx.tenant_id, name=name, scopes=wanted)
+    return await api_keys.create(tenant_id=ctx.tenant_id, name=name, scopes=wanted, actor=ctx.actor)
 
 
 async def revoke_api_key(ctx: Context, prefix: str) -> credentials.ApiKey:
     ctx.require(tenancy.ADMIN)
-    return await api_keys.revoke(prefix, tenant_id=ctx.tenant_id)
+    return await api_keys.revoke(prefix, tenant_id=ctx.tenant_id, actor=ctx.actor)
 
 
 async def set_modules(
@@ -41,5 +41,5 @@ async def set_modules(
     if not ctx.principal.is_platform:
         raise Forbidden("changing a tenant's modules needs a platform key")
     return await tenants.set_modules(
-        tenant_id=ctx.tenant_id, modules=modules, extensions=extensions
+        tenant_id=ctx.tenant_id, modules=modules, extensions=extensions, actor=ctx.actor
     )

@@ -20,17 +20,19 @@ async def endpoints(ctx: Context) -> list[webhooks.Endpoint]:
 
 async def create_endpoint(ctx: Context, flow: str, verify_token: str | None) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
-    return await webhook_tables.create_endpoint(flow, tenant_id=ctx.tenant_id, verify_token=verify_token)
+    return await webhook_tables.create_endpoint(
+        flow, tenant_id=ctx.tenant_id, verify_token=verify_token, actor=ctx.actor
+    )
 
 
 async def rotate_secret(ctx: Context, flow: str) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
-    return await webhook_tables.rotate_secret(flow, tenant_id=ctx.tenant_id)
+    return await webhook_tables.rotate_secret(flow, tenant_id=ctx.tenant_id, actor=ctx.actor)
 
 
 async def drop_previous_secret(ctx: Context, flow: str) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
-    return await webhook_tables.drop_previous_secret(flow, tenant_id=ctx.tenant_id)
+    return await webhook_tables.drop_previous_secret(flow, tenant_id=ctx.tenant_id, actor=ctx.actor)
 
 
 async def set_endpoint(
@@ -38,7 +40,7 @@ async def set_endpoint(
 ) -> webhooks.Endpoint:
     ctx.require(tenancy.ADMIN)
     return await webhook_tables.set_endpoint(
-        flow, tenant_id=ctx.tenant_id, enabled=enabled, verify_token=verify_token
+        flow, tenant_id=ctx.tenant_id, enabled=enabled, verify_token=verify_token, actor=ctx.actor
     )
 
 
@@ -83,5 +85,6 @@ async def replay(
         await ctx.jobs.enqueue_delivery(tenant_id=ctx.tenant_id, delivery_id=delivery_id)
 
     return await delivery_services.replay(
-        enqueue, tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until
+        enqueue, tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until,
+        actor=ctx.actor,
     )

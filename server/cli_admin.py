@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
-from server import cli_tenants
+from server import cli_audit, cli_tenants
 
 T = TypeVar("T")
 SERVICES_FILE = "services.env"
@@ -51,6 +51,7 @@ def add(commands: Any) -> None:
     export = commands.add_parser("export-schema", help="print a tenant's schema as SDL")
     export.set_defaults(run=_export_schema)
     export.add_argument("--tenant", required=True)
+    cli_audit.add(commands, run_admin)
 
 
 def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:
@@ -58,7 +59,7 @@ def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:
 
     tenant = run_admin(settings, lambda: tenants.create(
         slug=args.slug, name=args.name, modules=split(args.modules),
-        extensions=split(args.extensions),
+        extensions=split(args.extensions), actor=cli_audit.operator(),
     ))
     print(f"created tenant {tenant.slug} ({tenant.id}) modules={','.join(sorted(tenant.modules))}")
 
@@ -78,7 +79,8 @@ def _tenant_set_modules(args: argparse.Namespace, settings: Settings) -> None:
         tenant = await tenants.get_by_slug(args.slug)
         extensions = None if args.extensions is None else split(args.extensions)
         return await tenants.set_modules(
-            tenant_id=tenant.id, modules=split(args.modules), extensions=extensions
+            tenant_id=tenant.id, modules=split(args.modules), extensions=extensions,
+            actor=cli_audit.operator(),
         )
 
     tenant = run_admin(settings, run)
@@ -92,7 +94,9 @@ def _apikey_create(args: argparse.Namespace, settings: Settings) -> None:
     async def run() -> str:
         tenant_id = None if args.platform else (await tenants.get_by_slug(args.tenant)).id
         scopes = tenancy.check_scopes(split(args.scopes), platform=args.platform)
-        _, token = await api_keys.create(tenant_id=tenant_id, name=args.name, scopes=scopes)
+        _, token = await api_keys.create(
+            tenant_id=tenant_id, name=args.name, scopes=scopes, actor=cli_audit.operator()
+        )
         return token
 
     print(run_admin(settings, run))
@@ -101,7 +105,7 @@ def _apikey_create(args: argparse.Namespace, settings: Settings) -> None:
 def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> None:
     from tables import api_keys
 
-    key = run_admin(settings, lambda: api_keys.revoke_any(args.prefix))
+    key = run_admin(settings, lambda: api_keys.revoke_any(args.prefix, actor=cli_audit.operator()))
     print(f"revoked {key.prefix} ({key.name})")
 
 

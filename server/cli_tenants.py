@@ -18,6 +18,7 @@ import asyncpg
 
 from domain.config import Settings
 from domain.errors import Invalid
+from server import cli_audit
 from tables.tenant_data import deleting, exporting, importing
 
 T = TypeVar("T")
@@ -52,14 +53,16 @@ class _Commands:
         self.with_services = with_services
 
     def export(self, args: argparse.Namespace, settings: Settings) -> None:
-        manifest = self._owner(settings, lambda c: exporting.export(c, slug=args.slug, out=args.out))
+        manifest = self._owner(settings, lambda c: exporting.export(
+            c, slug=args.slug, out=args.out, actor=cli_audit.operator()
+        ))
         rows = sum(t.rows for t in manifest.tables)
         print(f"exported {manifest.slug} ({manifest.tenant_id}): {rows} rows in "
               f"{len(manifest.tables)} tables to {args.out}")
 
     def load(self, args: argparse.Namespace, settings: Settings) -> None:
         done = self._owner(settings, lambda c: importing.load(
-            c, args.file, as_slug=args.as_slug, id_map=args.id_map
+            c, args.file, as_slug=args.as_slug, id_map=args.id_map, actor=cli_audit.operator()
         ))
         ids = "fresh ids, no API keys" if done.fresh_ids else "ids kept"
         print(f"imported {done.slug} ({done.tenant_id}): {sum(done.rows.values())} rows, {ids}")
@@ -68,7 +71,7 @@ class _Commands:
         if args.confirm != args.slug:
             raise Invalid(f"--confirm must repeat the slug {args.slug!r}")
         done = self._owner(settings, lambda c: deleting.delete(
-            c, slug=args.slug, force=args.force, batch=max(1, args.batch)
+            c, slug=args.slug, force=args.force, batch=max(1, args.batch), actor=cli_audit.operator()
         ))
         settings = self.with_services(settings)
         aborted = asyncio.run(_abort_jobs(settings, done.open_deliveries))

@@ -13,6 +13,7 @@ from uuid import UUID
 from domain import webhooks
 from domain.config import Settings
 from domain.errors import Invalid
+from server import cli_audit
 
 T = TypeVar("T")
 
@@ -84,7 +85,9 @@ class Commands:
 
         async def run() -> webhooks.Endpoint:
             tenant = await tenants.get_by_slug(args.tenant)
-            return await webhook_tables.create_endpoint(args.flow, tenant_id=tenant.id, verify_token=token)
+            return await webhook_tables.create_endpoint(
+                args.flow, tenant_id=tenant.id, verify_token=token, actor=cli_audit.operator()
+            )
 
         endpoint = self.admin(settings, run)
         print(f"created {endpoint.flow} endpoint for {args.tenant}")
@@ -96,7 +99,9 @@ class Commands:
 
         async def run() -> webhooks.Endpoint:
             tenant = await tenants.get_by_slug(args.tenant)
-            return await webhook_tables.rotate_secret(args.flow, tenant_id=tenant.id)
+            return await webhook_tables.rotate_secret(
+                args.flow, tenant_id=tenant.id, actor=cli_audit.operator()
+            )
 
         endpoint = self.admin(settings, run)
         print(f"rotated the secret of {endpoint.flow} for {args.tenant}")
@@ -151,7 +156,7 @@ class Commands:
             try:
                 return await delivery_services.replay(
                     enqueue, tenant_id=tenant.id, ids=args.ids, flow=args.flow, since=args.since,
-                    until=args.until,
+                    until=args.until, actor=cli_audit.operator(),
                 )
             finally:
                 await jobs.disconnect()

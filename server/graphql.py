@@ -177,6 +177,7 @@ class GraphQLEndpoint(Transport):
             caller, tenant_schema, request_id, price_list=request.headers.get("x-price-list") or None
         )
         context.traceparent = self.tracing.traceparent()
+        context.client_address = request.client.host if request.client else None
         allowed = (
             (OperationType.QUERY,) if request.method == "GET"
             else (OperationType.QUERY, OperationType.MUTATION)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from uuid import UUID
 
-from domain import events, tracing
+from domain import audit, events, tracing
 from domain import flows as flow_domain
 from services import flows
 from tables import db
@@ -47,9 +47,12 @@ async def replay(
     flow: str | None,
     since: datetime | None,
     until: datetime | None,
+    actor: audit.Actor,
 ) -> list[UUID]:
     """Put dead (or failed) deliveries back in the queue and enqueue their jobs: which ones."""
-    requeued = await webhook_tables.requeue(tenant_id=tenant_id, ids=ids, flow=flow, since=since, until=until)
+    requeued = await webhook_tables.requeue(
+        tenant_id=tenant_id, ids=ids, flow=flow, since=since, until=until, actor=actor
+    )
     for delivery_id in requeued:
         await enqueue(delivery_id)
     return requeued

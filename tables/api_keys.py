@@ -11,8 +11,9 @@ from piccolo.columns import UUID as UUIDColumn
 from piccolo.columns import Array, Timestamptz, Varchar
 from piccolo.table import Table
 
-from domain import credentials, tenancy
+from domain import audit, credentials, tenancy
 from domain.errors import NotFound
+from tables import audit as trail
 from tables import credential_changes, db, tenants
 from tables.engine import DB
 
@@ -52,6 +53,7 @@ async def create(
     name: str,
     scopes: Iterable[str],
     expires_at: datetime | None = None,
+    actor: audit.Actor = audit.INTERNAL,
 ) -> tuple[credentials.ApiKey, str]:
     """Store a new key; the returned token is the only time its secret is seen."""
     issued = credentials.issue()
@@ -63,9 +65,22 @@ async def create(
         scopes=sorted(scopes),
         expires_at=expires_at,
     )
-    async with _scope(tenant_id):
+    async with _scope(tenant_id) as tx:
         rows = await ApiKeyTable.insert(row).returning(*ApiKeyTable.all_columns())
-    return _to_key(rows[0]), issued.token
+        key = _to_key(rows[0])
+        await trail.record(
+            tx.connection, actor, "api_key.created", "api_key", key.prefix, tenant_id=tenant_id,
+            after=_audited(key),
+        )
+    return key, issued.token
+
+
+def _audited(key: credentials.ApiKey) -> dict[str, Any]:
+    """What the audit trail keeps of a key: never its secret nor the secret's hash."""
+    return {
+        "id": key.id, "prefix": key.prefix, "name": key.name, "scopes": sorted(key.scopes),
+        "expires_at": key.expires_at, "revoked_at": key.revoked_at,
+    }
 
 
 async def authenticate(token: str) -> tuple[credentials.ApiKey, tenancy.Tenant | None] | None:
@@ -107,31 +122,43 @@ async def list_for_tenant(*, tenant_id: UUID) -> list[credentials.ApiKey]:
     return [_to_key(row) for row in rows]
 
 
-async def revoke(prefix: str, *, tenant_id: UUID | None) -> credentials.ApiKey:
+async def revoke(
+    prefix: str, *, tenant_id: UUID | None, actor: audit.Actor = audit.INTERNAL
+) -> credentials.ApiKey:
     """Revoke a key of this tenant (or, with tenant_id None, a platform key)."""
-    owner = (
-        ApiKeyTable.tenant_id.is_null() if tenant_id is None else ApiKeyTable.tenant_id == tenant_id
-    )
-    async with _scope(tenant_id) as tx:
-        rows = await ApiKeyTable.update(
-            {ApiKeyTable.revoked_at: datetime.now(UTC)}
-        ).where(ApiKeyTable.prefix == prefix, owner).returning(*ApiKeyTable.all_columns())
-        await credential_changes.announce(tx.connection)
-    if not rows:
-        raise NotFound(f"api key {prefix!r} not found")
-    return _to_key(rows[0])
+    owner = "k.tenant_id is null" if tenant_id is None else "k.tenant_id = $2"
+    args = (prefix,) if tenant_id is None else (prefix, tenant_id)
+    return await _revoke(_scope(tenant_id), owner, args, actor)
 
 
-async def revoke_any(prefix: str) -> credentials.ApiKey:
+async def revoke_any(prefix: str, *, actor: audit.Actor = audit.INTERNAL) -> credentials.ApiKey:
     """Operator revocation from the CLI, whichever tenant the key belongs to."""
-    async with db.platform() as tx:
-        rows = await ApiKeyTable.update(
-            {ApiKeyTable.revoked_at: datetime.now(UTC)}
-        ).where(ApiKeyTable.prefix == prefix).returning(*ApiKeyTable.all_columns())
+    return await _revoke(db.platform(), "true", (prefix,), actor)
+
+
+REVOKE = """
+update api_keys k set revoked_at = now() from api_keys old
+where k.id = old.id and k.prefix = $1 and {owner}
+returning k.*, old.revoked_at as was_revoked_at
+"""
+
+
+async def _revoke(scope: Any, owner: str, args: tuple[Any, ...], actor: audit.Actor) -> credentials.ApiKey:
+    """The key revoked, and its record in the trail of the key's owner (a tenant, or the
+    platform for a platform key)."""
+    async with scope as tx:
+        rows = await tx.connection.fetch(REVOKE.format(owner=owner), *args)
+        if not rows:
+            raise NotFound(f"api key {args[0]!r} not found")
+        for row in rows:
+            key = _to_key(dict(row))
+            await trail.record(
+                tx.connection, actor, "api_key.revoked", "api_key", key.prefix,
+                tenant_id=key.tenant_id, after=_audited(key),
+                before={**_audited(key), "revoked_at": row["was_revoked_at"]},
+            )
         await credential_changes.announce(tx.connection)
-    if not rows:
-        raise NotFound(f"api key {prefix!r} not found")
-    return _to_key(rows[0])
+    return _to_key(dict(rows[0]))
 
 
 async def _mark_used(key: credentials.ApiKey, now: datetime) -> None:
@@ -154,7 +181,9 @@ async def purge_revoked(*, older_than: timedelta) -> int:
     return len(rows)
 
 
-async def revoke_named(name: str, *, tenant_id: UUID | None) -> int:
+async def revoke_named(
+    name: str, *, tenant_id: UUID | None, actor: audit.Actor = audit.INTERNAL
+) -> int:
     """Revoke every active key of this owner with this name (used for demo keys)."""
     owner = (
         ApiKeyTable.tenant_id.is_null() if tenant_id is None else ApiKeyTable.tenant_id == tenant_id
@@ -162,6 +191,11 @@ async def revoke_named(name: str, *, tenant_id: UUID | None) -> int:
     async with _scope(tenant_id) as tx:
         rows = await ApiKeyTable.update({ApiKeyTable.revoked_at: datetime.now(UTC)}).where(
             ApiKeyTable.name == name, ApiKeyTable.revoked_at.is_null(), owner
-        ).returning(ApiKeyTable.id)
+        ).returning(*ApiKeyTable.all_columns())
+        for key in map(_to_key, rows):
+            await trail.record(
+                tx.connection, actor, "api_key.revoked", "api_key", key.prefix, tenant_id=tenant_id,
+                before={**_audited(key), "revoked_at": None}, after=_audited(key),
+            )
         await credential_changes.announce(tx.connection)
     return len(rows)

@@ -12,8 +12,9 @@ from piccolo.columns import JSONB, Array, Timestamptz, Varchar
 from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
 
-from domain import tenancy
+from domain import audit, tenancy
 from domain.errors import Conflict, NotFound
+from tables import audit as trail
 from tables import credential_changes, db
 from tables.engine import DB
 
@@ -41,12 +42,13 @@ def to_tenant(row: dict[str, Any]) -> tenancy.Tenant:
 
 
 async def create(
-    *, slug: str, name: str, modules: Iterable[str], extensions: Iterable[str] = ()
+    *, slug: str, name: str, modules: Iterable[str], extensions: Iterable[str] = (),
+    actor: audit.Actor = audit.INTERNAL,
 ) -> tenancy.Tenant:
     tenancy.check_slug(slug)
     extensions = sorted(extensions)
     modules = sorted(tenancy.check_modules(modules, extensions))
-    async with db.platform():
+    async with db.platform() as tx:
         if await TenantTable.exists().where(TenantTable.slug == slug):
             raise Conflict(f"tenant {slug!r} already exists")
         try:
@@ -55,7 +57,21 @@ async def create(
             ).returning(*TenantTable.all_columns())
         except asyncpg.UniqueViolationError:
             raise Conflict(f"tenant {slug!r} already exists") from None
-    return to_tenant(rows[0])
+        tenant = to_tenant(rows[0])
+        await trail.record(
+            tx.connection, actor, "tenant.created", "tenant", str(tenant.id), tenant_id=None,
+            after=audited(tenant),
+        )
+    return tenant
+
+
+def audited(tenant: tenancy.Tenant) -> dict[str, object]:
+    """What the platform's audit trail keeps of a tenant (tenant settings may hold secrets of
+    other features: they are recorded by those features' own actions)."""
+    return {
+        "slug": tenant.slug, "name": tenant.name, "modules": sorted(tenant.modules),
+        "extensions": sorted(tenant.extensions),
+    }
 
 
 async def get(tenant_id: UUID) -> tenancy.Tenant:
@@ -81,12 +97,16 @@ async def list_all() -> list[tenancy.Tenant]:
 
 
 async def set_modules(
-    *, tenant_id: UUID, modules: Iterable[str], extensions: Iterable[str] | None = None
+    *, tenant_id: UUID, modules: Iterable[str], extensions: Iterable[str] | None = None,
+    actor: audit.Actor = audit.INTERNAL,
 ) -> tenancy.Tenant:
-    current = await get(tenant_id)
-    extensions = sorted(current.extensions if extensions is None else extensions)
-    enabled = sorted(tenancy.check_modules(modules, extensions))
     async with db.platform() as tx:
+        found = await tx.connection.fetchrow("select * from tenants where id = $1 for update", tenant_id)
+        if found is None:
+            raise NotFound("tenant not found")
+        current = to_tenant(dict(found))
+        extensions = sorted(current.extensions if extensions is None else extensions)
+        enabled = sorted(tenancy.check_modules(modules, extensions))
         rows = await TenantTable.update(
             {
                 TenantTable.modules: enabled,
@@ -94,5 +114,10 @@ async def set_modules(
                 TenantTable.updated_at: datetime.now(UTC),
             }
         ).where(TenantTable.id == tenant_id).returning(*TenantTable.all_columns())
+        changed = to_tenant(rows[0])
+        await trail.record(
+            tx.connection, actor, "tenant.modules_changed", "tenant", str(tenant_id), tenant_id=None,
+            before=audited(current), after=audited(changed),
+        )
         await credential_changes.announce(tx.connection)
-    return to_tenant(rows[0])
+    return changed

@@ -12,8 +12,9 @@ from piccolo.columns import UUID as UUIDColumn
 from piccolo.query import WhereRaw
 from piccolo.table import Table
 
-from domain import webhooks
+from domain import audit, webhooks
 from domain.errors import Conflict, Invalid, NotFound
+from tables import audit as trail
 from tables import db
 from tables.engine import DB
 
@@ -74,11 +75,12 @@ def _delivery(row: dict[str, Any]) -> webhooks.Delivery:
 
 
 async def create_endpoint(
-    flow: str, *, tenant_id: UUID, verify_token: str | None = None
+    flow: str, *, tenant_id: UUID, verify_token: str | None = None,
+    actor: audit.Actor = audit.INTERNAL,
 ) -> webhooks.Endpoint:
     if flow not in webhooks.FLOWS:
         raise Invalid(f"unknown flow {flow!r}", fields={"input.flow": "unknown"})
-    async with db.transaction(tenant_id=tenant_id):
+    async with db.transaction(tenant_id=tenant_id) as tx:
         if await EndpointTable.exists().where(
             EndpointTable.tenant_id == tenant_id, EndpointTable.flow == flow
         ):
@@ -87,7 +89,21 @@ async def create_endpoint(
             tenant_id=tenant_id, flow=flow, secrets=[webhooks.new_secret()],
             verify_token=verify_token,
         )).returning(*EndpointTable.all_columns())
-    return _endpoint(rows[0])
+        endpoint = _endpoint(rows[0])
+        await trail.record(
+            tx.connection, actor, "webhook_endpoint.created", "webhook_endpoint", flow,
+            tenant_id=tenant_id, after=_audited(endpoint),
+        )
+    return endpoint
+
+
+def _audited(endpoint: webhooks.Endpoint) -> dict[str, Any]:
+    """What the audit trail keeps of an endpoint: how many secrets, never a secret, and
+    whether a verify token is set, never the token."""
+    return {
+        "id": endpoint.id, "flow": endpoint.flow, "enabled": endpoint.enabled,
+        "secret_count": len(endpoint.secrets), "verify_token_set": bool(endpoint.verify_token),
+    }
 
 
 async def list_endpoints(*, tenant_id: UUID) -> list[webhooks.Endpoint]:
@@ -98,19 +114,28 @@ async def list_endpoints(*, tenant_id: UUID) -> list[webhooks.Endpoint]:
     return [_endpoint(row) for row in rows]
 
 
-async def rotate_secret(flow: str, *, tenant_id: UUID) -> webhooks.Endpoint:
+async def rotate_secret(
+    flow: str, *, tenant_id: UUID, actor: audit.Actor = audit.INTERNAL
+) -> webhooks.Endpoint:
     """A new secret becomes current; the previous one stays valid until dropped."""
     return await _update_endpoint(
-        flow, tenant_id, lambda e: {EndpointTable.secrets: [webhooks.new_secret(), e.secrets[0]]}
+        flow, tenant_id, lambda e: {EndpointTable.secrets: [webhooks.new_secret(), e.secrets[0]]},
+        actor, "webhook_endpoint.secret_rotated",
     )
 
 
-async def drop_previous_secret(flow: str, *, tenant_id: UUID) -> webhooks.Endpoint:
-    return await _update_endpoint(flow, tenant_id, lambda e: {EndpointTable.secrets: [e.secrets[0]]})
+async def drop_previous_secret(
+    flow: str, *, tenant_id: UUID, actor: audit.Actor = audit.INTERNAL
+) -> webhooks.Endpoint:
+    return await _update_endpoint(
+        flow, tenant_id, lambda e: {EndpointTable.secrets: [e.secrets[0]]},
+        actor, "webhook_endpoint.previous_secret_dropped",
+    )
 
 
 async def set_endpoint(
-    flow: str, *, tenant_id: UUID, enabled: bool | None = None, verify_token: str | None = None
+    flow: str, *, tenant_id: UUID, enabled: bool | None = None, verify_token: str | None = None,
+    actor: audit.Actor = audit.INTERNAL,
 ) -> webhooks.Endpoint:
     def changes(endpoint: webhooks.Endpoint) -> dict[Any, Any]:
         values: dict[Any, Any] = {}
@@ -120,13 +145,14 @@ async def set_endpoint(
             values[EndpointTable.verify_token] = verify_token or None
         return values
 
-    return await _update_endpoint(flow, tenant_id, changes)
+    return await _update_endpoint(flow, tenant_id, changes, actor, "webhook_endpoint.updated")
 
 
 async def _update_endpoint(
-    flow: str, tenant_id: UUID, changes: Callable[[webhooks.Endpoint], dict[Any, Any]]
+    flow: str, tenant_id: UUID, changes: Callable[[webhooks.Endpoint], dict[Any, Any]],
+    actor: audit.Actor, action: str,
 ) -> webhooks.Endpoint:
-    async with db.transaction(tenant_id=tenant_id):
+    async with db.transaction(tenant_id=tenant_id) as tx:
         row = await EndpointTable.select().where(
             EndpointTable.tenant_id == tenant_id, EndpointTable.flow == flow
         ).first()
@@ -136,7 +162,12 @@ async def _update_endpoint(
         rows = await EndpointTable.update(values).where(EndpointTable.id == row["id"]).returning(
             *EndpointTable.all_columns()
         )
-    return _endpoint(rows[0])
+        endpoint = _endpoint(rows[0])
+        await trail.record(
+            tx.connection, actor, action, "webhook_endpoint", flow, tenant_id=tenant_id,
+            before=_audited(_endpoint(row)), after=_audited(endpoint),
+        )
+    return endpoint
 
 
 async def find_endpoint(tenant_ref: str, flow: str) -> webhooks.Endpoint | None:
@@ -253,24 +284,40 @@ async def requeue(
     flow: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    actor: audit.Actor = audit.INTERNAL,
 ) -> list[UUID]:
-    """Put dead (or failed) deliveries back in the queue; returns which, to enqueue them."""
-    query = InboxTable.update({
-        InboxTable.status: "queued",
-        InboxTable.attempts: 0,
-        InboxTable.updated_at: datetime.now(UTC),
-    }).where(InboxTable.tenant_id == tenant_id, InboxTable.status.is_in(["dead", "failed"]))
+    """Put dead (or failed) deliveries back in the queue; returns which, to enqueue them.
+    Each one requeued is recorded in the tenant's audit trail with the status it had."""
+    where = [InboxTable.tenant_id == tenant_id, InboxTable.status.is_in(["dead", "failed"])]
     if ids is not None:
-        query = query.where(InboxTable.id.is_in(list(ids) or [UUID(int=0)]))
+        where.append(InboxTable.id.is_in(list(ids) or [UUID(int=0)]))
     if flow is not None:
-        query = query.where(InboxTable.flow == flow)
+        where.append(InboxTable.flow == flow)
     if since is not None:
-        query = query.where(InboxTable.received_at >= since)
+        where.append(InboxTable.received_at >= since)
     if until is not None:
-        query = query.where(InboxTable.received_at < until)
-    async with db.transaction(tenant_id=tenant_id):
-        rows = await query.returning(InboxTable.id)
-    return [row["id"] for row in rows]
+        where.append(InboxTable.received_at < until)
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        found = await InboxTable.select(
+            InboxTable.id, InboxTable.flow, InboxTable.delivery_id, InboxTable.status,
+            InboxTable.attempts,
+        ).where(*where).lock_rows()
+        if found:
+            await InboxTable.update({
+                InboxTable.status: "queued",
+                InboxTable.attempts: 0,
+                InboxTable.updated_at: datetime.now(UTC),
+            }).where(
+                InboxTable.tenant_id == tenant_id, InboxTable.id.is_in([row["id"] for row in found])
+            )
+        for row in found:
+            await trail.record(
+                tx.connection, actor, "webhook_delivery.replayed", "webhook_delivery", str(row["id"]),
+                tenant_id=tenant_id, before={"status": row["status"], "attempts": row["attempts"]},
+                after={"status": "queued", "attempts": 0, "flow": row["flow"],
+                       "delivery_id": row["delivery_id"]},
+            )
+    return [row["id"] for row in found]
 
 
 async def unfinished(

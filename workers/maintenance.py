@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from tables import api_keys
+from tables import audit as trail
 from tables import events as outbox
 from workers.context import WorkerContext
 
@@ -25,4 +26,12 @@ async def prune_events(ctx: WorkerContext) -> int:
     days = int(ctx.get("event_retention_days", 7))
     pruned = await outbox.prune(older_than=datetime.now(UTC) - timedelta(days=days))
     log.info("pruned %d events older than %d days", pruned, days)
+    return pruned
+
+
+async def prune_audit(ctx: WorkerContext) -> int:
+    """Audit records past AUDIT_RETENTION_DAYS go (independently of the events' retention)."""
+    days = int(ctx.get("audit_retention_days", 365))
+    pruned = await trail.prune(older_than=datetime.now(UTC) - timedelta(days=days))
+    log.info("pruned %d audit records older than %d days", pruned, days)
     return pruned

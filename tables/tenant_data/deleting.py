@@ -7,7 +7,9 @@ import dataclasses
 from typing import Any
 from uuid import UUID
 
+from domain import audit
 from domain.errors import Conflict
+from tables import audit as trail
 from tables import credential_changes
 from tables.tenant_data import scope, walk
 
@@ -23,9 +25,13 @@ class Deleted:
     """Deliveries that were queued or failing: their jobs may still be in the queue."""
 
 
-async def delete(connection: Any, *, slug: str, force: bool = False, batch: int = 1000) -> Deleted:
+async def delete(
+    connection: Any, *, slug: str, force: bool = False, batch: int = 1000,
+    actor: audit.Actor = audit.INTERNAL,
+) -> Deleted:
     """Refused while the tenant has enabled webhook endpoints, unless `force` (which disables
-    them first, so that no delivery arrives during the deletion)."""
+    them first, so that no delivery arrives during the deletion). The tenant's own audit
+    trail goes with its data; the deletion is recorded in the platform's, which outlives it."""
     tenant_id, open_deliveries = await _stop_intake(connection, slug, force)
     tables = await walk.tenant_tables(connection)
     children = sorted(reversed(tables[1:]), key=lambda t: t.name != FIRST)
@@ -33,8 +39,18 @@ async def delete(connection: Any, *, slug: str, force: bool = False, batch: int 
     async with connection.transaction():
         await scope.enter(connection, tenant_id)
         # Rows written by a racing request meanwhile go with the tenant (foreign keys cascade).
-        status = await connection.execute("delete from tenants where id = $1", tenant_id)
-        rows[walk.TENANTS] = int(status.split()[-1])
+        gone = await connection.fetchrow(
+            "delete from tenants where id = $1 returning slug, name, modules, extensions", tenant_id
+        )
+        rows[walk.TENANTS] = 0 if gone is None else 1
+        await trail.record(
+            connection, actor, "tenant.deleted", "tenant", str(tenant_id), tenant_id=None,
+            before=None if gone is None else {
+                "slug": gone["slug"], "name": gone["name"], "modules": sorted(gone["modules"]),
+                "extensions": sorted(gone["extensions"]),
+            },
+            after={"rows": rows, "forced": force},
+        )
         await connection.execute(f"drop sequence if exists {scope.order_numbers(tenant_id)}")
         await credential_changes.announce(connection)
     return Deleted(tenant_id, rows, open_deliveries)

@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import UUID
 
+from domain import audit
+from tables import audit as trail
 from tables.tenant_data import archive, scope, walk
 
 
-async def export(connection: Any, *, slug: str, out: Path) -> archive.Manifest:
-    """Write the tenant's archive to `out` (atomically: a failed export leaves no file)."""
+async def export(
+    connection: Any, *, slug: str, out: Path, actor: audit.Actor = audit.INTERNAL
+) -> archive.Manifest:
+    """Write the tenant's archive to `out` (atomically: a failed export leaves no file, and
+    the file appears only once the platform's audit trail holds the export)."""
     partial = out.with_name(out.name + ".partial")
     try:
         async with connection.transaction(isolation="repeatable_read", readonly=True):
@@ -27,6 +32,13 @@ async def export(connection: Any, *, slug: str, out: Path) -> archive.Manifest:
                     exported_at=datetime.now(UTC).isoformat(), tables=entries,
                 )
                 archive.add_bytes(tar, archive.MANIFEST, manifest.to_json())
+        async with connection.transaction():
+            await scope.enter(connection, None)
+            await trail.record(
+                connection, actor, "tenant.exported", "tenant", manifest.tenant_id, tenant_id=None,
+                after={"slug": slug, "migration": migration, "file": str(out),
+                       "rows": {t.name: t.rows for t in manifest.tables}},
+            )
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)

@@ -10,8 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
-from domain import tenancy
+from domain import audit, tenancy
 from domain.errors import Conflict, Invalid
+from tables import audit as trail
 from tables.tenant_data import archive, remap, scope, walk
 
 CREDENTIALS = "api_keys"
@@ -27,7 +28,8 @@ class Imported:
 
 
 async def load(
-    connection: Any, path: Path, *, as_slug: str | None = None, id_map: Path | None = None
+    connection: Any, path: Path, *, as_slug: str | None = None, id_map: Path | None = None,
+    actor: audit.Actor = audit.INTERNAL,
 ) -> Imported:
     """Import the archive at `path`; under `as_slug` (another slug than the exported one) the
     tenant is a copy with fresh ids, so it can sit beside the original in one database, and
@@ -39,7 +41,14 @@ async def load(
         fresh = slug != manifest.slug
         try:
             async with connection.transaction():
-                return await _load(connection, tar, manifest, slug=slug, fresh=fresh, id_map=id_map)
+                done = await _load(connection, tar, manifest, slug=slug, fresh=fresh, id_map=id_map)
+                await scope.enter(connection, None)
+                await trail.record(
+                    connection, actor, "tenant.imported", "tenant", str(done.tenant_id), tenant_id=None,
+                    after={"slug": slug, "from_slug": manifest.slug, "from_tenant_id": manifest.tenant_id,
+                           "fresh_ids": fresh, "file": str(path), "rows": done.rows},
+                )
+                return done
         except asyncpg.UniqueViolationError as error:
             raise Conflict(f"the target already holds rows of this tenant ({error.constraint_name}); "
                            "import under a new slug with --as for fresh ids") from None

@@ -1,145 +1,280 @@
-"""The audit log through /graphql: who changed what and when, for the tenant's admins only."""
+"""The audit trail through /graphql: every administrative action leaves a record (actor,
+request id, client address, before/after, never a secret) that the tenant's admins read in
+`auditLog`; the platform's own actions are in `platformAuditLog`, for platform keys only."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import jwt
 import pytest
 
 from domain.config import Settings
-from tests.documents import CREATE_PRODUCT, UPDATE_PRODUCT, codes, payload, product_input
+from tables import webhooks as webhook_tables
+from tests import webhooks as hooks
+from tests.conftest import TenantHandle
+from tests.documents import codes, error_codes, payload
 
-AUDIT = """
-query Audit($first: Int, $after: String, $filter: AuditFilter) {
-  auditLog(first: $first, after: $after, filter: $filter) {
-    edges {
-      cursor
-      node { seq type aggregateType aggregateId actor correlationId createdAt payload }
-    }
-    pageInfo { hasNextPage hasPreviousPage endCursor }
-  }
+ENTRY = """seq action actor actorKind actorId targetType targetId before after requestId
+           clientAddress createdAt"""
+AUDIT = f"""
+query Audit($first: Int, $after: String, $filter: AuditFilter) {{
+  auditLog(first: $first, after: $after, filter: $filter) {{
+    edges {{ cursor node {{ {ENTRY} }} }}
+    pageInfo {{ hasNextPage hasPreviousPage endCursor }}
+  }}
+}}
+"""
+PLATFORM_AUDIT = f"""
+query Platform($filter: AuditFilter) {{
+  platformAuditLog(first: 50, filter: $filter) {{ edges {{ node {{ {ENTRY} }} }} }}
+}}
+"""
+README_QUERY = "{ auditLog(first: 5) { edges { node { seq type actor createdAt } } } }"
+CREATE_KEY = """
+mutation Create($input: ApiKeyInput!) {
+  createApiKey(input: $input) { apiKey { prefix } token errors { field message code } }
+}
+"""
+REVOKE_KEY = """
+mutation Revoke($prefix: String!) {
+  revokeApiKey(prefix: $prefix) { apiKey { prefix revokedAt } errors { field message code } }
+}
+"""
+SET_MODULES = """
+mutation Modules($modules: [String!]!) {
+  setTenantModules(modules: $modules) { tenant { modules } errors { field message code } }
+}
+"""
+ENDPOINT = "endpoint { secrets verifyToken enabled } errors { field message code }"
+CREATE_ENDPOINT = f"""
+mutation Create($verifyToken: String) {{
+  createWebhookEndpoint(flow: PURCHASE, verifyToken: $verifyToken) {{ {ENDPOINT} }}
+}}
+"""
+ROTATE = f"mutation {{ rotateWebhookSecret(flow: PURCHASE) {{ {ENDPOINT} }} }}"
+DROP = f"mutation {{ dropPreviousWebhookSecret(flow: PURCHASE) {{ {ENDPOINT} }} }}"
+DISABLE = f"mutation {{ updateWebhookEndpoint(flow: PURCHASE, enabled: false) {{ {ENDPOINT} }} }}"
+REPLAY = """
+mutation Replay($input: ReplayInput!) {
+  replayWebhookDeliveries(input: $input) { replayed errors { field message code } }
 }
 """
 
 
-def token(settings: Settings, tenant: str, subject: str, scopes: list[str]) -> str:
-    claims = {
-        "sub": subject, "tenant": tenant, "scopes": scopes,
-        "exp": datetime.now(UTC) + timedelta(minutes=5),
-    }
+def prefix_of(token: str) -> str:
+    return token.split("_")[1]
+
+
+def jwt_for(settings: Settings, tenant: TenantHandle, subject: str, scopes: list[str]) -> str:
+    claims = {"sub": subject, "tenant": tenant.slug, "scopes": scopes,
+              "exp": datetime.now(UTC) + timedelta(minutes=5)}
     return jwt.encode(claims, str(settings.jwt_secret), algorithm="HS256")
 
 
-async def create(tenant: Any, title: str, sku: str, key: str | None = None, request: str = "") -> str:
-    headers = {"x-request-id": request} if request else {}
-    body = await tenant.gql(CREATE_PRODUCT, {"input": product_input(title, [sku])}, key=key, headers=headers)
-    product_id: str = payload(body, "createProduct")["product"]["id"]
-    return product_id
-
-
-async def entries(tenant: Any, **variables: Any) -> list[dict[str, Any]]:
-    body = await tenant.gql(AUDIT, {"first": 50, **variables})
+async def trail(tenant: TenantHandle, key: str | None = None, **filter_: Any) -> list[dict[str, Any]]:
+    body = await tenant.gql(AUDIT, {"first": 50, "filter": filter_}, key=key)
     assert "errors" not in body, body
     return [edge["node"] for edge in body["data"]["auditLog"]["edges"]]
 
 
-def prefix(key: str) -> str:
-    return f"key:{key.split('_')[1]}"
-
-
-@pytest.fixture
-async def history(tenant_a: Any, settings: Settings) -> dict[str, Any]:
-    """Three changes by three actors: the admin key, a writer key and a token for alice."""
-    writer = await tenant_a.key_with("catalog:write")
-    alice = token(settings, tenant_a.slug, "alice", ["catalog:write"])
-    kettle = await create(tenant_a, "Kettle", "KET-1", request="req-kettle")
-    mug = await create(tenant_a, "Mug", "MUG-1", key=writer)
-    await tenant_a.gql(UPDATE_PRODUCT, {"id": kettle, "input": {"title": "Kettle 2"}}, key=alice)
-    return {"kettle": kettle, "mug": mug, "writer": prefix(writer), "admin": prefix(tenant_a.key)}
-
-
-async def test_admin_reads_who_changed_what_newest_first(tenant_a: Any, history: dict[str, Any]) -> None:
-    found = await entries(tenant_a)
-
-    assert [(e["seq"], e["type"], e["aggregateId"], e["actor"]) for e in found] == [
-        (3, "product.updated", history["kettle"], "jwt:alice"),
-        (2, "product.created", history["mug"], history["writer"]),
-        (1, "product.created", history["kettle"], history["admin"]),
-    ]
-    assert found[2]["correlationId"] == "req-kettle"
-    assert found[2]["aggregateType"] == "product"
-    assert found[0]["payload"]["title"] == "Kettle 2"
-    assert datetime.fromisoformat(found[0]["createdAt"]) >= datetime.fromisoformat(found[2]["createdAt"])
-
-
-async def test_audit_filters(tenant_a: Any, history: dict[str, Any]) -> None:
-    by_actor = await entries(tenant_a, filter={"actor": "jwt:alice"})
-    by_aggregate = await entries(
-        tenant_a, filter={"aggregateType": "product", "aggregateId": history["kettle"]}
+async def platform_trail(tenant: TenantHandle, platform_key: str, **filter_: Any) -> list[dict[str, Any]]:
+    body = await tenant.gql(
+        PLATFORM_AUDIT, {"filter": filter_}, key=platform_key, headers={"x-tenant-id": tenant.slug}
     )
-    by_type = await entries(tenant_a, filter={"type": "product.created"})
-    other_type = await entries(tenant_a, filter={"aggregateType": "price_list"})
+    assert "errors" not in body, body
+    return [edge["node"] for edge in body["data"]["platformAuditLog"]["edges"]]
+
+
+async def create_key(tenant: TenantHandle, request_id: str = "", key: str | None = None) -> dict[str, Any]:
+    headers = {"x-request-id": request_id} if request_id else {}
+    body = await tenant.gql(CREATE_KEY, {"input": {"name": "ci", "scopes": ["catalog:read"]}},
+                            key=key, headers=headers)
+    return payload(body, "createApiKey")
+
+
+async def test_creating_and_revoking_a_key_leave_records_with_actor_request_and_change(
+    tenant_a: TenantHandle,
+) -> None:
+    created = await create_key(tenant_a, "req-create")
+    made = created["apiKey"]["prefix"]
+    await tenant_a.gql(REVOKE_KEY, {"prefix": made}, headers={"x-request-id": "req-revoke"})
+
+    revoked, issued = await trail(tenant_a, targetId=made)
+    admin = prefix_of(tenant_a.key)
+    assert (issued["action"], issued["actor"], issued["actorKind"], issued["actorId"]) == (
+        "api_key.created", f"key:{admin}", "api_key", admin)
+    assert (issued["targetType"], issued["requestId"], issued["clientAddress"]) == (
+        "api_key", "req-create", "127.0.0.1")
+    assert issued["before"] is None
+    assert issued["after"]["scopes"] == ["catalog:read"] and issued["after"]["revoked_at"] is None
+    assert (revoked["action"], revoked["requestId"]) == ("api_key.revoked", "req-revoke")
+    assert revoked["before"]["revoked_at"] is None and revoked["after"]["revoked_at"] is not None
+    assert revoked["seq"] > issued["seq"]
+    assert created["token"].split("_", 2)[2] not in json.dumps([revoked, issued])
+
+
+async def test_a_token_subject_is_the_actor_of_what_it_does(
+    tenant_a: TenantHandle, settings: Settings
+) -> None:
+    alice = jwt_for(settings, tenant_a, "alice", ["admin"])
+
+    made = (await create_key(tenant_a, key=alice))["apiKey"]["prefix"]
+
+    [entry] = await trail(tenant_a, targetId=made)
+    assert (entry["actor"], entry["actorKind"], entry["actorId"]) == ("jwt:alice", "jwt", "alice")
+    assert [e["targetId"] for e in await trail(tenant_a, actor="jwt:alice")] == [made]
+
+
+async def test_webhook_endpoint_changes_are_recorded_and_never_their_secrets(tenant_a: TenantHandle) -> None:
+    secrets: set[str] = set()
+    for document, variables, name in (
+        (CREATE_ENDPOINT, {"verifyToken": "meta-handshake-token"}, "createWebhookEndpoint"),
+        (ROTATE, {}, "rotateWebhookSecret"), (DROP, {}, "dropPreviousWebhookSecret"),
+        (DISABLE, {}, "updateWebhookEndpoint"),
+    ):
+        secrets |= set(payload(await tenant_a.gql(document, variables), name)["endpoint"]["secrets"])
+
+    found = await trail(tenant_a, actionPrefix="webhook_endpoint")
+
+    assert [(e["action"], e["targetId"]) for e in found] == [
+        ("webhook_endpoint.updated", "purchase-flow"),
+        ("webhook_endpoint.previous_secret_dropped", "purchase-flow"),
+        ("webhook_endpoint.secret_rotated", "purchase-flow"),
+        ("webhook_endpoint.created", "purchase-flow"),
+    ]
+    counts = [(e["before"] or {}).get("secret_count") for e in found] + [found[0]["after"]["secret_count"]]
+    assert counts == [1, 2, 1, None, 1]
+    assert (found[0]["before"]["enabled"], found[0]["after"]["enabled"]) == (True, False)
+    assert found[3]["after"]["verify_token_set"] is True
+    text = json.dumps(found)
+    assert len(secrets) == 2 and not any(secret in text for secret in secrets)
+    assert "whsec_" not in text and "meta-handshake-token" not in text
+
+
+async def test_replaying_a_dead_delivery_is_recorded_per_delivery(tenant_a: TenantHandle) -> None:
+    stored = await hooks.store(tenant_id=tenant_a.id, flow="purchase-flow", delivery_id="msg-dead",
+                               payload={"version": 1}, correlation_id="c")
+    await webhook_tables.mark_failed(stored.id, "boom", tenant_id=tenant_a.id, dead=True)
+
+    body = await tenant_a.gql(
+        REPLAY, {"input": {"ids": [str(stored.id)]}}, headers={"x-request-id": "req-rp"}
+    )
+
+    assert payload(body, "replayWebhookDeliveries")["replayed"] == [str(stored.id)]
+    [entry] = await trail(tenant_a, actionPrefix="webhook_delivery")
+    assert (entry["action"], entry["targetId"], entry["requestId"]) == (
+        "webhook_delivery.replayed", str(stored.id), "req-rp")
+    assert entry["before"] == {"status": "dead", "attempts": 1}
+    assert entry["after"]["status"] == "queued" and entry["after"]["delivery_id"] == "msg-dead"
+
+
+async def test_changing_modules_is_in_the_platforms_trail_only(
+    tenant_a: TenantHandle, platform_key: str
+) -> None:
+    body = await tenant_a.gql(SET_MODULES, {"modules": ["catalog", "customers"]}, key=platform_key,
+                              headers={"x-tenant-id": tenant_a.slug, "x-request-id": "req-mod"})
+    payload(body, "setTenantModules")
+
+    entry, created = await platform_trail(tenant_a, platform_key, targetId=str(tenant_a.id))
+    assert (created["action"], created["actor"]) == ("tenant.created", "system:internal")
+    assert (entry["action"], entry["actor"], entry["requestId"]) == (
+        "tenant.modules_changed", f"key:{prefix_of(platform_key)}", "req-mod")
+    assert (entry["before"]["modules"], entry["after"]["modules"]) == (["catalog"], ["catalog", "customers"])
+    assert await trail(tenant_a, actionPrefix="tenant") == []
+
+
+async def test_only_platform_keys_read_the_platforms_trail(
+    tenant_a: TenantHandle, settings: Settings
+) -> None:
+    admin_token = jwt_for(settings, tenant_a, "root", ["admin"])
+    for key in (tenant_a.key, admin_token):
+        body = await tenant_a.gql(PLATFORM_AUDIT, {}, key=key)
+        assert codes(body) == ["FORBIDDEN"] and body["data"] is None
+
+
+async def test_refused_actions_leave_no_record(tenant_a: TenantHandle) -> None:
+    reader = await tenant_a.key_with("catalog:read")
+    before = await trail(tenant_a)
+
+    refused = [
+        codes(await tenant_a.gql(CREATE_KEY, {"input": {"name": "x", "scopes": ["admin"]}}, key=reader)),
+        error_codes(await tenant_a.gql(CREATE_KEY, {"input": {"name": "x", "scopes": ["nope"]}}),
+                    "createApiKey"),
+        error_codes(await tenant_a.gql(REVOKE_KEY, {"prefix": "000000000000"}), "revokeApiKey"),
+        codes(await tenant_a.gql(SET_MODULES, {"modules": ["catalog"]})),
+        error_codes(await tenant_a.gql(ROTATE), "rotateWebhookSecret"),
+    ]
+
+    assert all(refused), refused
+    assert await trail(tenant_a) == before
+
+
+async def test_filters_and_keyset_pages(tenant_a: TenantHandle) -> None:
+    made = [(await create_key(tenant_a))["apiKey"]["prefix"] for _ in range(3)]
+    await tenant_a.gql(REVOKE_KEY, {"prefix": made[0]})
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    since_future = await entries(tenant_a, filter={"since": future})
-    within = await entries(tenant_a, filter={"since": past, "until": future})
-    until_past = await entries(tenant_a, filter={"until": past})
 
-    assert [e["seq"] for e in by_actor] == [3]
-    assert [e["seq"] for e in by_aggregate] == [3, 1]
-    assert [e["seq"] for e in by_type] == [2, 1]
-    assert other_type == [] and since_future == [] and until_past == []
-    assert [e["seq"] for e in within] == [3, 2, 1]
-
-
-async def test_audit_log_paginates_by_cursor(tenant_a: Any, history: dict[str, Any]) -> None:
-    first = await tenant_a.gql(AUDIT, {"first": 2})
+    first = await tenant_a.gql(AUDIT, {"first": 2, "filter": {"actionPrefix": "api_key"}})
     page = first["data"]["auditLog"]
-    rest = await tenant_a.gql(AUDIT, {"first": 2, "after": page["pageInfo"]["endCursor"]})
+    rest = await tenant_a.gql(
+        AUDIT, {"first": 50, "after": page["pageInfo"]["endCursor"], "filter": {"actionPrefix": "api_key"}}
+    )
+    shown = [e["node"]["targetId"] for e in page["edges"] + rest["data"]["auditLog"]["edges"]]
 
-    assert [e["node"]["seq"] for e in page["edges"]] == [3, 2]
-    assert page["pageInfo"]["hasNextPage"] is True
-    assert [e["node"]["seq"] for e in rest["data"]["auditLog"]["edges"]] == [1]
-    last = rest["data"]["auditLog"]["edges"][0]["cursor"]
-    assert rest["data"]["auditLog"]["pageInfo"] == {
-        "hasNextPage": False, "hasPreviousPage": True, "endCursor": last
-    }
+    assert page["pageInfo"]["hasNextPage"] and rest["data"]["auditLog"]["pageInfo"]["hasPreviousPage"]
+    assert shown[:4] == [made[0], made[2], made[1], made[0]]
+    assert [e["targetId"] for e in await trail(tenant_a, type="api_key.revoked")] == [made[0]]
+    assert await trail(tenant_a, actionPrefix="api_k") == []
+    assert await trail(tenant_a, since=future) == []
+    assert len(await trail(tenant_a, until=future, actionPrefix="api_key.created")) >= 3
+    bad = await tenant_a.gql(AUDIT, {"filter": {"actor": "someone"}})
+    assert codes(bad) == ["BAD_USER_INPUT"]
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "YXVkaXQ6eA", "cHJvZHVjdDox"])
-async def test_foreign_cursor_is_bad_user_input(tenant_a: Any, cursor: str) -> None:
-    body = await tenant_a.gql(AUDIT, {"after": cursor})
+async def test_the_readme_query_still_answers(tenant_a: TenantHandle) -> None:
+    await create_key(tenant_a)
 
-    assert codes(body) == ["BAD_USER_INPUT"]
+    body = await tenant_a.gql(README_QUERY)
+
+    entry = body["data"]["auditLog"]["edges"][0]["node"]
+    assert (entry["type"], entry["actor"]) == ("api_key.created", f"key:{prefix_of(tenant_a.key)}")
 
 
 @pytest.mark.parametrize("scopes", [("catalog:write",), ("catalog:read", "pricing:write")])
-async def test_non_admins_are_forbidden(
-    tenant_a: Any, history: dict[str, Any], scopes: tuple[str, ...]
-) -> None:
+async def test_non_admins_cannot_read_the_trail(tenant_a: TenantHandle, scopes: tuple[str, ...]) -> None:
     body = await tenant_a.gql(AUDIT, {}, key=await tenant_a.key_with(*scopes))
 
-    assert codes(body) == ["FORBIDDEN"]
-    assert body["data"] is None
+    assert codes(body) == ["FORBIDDEN"] and body["data"] is None
 
 
-async def test_token_without_admin_is_forbidden(tenant_a: Any, settings: Settings) -> None:
-    reader = token(settings, tenant_a.slug, "bob", ["catalog:write"])
-
-    assert codes(await tenant_a.gql(AUDIT, {}, key=reader)) == ["FORBIDDEN"]
-    admin = token(settings, tenant_a.slug, "root", ["admin"])
-    assert "errors" not in await tenant_a.gql(AUDIT, {}, key=admin)
-
-
-async def test_b_audit_log_holds_none_of_a(tenant_a: Any, tenant_b: Any, history: dict[str, Any]) -> None:
-    b_product = await create(tenant_b, "B Kettle", "B-KET-1")
+async def test_b_never_sees_a_record_of_a_nor_the_platforms_about_a(
+    tenant_a: TenantHandle, tenant_b: TenantHandle, platform_key: str
+) -> None:
+    a_key = (await create_key(tenant_a))["apiKey"]["prefix"]
+    await tenant_a.gql(SET_MODULES, {"modules": ["catalog", "customers"]}, key=platform_key,
+                       headers={"x-tenant-id": tenant_a.slug})
+    b_key = (await create_key(tenant_b))["apiKey"]["prefix"]
     a_cursor = (await tenant_a.gql(AUDIT, {"first": 1}))["data"]["auditLog"]["pageInfo"]["endCursor"]
 
-    assert [(e["seq"], e["aggregateId"]) for e in await entries(tenant_b)] == [(1, b_product)]
-    assert await entries(tenant_b, filter={"aggregateId": history["kettle"]}) == []
-    assert await entries(tenant_b, filter={"actor": history["admin"]}) == []
-    assert await entries(tenant_b, filter={"actor": "jwt:alice"}) == []
-    assert await entries(tenant_b, filter={"type": "product.updated"}) == []
-    assert [e["aggregateId"] for e in await entries(tenant_b, after=a_cursor)] == [b_product]
+    seen_by_b = await trail(tenant_b)
+    assert [e["targetId"] for e in seen_by_b] == [b_key, prefix_of(tenant_b.key)]
+    assert await trail(tenant_b, targetId=a_key) == []
+    assert await trail(tenant_b, actor=f"key:{prefix_of(tenant_a.key)}") == []
+    assert await trail(tenant_b, targetId=str(tenant_a.id)) == []
+    after_a = await tenant_b.gql(AUDIT, {"first": 50, "after": a_cursor})
+    assert {e["node"]["targetId"] for e in after_a["data"]["auditLog"]["edges"]} <= {
+        b_key, prefix_of(tenant_b.key)}
+    assert codes(await tenant_b.gql(PLATFORM_AUDIT, {})) == ["FORBIDDEN"]
+    assert str(tenant_a.id) not in json.dumps(seen_by_b)
+
+
+async def test_an_empty_trail_is_an_empty_page(tenant_a: TenantHandle) -> None:
+    body = await tenant_a.gql(AUDIT, {"filter": {"targetId": str(UUID(int=1))}})
+
+    assert body["data"]["auditLog"] == {
+        "edges": [], "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "endCursor": None}
+    }

@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from saq import Queue
 
+from domain import audit
 from domain.config import Settings
 from tables import api_keys, db
+from tables import audit as trail
 from tables.api_keys import ApiKeyTable
 from tests.processes import spawn, stop
 from workers import maintenance
@@ -95,3 +98,30 @@ async def test_worker_runs_purge_revoked_keys_from_the_queue(
 
     assert purged == 1
     assert keys.old not in await prefixes(tenant_a.id)
+
+
+async def test_worker_runs_prune_audit_from_the_queue(
+    tenant_a: Any, worker_queue: tuple[Queue, Path], owner_dsn: str
+) -> None:
+    jobs, log = worker_queue
+    owner = await asyncpg.connect(owner_dsn)
+    try:
+        async with owner.transaction():
+            await owner.execute("select set_config('app.platform', 'on', true)")
+            await owner.execute(
+                "insert into audit_log (tenant_id, actor_kind, actor_id, action, target_type, "
+                "target_id, created_at) values ($1, 'system', 'test', 'api_key.created', 'api_key', "
+                "'ancient', now() - interval '400 days')", tenant_a.id,
+            )
+    finally:
+        await owner.close()
+
+    try:
+        pruned = await jobs.apply("prune_audit", timeout=20, poll_interval=0.1)
+    except TimeoutError:
+        raise AssertionError(f"job not done in 20 s; worker log:\n{log.read_text()}") from None
+
+    assert pruned >= 1
+    assert await trail.entries(
+        tenant_id=tenant_a.id, where=audit.Filter(target_id="ancient"), before_id=None, limit=10
+    ) == []
