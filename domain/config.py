@@ -8,6 +8,9 @@ from datetime import timedelta
 from typing import Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
+from domain import origins
+from domain.errors import Invalid
+
 Environment = Literal["dev", "test", "production"]
 T = TypeVar("T")
 
@@ -99,6 +102,12 @@ class Settings:
     limits_on_redis_error: Literal["open", "closed"] = "open"
     """LIMITS_ON_REDIS_ERROR: when the buckets in Redis cannot be asked, admit (`open`, counted
     in redis_errors_total{operation="limits"}) or answer 503 (`closed`)."""
+    cors_origins: tuple[str, ...] = ()
+    """CORS_ORIGINS: comma-separated origins every tenant's frontends may call from, on top of
+    each tenant's own list; `*` alone allows any origin, never with credentials."""
+    cors_max_age: int = 600
+    api_key_rotation_grace: float = 86_400.0
+    """API_KEY_ROTATION_GRACE: seconds a rotated key stays valid beside its successor."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -207,6 +216,12 @@ class Settings:
                 Literal["open", "closed"],
                 _choice(environ, "LIMITS_ON_REDIS_ERROR", ("open", "closed"), "open"),
             ),
+            cors_origins=_cors_origins(environ),
+            cors_max_age=_parse(environ, "CORS_MAX_AGE", int, cls.cors_max_age, minimum=0,
+                                maximum=86_400),
+            api_key_rotation_grace=_parse(
+                environ, "API_KEY_ROTATION_GRACE", float, cls.api_key_rotation_grace, minimum=0
+            ),
         )
         settings.check_production()
         return settings
@@ -241,6 +256,13 @@ def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str
         shown = f"{parts.scheme}://..." if parts.scheme else "a value without a scheme"
         raise ConfigError(f"{name}: expected a {'/'.join(schemes)}:// URL, got {shown}")
     return value
+
+
+def _cors_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
+    try:
+        return origins.check_global_list(environ.get("CORS_ORIGINS", "").split(","))
+    except Invalid as error:
+        raise ConfigError(f"CORS_ORIGINS: {error.message}") from None
 
 
 def _metrics_token(environ: Mapping[str, str]) -> Secret | None:

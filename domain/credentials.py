@@ -9,6 +9,8 @@ import secrets
 from datetime import datetime
 from uuid import UUID
 
+from domain.errors import Unauthenticated
+
 PREFIX_BYTES = 6
 SECRET_BYTES = 24
 MAX_NAME = 200
@@ -62,3 +64,19 @@ class ApiKey:
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ApiKeyExpired(Unauthenticated):
+    """The key was genuine but its expiry (or its rotation's grace period) has passed."""
+
+    code = "API_KEY_EXPIRED"
+
+
+def check_not_expired(key: ApiKey, now: datetime) -> None:
+    """Raise ApiKeyExpired for a genuine, unrevoked key past its expiry: saying so to whoever
+    holds the secret tells them nothing new, and tells them what to do."""
+    if key.revoked_at is None and key.expires_at is not None and key.expires_at <= now:
+        raise ApiKeyExpired(
+            f"API key {key.prefix} expired at {key.expires_at.isoformat()}: "
+            "use its successor or create a new key"
+        )

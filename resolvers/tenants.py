@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from domain import credentials, tenancy
-from domain.errors import Forbidden, Invalid
+from domain.errors import Forbidden
 from resolvers.context import Context
+from services import access
 from tables import api_keys, tenants
 
 
@@ -20,13 +22,13 @@ async def list_api_keys(ctx: Context) -> list[credentials.ApiKey]:
 
 
 async def create_api_key(
-    ctx: Context, *, name: str, scopes: Sequence[str]
+    ctx: Context, *, name: str, scopes: Sequence[str], expires_at: datetime | None = None
 ) -> tuple[credentials.ApiKey, str]:
     ctx.require(tenancy.ADMIN)
-    if not name.strip() or len(name) > 200:
-        raise Invalid("name must be 1-200 characters", fields={"input.name": "invalid"})
-    wanted = tenancy.check_scopes(scopes, field="input.scopes")
-    return await api_keys.create(tenant_id=ctx.tenant_id, name=name, scopes=wanted, actor=ctx.actor)
+    return await access.create_api_key(
+        tenant_id=ctx.tenant_id, name=name, scopes=scopes, expires_at=expires_at,
+        actor=ctx.actor,
+    )
 
 
 async def revoke_api_key(ctx: Context, prefix: str) -> credentials.ApiKey:

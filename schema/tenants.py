@@ -79,6 +79,9 @@ class TenantPayload:
 class ApiKeyInput:
     name: str = inputs.column(credentials.MAX_NAME)
     scopes: list[str]
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the key stops working (no expiry when unset)."
+    )
 
 
 @strawberry.type
@@ -97,7 +100,9 @@ class TenantMutation:
     @strawberry.mutation(description="Issue an API key for this tenant (admin scope).")
     async def create_api_key(self, info: Ctx, input: ApiKeyInput) -> CreateApiKeyPayload:
         created, errors = await attempt(
-            resolve.create_api_key(info.context, name=input.name, scopes=input.scopes)
+            resolve.create_api_key(
+                info.context, name=input.name, scopes=input.scopes, expires_at=input.expires_at
+            )
         )
         if created is None:
             return CreateApiKeyPayload(errors=errors)

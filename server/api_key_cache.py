@@ -51,6 +51,11 @@ class ApiKeyCache:
         await self._close()
 
     @property
+    def generation(self) -> int:
+        """Moves on whenever what was remembered is forgotten (see server.cors.OriginCache)."""
+        return self._generation
+
+    @property
     def listening(self) -> bool:
         return self._connection is not None and not self._connection.is_closed()
 

@@ -21,6 +21,7 @@ from schema.build import SchemaCache
 from server import prometheus
 from server.buckets import Buckets
 from server.connections import Connections
+from server.cors import Cors, OriginCache
 from server.draining import LIVE_SHARE, Draining
 from server.fanout import Fanout
 from server.graphql import GraphQLEndpoint
@@ -118,7 +119,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
 
     app = Starlette(
         # Outermost first: metrics see the status the last-resort handler answers.
-        middleware=[Middleware(prometheus.RequestMetrics), Middleware(LastResort)],
+        middleware=[Middleware(prometheus.RequestMetrics), Middleware(LastResort),
+                    Middleware(Cors, settings=settings, cache=OriginCache(graphql.api_key_cache))],
         exception_handlers={HTTPException: _http_error},
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),

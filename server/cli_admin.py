@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
-from server import cli_audit, cli_tenants
+from server import cli_audit, cli_keys, cli_origins, cli_tenants
 
 T = TypeVar("T")
 SERVICES_FILE = "services.env"
@@ -35,6 +35,7 @@ def add(commands: Any) -> None:
     modules.add_argument("--extensions", default=None, help="comma-separated; unchanged if unset")
     modules.set_defaults(run=_tenant_set_modules)
     cli_tenants.add(tenant, with_services)
+    cli_origins.add(tenant, run_admin)
 
     apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(required=True)
     key = apikey.add_parser("create", help="issue a key; its secret is printed once")
@@ -43,10 +44,12 @@ def add(commands: Any) -> None:
     owner.add_argument("--platform", action="store_true", help="a platform-admin key")
     key.add_argument("--name", default="cli")
     key.add_argument("--scopes", default="admin", help="comma-separated scopes")
+    cli_keys.add_expiry(key, "the key")
     key.set_defaults(run=_apikey_create)
     revoke = apikey.add_parser("revoke", help="revoke a key by its prefix")
     revoke.add_argument("prefix")
     revoke.set_defaults(run=_apikey_revoke)
+    cli_keys.add(apikey, run_admin)
 
     export = commands.add_parser("export-schema", help="print a tenant's schema as SDL")
     export.set_defaults(run=_export_schema)
@@ -89,13 +92,14 @@ def _tenant_set_modules(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _apikey_create(args: argparse.Namespace, settings: Settings) -> None:
-    from tables import api_keys, tenants
+    from services import access
+    from tables import tenants
 
     async def run() -> str:
         tenant_id = None if args.platform else (await tenants.get_by_slug(args.tenant)).id
-        scopes = tenancy.check_scopes(split(args.scopes), platform=args.platform)
-        _, token = await api_keys.create(
-            tenant_id=tenant_id, name=args.name, scopes=scopes, actor=cli_audit.operator()
+        _, token = await access.create_api_key(
+            tenant_id=tenant_id, name=args.name, scopes=split(args.scopes),
+            expires_at=cli_keys.expiry(args), actor=cli_audit.operator(),
         )
         return token
 

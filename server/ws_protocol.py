@@ -8,7 +8,7 @@ from collections.abc import Hashable
 from typing import Any
 
 import orjson
-from starlette.websockets import WebSocket
+from starlette.requests import HTTPConnection
 
 from server import auth, deadline
 
@@ -44,7 +44,7 @@ def payload_of(message: dict[str, Any]) -> dict[str, Any]:
     return {"payload": message["payload"]} if "payload" in message else {}
 
 
-def tenant_of(websocket: WebSocket) -> str | None:
+def tenant_of(websocket: HTTPConnection) -> str | None:
     """`?tenant=<slug>`, else the first label of a host like acme.api.example.com (or, in
     development, acme.localhost)."""
     named = websocket.query_params.get("tenant")

@@ -12,7 +12,7 @@ from piccolo.columns import Array, Timestamptz, Varchar
 from piccolo.table import Table
 
 from domain import audit, credentials, tenancy
-from domain.errors import NotFound
+from domain.errors import Conflict, NotFound
 from tables import audit as trail
 from tables import credential_changes, db, tenants
 from tables.engine import DB
@@ -31,6 +31,7 @@ class ApiKeyTable(Table, tablename="api_keys", db=DB):
     last_used_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)
     expires_at = Timestamptz(null=True, default=None)
+    replaced_by = UUIDColumn(null=True, default=None)
 
 
 def _to_key(row: dict[str, Any]) -> credentials.ApiKey:
@@ -85,7 +86,8 @@ def _audited(key: credentials.ApiKey) -> dict[str, Any]:
 
 async def authenticate(token: str) -> tuple[credentials.ApiKey, tenancy.Tenant | None] | None:
     """The usable key a presented token belongs to with its tenant (None for a platform key),
-    in one query, or None; marks the key used (coarsely)."""
+    in one query, or None; marks the key used (coarsely). A genuine key past its expiry raises
+    ApiKeyExpired."""
     parsed = credentials.parse(token)
     if parsed is None:
         return None
@@ -94,8 +96,11 @@ async def authenticate(token: str) -> tuple[credentials.ApiKey, tenancy.Tenant |
     async with db.platform() as tx:
         rows = await tx.connection.fetch(WITH_TENANT, prefix)
         for row in rows:
+            if not credentials.matches(secret, row["secret_hash"]):
+                continue
             key = _to_key(dict(row))
-            if credentials.matches(secret, row["secret_hash"]) and key.usable(now):
+            credentials.check_not_expired(key, now)
+            if key.usable(now):
                 await _mark_used(key, now)
                 tenant = None if row["t_id"] is None else tenants.to_tenant(_tenant_columns(row))
                 return key, tenant
@@ -199,3 +204,44 @@ async def revoke_named(
             )
         await credential_changes.announce(tx.connection)
     return len(rows)
+
+
+async def rotate(
+    prefix: str, *, tenant_id: UUID | None, grace: timedelta, expires_at: datetime | None,
+    actor: audit.Actor = audit.INTERNAL,
+) -> tuple[credentials.ApiKey, credentials.ApiKey, str]:
+    """Issue a successor (same owner, name and scopes) to a usable key of this tenant (or, with
+    tenant_id None, any key: the operator's CLI) and let the old one expire after `grace`;
+    returns the old key as changed, the successor and its token (the only time it is seen)."""
+    issued = credentials.issue()
+    now = datetime.now(UTC)
+    owner = "" if tenant_id is None else "and tenant_id = $2"
+    async with _scope(tenant_id) as tx:
+        row = await tx.connection.fetchrow(
+            f"select * from api_keys where prefix = $1 {owner} for update",
+            *((prefix,) if tenant_id is None else (prefix, tenant_id)),
+        )
+        if row is None:
+            raise NotFound(f"api key {prefix!r} not found")
+        old = _to_key(dict(row))
+        if row["replaced_by"] is not None:
+            raise Conflict(f"api key {prefix} was already rotated: rotate its successor")
+        if not old.usable(now):
+            raise Conflict(f"api key {prefix} is revoked or expired: create a new key instead")
+        successor = await tx.connection.fetchrow(
+            "insert into api_keys (id, tenant_id, prefix, secret_hash, name, scopes, created_at,"
+            " expires_at) values (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7) returning *",
+            old.tenant_id, issued.prefix, issued.hash, old.name, sorted(old.scopes), now, expires_at,
+        )
+        ends = now + grace if old.expires_at is None else min(old.expires_at, now + grace)
+        changed = await tx.connection.fetchrow(
+            "update api_keys set expires_at = $2, replaced_by = $3 where id = $1 returning *",
+            old.id, ends, successor["id"],
+        )
+        await trail.record(
+            tx.connection, actor, "api_key.rotated", "api_key", old.prefix,
+            tenant_id=old.tenant_id, before=_audited(old),
+            after={**_audited(_to_key(dict(changed))), "successor": successor["prefix"]},
+        )
+        await credential_changes.announce(tx.connection)
+    return _to_key(dict(changed)), _to_key(dict(successor)), issued.token

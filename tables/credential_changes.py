@@ -1,9 +1,9 @@
 """Credential changes, announced to every API process that caches who a credential is.
 
-Whatever revokes a key or changes a tenant's modules calls `announce` inside its own
-transaction: PostgreSQL delivers the notification exactly when (and only if) that transaction
-commits, whichever process made it (API, worker, CLI). `listen` opens the connection an API
-process hears them on.
+Whatever revokes or rotates a key or changes a tenant's modules or allowed origins calls
+`announce` inside its own transaction: PostgreSQL delivers the notification exactly when (and
+only if) that transaction commits, whichever process made it (API, worker, CLI). `listen` opens
+the connection an API process hears them on.
 """
 
 from __future__ import annotations

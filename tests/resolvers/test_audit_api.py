@@ -278,3 +278,36 @@ async def test_an_empty_trail_is_an_empty_page(tenant_a: TenantHandle) -> None:
     assert body["data"]["auditLog"] == {
         "edges": [], "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "endCursor": None}
     }
+
+
+ROTATE_KEY = """
+mutation Rotate($prefix: String!) {
+  rotateApiKey(prefix: $prefix, graceSeconds: 60) { token apiKey { prefix } errors { code } }
+}
+"""
+SET_ORIGINS = """
+mutation Origins($origins: [String!]!) {
+  setAllowedOrigins(origins: $origins) { allowedOrigins errors { code } }
+}
+"""
+
+
+async def test_rotating_a_key_and_changing_origins_are_recorded(tenant_a: TenantHandle) -> None:
+    made = (await create_key(tenant_a))["apiKey"]["prefix"]
+    rotated = payload(await tenant_a.gql(ROTATE_KEY, {"prefix": made},
+                                         headers={"x-request-id": "req-rotate"}), "rotateApiKey")
+    await tenant_a.gql(SET_ORIGINS, {"origins": ["https://shop.example"]})
+    await tenant_a.gql(SET_ORIGINS, {"origins": ["https://shop.example", "https://pos.example"]})
+
+    (rotation,) = await trail(tenant_a, type="api_key.rotated")
+    changes = await trail(tenant_a, type="tenant.origins_changed")
+
+    assert (rotation["targetId"], rotation["requestId"]) == (made, "req-rotate")
+    assert rotation["before"]["expires_at"] is None and rotation["after"]["expires_at"] is not None
+    assert rotation["after"]["successor"] == rotated["apiKey"]["prefix"]
+    assert rotated["token"].split("_", 2)[2] not in json.dumps(rotation)
+    assert [(c["before"], c["after"]) for c in changes] == [
+        ({"origins": ["https://shop.example"]},
+         {"origins": ["https://pos.example", "https://shop.example"]}),
+        ({"origins": []}, {"origins": ["https://shop.example"]}),
+    ]

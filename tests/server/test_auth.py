@@ -131,7 +131,9 @@ async def test_expired_api_key_is_401(client: httpx.AsyncClient, tenant_a: Any) 
         tenant_id=tenant_a.id, name="expired", scopes={"catalog:read"},
         expires_at=datetime.now(UTC) - timedelta(minutes=1),
     )
-    assert_unauthenticated(await post(client, TENANT, headers=bearer(token)))
+    response = await post(client, TENANT, headers=bearer(token))
+    assert response.status_code == 401, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "API_KEY_EXPIRED"
 
 
 async def test_api_key_expiring_later_works(client: httpx.AsyncClient, tenant_a: Any) -> None:
