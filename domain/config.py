@@ -92,6 +92,8 @@ class Settings:
     limits_on_redis_error: Literal["open", "closed"] = "open"
     """LIMITS_ON_REDIS_ERROR: when the buckets in Redis cannot be asked, admit (`open`, counted
     in redis_errors_total{operation="limits"}) or answer 503 (`closed`)."""
+    idempotency_retention_hours: int = 24
+    """IDEMPOTENCY_RETENTION_HOURS: how long a mutation's Idempotency-Key replays its answer."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -195,6 +197,10 @@ class Settings:
             limits_on_redis_error=cast(
                 Literal["open", "closed"],
                 _choice(environ, "LIMITS_ON_REDIS_ERROR", ("open", "closed"), "open"),
+            ),
+            idempotency_retention_hours=_parse(
+                environ, "IDEMPOTENCY_RETENTION_HOURS", int, cls.idempotency_retention_hours,
+                minimum=1, maximum=24 * 366,
             ),
         )
         settings.check_production()
