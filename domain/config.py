@@ -108,6 +108,8 @@ class Settings:
     cors_max_age: int = 600
     api_key_rotation_grace: float = 86_400.0
     """API_KEY_ROTATION_GRACE: seconds a rotated key stays valid beside its successor."""
+    idempotency_retention_hours: int = 24
+    """IDEMPOTENCY_RETENTION_HOURS: how long a mutation's Idempotency-Key replays its answer."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -221,6 +223,10 @@ class Settings:
                                 maximum=86_400),
             api_key_rotation_grace=_parse(
                 environ, "API_KEY_ROTATION_GRACE", float, cls.api_key_rotation_grace, minimum=0
+            ),
+            idempotency_retention_hours=_parse(
+                environ, "IDEMPOTENCY_RETENTION_HOURS", int, cls.idempotency_retention_hours,
+                minimum=1, maximum=24 * 366,
             ),
         )
         settings.check_production()

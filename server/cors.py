@@ -44,7 +44,7 @@ ALLOW_HEADERS = ", ".join((
 ))
 EXPOSE_HEADERS = ", ".join((
     "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy", "RateLimit-Limit",
-    "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate",
+    "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "Idempotency-Replayed",
 ))
 
 

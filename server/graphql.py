@@ -25,6 +25,7 @@ from schema.errors import translate
 from server import auth, deadline, operation, plans, prometheus
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
+from server.idempotency import Idempotency
 from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
 from telemetry import metrics, tracing
@@ -47,6 +48,7 @@ class GraphQLEndpoint(Transport):
         self.tracing = tracing or Tracing.off()
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
         self.api_key_cache = ApiKeyCache(settings)
+        self.idempotency = Idempotency(settings)
 
     async def start(self) -> None:
         await self.api_key_cache.start()
@@ -106,6 +108,13 @@ class GraphQLEndpoint(Transport):
                 name=f"graphql {name or '(anonymous)'}",
             )
         prometheus.note_tenant(request.scope, caller.tenant.slug)
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is not None:
+            return await self.idempotency.run(
+                idempotency_key, payload, caller, request_id,
+                request.headers.get("x-price-list") or None,
+                lambda: self._within_deadline(request, payload, caller, request_id),
+            )
         return await self._within_deadline(request, payload, caller, request_id)
 
     async def _within_deadline(

@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -33,8 +33,11 @@ class _Unit:
 
 
 Flush = Callable[[PostgresTransaction, list[Any]], Awaitable[None]]
+Check = Callable[[PostgresTransaction, UUID | None], Awaitable[None]]
+"""Run just before a transaction commits, with the tenant it is scoped to (None: platform)."""
 
 _current: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("tg_unit", default=None)
+_check: contextvars.ContextVar[Check | None] = contextvars.ContextVar("tg_check", default=None)
 
 
 class _Transaction(PostgresTransaction):
@@ -45,6 +48,8 @@ class _Transaction(PostgresTransaction):
     def __init__(self, *, tenant_id: UUID | None, platform: bool) -> None:
         super().__init__(engine=DB)
         self.buffers: dict[str, tuple[list[Any], Flush]] = {}
+        self.tenant_id = tenant_id
+        self.commit_check = _check.get()
         # Literals are safe here: a UUID's text form and a fixed flag; the simple query
         # protocol then takes BEGIN and both settings in one round trip.
         tenant = "" if tenant_id is None else str(UUID(str(tenant_id)))
@@ -97,6 +102,8 @@ class _Transaction(PostgresTransaction):
         for items, flush in self.buffers.values():
             if items:
                 await flush(self, items)
+        if self.commit_check is not None:
+            await self.commit_check(self, self.tenant_id)
 
     async def _give_back(self) -> None:
         # asyncpg's release is shielded and resets (rolls back) a connection left mid-transaction.
@@ -152,6 +159,17 @@ def buffer(tx: PostgresTransaction, key: str, flush: Flush) -> list[Any]:
     rollback drops it with everything else."""
     assert isinstance(tx, _Transaction), "buffer needs a tables.db transaction"
     return tx.buffers.setdefault(key, ([], flush))[0]
+
+
+@contextlib.contextmanager
+def checked_before_commit(check: Check) -> Iterator[None]:
+    """Every transaction begun within (also in tasks started within) runs `check` as its last
+    statement before COMMIT; an error from it rolls the transaction back."""
+    token = _check.set(check)
+    try:
+        yield
+    finally:
+        _check.reset(token)
 
 
 def platform() -> contextlib.AbstractAsyncContextManager[PostgresTransaction]:

@@ -89,6 +89,11 @@ DB_POOL_IN_USE = Gauge(
 DB_POOL_WAITING = Gauge(
     "db_pool_waiting", "Tasks waiting for a database pool connection", multiprocess_mode="livesum",
 )
+IDEMPOTENT_REQUESTS = Counter(
+    "idempotent_requests_total",
+    "Mutations sent with an Idempotency-Key, by outcome (executed, replayed, refused, released)",
+    ["outcome"],
+)
 REDIS_ERRORS = Counter("redis_errors_total", "Failed Redis calls, by what was tried", ["operation"])
 # Known label values are shown at zero from the start, so a rate() has a series before the first event.
 for _operation in ("enqueue", "publish", "subscribe", "limits"):

@@ -10,7 +10,7 @@ import re
 import tarfile
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from domain import catalog, metrics, tenancy
 from domain import modules as domain_modules
 from server import demo
 from services import catalog as catalog_services
+from tables import idempotency as idempotency_tables
 from tables import metrics as metric_tables
 from tables import webhooks as webhook_tables
 from tables.tenant_data import walk
@@ -31,7 +32,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 async def fill(tenant: tenancy.Tenant) -> None:
     """The demo's commerce data (stock, price list, customers, orders, payments, shipments),
     plus what the demo leaves out: a category tree, a custom metric, a webhook endpoint and a
-    delivery in its inbox."""
+    delivery in its inbox, an answered Idempotency-Key."""
     coffee = await catalog_services.create_category(
         name="Coffee", handle="coffee", parent_id=None, tenant_id=tenant.id, meta=META)
     beans = await catalog_services.create_category(
@@ -54,6 +55,12 @@ async def fill(tenant: tenancy.Tenant) -> None:
         endpoint, delivery_id=f"d{uuid.uuid4().hex}", payload=json.dumps({"version": 1}),
         correlation_id="test",
     )
+    key = idempotency_tables.Key(tenant.id, "key:test", "order-1")
+    token = await idempotency_tables.claim(
+        key, "hash", retention=timedelta(hours=24), stale_after=timedelta(hours=1)
+    )
+    assert isinstance(token, uuid.UUID)
+    await idempotency_tables.finish(key, token, 200, b'{"data":{"createOrder":null}}')
 
 
 ALL_MODULES = tuple(domain_modules.MODULES)

@@ -14,6 +14,7 @@ from workers.relay import Relay
 class WorkerContext(Context, total=False):
     event_retention_days: int
     audit_retention_days: int
+    idempotency_retention_hours: int
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
     relay: asyncio.Task[None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from tables import api_keys
+from tables import api_keys, idempotency
 from tables import audit as trail
 from tables import events as outbox
 from workers.context import WorkerContext
@@ -34,4 +34,12 @@ async def prune_audit(ctx: WorkerContext) -> int:
     days = int(ctx.get("audit_retention_days", 365))
     pruned = await trail.prune(older_than=datetime.now(UTC) - timedelta(days=days))
     log.info("pruned %d audit records older than %d days", pruned, days)
+    return pruned
+
+
+async def prune_idempotency_keys(ctx: WorkerContext) -> int:
+    """Idempotency-Key records past IDEMPOTENCY_RETENTION_HOURS go; their keys may be used again."""
+    hours = int(ctx.get("idempotency_retention_hours", 24))
+    pruned = await idempotency.prune(older_than=datetime.now(UTC) - timedelta(hours=hours))
+    log.info("pruned %d idempotency keys older than %d hours", pruned, hours)
     return pruned

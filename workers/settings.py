@@ -103,6 +103,7 @@ def worker(
     async def startup(ctx: WorkerContext) -> None:
         ctx["event_retention_days"] = settings.event_retention_days
         ctx["audit_retention_days"] = settings.audit_retention_days
+        ctx["idempotency_retention_hours"] = settings.idempotency_retention_hours
         ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
         ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue))
@@ -131,14 +132,14 @@ def worker(
         queue(settings),
         functions=[
             deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys,
-            maintenance.prune_events,
-            maintenance.prune_audit,
+            maintenance.prune_events, maintenance.prune_audit, maintenance.prune_idempotency_keys,
         ],
         cron_jobs=[
             CronJob(deliveries.sweep, cron="* * * * *", **JOB_DEFAULTS),
             CronJob(maintenance.purge_revoked_keys, cron="17 3 * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_events, cron="41 * * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_audit, cron="23 4 * * *", **JOB_DEFAULTS),
+            CronJob(maintenance.prune_idempotency_keys, cron="47 * * * *", **JOB_DEFAULTS),
         ],
         startup=startup,
         shutdown=shutdown,

@@ -15,8 +15,9 @@ from domain.errors import Conflict, Invalid
 from tables import audit as trail
 from tables.tenant_data import archive, remap, scope, walk
 
-CREDENTIALS = "api_keys"
-"""A copy under fresh ids does not take the original's API keys: a key names one tenant."""
+CREDENTIALS = frozenset({"api_keys", "idempotency_keys"})
+"""A copy under fresh ids does not take the original's API keys (a key names one tenant), nor
+the idempotency keys of their requests."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +73,7 @@ async def _load(
     await scope.enter(connection, tenant_id)
     rows = {}
     for table in tables.values():
-        if not (fresh and table.name == CREDENTIALS):
+        if not (fresh and table.name in CREDENTIALS):
             rows[table.name] = await _insert(connection, table)
     await _continue_order_numbers(connection, tenant_id)
     if fresh and id_map is not None:
