@@ -108,8 +108,8 @@ def worker(
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
-            ctx["outbox_relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
-            ctx["relay"] = asyncio.create_task(ctx["outbox_relay"].run())
+            ctx["relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
+            ctx["relay_task"] = asyncio.create_task(ctx["relay"].run())
 
     async def shutdown(ctx: WorkerContext) -> None:
         if "inbox_sweeper" in ctx:
@@ -119,10 +119,10 @@ def worker(
         if "pool_sampler" in ctx:
             ctx["pool_sampler"].cancel()
         if "relay" in ctx:
-            ctx["outbox_relay"].stop()
+            ctx["relay"].stop()
             last_batch = settings.shutdown_grace_seconds * (1 - DRAIN_SHARE) / 2
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(ctx["relay"], last_batch)
+                await asyncio.wait_for(ctx["relay_task"], last_batch)
             await ctx["redis"].aclose()
         await engine.stop()
 
