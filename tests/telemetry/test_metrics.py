@@ -96,6 +96,20 @@ def test_a_dead_api_process_live_gauges_are_dropped_and_its_counters_kept(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files[1:])
 
 
+def test_a_fresh_multiprocess_dir_keeps_the_files_of_running_processes(tmp_path: Path) -> None:
+    """Another `serve` may share an operator-given dir: only dead processes' files go."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = [f"counter_{gone.pid}.db", f"histogram_{gone.pid}.db", f"gauge_livesum_{gone.pid}.db"]
+    live = [f"counter_{os.getpid()}.db", f"histogram_{os.getpid()}.db", "notes.txt"]
+    for name in dead + live:
+        (tmp_path / name).write_bytes(b"")
+
+    exposition.fresh_multiprocess_dir(str(tmp_path))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(live)
+
+
 def test_resync_required_sent_is_counted_with_the_errors_by_code() -> None:
     before = (metrics.RESYNC_REQUIRED._value.get(), metrics._errors("RESYNC_REQUIRED")._value.get())
 
