@@ -85,7 +85,6 @@ class WebhookEndpoint:
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
         self.tracing.annotate({tracing.TENANT: str(endpoint.tenant_id)})
-        prometheus.note_tenant(request.scope, endpoint.tenant_slug)
         body = await self._body(request)
         response = await self._deliver(endpoint, request, body, correlation_id)
         if held is None or (response is not None and response.status_code < 400):
@@ -120,6 +119,8 @@ class WebhookEndpoint:
             return body
         try:
             signed = webhooks.verify(request.headers, body, endpoint.secrets, now=time.time())
+            # Only a verified sender labels its request with a tenant (and takes a label slot).
+            prometheus.note_tenant(request.scope, endpoint.tenant_slug)
             payload = _json(body)
             flows.parse(endpoint.flow, payload)
         except Invalid as error:
