@@ -34,10 +34,27 @@ def test_tenant_label_off_names_every_tenant_all() -> None:
 
 def test_operation_names_are_bounded_and_only_clean_ones_are_admitted() -> None:
     names = metrics.Names(size=2)
-    assert names(None, admit=True) == names("", admit=True) == "anonymous"
-    assert names("Made_Up", admit=False) == "other"  # an operation that failed adds no name
-    assert [names(n, admit=True) for n in ("A", "B", "C", "A")] == ["A", "B", "other", "A"]
-    assert names("x" * 65, admit=True) == "other"
+    assert names(None, "t", admit=True) == names("", "t", admit=True) == "anonymous"
+    assert names("Made_Up", "t", admit=False) == "other"  # an operation that failed adds no name
+    assert [names(n, "t", admit=True) for n in ("A", "B", "C", "A")] == ["A", "B", "other", "A"]
+    assert names("x" * 65, "t", admit=True) == "other"
+
+
+def test_one_tenant_cannot_use_up_another_tenants_operation_names() -> None:
+    names = metrics.Names(size=2)
+    assert [names(n, "greedy", admit=True) for n in ("A", "B", "C", "D")] == ["A", "B", "other", "other"]
+    assert [names(n, "modest", admit=True) for n in ("Mine", "C", "A")] == ["Mine", "C", "other"]
+    assert names("Mine", "greedy", admit=True) == "other"
+
+
+def test_operation_names_are_bounded_over_all_tenants() -> None:
+    names = metrics.Names(size=2, tenants=2)
+    for tenant in ("t1", "t2", "t3", "t4"):
+        names(f"Op_{tenant}", tenant, admit=True)
+        names(f"Op2_{tenant}", tenant, admit=True)
+    # t3 and t4 came after the cap of tenants: they share one set of two names.
+    assert names("Op_t4", "t4", admit=True) == "other"
+    assert sum(len(held) for held in names.held.values()) <= 2 * (2 + 1)
 
 
 def test_module_set_label_is_sorted_modules_then_extensions() -> None:
