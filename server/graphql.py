@@ -134,7 +134,7 @@ class GraphQLEndpoint(Transport):
         if plan is not None:
             data = await self._planned(plan, request, payload, caller, tenant_schema)
             if data is not None:
-                self._observe(key, caller, started, planned=True, clean=True)
+                self._observe(key, caller, started, planned=True, clean=True, known=(plan.kind, plan.name))
                 return _data_response(data, request_id)
         response, clean = await self._resolve(request, payload, caller, request_id, tenant_schema)
         self._observe(key, caller, started, planned=False, clean=clean)
@@ -145,9 +145,9 @@ class GraphQLEndpoint(Transport):
 
     def _observe(
         self, key: tuple[str, str, Any], caller: auth.Caller, started: float, *, planned: bool,
-        clean: bool,
+        clean: bool, known: tuple[str, str | None] | None = None,
     ) -> None:
-        kind, name = prometheus.operation_of(key[1], key[2], self.settings.max_tokens)
+        kind, name = known or prometheus.operation_of(key[1], key[2], self.settings.max_tokens)
         metrics.observe_operation(kind, name, caller.tenant.slug, planned,
                                   time.perf_counter() - started, admit=clean)
 
