@@ -22,7 +22,7 @@ from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline, operation, plans, prometheus
+from server import auth, deadline, operation, plans, prometheus, unavailable
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
 from server.operation import Transport, error_response, json_response, read_payload
@@ -67,7 +67,7 @@ class GraphQLEndpoint(Transport):
             if not outage.is_outage(error):
                 raise
             log.warning("dependency unavailable: %r", error)
-            response = unavailable_response(outage.unavailable(error, request_id), request_id)
+            response = unavailable.graphql_error(outage.unavailable(error, request_id), request_id)
         log.info(
             "%s %s %d %.1fms", request.method, request.url.path, response.status_code,
             (time.perf_counter() - started) * 1000,
@@ -207,7 +207,7 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
         metrics.count_errors(body["errors"])
     if _unavailable(body):
-        return json_response(body, 503, request_id, {"retry-after": str(ServiceUnavailable.retry_after)})
+        return unavailable.graphql(body, request_id)
     executed = result.data is not None or any(e.path for e in result.errors or ())
     status = 200 if executed else 400
     return json_response(body, status, request_id)
@@ -221,13 +221,6 @@ def _unavailable(body: dict[str, Any]) -> bool:
     )
     data = body["data"]
     return outage_hit and (data is None or all(value is None for value in data.values()))
-
-
-def unavailable_response(error: ServiceUnavailable, request_id: str) -> Response:
-    """503 with Retry-After, the GraphQL error carrying the request id."""
-    response = error_response(error, request_id)
-    response.headers["retry-after"] = str(error.retry_after)
-    return response
 
 
 def _data_response(data: str, request_id: str) -> Response:

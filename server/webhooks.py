@@ -22,8 +22,8 @@ from domain.errors import BadRequest, DomainError, Invalid
 from resolvers.context import Jobs
 from schema import outage
 from server import logging as logs
-from server import operation, prometheus
-from server.problems import from_error, problem, unavailable
+from server import operation, prometheus, unavailable
+from server.problems import from_error, problem
 from tables import webhooks as webhook_tables
 from telemetry import metrics, tracing
 from telemetry.tracing import Tracing
@@ -55,7 +55,7 @@ class WebhookEndpoint:
             if not outage.is_outage(error):
                 raise
             log.warning("dependency unavailable: %r", error)
-            response = unavailable(outage.unavailable(error, correlation_id), correlation_id)
+            response = unavailable.problem(outage.unavailable(error, correlation_id), correlation_id)
         metrics.observe_delivery(
             request.path_params["flow"], request.scope.get(prometheus.TENANT_KEY), response.status_code
         )
