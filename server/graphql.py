@@ -101,9 +101,9 @@ class GraphQLEndpoint(Transport):
         logs.tenant.set(caller.tenant.slug)
         if self.tracing.enabled:
             name = str(payload.get("operationName") or "")
+            self.tracing.enter_tenant(caller.tenant.id, caller.tenant.slug)
             self.tracing.annotate(
-                {tracing.TENANT: caller.tenant.slug, "graphql.operation.name": name},
-                name=f"graphql {name or '(anonymous)'}",
+                {"graphql.operation.name": name}, name=f"graphql {name or '(anonymous)'}",
             )
         prometheus.note_tenant(request.scope, caller.tenant.slug)
         return await self._within_deadline(request, payload, caller, request_id)

@@ -65,8 +65,7 @@ class WebhookEndpoint:
 
     async def _traced(self, request: Request, correlation_id: str) -> Response:
         """The delivery in a server span, continuing the sender's `traceparent` if it sent one.
-        Until its endpoint is found, the tenant is as the URL names it (slug or id)."""
-        logs.tenant.set(_tenant_ref(request) or "-")
+        It names a tenant only once the endpoint is found (never as the URL names it)."""
         with self.tracing.span(
             "POST /webhooks/{flow}", parent=request.headers.get("traceparent"), kind=SpanKind.SERVER,
             attributes={"http.route": "/webhooks/{flow}", "webhook.flow": request.path_params["flow"],
@@ -84,7 +83,7 @@ class WebhookEndpoint:
         if isinstance(endpoint, Response):
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
-        self.tracing.annotate({tracing.TENANT: str(endpoint.tenant_id)})
+        self.tracing.enter_tenant(endpoint.tenant_id, endpoint.tenant_slug)
         body = await self._body(request)
         response = await self._deliver(endpoint, request, body, correlation_id)
         if held is None or (response is not None and response.status_code < 400):

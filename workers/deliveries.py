@@ -80,7 +80,7 @@ async def apply_delivery(
     tracer = ctx.get("tracing") or Tracing.off()
     if not tracer.enabled:
         return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), None)
-    tracing.tenant.set(tenant_id)
+    tracing.for_tenant(tenant_id)
     with tracer.span(f"job {JOB}", parent=traceparent, kind=SpanKind.CONSUMER,
                      attributes={"delivery.id": delivery_id, "job.function": JOB}):
         return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), tracer.traceparent())
