@@ -13,7 +13,7 @@ from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
 
 from domain.config import DRAIN_SHARE, Settings
-from tables import engine
+from tables import engine, leases
 from telemetry import metrics
 from telemetry.tracing import Tracing
 from workers import deliveries, maintenance
@@ -104,7 +104,8 @@ def worker(
         ctx["event_retention_days"] = settings.event_retention_days
         ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
-        ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue))
+        sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
+        ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
@@ -133,7 +134,6 @@ def worker(
             maintenance.prune_events,
         ],
         cron_jobs=[
-            CronJob(deliveries.sweep, cron="* * * * *", **JOB_DEFAULTS),
             CronJob(maintenance.purge_revoked_keys, cron="17 3 * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_events, cron="41 * * * *", **JOB_DEFAULTS),
         ],
