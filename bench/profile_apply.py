@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench import run
 from server.embedded import embedded
 from tables import engine
 from workers.deliveries import apply_delivery
@@ -30,7 +31,7 @@ order by received_at limit $1
 
 async def _profile(database_url: str, count: int, top: int) -> None:
     owner = database_url.rsplit("/", 1)[0] + "/tenantgraph_bench"
-    await engine.start(engine.app_dsn(owner, "tenantgraph_app"), max_size=4)
+    await engine.start(engine.app_dsn(owner, run.APP_PASSWORD), max_size=4)
     connection = await asyncpg.connect(owner)
     try:
         rows = await connection.fetch(QUEUED, count + WARM)

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import seed
+from bench import run, seed
 from bench.scenarios import PRODUCT, PURCHASE_PRICE, _signed
 from domain.config import Settings
 from server.app import create_app
@@ -33,7 +33,7 @@ from tables import engine
 ROOT = Path(__file__).resolve().parent.parent
 WARM = 300
 ENV = {"TG_ENV": "production", "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
-       "LOG_LEVEL": "WARNING", "GRAPHIQL": "false", "APP_DATABASE_PASSWORD": "tenantgraph_app"}
+       "LOG_LEVEL": "WARNING", "GRAPHIQL": "false", "APP_DATABASE_PASSWORD": run.APP_PASSWORD}
 
 
 async def _profile(database_url: str, redis_url: str, count: int, top: int, scenario: str) -> None:

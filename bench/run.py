@@ -30,6 +30,9 @@ from tables.migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+APP_PASSWORD = "bench-app-role-password-7f3c9a"
+"""The app role's password in the bench's own database: not the published dev value, which
+production (TG_ENV=production, as the bench runs) refuses."""
 
 
 def main() -> None:
@@ -59,13 +62,14 @@ def _services() -> Iterator[tuple[str, str]]:
 
 async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) -> None:
     owner = await _database(database_url)
-    await migrate(owner, app_password="tenantgraph_app")
-    await engine.start(engine.app_dsn(owner, "tenantgraph_app"), max_size=10)
+    await migrate(owner, app_password=APP_PASSWORD)
+    await engine.start(engine.app_dsn(owner, APP_PASSWORD), max_size=10)
     from bench import seed
 
     print("seeding the dataset (first run takes a minute)...", flush=True)
     dataset = await seed.seed(owner)
     env = {**os.environ, "DATABASE_URL": owner, "REDIS_URL": redis_url, "TG_ENV": "production",
+           "APP_DATABASE_PASSWORD": APP_PASSWORD,
            "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "LOG_LEVEL": "WARNING",
            "GRAPHIQL": "false", "DB_POOL_MAX": "20",
            # (f) holds 10,000 subscribers with one key on one process: above the default caps.

@@ -23,6 +23,8 @@ KNOWN_DEFAULT_SECRETS = frozenset({
 """Secrets published in this repository (.env.example, docker-compose.yml, the code): anyone
 can sign tokens with them, so production refuses them whatever their length."""
 MIN_SECRET_BYTES = 32
+DEV_APP_DATABASE_PASSWORD = "tenantgraph_app"
+"""The app role's password for dev and tests (.env.example): published, so refused in production."""
 
 
 class ConfigError(ValueError):
@@ -50,7 +52,7 @@ watchdog forces the process out when the grace is over."""
 class Settings:
     env: Environment = "dev"
     database_url: str | None = None
-    app_database_password: Secret = Secret("tenantgraph_app")
+    app_database_password: Secret = Secret(DEV_APP_DATABASE_PASSWORD)
     redis_url: str | None = None
     jwt_secret: Secret = Secret(DEV_JWT_SECRET)
     host: str = "127.0.0.1"
@@ -119,7 +121,7 @@ class Settings:
             env=cast(Environment, env),
             database_url=_url(environ, "DATABASE_URL", ("postgres", "postgresql")),
             app_database_password=Secret(
-                environ.get("APP_DATABASE_PASSWORD", "tenantgraph_app")
+                environ.get("APP_DATABASE_PASSWORD", DEV_APP_DATABASE_PASSWORD)
             ),
             redis_url=_url(environ, "REDIS_URL", ("redis", "rediss")),
             jwt_secret=Secret(environ.get("JWT_SECRET", cls.jwt_secret)),
@@ -250,6 +252,9 @@ class Settings:
                               "in production")
         if self.database_url is None or self.redis_url is None:
             raise ConfigError("DATABASE_URL and REDIS_URL: both are required in production")
+        if self.app_database_password == DEV_APP_DATABASE_PASSWORD:
+            raise ConfigError("APP_DATABASE_PASSWORD: this is the published dev value; set a password "
+                              "of your own in production (e.g. `openssl rand -hex 24`)")
 
 
 def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:

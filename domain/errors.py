@@ -62,6 +62,20 @@ class ServiceUnavailable(DomainError):
     retry_after = 5
 
 
+class Unavailable(Exception):
+    """PostgreSQL did not answer (down, slow, restarting). Raised only where the dependency is
+    called, from the driver's own error (tables.engine), so that the edges answer 503 for it,
+    while the same OSError or TimeoutError from anywhere else stays a bug (500)."""
+
+    dependency = "the database"
+
+
+class RedisUnavailable(Unavailable):
+    """Redis did not answer; raised where Redis is called."""
+
+    dependency = "Redis"
+
+
 def require_valid(errors: Mapping[str, str]) -> None:
     """Raise Invalid naming every field of `errors`, when there is any."""
     if errors:

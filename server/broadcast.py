@@ -237,7 +237,7 @@ class Broadcast:
         if self._tracing.enabled and self._traceparent is not None:
             with self._tracing.span(
                 "subscription push", kind=SpanKind.PRODUCER, links=[self._traceparent],
-                attributes={tracing.TENANT: self._tenant, "subscription.members": len(self.members),
+                attributes={tracing.TENANT_ID: self._tenant, "subscription.members": len(self.members),
                             "event.seq": self._position or 0},
             ):
                 return self._push(result)
@@ -315,7 +315,7 @@ class Traced:
         if traceparent is None:
             return NO_SPAN
         return self._tracing.span("subscription push", kind=SpanKind.PRODUCER, links=[traceparent],
-                                  attributes={tracing.TENANT: self._tenant, "subscription.members": 1})
+                                  attributes={tracing.TENANT_ID: self._tenant, "subscription.members": 1})
 
 
 def traced(fanout: Fanout, tracing_: Tracing) -> Fanout:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from domain.errors import RedisUnavailable
 from telemetry import metrics
 
 PREFIX = "tg:bucket:"
@@ -101,7 +102,7 @@ class Taken:
         return min(self.levels, key=lambda level: level.available)
 
 
-class LimitsUnavailable(Exception):
+class LimitsUnavailable(RedisUnavailable):
     """Redis could not be asked and the limits fail closed (LIMITS_ON_REDIS_ERROR=closed): the
     request is answered 503, as for any outage."""
 

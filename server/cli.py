@@ -88,7 +88,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 def _shared_metrics(settings: Settings) -> None:
     """The API processes' shared PROMETHEUS_MULTIPROC_DIR, set before prometheus_client is
-    imported: the operator's (emptied of a previous deployment's files), else a fresh temporary
+    imported: the operator's (rid of the files of processes no longer running), else a fresh temporary
     one removed on exit; and the METRICS_BIND listener, in this (uvicorn's supervising) process."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     path = given or tempfile.mkdtemp(prefix="tenantgraph-metrics-")

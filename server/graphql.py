@@ -22,7 +22,7 @@ from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline, operation, plans, prometheus
+from server import auth, deadline, operation, plans, prometheus, unavailable
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
 from server.idempotency import Idempotency
@@ -69,7 +69,7 @@ class GraphQLEndpoint(Transport):
             if not outage.is_outage(error):
                 raise
             log.warning("dependency unavailable: %r", error)
-            response = unavailable_response(outage.unavailable(error, request_id), request_id)
+            response = unavailable.graphql_error(outage.unavailable(error, request_id), request_id)
         log.info(
             "%s %s %d %.1fms", request.method, request.url.path, response.status_code,
             (time.perf_counter() - started) * 1000,
@@ -103,9 +103,9 @@ class GraphQLEndpoint(Transport):
         logs.tenant.set(caller.tenant.slug)
         if self.tracing.enabled:
             name = str(payload.get("operationName") or "")
+            self.tracing.enter_tenant(caller.tenant.id, caller.tenant.slug)
             self.tracing.annotate(
-                {tracing.TENANT: caller.tenant.slug, "graphql.operation.name": name},
-                name=f"graphql {name or '(anonymous)'}",
+                {"graphql.operation.name": name}, name=f"graphql {name or '(anonymous)'}",
             )
         prometheus.note_tenant(request.scope, caller.tenant.slug)
         idempotency_key = request.headers.get("idempotency-key")
@@ -143,7 +143,7 @@ class GraphQLEndpoint(Transport):
         if plan is not None:
             data = await self._planned(plan, request, payload, caller, tenant_schema)
             if data is not None:
-                self._observe(key, caller, started, planned=True, clean=True)
+                self._observe(key, caller, started, planned=True, clean=True, known=(plan.kind, plan.name))
                 return _data_response(data, request_id)
         response, clean = await self._resolve(request, payload, caller, request_id, tenant_schema)
         self._observe(key, caller, started, planned=False, clean=clean)
@@ -154,9 +154,9 @@ class GraphQLEndpoint(Transport):
 
     def _observe(
         self, key: tuple[str, str, Any], caller: auth.Caller, started: float, *, planned: bool,
-        clean: bool,
+        clean: bool, known: tuple[str, str | None] | None = None,
     ) -> None:
-        kind, name = prometheus.operation_of(key[1], key[2], self.settings.max_tokens)
+        kind, name = known or prometheus.operation_of(key[1], key[2], self.settings.max_tokens)
         metrics.observe_operation(kind, name, caller.tenant.slug, planned,
                                   time.perf_counter() - started, admit=clean)
 
@@ -217,7 +217,7 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
         metrics.count_errors(body["errors"])
     if _unavailable(body):
-        return json_response(body, 503, request_id, {"retry-after": str(ServiceUnavailable.retry_after)})
+        return unavailable.graphql(body, request_id)
     executed = result.data is not None or any(e.path for e in result.errors or ())
     status = 200 if executed else 400
     return json_response(body, status, request_id)
@@ -231,13 +231,6 @@ def _unavailable(body: dict[str, Any]) -> bool:
     )
     data = body["data"]
     return outage_hit and (data is None or all(value is None for value in data.values()))
-
-
-def unavailable_response(error: ServiceUnavailable, request_id: str) -> Response:
-    """503 with Retry-After, the GraphQL error carrying the request id."""
-    response = error_response(error, request_id)
-    response.headers["retry-after"] = str(error.retry_after)
-    return response
 
 
 def _data_response(data: str, request_id: str) -> Response:

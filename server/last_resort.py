@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 import uuid
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.errors import ServiceUnavailable
 from schema import outage
 from server import logging as logs
+from server import operation, problems, unavailable
 
 log = logging.getLogger("tenantgraph.errors")
 INTERNAL = "Internal server error: the request id finds it in the server's log"
@@ -47,30 +46,23 @@ class LastResort:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1011, "reason": "Internal error"})
                 return
-            await _answer(send, scope, error, request_id)
+            await _answer(scope, receive, send, error, request_id)
 
 
-async def _answer(send: Send, scope: Scope, error: Exception, request_id: str) -> None:
-    unavailable = outage.is_outage(error)
-    status = 503 if unavailable else 500
-    if scope["path"].startswith("/webhooks/"):
-        detail = outage.unavailable(error, request_id).message if unavailable else INTERNAL
-        title = "Service unavailable" if unavailable else "Internal server error"
-        body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-                "requestId": request_id}
-        media_type = b"application/problem+json"
+async def _answer(scope: Scope, receive: Receive, send: Send, error: Exception, request_id: str) -> None:
+    rest = scope["path"].startswith("/webhooks/")
+    if outage.is_outage(error):
+        failure = outage.unavailable(error, request_id)
+        answer = unavailable.problem if rest else unavailable.graphql_error
+        response = answer(failure, request_id)
+    elif rest:
+        response = problems.problem(500, "Internal server error", INTERNAL,
+                                    headers={"x-request-id": request_id}, extra={"requestId": request_id})
     else:
-        failure = outage.unavailable(error, request_id) if unavailable else None
-        message = failure.message if failure else INTERNAL
-        code = failure.code if failure else "INTERNAL_SERVER_ERROR"
-        body = {"data": None, "errors": [{"message": message, "extensions": {
-            "code": code, "requestId": request_id}}]}
-        media_type = b"application/json"
-    headers = [(b"content-type", media_type), (b"x-request-id", request_id.encode())]
-    if unavailable:
-        headers.append((b"retry-after", str(ServiceUnavailable.retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": orjson.dumps(body)})
+        body = {"data": None, "errors": [{"message": INTERNAL, "extensions": {
+            "code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}
+        response = operation.json_response(body, 500, request_id)
+    await response(scope, receive, send)
 
 
 def _request_id(scope: Scope) -> str:

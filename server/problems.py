@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from domain.errors import DomainError, ServiceUnavailable
+from domain.errors import DomainError
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -38,11 +38,3 @@ def from_error(error: DomainError, status: int | None = None, title: str | None 
         errors=fields if isinstance(fields, Mapping) else None,
     )
 
-
-def unavailable(error: ServiceUnavailable, request_id: str) -> Response:
-    """503 with Retry-After: a dependency is down or slow; the request id finds it in the logs."""
-    return problem(
-        503, "Service unavailable", error.message,
-        headers={"retry-after": str(error.retry_after), "x-request-id": request_id},
-        extra={"retryAfterSeconds": error.retry_after, "requestId": request_id},
-    )

@@ -25,10 +25,9 @@ from strawberry.types.graphql import OperationType
 from domain.errors import DomainError
 from schema import outage
 from schema.errors import translate
-from server import auth, broadcast, deadline, operation, prometheus
+from server import auth, broadcast, deadline, operation, prometheus, unavailable
 from server import logging as logs
 from server.connections import RETRY_AFTER_SECONDS, Slot, TooManyConnections
-from server.graphql import unavailable_response
 from server.operation import Live, error_response, read_payload
 from telemetry import metrics
 
@@ -57,7 +56,7 @@ class EventStream(Live):
             if not outage.is_outage(error):
                 raise
             log.warning("dependency unavailable: %r", error)
-            return unavailable_response(outage.unavailable(error, request_id), request_id)
+            return unavailable.graphql_error(outage.unavailable(error, request_id), request_id)
         logs.tenant.set(caller.tenant.slug)
         prometheus.note_tenant(request.scope, caller.tenant.slug)
         try:

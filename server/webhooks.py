@@ -22,8 +22,8 @@ from domain.errors import BadRequest, DomainError, Invalid
 from resolvers.context import Jobs
 from schema import outage
 from server import logging as logs
-from server import operation, prometheus
-from server.problems import from_error, problem, unavailable
+from server import operation, prometheus, unavailable
+from server.problems import from_error, problem
 from tables import webhooks as webhook_tables
 from telemetry import metrics, tracing
 from telemetry.tracing import Tracing
@@ -55,7 +55,7 @@ class WebhookEndpoint:
             if not outage.is_outage(error):
                 raise
             log.warning("dependency unavailable: %r", error)
-            response = unavailable(outage.unavailable(error, correlation_id), correlation_id)
+            response = unavailable.problem(outage.unavailable(error, correlation_id), correlation_id)
         metrics.observe_delivery(
             request.path_params["flow"], request.scope.get(prometheus.TENANT_KEY), response.status_code
         )
@@ -65,8 +65,7 @@ class WebhookEndpoint:
 
     async def _traced(self, request: Request, correlation_id: str) -> Response:
         """The delivery in a server span, continuing the sender's `traceparent` if it sent one.
-        Until its endpoint is found, the tenant is as the URL names it (slug or id)."""
-        logs.tenant.set(_tenant_ref(request) or "-")
+        It names a tenant only once the endpoint is found (never as the URL names it)."""
         with self.tracing.span(
             "POST /webhooks/{flow}", parent=request.headers.get("traceparent"), kind=SpanKind.SERVER,
             attributes={"http.route": "/webhooks/{flow}", "webhook.flow": request.path_params["flow"],
@@ -84,8 +83,7 @@ class WebhookEndpoint:
         if isinstance(endpoint, Response):
             return endpoint
         logs.tenant.set(str(endpoint.tenant_id))
-        self.tracing.annotate({tracing.TENANT: str(endpoint.tenant_id)})
-        prometheus.note_tenant(request.scope, endpoint.tenant_slug)
+        self.tracing.enter_tenant(endpoint.tenant_id, endpoint.tenant_slug)
         body = await self._body(request)
         response = await self._deliver(endpoint, request, body, correlation_id)
         if held is None or (response is not None and response.status_code < 400):
@@ -120,6 +118,8 @@ class WebhookEndpoint:
             return body
         try:
             signed = webhooks.verify(request.headers, body, endpoint.secrets, now=time.time())
+            # Only a verified sender labels its request with a tenant (and takes a label slot).
+            prometheus.note_tenant(request.scope, endpoint.tenant_slug)
             payload = _json(body)
             flows.parse(endpoint.flow, payload)
         except Invalid as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Generator
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -12,6 +13,7 @@ import asyncpg.pool
 from piccolo.engine.postgres import PostgresEngine
 
 from domain.config import Settings
+from domain.errors import Unavailable
 
 APP_ROLE = "tenantgraph_app"
 log = logging.getLogger("tenantgraph.db")
@@ -38,13 +40,79 @@ def configure(dsn: str) -> None:
     DB.config = {"dsn": dsn}
 
 
+DOWN = (
+    OSError,  # asyncio's own, e.g. ConnectionRefusedError, when PostgreSQL is not listening
+    TimeoutError,  # connecting, the pool's acquire, or a statement (command_timeout)
+    asyncpg.PostgresConnectionError,  # class 08: cannot connect, connection lost
+    asyncpg.CannotConnectNowError,  # starting up, shutting down, recovering
+    asyncpg.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.OperatorInterventionError,  # class 57: admin shutdown, statement_timeout
+)
+"""What a call to PostgreSQL raises when PostgreSQL, not the call, is at fault."""
+
+
+def _down(error: BaseException) -> bool:
+    # asyncpg's InterfaceError for a connection closed under a query or a closing pool (other
+    # InterfaceErrors, e.g. two queries at once on one connection, are bugs).
+    return isinstance(error, DOWN) or (
+        isinstance(error, asyncpg.InterfaceError) and ("closed" in str(error) or "closing" in str(error))
+    )
+
+
+def _raise_if_down(error: Exception) -> None:
+    """Unavailable, from `error`, when PostgreSQL failed the call; else the caller raises
+    `error` again as it was. (try/except costs nothing until something is raised.)"""
+    if _down(error):
+        raise Unavailable(f"PostgreSQL failed the call: {type(error).__name__}") from error
+
+
 class _Connection(asyncpg.Connection):
     """Pooled connections carry no session state (settings and advisory locks are
     transaction-level; LISTEN uses a connection of its own), so release skips asyncpg's reset
-    statement; an open transaction is still rolled back."""
+    statement; an open transaction is still rolled back. A statement that PostgreSQL failed
+    raises Unavailable."""
 
     def get_reset_query(self) -> str:
         return ""
+
+    async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
+        try:
+            return await super().execute(query, *args, timeout=timeout)
+        except Exception as error:
+            _raise_if_down(error)
+            raise
+
+    async def executemany(self, command: str, args: Any, *, timeout: float | None = None) -> None:
+        try:
+            await super().executemany(command, args, timeout=timeout)
+        except Exception as error:
+            _raise_if_down(error)
+            raise
+
+    async def fetch(
+        self, query: str, *args: object, timeout: float | None = None, record_class: Any = None
+    ) -> Any:
+        try:
+            return await super().fetch(query, *args, timeout=timeout, record_class=record_class)
+        except Exception as error:
+            _raise_if_down(error)
+            raise
+
+    async def fetchval(self, query: str, *args: object, column: int = 0, timeout: float | None = None) -> Any:
+        try:
+            return await super().fetchval(query, *args, column=column, timeout=timeout)
+        except Exception as error:
+            _raise_if_down(error)
+            raise
+
+    async def fetchrow(
+        self, query: str, *args: object, timeout: float | None = None, record_class: Any = None
+    ) -> Any:
+        try:
+            return await super().fetchrow(query, *args, timeout=timeout, record_class=record_class)
+        except Exception as error:
+            _raise_if_down(error)
+            raise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +137,7 @@ class _Pool(asyncpg.pool.Pool):
     def acquire(self, *, timeout: float | None = None) -> Any:
         if timeout is None and not self._connected_one_free():
             timeout = self.acquire_timeout
-        return super().acquire(timeout=timeout)
+        return _Acquire(self, timeout)
 
     def _connected_one_free(self) -> bool:
         """A connected holder waiting in asyncpg's (private) queue is taken at once: no timeout
@@ -79,6 +147,27 @@ class _Pool(asyncpg.pool.Pool):
         holder (LIFO) and a released one goes back to its end: look from there."""
         queue = getattr(self, "_queue", None)
         return queue is not None and any(h.is_connected() for h in reversed(queue._queue))
+
+
+class _Acquire(asyncpg.pool.PoolAcquireContext):
+    """asyncpg's acquire (awaited, or as a context manager), raising Unavailable when
+    PostgreSQL cannot be reached or no connection came free in time."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await super().__aenter__()
+        except Exception as error:
+            _raise_if_down(error)
+            raise
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        try:
+            return (yield from super().__await__())
+        except Exception as error:
+            _raise_if_down(error)
+            raise
 
 
 async def start(dsn: str, *, max_size: int, timeouts: Timeouts = Timeouts()) -> None:

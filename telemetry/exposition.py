@@ -106,10 +106,13 @@ def serve(settings: Settings) -> ThreadingWSGIServer | None:
 
 
 def fresh_multiprocess_dir(path: str) -> None:
-    """Empty the shared dir of a previous deployment's files: counters start again at zero."""
+    """Remove a previous deployment's files from the shared dir, so its counters start again
+    at zero: only the files of processes no longer running, since another `serve` may be
+    using an operator-given dir right now."""
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
-        if name.endswith(".db"):
+        found = PROCESS_FILE.fullmatch(name)
+        if found and not _alive(int(found.group(1))):
             os.remove(os.path.join(path, name))
 
 
@@ -125,6 +128,8 @@ def forget_dead_processes() -> None:
 
 
 LIVE_FILE = re.compile(r"gauge_live(?:sum|all|max|min|mostrecent)_([0-9]+)\.db")
+PROCESS_FILE = re.compile(r"[a-z_]+_([0-9]+)\.db")
+"""prometheus_client's file of one process's values: <type>_<pid>.db."""
 
 
 def _alive(pid: int) -> bool:

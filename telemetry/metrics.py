@@ -25,8 +25,12 @@ LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 OTHER = "other"
 ANONYMOUS = "anonymous"
-OPERATION_NAMES_HELD = 200
-"""Distinct operation names a process labels by name; later new names are "other"."""
+OPERATION_NAMES_HELD = 50
+"""Distinct operation names a process labels by name for each tenant; its later new names are
+"other". Per tenant, so that no tenant's names can crowd out another's."""
+OPERATION_NAME_TENANTS = 100
+"""Tenants with names of their own per process; later tenants share one set of that size. So
+at most OPERATION_NAMES_HELD x (OPERATION_NAME_TENANTS + 1) names in all."""
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 HTTP_REQUEST_DURATION = Histogram(
@@ -123,22 +127,32 @@ class TenantLabel:
 
 
 class Names:
-    """Operation names as label values: the first `size` names of operations that ran
-    without an error (so a client cannot fill the set with made-up names), else "other"."""
+    """Operation names as label values, per tenant: the first `size` names of a tenant's
+    operations that ran without an error (so a client cannot fill the set with made-up
+    names), else "other"; the first `tenants` tenants each have their own set, the rest share one."""
 
-    def __init__(self, size: int = OPERATION_NAMES_HELD) -> None:
+    def __init__(self, size: int = OPERATION_NAMES_HELD, tenants: int = OPERATION_NAME_TENANTS) -> None:
         self.size = size
-        self.held: set[str] = set()
+        self.tenants = tenants
+        self.held: dict[str, set[str]] = {}
 
-    def __call__(self, name: object, *, admit: bool) -> str:
+    def __call__(self, name: object, tenant: str, *, admit: bool) -> str:
         if not isinstance(name, str) or not name:
             return ANONYMOUS
-        if name in self.held:
+        held = self._of(tenant)
+        if name in held:
             return name
-        if admit and len(self.held) < self.size and NAME.fullmatch(name):
-            self.held.add(name)
+        if admit and len(held) < self.size and NAME.fullmatch(name):
+            held.add(name)
             return name
         return OTHER
+
+    def _of(self, tenant: str) -> set[str]:
+        held = self.held.get(tenant)
+        if held is None:
+            key = tenant if len(self.held) < self.tenants else OTHER
+            held = self.held.setdefault(key, set())
+        return held
 
 
 # Configured once per process from its settings (configure); the metrics themselves are
@@ -183,7 +197,8 @@ def observe_operation(
 ) -> None:
     """One operation answered over HTTP; `admit`: it ran clean, so its name may become a label."""
     labels = (
-        kind, operation_name(name, admit=admit), tenant_label(tenant_slug), "true" if planned else "false"
+        kind, operation_name(name, tenant_slug, admit=admit), tenant_label(tenant_slug),
+        "true" if planned else "false",
     )
     _operations(*labels).inc()
     _operation_durations(*labels).observe(seconds)

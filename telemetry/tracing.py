@@ -38,7 +38,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from domain import tracing
 from domain.config import Settings
 
-TENANT = "tenant"
+TENANT_ID = "tenant.id"
+"""The tenant's id (a UUID), on every span of work for a resolved tenant; never caller input."""
+TENANT_SLUG = "tenant.slug"
+"""The tenant's slug, where the work knows it (requests authenticated by a credential)."""
 REQUEST_ID = "request.id"
 """The X-Request-ID (or a job's correlation id): what the log lines of the same work carry."""
 
@@ -142,6 +145,17 @@ class Tracing:
         if name is not None:
             span.update_name(name)
 
+    def enter_tenant(self, tenant_id: object, slug: str | None = None) -> None:
+        """The tenant is resolved: the current span, and every span started after it in this
+        context (SQL included), carry its id, and its slug when known."""
+        if self._tracer is None:
+            return
+        tracing.for_tenant(tenant_id, slug)
+        span = trace.get_current_span()
+        span.set_attribute(TENANT_ID, str(tenant_id))
+        if slug is not None:
+            span.set_attribute(TENANT_SLUG, slug)
+
     def traceparent(self) -> str | None:
         """The current span as a traceparent, to store or pass on; None when off or outside
         any span."""
@@ -162,19 +176,23 @@ def _link(traceparent: str) -> Link | None:
 
 
 class _ContextAttributes(SpanProcessor):
-    """Every span gets the tenant and request id of the work it belongs to (domain.tracing,
-    what the log lines carry), SQL spans included, unless it names its own."""
+    """Every span gets the resolved tenant (id and slug) and the request id of the work it
+    belongs to (domain.tracing), SQL spans included, unless it names its own."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         given = span.attributes or {}
-        tenant, request_id = tracing.tenant.get(), tracing.request_id.get()
-        if TENANT not in given and tenant != "-":
-            span.set_attribute(TENANT, tenant)
-        if REQUEST_ID not in given and request_id != "-":
-            span.set_attribute(REQUEST_ID, request_id)
+        for key, known in _CONTEXT:
+            value = known.get()
+            if key not in given and value != "-":
+                span.set_attribute(key, value)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None
+
+
+_CONTEXT = (
+    (TENANT_ID, tracing.tenant_id), (TENANT_SLUG, tracing.tenant_slug), (REQUEST_ID, tracing.request_id),
+)
 
 
 class _NoOrphanSql(Sampler):

@@ -143,9 +143,12 @@ async def check_one_trace(
     assert any(s.parent_id == request.span_id for s in sql), "the inbox insert"
     job_sql = [s for s in sql if descends(s, job, trace)]
     assert any("insert into events" in str(s.attributes) for s in job_sql), job_sql
-    # Until the endpoint is found (a lookup across tenants), the tenant is as the URL names it.
-    assert {s.attributes.get("tenant") for s in trace} <= {tenant, shop.tenant.slug}
-    assert {s.attributes.get("tenant") for s in trace if s.kind != CLIENT} == {tenant}
+    # Until the endpoint is found (a lookup across tenants), no span names a tenant; after,
+    # every one names it by id, never by what the URL said.
+    assert {s.attributes.get("tenant.id") for s in trace} <= {tenant, None}
+    assert {s.attributes.get("tenant.id") for s in trace if s.kind != CLIENT} == {tenant}
+    assert request.attributes["tenant.slug"] == shop.tenant.slug
+    assert not any("tenant" in s.attributes for s in trace)
 
     assert await inbox_traceparent(shop) == f"00-{trace_id}-{request.span_id}-01"
     [event] = await outbox.list_events(tenant_id=shop.id, types=["inventory.adjusted"],
@@ -157,10 +160,10 @@ async def check_one_trace(
     assert len(pushes) == 2, "the shared stream's push and the own stream's"
     for linked in (publish, *pushes):
         assert linked.links == ((trace_id, job.span_id),)
-        assert linked.attributes["tenant"] == tenant
+        assert linked.attributes["tenant.id"] == tenant
     assert {s.kind for s in (publish, *pushes)} == {PRODUCER}
 
-    theirs_spans = [s for s in spans if s.attributes.get("tenant") == other]
+    theirs_spans = [s for s in spans if s.attributes.get("tenant.id") == other]
     assert theirs_spans, "the other tenant's own changes are traced too"
     assert all(trace_id not in s.linked_traces and s.trace_id != trace_id for s in theirs_spans)
 

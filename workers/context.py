@@ -17,9 +17,11 @@ class WorkerContext(Context, total=False):
     idempotency_retention_hours: int
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
-    relay: asyncio.Task[None]
+    relay: Relay
+    """The outbox relay; only when the worker runs the relay."""
+    relay_task: asyncio.Task[None]
+    """The task running `relay`."""
     pool_sampler: asyncio.Task[None]
-    outbox_relay: Relay
     tracing: Tracing
     """This process's spans (off unless the OTEL_* variables switch them on)."""
     inbox_sweeper: asyncio.Task[None]

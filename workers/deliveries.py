@@ -14,6 +14,7 @@ from saq import Queue
 from domain import tracing
 from domain.errors import DomainError
 from services import deliveries as delivery_services
+from tables import leases
 from tables import webhooks as webhook_tables
 from telemetry import metrics
 from telemetry.tracing import Tracing
@@ -80,7 +81,7 @@ async def apply_delivery(
     tracer = ctx.get("tracing") or Tracing.off()
     if not tracer.enabled:
         return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), None)
-    tracing.tenant.set(tenant_id)
+    tracing.for_tenant(tenant_id)
     with tracer.span(f"job {JOB}", parent=traceparent, kind=SpanKind.CONSUMER,
                      attributes={"delivery.id": delivery_id, "job.function": JOB}):
         return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), tracer.traceparent())
@@ -122,24 +123,30 @@ async def _apply(ctx: WorkerContext, tenant: UUID, delivery: UUID, traceparent: 
 
 async def sweep(ctx: WorkerContext) -> int:
     """Re-enqueue deliveries accepted (or retried) long ago and still unfinished, e.g. because
-    Redis lost their job. Enqueueing by key never duplicates a job that still exists."""
+    Redis lost their job. Enqueueing by key never duplicates a job that still exists. A job
+    to run on demand; the workers' sweeper task (keep_sweeping) does it every few seconds."""
     return await sweep_inbox(ctx["worker"].queue)
 
 
-async def keep_sweeping(queue: Queue, every: float = SWEEP_EVERY) -> None:
-    """The inbox sweep every few seconds in each worker, until cancelled: a task of the worker,
-    not a job, so that no killed worker can hold it up. A failed pass (the database or Redis
-    down) is logged and retried with a growing delay."""
+async def keep_sweeping(queue: Queue, lease: leases.Lease, every: float = SWEEP_EVERY) -> None:
+    """The inbox sweep every few seconds, until cancelled: a task of every worker, not a job,
+    so that no killed worker can hold it up, done by the one holding `lease` (a PostgreSQL
+    lock: the sweep is for when Redis was down); another takes it over when that one dies. A
+    failed pass (the database or Redis down) is logged and retried with a growing delay."""
     delay = every
-    while True:
-        await asyncio.sleep(delay)
-        try:
-            await sweep_inbox(queue)
-        except Exception as error:  # noqa: BLE001 - keep sweeping once the dependency is back
-            log.warning("inbox sweep failed (%r); retrying in %.0f s", error, delay)
-            delay = min(delay * 2, SWEEP_RETRY_MAX)
-            continue
-        delay = every
+    try:
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                if await lease.hold():
+                    await sweep_inbox(queue)
+            except Exception as error:  # noqa: BLE001 - keep sweeping once the dependency is back
+                log.warning("inbox sweep failed (%r); retrying in %.0f s", error, delay)
+                delay = min(delay * 2, SWEEP_RETRY_MAX)
+                continue
+            delay = every
+    finally:
+        lease.release()
 
 
 async def sweep_inbox(queue: Queue) -> int:

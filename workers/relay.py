@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from domain import envelope, events
 from tables import events as outbox
 from telemetry import metrics
-from telemetry.tracing import TENANT, Tracing
+from telemetry.tracing import TENANT_ID, Tracing
 
 log = logging.getLogger("tenantgraph.relay")
 
@@ -219,7 +219,7 @@ def _per_tenant(
     for tenant_id, event in batch:
         shares.setdefault(tenant_id, []).append(event)
     return [
-        ({TENANT: str(tenant_id), "messaging.batch.message_count": len(share)},
+        ({TENANT_ID: str(tenant_id), "messaging.batch.message_count": len(share)},
          list(dict.fromkeys(e.traceparent for e in share if e.traceparent)))
         for tenant_id, share in shares.items()
     ]

@@ -13,7 +13,7 @@ from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
 
 from domain.config import DRAIN_SHARE, Settings
-from tables import engine
+from tables import engine, leases
 from telemetry import metrics
 from telemetry.tracing import Tracing
 from workers import deliveries, maintenance
@@ -106,12 +106,13 @@ def worker(
         ctx["idempotency_retention_hours"] = settings.idempotency_retention_hours
         ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
-        ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue))
+        sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
+        ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
-            ctx["outbox_relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
-            ctx["relay"] = asyncio.create_task(ctx["outbox_relay"].run())
+            ctx["relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
+            ctx["relay_task"] = asyncio.create_task(ctx["relay"].run())
 
     async def shutdown(ctx: WorkerContext) -> None:
         if "inbox_sweeper" in ctx:
@@ -121,10 +122,10 @@ def worker(
         if "pool_sampler" in ctx:
             ctx["pool_sampler"].cancel()
         if "relay" in ctx:
-            ctx["outbox_relay"].stop()
+            ctx["relay"].stop()
             last_batch = settings.shutdown_grace_seconds * (1 - DRAIN_SHARE) / 2
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(ctx["relay"], last_batch)
+                await asyncio.wait_for(ctx["relay_task"], last_batch)
             await ctx["redis"].aclose()
         await engine.stop()
 
@@ -135,7 +136,6 @@ def worker(
             maintenance.prune_events, maintenance.prune_audit, maintenance.prune_idempotency_keys,
         ],
         cron_jobs=[
-            CronJob(deliveries.sweep, cron="* * * * *", **JOB_DEFAULTS),
             CronJob(maintenance.purge_revoked_keys, cron="17 3 * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_events, cron="41 * * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_audit, cron="23 4 * * *", **JOB_DEFAULTS),

@@ -67,6 +67,10 @@ class Plan:
     scopes: frozenset[str]
     prices: bool
     variables: inputs.Usages
+    kind: str
+    """The operation's type as the metrics label it ("query": only queries are planned)."""
+    name: str | None
+    """The operation's name in the document, None when it has none."""
 
 
 def _by_id(scope: str, fetch: Callable[[sql.Statement, UUID, sql.Node], str], node: sql.Node) -> RootBuild:
@@ -135,6 +139,7 @@ def make_plan(
     return Plan(
         operation=operation, roots=roots, scopes=frozenset(walk.scopes), prices=walk.prices,
         variables=inputs.usages(schema, document, operation_name),
+        kind=operation.operation.value, name=None if operation.name is None else operation.name.value,
     )
 
 

@@ -16,6 +16,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://owner@db:5432/tenantgraph",
     "REDIS_URL": "redis://cache:6379/0",
     "JWT_SECRET": LONG_SECRET,
+    "APP_DATABASE_PASSWORD": "an-app-password-of-our-own",
 }
 
 

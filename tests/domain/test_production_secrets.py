@@ -1,4 +1,5 @@
-"""Production refuses every JWT secret this repository publishes, and any short one.
+"""Production refuses every JWT secret this repository publishes, and any short one, and the
+published app database password.
 
 The published values are read from the files themselves, so a new example value in
 .env.example or docker-compose.yml cannot slip past the check."""
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from domain.config import KNOWN_DEFAULT_SECRETS, ConfigError, Settings
+from domain.config import DEV_APP_DATABASE_PASSWORD, KNOWN_DEFAULT_SECRETS, ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "TG_ENV": "production",
     "DATABASE_URL": "postgresql://owner@db:5432/tenantgraph",
     "REDIS_URL": "redis://cache:6379/0",
+    "APP_DATABASE_PASSWORD": "3f9a1c-an-app-password-of-our-own",
 }
 GOOD_SECRET = "k3D9s0f-wqP2-a-production-secret-of-our-own"
 
@@ -44,6 +46,28 @@ def test_env_example_has_a_secret_to_refuse() -> None:
 def test_production_refuses_a_published_secret(secret: str) -> None:
     with pytest.raises(ConfigError, match="^JWT_SECRET: this is a published example value"):
         Settings.from_env({**PRODUCTION, "JWT_SECRET": secret})
+
+
+def env_example_app_passwords() -> list[str]:
+    text = (ROOT / ".env.example").read_text()
+    return re.findall(r"^APP_DATABASE_PASSWORD=(.+)$", text, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("password", [*env_example_app_passwords(), DEV_APP_DATABASE_PASSWORD])
+def test_production_refuses_the_published_app_database_password(password: str) -> None:
+    env = {**PRODUCTION, "JWT_SECRET": GOOD_SECRET, "APP_DATABASE_PASSWORD": password}
+    with pytest.raises(ConfigError, match="^APP_DATABASE_PASSWORD: this is the published dev value"):
+        Settings.from_env(env)
+
+
+def test_production_refuses_the_default_app_database_password() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "APP_DATABASE_PASSWORD"}
+    with pytest.raises(ConfigError, match="^APP_DATABASE_PASSWORD: "):
+        Settings.from_env({**env, "JWT_SECRET": GOOD_SECRET})
+
+
+def test_development_keeps_the_published_app_database_password() -> None:
+    assert Settings.from_env({}).app_database_password == DEV_APP_DATABASE_PASSWORD
 
 
 def test_compose_gives_jwt_secret_no_default() -> None:

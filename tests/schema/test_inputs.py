@@ -241,7 +241,7 @@ def production_settings(settings: Settings) -> Settings:
     assert settings.database_url and settings.redis_url
     return Settings.from_env({
         "TG_ENV": "production", "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url, "APP_DATABASE_PASSWORD": "tenantgraph_app",
+        "REDIS_URL": settings.redis_url, "APP_DATABASE_PASSWORD": "not-the-published-one",
         "JWT_SECRET": "production-test-secret-0123456789abcdef",
     })
 

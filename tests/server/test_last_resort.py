@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.errors import Unavailable
 from server.last_resort import LastResort
 
 
@@ -20,12 +22,25 @@ async def bug(request: Request) -> Response:
 
 
 async def refused(request: Request) -> Response:
-    raise ConnectionRefusedError("PostgreSQL is down")
+    # As tables.engine raises it, from asyncio's plain OSError, when PostgreSQL is down.
+    raise Unavailable("PostgreSQL failed the call") from ConnectionRefusedError("PostgreSQL is down")
+
+
+async def file_missing(request: Request) -> Response:
+    raise FileNotFoundError(2, "No such file or directory", "/srv/missing.json")
+
+
+async def own_timeout(request: Request) -> Response:
+    async with asyncio.timeout(0):
+        await asyncio.sleep(1)
+    raise AssertionError("timed out above")
 
 
 def client() -> httpx.AsyncClient:
     app = Starlette(middleware=[Middleware(LastResort)], routes=[
         Route("/graphql", bug, methods=["POST"]), Route("/webhooks/{flow}", refused, methods=["POST"]),
+        Route("/graphql/file", file_missing, methods=["POST"]),
+        Route("/webhooks/x/timeout", own_timeout, methods=["POST"]),
     ])
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://t")
@@ -55,3 +70,21 @@ async def test_an_outage_that_escapes_is_a_problem_503_on_the_webhook_route() ->
     body = response.json()
     assert body["requestId"] == "down-1" and body["status"] == 503
     assert "PostgreSQL is down" not in response.text
+
+
+async def test_an_oserror_of_our_own_is_a_json_500_not_an_outage() -> None:
+    async with client() as http:
+        response = await http.post("/graphql/file", headers={"x-request-id": "file-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert "retry-after" not in response.headers
+    extensions = response.json()["errors"][0]["extensions"]
+    assert extensions == {"code": "INTERNAL_SERVER_ERROR", "requestId": "file-1"}
+
+
+async def test_a_timeout_of_our_own_is_a_problem_500_not_an_outage() -> None:
+    async with client() as http:
+        response = await http.post("/webhooks/x/timeout", headers={"x-request-id": "late-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["requestId"] == "late-1" and response.json()["status"] == 500

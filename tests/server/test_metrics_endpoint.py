@@ -3,6 +3,7 @@ label switched off or capped, and one tenant's numbers never counted under anoth
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -104,6 +105,27 @@ async def test_requests_are_labelled_by_route_template_and_tenant_slug(
     outcome = metrics.OUTCOMES[answered.status_code]
     assert delta(before, after, "webhook_deliveries_received_total", flow="inventory-flow",
                  tenant=tenant_a.slug, outcome=outcome) == 1
+
+
+async def test_a_delivery_failing_its_signature_is_counted_under_no_tenant(
+    client_for: Any, settings: Settings, tenant_a: TenantHandle,
+) -> None:
+    """The tenant named in the URL is the caller's choice until the signature is verified."""
+    client = client_for(with_metrics(settings))
+    await webhooks.endpoint(tenant_a, "inventory-flow")
+    forged = "whsec_" + base64.b64encode(b"not-the-endpoint-secret-at-all!!").decode()
+    before = await scrape(client)
+
+    answered = await webhooks.deliver(client, tenant_a, "inventory-flow", forged, webhooks.stock("set", []))
+    after = await scrape(client)
+
+    assert answered.status_code == 401
+    received = "webhook_deliveries_received_total"
+    assert delta(before, after, received, flow="inventory-flow", tenant="none", outcome="bad_signature") == 1
+    assert delta(before, after, received, tenant=tenant_a.slug) == 0
+    assert delta(before, after, "http_request_duration_seconds_count", route="/webhooks/{flow}",
+                 tenant="none") == 1
+    assert tenant_a.slug not in metrics.tenant_label.seen
 
 
 async def test_one_tenants_numbers_are_never_counted_under_another(

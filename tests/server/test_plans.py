@@ -20,10 +20,11 @@ import pytest
 from domain import catalog, tenancy
 from domain.config import Settings
 from schema.build import SchemaCache
-from server import plans
+from server import plans, prometheus
 from services import catalog as catalog_services
 from services import pricing as pricing_services
 from tables import pricing as pricing_tables
+from telemetry import metrics
 from tests.documents import META
 from tests.shop import MODULES, Shop, open_shop
 
@@ -198,6 +199,30 @@ async def test_aliases_fragments_and_typename(world: World, settings: Settings) 
 
 async def test_a_lone_typename(world: World, settings: Settings) -> None:
     assert await _same(world.a, settings, "{ __typename }", {}) == {"__typename": "Query"}
+
+
+async def test_a_plan_knows_its_operation_type_and_name(world: World, settings: Settings) -> None:
+    schema = SchemaCache(settings).for_tenant(world.a.tenant.tenant).schema._schema
+    second = plans.make_plan(schema, TWO_OPERATIONS, "Second", BUDGET)
+    anonymous = plans.make_plan(schema, "{ __typename }", None, BUDGET)
+    assert second is not None and (second.kind, second.name) == ("query", "Second")
+    assert anonymous is not None and (anonymous.kind, anonymous.name) == ("query", None)
+
+
+async def test_a_planned_read_is_not_parsed_again_for_its_metrics(world: World) -> None:
+    """The plan carries the operation's type and name: metrics read them from it."""
+    query = _unique("query PlannedName { __typename }")
+    slug = world.a.tenant.slug
+    # The labels as the metrics give them (past their caps in a long session: "other").
+    name = metrics.operation_name("PlannedName", slug, admit=True)
+    planned = metrics._operations("query", name, metrics.tenant_label(slug), "true")
+    assert (await world.a.tenant.post(query)).status_code == 200  # Strawberry answers, then plans
+    before = (prometheus._cached_operation_of.cache_info(), planned._value.get())
+
+    assert (await world.a.tenant.post(query)).status_code == 200
+
+    assert planned._value.get() == before[1] + 1
+    assert prometheus._cached_operation_of.cache_info() == before[0]
 
 
 async def test_the_same_document_for_two_tenants(world: World, settings: Settings) -> None:

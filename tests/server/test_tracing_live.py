@@ -67,7 +67,8 @@ async def test_a_graphql_operation_continues_the_callers_trace_with_tenant_and_n
     assert operation.name == "graphql AdjustStock"
     assert operation.parent_id == sender_span
     assert operation.attributes["graphql.operation.name"] == "AdjustStock"
-    assert operation.attributes["tenant"] == shop.tenant.slug
+    assert operation.attributes["tenant.id"] == str(shop.id)
+    assert operation.attributes["tenant.slug"] == shop.tenant.slug
     assert operation.attributes["request.id"] == "gql-trace-1"
     [event] = await outbox.list_events(tenant_id=shop.id, after_seq=shop.seeded_seq)
     assert event.traceparent is not None and event.traceparent.startswith(f"00-{trace_id}-")

@@ -34,10 +34,27 @@ def test_tenant_label_off_names_every_tenant_all() -> None:
 
 def test_operation_names_are_bounded_and_only_clean_ones_are_admitted() -> None:
     names = metrics.Names(size=2)
-    assert names(None, admit=True) == names("", admit=True) == "anonymous"
-    assert names("Made_Up", admit=False) == "other"  # an operation that failed adds no name
-    assert [names(n, admit=True) for n in ("A", "B", "C", "A")] == ["A", "B", "other", "A"]
-    assert names("x" * 65, admit=True) == "other"
+    assert names(None, "t", admit=True) == names("", "t", admit=True) == "anonymous"
+    assert names("Made_Up", "t", admit=False) == "other"  # an operation that failed adds no name
+    assert [names(n, "t", admit=True) for n in ("A", "B", "C", "A")] == ["A", "B", "other", "A"]
+    assert names("x" * 65, "t", admit=True) == "other"
+
+
+def test_one_tenant_cannot_use_up_another_tenants_operation_names() -> None:
+    names = metrics.Names(size=2)
+    assert [names(n, "greedy", admit=True) for n in ("A", "B", "C", "D")] == ["A", "B", "other", "other"]
+    assert [names(n, "modest", admit=True) for n in ("Mine", "C", "A")] == ["Mine", "C", "other"]
+    assert names("Mine", "greedy", admit=True) == "other"
+
+
+def test_operation_names_are_bounded_over_all_tenants() -> None:
+    names = metrics.Names(size=2, tenants=2)
+    for tenant in ("t1", "t2", "t3", "t4"):
+        names(f"Op_{tenant}", tenant, admit=True)
+        names(f"Op2_{tenant}", tenant, admit=True)
+    # t3 and t4 came after the cap of tenants: they share one set of two names.
+    assert names("Op_t4", "t4", admit=True) == "other"
+    assert sum(len(held) for held in names.held.values()) <= 2 * (2 + 1)
 
 
 def test_module_set_label_is_sorted_modules_then_extensions() -> None:
@@ -94,6 +111,20 @@ def test_a_dead_api_process_live_gauges_are_dropped_and_its_counters_kept(
     exposition.forget_dead_processes()
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files[1:])
+
+
+def test_a_fresh_multiprocess_dir_keeps_the_files_of_running_processes(tmp_path: Path) -> None:
+    """Another `serve` may share an operator-given dir: only dead processes' files go."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = [f"counter_{gone.pid}.db", f"histogram_{gone.pid}.db", f"gauge_livesum_{gone.pid}.db"]
+    live = [f"counter_{os.getpid()}.db", f"histogram_{os.getpid()}.db", "notes.txt"]
+    for name in dead + live:
+        (tmp_path / name).write_bytes(b"")
+
+    exposition.fresh_multiprocess_dir(str(tmp_path))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(live)
 
 
 def test_resync_required_sent_is_counted_with_the_errors_by_code() -> None:

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from saq import Queue
 
 from domain import tenancy
@@ -120,6 +121,35 @@ async def test_one_trace_from_a_webhook_to_a_subscriber_in_memory(
     async with in_process(settings, traced, tmp_path / "app.log") as api:
         sent = await tracing.webhook_to_subscriber(api, shop, other_shop)
         await tracing.check_one_trace(sent, shop, other_shop, gatherer(exporter))
+
+
+async def test_spans_name_a_tenant_by_id_and_slug_once_resolved_never_by_caller_input(
+    settings: Settings, app_pool: None, traced: Tracing, exporter: InMemorySpanExporter, shop: shops.Shop,
+) -> None:
+    transport = httpx.ASGITransport(app=create_app(settings, traced))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        made_up = await client.post("/webhooks/inventory-flow?tenant=made-up-tenant-ref", content=b"{}",
+                                    headers={"content-type": "application/json"})
+        stranger = exporter.get_finished_spans()
+        secret = await hooks.endpoint(shop.tenant, "inventory-flow")
+        body = hooks.encode(hooks.stock("adjust", [("MUG", "main", 4)]))
+        hook = await client.post(hooks.url(shop.tenant, "inventory-flow"), content=body,
+                                 headers=hooks.sign_standard(secret, body))
+        named = {"query": "query Named { __typename }", "operationName": "Named"}
+        query = await client.post("/graphql", json=named,
+                                  headers={"authorization": f"Bearer {shop.tenant.key}"})
+    assert (made_up.status_code, hook.status_code, query.status_code) == (404, 202, 200)
+
+    spans = exporter.get_finished_spans()
+    assert stranger and not any("made-up-tenant-ref" in str(s.attributes) for s in spans)
+    assert not any(key.startswith("tenant") for s in stranger for key in s.attributes or {})
+    assert not any("tenant" in (s.attributes or {}) for s in spans), "one name: tenant.id"
+    servers = [s for s in spans[len(stranger):] if s.kind == SpanKind.SERVER]
+    assert [s.name for s in servers] == ["POST /webhooks/{flow}", "graphql Named"]
+    for server in servers:
+        assert server.attributes is not None
+        assert server.attributes["tenant.id"] == str(shop.id)
+        assert server.attributes["tenant.slug"] == shop.tenant.slug
 
 
 async def test_tracing_off_makes_no_span_and_writes_no_trace_context(
