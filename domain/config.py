@@ -98,6 +98,12 @@ class Settings:
     limits_on_redis_error: Literal["open", "closed"] = "open"
     """LIMITS_ON_REDIS_ERROR: when the buckets in Redis cannot be asked, admit (`open`, counted
     in redis_errors_total{operation="limits"}) or answer 503 (`closed`)."""
+    trusted_documents_bypass_platform: bool = True
+    """TRUSTED_DOCUMENTS_BYPASS_PLATFORM: platform keys run any document under `enforce`."""
+    trusted_documents_bypass_admin: bool = False
+    """TRUSTED_DOCUMENTS_BYPASS_ADMIN: a tenant's admin credentials run any document too."""
+    persisted_query_max_age: int = 0
+    """PERSISTED_QUERY_MAX_AGE: seconds a CDN may keep a GET of a persisted query (0: no-store)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -202,6 +208,13 @@ class Settings:
             limits_on_redis_error=cast(
                 Literal["open", "closed"],
                 _choice(environ, "LIMITS_ON_REDIS_ERROR", ("open", "closed"), "open"),
+            ),
+            trusted_documents_bypass_platform=_parse(
+                environ, "TRUSTED_DOCUMENTS_BYPASS_PLATFORM", _bool, True
+            ),
+            trusted_documents_bypass_admin=_parse(environ, "TRUSTED_DOCUMENTS_BYPASS_ADMIN", _bool, False),
+            persisted_query_max_age=_parse(
+                environ, "PERSISTED_QUERY_MAX_AGE", int, cls.persisted_query_max_age, minimum=0
             ),
         )
         settings.check_production()
