@@ -112,6 +112,12 @@ class Settings:
     """API_KEY_ROTATION_GRACE: seconds a rotated key stays valid beside its successor."""
     idempotency_retention_hours: int = 24
     """IDEMPOTENCY_RETENTION_HOURS: how long a mutation's Idempotency-Key replays its answer."""
+    trusted_documents_bypass_platform: bool = True
+    """TRUSTED_DOCUMENTS_BYPASS_PLATFORM: platform keys run any document under `enforce`."""
+    trusted_documents_bypass_admin: bool = False
+    """TRUSTED_DOCUMENTS_BYPASS_ADMIN: a tenant's admin credentials run any document too."""
+    persisted_query_max_age: int = 0
+    """PERSISTED_QUERY_MAX_AGE: seconds a CDN may keep a GET of a persisted query (0: no-store)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -229,6 +235,13 @@ class Settings:
             idempotency_retention_hours=_parse(
                 environ, "IDEMPOTENCY_RETENTION_HOURS", int, cls.idempotency_retention_hours,
                 minimum=1, maximum=24 * 366,
+            ),
+            trusted_documents_bypass_platform=_parse(
+                environ, "TRUSTED_DOCUMENTS_BYPASS_PLATFORM", _bool, True
+            ),
+            trusted_documents_bypass_admin=_parse(environ, "TRUSTED_DOCUMENTS_BYPASS_ADMIN", _bool, False),
+            persisted_query_max_age=_parse(
+                environ, "PERSISTED_QUERY_MAX_AGE", int, cls.persisted_query_max_age, minimum=0
             ),
         )
         settings.check_production()

@@ -20,7 +20,7 @@ from domain import modules as domain_modules
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import DomainServices
-from schema import access, audit, inputs, limits, subscriptions, tenants, webhooks
+from schema import access, audit, documents, inputs, limits, subscriptions, tenants, webhooks
 from schema.common import SCALARS
 from schema.errors import DomainErrors, hide_suggestions
 from schema.modules import Extension, Module
@@ -29,9 +29,9 @@ from telemetry import metrics
 CORE = Module(
     slug="core",
     query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery, webhooks.WebhookQuery,
-                                    access.AccessQuery)),
+                                    access.AccessQuery, documents.DocumentQuery)),
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation,
-                                          access.AccessMutation)),
+                                          access.AccessMutation, documents.DocumentMutation)),
     subscription=subscriptions.EventSubscription,
 )
 

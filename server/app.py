@@ -68,6 +68,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     stream = EventStream(settings, schemas, jobs, fanout, operations, connections, draining)
     webhooks = WebhookEndpoint(settings, jobs, tracing)
+    websocket.persisted = stream.persisted = graphql.persisted
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

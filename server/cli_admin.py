@@ -89,6 +89,9 @@ def _tenant_set_modules(args: argparse.Namespace, settings: Settings) -> None:
     tenant = run_admin(settings, run)
     print(f"{tenant.slug}: modules={','.join(sorted(tenant.modules))} "
           f"extensions={','.join(sorted(tenant.extensions))}")
+    from server import cli_documents
+
+    cli_documents.report_invalid(tenant, settings)
 
 
 def _apikey_create(args: argparse.Namespace, settings: Settings) -> None:

@@ -55,6 +55,7 @@ class GraphQLEndpoint(Transport):
 
     async def stop(self) -> None:
         await self.api_key_cache.stop()
+        await self.persisted.stop()
 
     async def handle(self, request: Request) -> Response:
         request_id = operation.request_id(request)
@@ -70,6 +71,7 @@ class GraphQLEndpoint(Transport):
                 raise
             log.warning("dependency unavailable: %r", error)
             response = unavailable.graphql_error(outage.unavailable(error, request_id), request_id)
+        self.persisted.cache_headers(request, response)
         log.info(
             "%s %s %d %.1fms", request.method, request.url.path, response.status_code,
             (time.perf_counter() - started) * 1000,
@@ -98,6 +100,7 @@ class GraphQLEndpoint(Transport):
             caller = await self.api_key_cache.authenticate(
                 request.headers.get("authorization"), request.headers.get("x-tenant-id")
             )
+            payload = await self.persisted.admit(payload, caller)
         except DomainError as error:
             return error_response(error, request_id)
         logs.tenant.set(caller.tenant.slug)

@@ -15,7 +15,7 @@ from domain.config import Settings
 from domain.errors import BadRequest, DomainError
 from resolvers.context import Context, Fanout, Jobs, new_context
 from schema.build import SchemaCache, TenantSchema
-from server import auth
+from server import auth, persisted
 from server.connections import Connections
 from server.draining import Draining
 from server.keepalive_checks import KeepAliveChecks
@@ -48,6 +48,7 @@ class Transport:
         self.jobs = jobs
         self.fanout = fanout
         self.operations = operations
+        self.persisted = persisted.Documents(settings)
 
     def context(
         self, caller: auth.Caller, tenant_schema: TenantSchema, request_id: str, *,
@@ -115,6 +116,8 @@ async def read_payload(request: Request, max_bytes: int) -> dict[str, Any]:
         params = dict(request.query_params)
         if "variables" in params:
             params["variables"] = _json(params["variables"].encode(), "variables")
+        if "extensions" in params:
+            params["extensions"] = _json(params["extensions"].encode(), "extensions")
         return _check_payload(params)
     if media_type(request) not in JSON_TYPES:
         raise UnsupportedMediaType("send the request as application/json")
@@ -166,7 +169,9 @@ def _json(raw: bytes, what: str) -> Any:
 def _check_payload(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadRequest("body must be a JSON object with a 'query'")
-    if not isinstance(payload.get("query"), str) or not payload["query"].strip():
+    if (not isinstance(payload.get("query"), str) or not payload["query"].strip()) and not (
+        persisted.requested(payload) and payload.get("query") is None
+    ):
         raise BadRequest("'query' must be a non-empty string")
     if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
         raise BadRequest("'variables' must be an object")

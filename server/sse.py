@@ -50,6 +50,7 @@ class EventStream(Live):
                 request.headers.get("authorization"), request.headers.get("x-tenant-id"),
                 self.settings,
             )
+            payload = await self.persisted.admit(payload, caller)
         except DomainError as error:
             return error_response(error, request_id)
         except Exception as error:

@@ -246,6 +246,14 @@ class _Session:
                 op_id, f"at most {limit} operations per connection", "TOO_MANY_OPERATIONS"
             )
             return
+        try:
+            payload = await self.server.persisted.admit(payload, self.caller)
+        except DomainError as error:
+            await self.send_error(op_id, error.message, error.code)
+            return
+        except Exception as error:  # noqa: BLE001 - the store unreachable fails this operation only
+            await self.failed(op_id, error, uuid.uuid4().hex)
+            return
         if not isinstance(payload.get("query"), str):
             raise Close(4400, "Invalid message received: payload.query must be a string")
         key = ws_protocol.shared_key(self.caller, payload, self.settings.max_tokens)

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import asyncpg
 
-from domain import catalog, metrics, tenancy
+from domain import catalog, documents, metrics, tenancy
 from domain import modules as domain_modules
 from server import demo
 from services import catalog as catalog_services
+from tables import documents as document_tables
 from tables import idempotency as idempotency_tables
 from tables import metrics as metric_tables
 from tables import webhooks as webhook_tables
@@ -32,7 +33,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 async def fill(tenant: tenancy.Tenant) -> None:
     """The demo's commerce data (stock, price list, customers, orders, payments, shipments),
     plus what the demo leaves out: a category tree, a custom metric, a webhook endpoint and a
-    delivery in its inbox, an answered Idempotency-Key."""
+    delivery in its inbox, an answered Idempotency-Key and a trusted document."""
     coffee = await catalog_services.create_category(
         name="Coffee", handle="coffee", parent_id=None, tenant_id=tenant.id, meta=META)
     beans = await catalog_services.create_category(
@@ -61,6 +62,10 @@ async def fill(tenant: tenancy.Tenant) -> None:
     )
     assert isinstance(token, uuid.UUID)
     await idempotency_tables.finish(key, token, 200, b'{"data":{"createOrder":null}}')
+    trusted = "query Slug { tenant { slug } }"
+    await document_tables.push(
+        [document_tables.Stored(documents.sha256(trusted), trusted, ("Slug",))], tenant_id=tenant.id
+    )
 
 
 ALL_MODULES = tuple(domain_modules.MODULES)

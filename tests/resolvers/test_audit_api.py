@@ -311,3 +311,21 @@ async def test_rotating_a_key_and_changing_origins_are_recorded(tenant_a: Tenant
          {"origins": ["https://pos.example", "https://shop.example"]}),
         ({"origins": []}, {"origins": ["https://shop.example"]}),
     ]
+
+
+SET_DOCUMENTS_MODE = """mutation Mode($mode: TrustedDocumentsMode!) {
+  setTrustedDocumentsMode(mode: $mode) { mode errors { code } }
+}"""
+
+
+async def test_changing_the_trusted_documents_mode_is_recorded(tenant_a: TenantHandle) -> None:
+    await tenant_a.gql(SET_DOCUMENTS_MODE, {"mode": "LEARN"}, headers={"x-request-id": "req-mode"})
+    await tenant_a.gql(SET_DOCUMENTS_MODE, {"mode": "OFF"})
+
+    changes = await trail(tenant_a, actionPrefix="trusted_documents.")
+
+    assert [(c["action"], c["before"], c["after"]) for c in changes] == [
+        ("trusted_documents.mode_changed", {"mode": "learn"}, {"mode": "off"}),
+        ("trusted_documents.mode_changed", {"mode": "off"}, {"mode": "learn"}),
+    ]
+    assert changes[1]["requestId"] == "req-mode"
