@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
-from server import cli_tenants
+from server import cli_limits, cli_tenants
 
 T = TypeVar("T")
 SERVICES_FILE = "services.env"
@@ -35,6 +35,7 @@ def add(commands: Any) -> None:
     modules.add_argument("--extensions", default=None, help="comma-separated; unchanged if unset")
     modules.set_defaults(run=_tenant_set_modules)
     cli_tenants.add(tenant, with_services)
+    cli_limits.add(tenant, run_admin)
 
     apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(required=True)
     key = apikey.add_parser("create", help="issue a key; its secret is printed once")

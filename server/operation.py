@@ -15,7 +15,7 @@ from domain.config import Settings
 from domain.errors import BadRequest, DomainError
 from resolvers.context import Context, Fanout, Jobs, new_context
 from schema.build import SchemaCache, TenantSchema
-from server import auth
+from server import auth, throttle
 from server.connections import Connections
 from server.draining import Draining
 from server.keepalive_checks import KeepAliveChecks
@@ -48,6 +48,7 @@ class Transport:
         self.jobs = jobs
         self.fanout = fanout
         self.operations = operations
+        self.throttle = throttle.Throttle(settings, None)
 
     def context(
         self, caller: auth.Caller, tenant_schema: TenantSchema, request_id: str, *,
