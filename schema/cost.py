@@ -186,7 +186,8 @@ class _Walk:
         found: list[Field] = []
         for key, nodes in self._merged(parent, sets).items():
             field = self._field(key, nodes, root_cost)
-            if field is not None:
+            # A field that costs nothing and holds nothing (a scalar) is left out of the walk.
+            if field is not None and (field.own or field.fields or field.page is not None):
                 found.append(field)
         return tuple(found)
 
@@ -229,7 +230,8 @@ class _Walk:
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, IntValueNode):
-            return int(value.value)
+            # Longer than Int can hold: validation refuses it (int() would raise past 4,300 digits).
+            return int(value.value) if len(value.value) <= 20 else None
         if isinstance(value, VariableNode):
             name = value.name.value
             if name in self.variables:
