@@ -73,7 +73,10 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
            "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "LOG_LEVEL": "WARNING",
            "GRAPHIQL": "false", "DB_POOL_MAX": "20",
            # (f) holds 10,000 subscribers with one key on one process: above the default caps.
-           "LIVE_CONNECTIONS_PER_CREDENTIAL": "20000", "LIVE_CONNECTIONS_PER_TENANT": "20000"}
+           "LIVE_CONNECTIONS_PER_CREDENTIAL": "20000", "LIVE_CONNECTIONS_PER_TENANT": "20000",
+           # The cost buckets stay on (each request pays for them) but never refuse a scenario.
+           "COST_BUCKET_SIZE": "1e9", "COST_RESTORE_RATE": "1e9",
+           "COST_CREDENTIAL_BUCKET_SIZE": "1e9", "COST_CREDENTIAL_RESTORE_RATE": "1e9"}
     cores = os.cpu_count() or 2
     api_port, base_port = free_port(), free_port()
     api = start(["tenantgraph", "serve", "--workers", str(cores)], {**env, "PORT": str(api_port)})

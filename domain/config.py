@@ -118,6 +118,15 @@ class Settings:
     """TRUSTED_DOCUMENTS_BYPASS_ADMIN: a tenant's admin credentials run any document too."""
     persisted_query_max_age: int = 0
     """PERSISTED_QUERY_MAX_AGE: seconds a CDN may keep a GET of a persisted query (0: no-store)."""
+    cost_limits: bool = True
+    """COST_LIMITS: take each operation's query cost from its tenant's and credential's buckets."""
+    cost_extensions: bool = True
+    """COST_EXTENSIONS: report `extensions.cost` on every response."""
+    max_query_cost: int = 1_000
+    cost_bucket_size: float = 1_000.0
+    cost_restore_rate: float = 50.0
+    cost_credential_bucket_size: float = 1_000.0
+    cost_credential_restore_rate: float = 50.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -242,6 +251,23 @@ class Settings:
             trusted_documents_bypass_admin=_parse(environ, "TRUSTED_DOCUMENTS_BYPASS_ADMIN", _bool, False),
             persisted_query_max_age=_parse(
                 environ, "PERSISTED_QUERY_MAX_AGE", int, cls.persisted_query_max_age, minimum=0
+            ),
+            cost_limits=_parse(environ, "COST_LIMITS", _bool, cls.cost_limits),
+            cost_extensions=_parse(environ, "COST_EXTENSIONS", _bool, cls.cost_extensions),
+            max_query_cost=_parse(environ, "MAX_QUERY_COST", int, cls.max_query_cost, minimum=1),
+            cost_bucket_size=_parse(
+                environ, "COST_BUCKET_SIZE", float, cls.cost_bucket_size, minimum=1
+            ),
+            cost_restore_rate=_parse(
+                environ, "COST_RESTORE_RATE", float, cls.cost_restore_rate, minimum=0.001
+            ),
+            cost_credential_bucket_size=_parse(
+                environ, "COST_CREDENTIAL_BUCKET_SIZE", float, cls.cost_credential_bucket_size,
+                minimum=1,
+            ),
+            cost_credential_restore_rate=_parse(
+                environ, "COST_CREDENTIAL_RESTORE_RATE", float, cls.cost_credential_restore_rate,
+                minimum=0.001,
             ),
         )
         settings.check_production()

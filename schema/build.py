@@ -20,7 +20,18 @@ from domain import modules as domain_modules
 from domain import tenancy
 from domain.config import Settings
 from resolvers.context import DomainServices
-from schema import access, audit, documents, inputs, limits, subscriptions, tenants, webhooks
+from schema import (
+    access,
+    audit,
+    cost,
+    documents,
+    inputs,
+    limits,
+    subscriptions,
+    tenants,
+    throttling,
+    webhooks,
+)
 from schema.common import SCALARS
 from schema.errors import DomainErrors, hide_suggestions
 from schema.modules import Extension, Module
@@ -29,9 +40,11 @@ from telemetry import metrics
 CORE = Module(
     slug="core",
     query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery, webhooks.WebhookQuery,
-                                    access.AccessQuery, documents.DocumentQuery)),
+                                    access.AccessQuery, documents.DocumentQuery,
+                                    throttling.ThrottlingQuery)),
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation,
-                                          access.AccessMutation, documents.DocumentMutation)),
+                                          access.AccessMutation, documents.DocumentMutation,
+                                          throttling.ThrottlingMutation)),
     subscription=subscriptions.EventSubscription,
 )
 
@@ -74,6 +87,7 @@ class _Schema(strawberry.Schema):
 class TenantSchema:
     schema: strawberry.Schema
     services: DomainServices
+    costs: cost.Costs = dataclasses.field(compare=False)
 
 
 def build_schema(
@@ -88,12 +102,13 @@ def build_schema(
     mutations = [p.mutation for p in parts if p.mutation is not None]
     streams = [m.subscription for m in enabled if m.subscription is not None]
     overrides = _combine([t for part in parts for t in part.type_overrides])
+    documents = limits.Documents(limits.Limits.of(settings))
     schema = _Schema(
         query=merge_types("Query", tuple(queries)),
         mutation=merge_types("Mutation", tuple(mutations)) if mutations else None,
         subscription=merge_types("Subscription", tuple(streams)),
         types=[*overrides, *(t for m in enabled for t in m.types)],
-        extensions=_extensions(settings),
+        extensions=_extensions(settings, documents),
         suggestions=settings.suggestions,
         # Overrides are converted first (types=...), so later references to the core type of
         # the same name resolve to the override; this switch allows that reuse.
@@ -105,7 +120,9 @@ def build_schema(
     for extension in added:
         if extension.services is not None:
             services = extension.services(services)
-    return TenantSchema(schema=schema, services=services)
+    return TenantSchema(
+        schema=schema, services=services, costs=cost.Costs(documents, settings.max_page_size)
+    )
 
 
 def _combine(overrides: list[type]) -> list[type]:
@@ -132,10 +149,11 @@ def _own_fields(classes: list[type]) -> dict[str, Any]:
     return own
 
 
-def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+def _extensions(
+    settings: Settings, documents: limits.Documents
+) -> list[Callable[[], SchemaExtension]]:
     """Factories: a fresh extension per operation, sharing the schema's parsed and validated
     documents. InputRules sets the operation's rules before CheckedDocuments validates with them."""
-    documents = limits.Documents(limits.Limits.of(settings))
     variables = inputs.VariableUsages()
     extensions: list[Callable[[], SchemaExtension]] = [
         DomainErrors,

@@ -13,7 +13,7 @@ from domain import events, metrics
 from resolvers import catalog as resolve_catalog
 from resolvers import metrics as resolve
 from resolvers import subscriptions as live
-from schema import catalog, inputs
+from schema import catalog, cost, inputs
 from schema.common import (
     Attribute,
     AttributeInput,
@@ -43,6 +43,8 @@ KPI_RULES = (
     "fulfilled orders (refunded ones excluded), in minor units per currency; average order value "
     "is revenue / orders rounded half up; returns rate is refunded / (paid + fulfilled + refunded)."
 )
+KPI_WEIGHT = cost.weight(20)
+"""A KPI aggregates every order of its range in PostgreSQL: far more work than an object."""
 
 
 @strawberry.input(description="A time range from `from` (included) to `to` (excluded); UTC if no offset.")
@@ -270,7 +272,9 @@ class MetricPayload:
 
 @strawberry.type
 class MetricsQuery:
-    @strawberry.field(description="Sales KPIs per bucket and in total. " + KPI_RULES)
+    @strawberry.field(
+        description="Sales KPIs per bucket and in total. " + KPI_RULES, metadata=KPI_WEIGHT
+    )
     async def performance(
         self, info: Ctx, range: TimeRangeInput,
         granularity: Granularity = metrics.Granularity.DAY,

@@ -29,6 +29,7 @@ from server.headers import SecurityHeaders
 from server.last_resort import LastResort
 from server.problems import problem
 from server.sse import EventStream
+from server.throttle import Throttle
 from server.watchdog import Operations, Watchdog
 from server.webhooks import WebhookEndpoint
 from server.websocket import GraphQLWebSocket
@@ -69,6 +70,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     stream = EventStream(settings, schemas, jobs, fanout, operations, connections, draining)
     webhooks = WebhookEndpoint(settings, jobs, tracing)
     websocket.persisted = stream.persisted = graphql.persisted
+    graphql.throttle = websocket.throttle = stream.throttle = Throttle(settings, buckets)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -92,6 +94,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             await fanout.stop()
             await queue.disconnect()
             await app.state.redis.aclose()
+            await graphql.throttle.settled()
             await buckets.close()
             await engine.stop()
             if owns_tracing:

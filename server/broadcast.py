@@ -58,6 +58,8 @@ def messages(op_id: str, result: ExecutionResult, request_id: str) -> tuple[list
     body: dict[str, Any] = {"data": result.data}
     if errors:
         body["errors"] = errors
+    if result.extensions:
+        body["extensions"] = result.extensions
     sent: list[dict[str, Any]] = [{"type": "next", "id": op_id, "payload": body}]
     if result.data is None and errors:
         return [*sent, {"type": "complete", "id": op_id}], True

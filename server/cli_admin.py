@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
-from server import cli_audit, cli_keys, cli_origins, cli_tenants
+from server import cli_audit, cli_keys, cli_limits, cli_origins, cli_tenants
 
 T = TypeVar("T")
 SERVICES_FILE = "services.env"
@@ -36,6 +36,7 @@ def add(commands: Any) -> None:
     modules.set_defaults(run=_tenant_set_modules)
     cli_tenants.add(tenant, with_services)
     cli_origins.add(tenant, run_admin)
+    cli_limits.add(tenant, run_admin)
 
     apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(required=True)
     key = apikey.add_parser("create", help="issue a key; its secret is printed once")

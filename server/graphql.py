@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -22,7 +23,7 @@ from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline, operation, plans, prometheus, unavailable
+from server import auth, deadline, operation, plans, prometheus, throttle, unavailable
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
 from server.idempotency import Idempotency
@@ -141,14 +142,23 @@ class GraphQLEndpoint(Transport):
     ) -> Response:
         started = time.perf_counter()
         tenant_schema = self.schemas.for_tenant(caller.tenant)
+        try:
+            admitted = await self.throttle.admit(caller, tenant_schema, payload)
+        except DomainError as error:
+            refused = error_response(error, request_id)
+            refused.headers.update(throttle.headers(error))
+            return refused
         key = (caller.tenant.fingerprint, payload["query"], payload.get("operationName"))
         plan = self.plans.get(*key)
         if plan is not None:
             data = await self._planned(plan, request, payload, caller, tenant_schema)
             if data is not None:
                 self._observe(key, caller, started, planned=True, clean=True, known=(plan.kind, plan.name))
-                return _data_response(data, request_id)
-        response, clean = await self._resolve(request, payload, caller, request_id, tenant_schema)
+                cost = self.throttle.settle(admitted, orjson.loads(data))
+                return _data_response(data, request_id, cost)
+        response, clean = await self._resolve(
+            request, payload, caller, request_id, tenant_schema, admitted
+        )
         self._observe(key, caller, started, planned=False, clean=clean)
         if clean and not self.plans.knows(*key):
             # Strawberry parsed, validated and ran this document without an error: plan it.
@@ -182,7 +192,7 @@ class GraphQLEndpoint(Transport):
 
     async def _resolve(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str,
-        tenant_schema: TenantSchema,
+        tenant_schema: TenantSchema, admitted: throttle.Admitted = throttle.NOTHING,
     ) -> tuple[Response, bool]:
         """The resolvers' answer, and whether it ran without any error."""
         context = self.context(
@@ -203,9 +213,12 @@ class GraphQLEndpoint(Transport):
                 allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError:
+            self.throttle.settle(admitted, None)
             return error_response(MethodNotAllowed("only queries may be sent with GET"), request_id), False
         except (CannotGetOperationTypeError, MissingQueryError):
+            self.throttle.settle(admitted, None)
             return error_response(BadRequest("no operation to run: check operationName"), request_id), False
+        self.throttle.annotate(result, admitted)
         return _result(result, request_id), result.data is not None and not result.errors
 
 
@@ -215,6 +228,8 @@ def _wants_html(request: Request) -> bool:
 
 def _result(result: ExecutionResult, request_id: str) -> Response:
     body: dict[str, Any] = {"data": result.data}
+    if result.extensions:
+        body["extensions"] = result.extensions
     if result.errors:
         # Errors raised while parsing (e.g. by the parser cache) arrive untranslated.
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
@@ -236,9 +251,10 @@ def _unavailable(body: dict[str, Any]) -> bool:
     return outage_hit and (data is None or all(value is None for value in data.values()))
 
 
-def _data_response(data: str, request_id: str) -> Response:
+def _data_response(data: str, request_id: str, cost: dict[str, Any] | None = None) -> Response:
+    tail = b"}" if cost is None else b',"extensions":' + orjson.dumps({"cost": cost}) + b"}"
     return Response(
-        b'{"data":' + data.encode() + b"}",
+        b'{"data":' + data.encode() + tail,
         media_type="application/json",
         headers={"x-request-id": request_id},
     )

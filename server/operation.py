@@ -15,7 +15,7 @@ from domain.config import Settings
 from domain.errors import BadRequest, DomainError
 from resolvers.context import Context, Fanout, Jobs, new_context
 from schema.build import SchemaCache, TenantSchema
-from server import auth, persisted
+from server import auth, persisted, throttle
 from server.connections import Connections
 from server.draining import Draining
 from server.keepalive_checks import KeepAliveChecks
@@ -49,6 +49,7 @@ class Transport:
         self.fanout = fanout
         self.operations = operations
         self.persisted = persisted.Documents(settings)
+        self.throttle = throttle.Throttle(settings, None)
 
     def context(
         self, caller: auth.Caller, tenant_schema: TenantSchema, request_id: str, *,

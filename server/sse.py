@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 import orjson
@@ -25,7 +25,7 @@ from strawberry.types.graphql import OperationType
 from domain.errors import DomainError
 from schema import outage
 from schema.errors import translate
-from server import auth, broadcast, deadline, operation, prometheus, unavailable
+from server import auth, broadcast, deadline, operation, prometheus, throttle, unavailable
 from server import logging as logs
 from server.connections import RETRY_AFTER_SECONDS, Slot, TooManyConnections
 from server.operation import Live, error_response, read_payload
@@ -67,15 +67,30 @@ class EventStream(Live):
             refused.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
             return refused
         _resume(payload, request.headers.get("last-event-id"))
-        body = _guarded(self._events(request, payload, caller, request_id), request_id)
+        body = _guarded(self._costed(request, payload, caller, request_id), request_id)
         return _Counted(
             slot, body, media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-request-id": request_id, "x-accel-buffering": "no"},
         )
 
-    async def _events(
+    async def _costed(
         self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str
     ) -> AsyncIterator[str]:
+        """The stream once its cost is taken; THROTTLED or MAX_COST_EXCEEDED is its only frame."""
+        try:
+            admitted = await self.throttle.admit(caller, self.schemas.for_tenant(caller.tenant), payload)
+        except DomainError as error:
+            yield _failed(error) + COMPLETE
+            return
+        events = self._events(request, payload, caller, request_id, admitted)
+        async with contextlib.aclosing(events):  # closed at once when the client goes away
+            async for event in events:
+                yield event
+
+    async def _events(
+        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str,
+        admitted: throttle.Admitted,
+    ) -> AsyncGenerator[str, None]:
         tenant_schema = self.schemas.for_tenant(caller.tenant)
         context = self.context(caller, tenant_schema, request_id)
         results = cast(broadcast.Results, await tenant_schema.schema.stream(
@@ -94,7 +109,7 @@ class EventStream(Live):
         with self.draining.live(leave):
             tracked = self.operations.start(request_id, caller.tenant.slug, query)
             try:
-                if (answer := await self._answer(results, query, name, request_id)) is not None:
+                if (answer := await self._answer(results, query, name, request_id, admitted)) is not None:
                     yield answer
                 while True:
                     pending = pending or asyncio.ensure_future(anext(results))
@@ -112,6 +127,7 @@ class EventStream(Live):
                         yield ": keep-alive\n\n"
                         continue
                     result, pending = pending.result(), None
+                    self.throttle.annotate(result, admitted, refund=False)
                     yield _next(result, request_id)
                     if result.data is None and result.errors:
                         break
@@ -137,7 +153,7 @@ class EventStream(Live):
 
     async def _answer(
         self, results: AsyncIterator[ExecutionResult], query: str, name: str | None,
-        request_id: str,
+        request_id: str, admitted: throttle.Admitted,
     ) -> str | None:
         """A query's one frame, or its OPERATION_TIMEOUT; None for a subscription (no deadline)."""
         if deadline.is_subscription(query, name, self.settings.max_tokens):
@@ -146,6 +162,7 @@ class EventStream(Live):
             head = await deadline.first(results, self.settings.operation_timeout, request_id)
         except deadline.OperationTimeout as error:
             return _failed(error)
+        self.throttle.annotate(head, admitted)
         return None if head is None else _next(head, request_id)
 
     def _keepalive(self) -> float | None:
@@ -205,6 +222,8 @@ def _next(result: ExecutionResult, request_id: str) -> str:
     if result.errors:
         body["errors"] = [translate(error, request_id).formatted for error in result.errors]
         metrics.count_errors(body["errors"])
+    if result.extensions:
+        body["extensions"] = result.extensions
     cursor = _cursor(result.data)
     head = "event: next\n" + (f"id: {cursor}\n" if cursor else "")
     return f"{head}data: {orjson.dumps(body).decode()}\n\n"

@@ -27,7 +27,7 @@ from domain.errors import DomainError
 from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache
-from server import auth, broadcast, deadline, ws_protocol
+from server import auth, broadcast, deadline, throttle, ws_protocol
 from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
 from server.draining import Draining
@@ -256,9 +256,12 @@ class _Session:
             return
         if not isinstance(payload.get("query"), str):
             raise Close(4400, "Invalid message received: payload.query must be a string")
+        admitted = await self.admit(op_id, payload)
+        if admitted is None:
+            return
         key = ws_protocol.shared_key(self.caller, payload, self.settings.max_tokens)
         if key is None:
-            self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
+            self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload, admitted))
             return
         caller = self.caller
         self.operations[op_id] = self.server.broadcasts.join(
@@ -266,7 +269,19 @@ class _Session:
             lambda fanout: self.server.results(caller, payload, uuid.uuid4().hex, fanout),
         )
 
-    async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
+    async def admit(self, op_id: str, payload: dict[str, Any]) -> throttle.Admitted | None:
+        """Its cost taken, or None when refused with an `error` message: the connection stays."""
+        assert self.caller is not None
+        tenant_schema = self.server.schemas.for_tenant(self.caller.tenant)
+        try:
+            return await self.server.throttle.admit(self.caller, tenant_schema, payload)
+        except DomainError as error:
+            await self.send_error(op_id, error.message, error.code, details=error.details)
+            return None
+
+    async def operate(
+        self, op_id: str, payload: dict[str, Any], admitted: throttle.Admitted = throttle.NOTHING
+    ) -> None:
         assert self.caller is not None
         request_id = uuid.uuid4().hex
         query, name = payload["query"], payload.get("operationName")
@@ -282,9 +297,11 @@ class _Session:
                 results = await self.server.results(self.caller, payload, request_id, fanout)
                 async with contextlib.aclosing(results):  # ends the stream (and its listener) at once
                     head = await deadline.first(results, limit, request_id)
+                    self.server.throttle.annotate(head, admitted, refund=not subscription)
                     if head is not None and not await self.deliver(op_id, head, request_id, fanout):
                         return
                     async for result in results:
+                        self.server.throttle.annotate(result, admitted, refund=False)
                         if not await self.deliver(op_id, result, request_id, fanout):
                             return
             await self.send({"type": "complete", "id": op_id})
@@ -322,9 +339,10 @@ class _Session:
         return not ends
 
     async def send_error(
-        self, op_id: str, message: str, code: str, request_id: str | None = None
+        self, op_id: str, message: str, code: str, request_id: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        extensions: dict[str, Any] = {"code": code}
+        extensions: dict[str, Any] = {"code": code, **(details or {})}
         if request_id is not None:
             extensions["requestId"] = request_id
         error = GraphQLError(message, extensions=extensions)
@@ -362,7 +380,9 @@ class _Session:
 
     async def keep_alive(self) -> None:
         try:
-            await self.server.keepalive_checks.check(self.authorization, self.tenant)
+            # The tenant as it is now: its modules and cost limits apply to the next operation.
+            caller = await self.server.keepalive_checks.check(self.authorization, self.tenant)
+            self.caller = self.server.shared(caller)
         except DomainError as error:
             await self.close(4403, f"Forbidden: {error.message}")
             return

@@ -99,6 +99,14 @@ IDEMPOTENT_REQUESTS = Counter(
     ["outcome"],
 )
 REDIS_ERRORS = Counter("redis_errors_total", "Failed Redis calls, by what was tried", ["operation"])
+THROTTLED = Counter(
+    "graphql_throttled_total", "Operations refused because their query cost did not fit, by tenant",
+    ["tenant"],
+)
+QUERY_COST = Histogram(
+    "graphql_query_cost", "Query cost of admitted operations, requested (worst case) and actual",
+    ["kind"], buckets=(0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000),
+)
 # Known label values are shown at zero from the start, so a rate() has a series before the first event.
 for _operation in ("enqueue", "publish", "subscribe", "limits"):
     REDIS_ERRORS.labels(_operation)

@@ -54,6 +54,15 @@ async def owner_dsn(service_urls: ServiceUrls) -> AsyncIterator[str]:
         await admin.close()
 
 
+ROOMY_BUCKETS = {
+    "COST_BUCKET_SIZE": "1000000", "COST_RESTORE_RATE": "1000000",
+    "COST_CREDENTIAL_BUCKET_SIZE": "1000000", "COST_CREDENTIAL_RESTORE_RATE": "1000000",
+    "COST_EXTENSIONS": "false",
+}
+"""Tests send bursts no tenant would be allowed in production, and compare whole bodies: the
+cost tests give their tenants small buckets of their own and turn `extensions.cost` on."""
+
+
 @pytest.fixture(scope="session")
 def settings(owner_dsn: str, service_urls: ServiceUrls) -> Settings:
     env = {
@@ -61,6 +70,7 @@ def settings(owner_dsn: str, service_urls: ServiceUrls) -> Settings:
         "DATABASE_URL": owner_dsn,
         "REDIS_URL": service_urls.redis_url,
         "APP_DATABASE_PASSWORD": "tenantgraph_app",
+        **ROOMY_BUCKETS,
     }
     return Settings.from_env(env)
 
@@ -75,6 +85,7 @@ def server_env(settings: Settings) -> dict[str, str]:
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "APP_DATABASE_PASSWORD": "tenantgraph_app",
+        **ROOMY_BUCKETS,
     }
 
 

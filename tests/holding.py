@@ -32,7 +32,7 @@ class HoldLoop(SchemaExtension):
 
 
 _product_extensions = build._extensions
-build._extensions = lambda settings: [*_product_extensions(settings), HoldLoop]  # type: ignore[assignment]
+build._extensions = lambda *args: [*_product_extensions(*args), HoldLoop]  # type: ignore[assignment]
 
 if __name__ == "__main__":
     sys.exit(cli.main())

@@ -329,3 +329,22 @@ async def test_changing_the_trusted_documents_mode_is_recorded(tenant_a: TenantH
         ("trusted_documents.mode_changed", {"mode": "off"}, {"mode": "learn"}),
     ]
     assert changes[1]["requestId"] == "req-mode"
+
+
+SET_COST_LIMITS = """mutation Limits($limits: CostLimitsInput!) {
+  setTenantCostLimits(limits: $limits) { errors { code } }
+}"""
+
+
+async def test_changing_a_tenants_cost_limits_is_in_the_platforms_trail(
+    tenant_a: TenantHandle, platform_key: str
+) -> None:
+    body = await tenant_a.gql(SET_COST_LIMITS, {"limits": {"bucketSize": 3000, "restoreRate": 200}},
+                              key=platform_key, headers={"x-tenant-id": tenant_a.slug})
+    assert body["data"]["setTenantCostLimits"]["errors"] == [], body
+
+    (entry,) = await platform_trail(tenant_a, platform_key, type="tenant.limits_changed")
+
+    assert entry["targetId"] == str(tenant_a.id)
+    assert entry["before"] == {} and entry["after"] == {"bucket_size": 3000, "restore_rate": 200}
+    assert await trail(tenant_a, type="tenant.limits_changed") == []

@@ -200,7 +200,7 @@ async def test_started_before_postgres_they_answer_503_then_serve_apply_and_publ
 
     d.pg.start()
     await processes.wait_until(lambda: _ready(d), api, d.logs / "serve.log", timeout=30)
-    assert (await _post_gql(d, QUERY)).json() == {"data": {"tenant": {"slug": d.slug}}}
+    assert (await _post_gql(d, QUERY)).json()["data"] == {"tenant": {"slug": d.slug}}
     accepted = await _post_webhook(d)
     assert accepted.status_code == 202, accepted.text
     await _finished(d, accepted.json()["id"], timeout=30)
