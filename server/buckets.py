@@ -97,7 +97,10 @@ class Taken:
 
     @property
     def tightest(self) -> Level:
-        """The bucket with the fewest points left relative to its size."""
+        """The bucket that holds a refused amount back the longest; after a take that fitted,
+        the one with the fewest points left relative to its size."""
+        if not self.fits:
+            return max(self.levels, key=lambda level: level.seconds_until(self.amount))
         return min(self.levels, key=lambda level: level.available / level.bucket.size)
 
 
