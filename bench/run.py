@@ -69,7 +69,10 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
            "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "LOG_LEVEL": "WARNING",
            "GRAPHIQL": "false", "DB_POOL_MAX": "20",
            # (f) holds 10,000 subscribers with one key on one process: above the default caps.
-           "LIVE_CONNECTIONS_PER_CREDENTIAL": "20000", "LIVE_CONNECTIONS_PER_TENANT": "20000"}
+           "LIVE_CONNECTIONS_PER_CREDENTIAL": "20000", "LIVE_CONNECTIONS_PER_TENANT": "20000",
+           # and connects them, one key, as fast as it can; (d) measures what ingest can take.
+           "WS_INIT_BURST": "20000", "SUBSCRIBE_BURST": "20000", "LIVE_SUBSCRIPTIONS_PER_TENANT": "20000",
+           "WEBHOOK_BURST": "100000", "WEBHOOK_RATE": "100000"}
     cores = os.cpu_count() or 2
     api_port, base_port = free_port(), free_port()
     api = start(["tenantgraph", "serve", "--workers", str(cores)], {**env, "PORT": str(api_port)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 Environment = Literal["dev", "test", "production"]
@@ -92,6 +92,20 @@ class Settings:
     limits_on_redis_error: Literal["open", "closed"] = "open"
     """LIMITS_ON_REDIS_ERROR: when the buckets in Redis cannot be asked, admit (`open`, counted
     in redis_errors_total{operation="limits"}) or answer 503 (`closed`)."""
+    webhook_burst: int = 200
+    webhook_rate: float = 50.0
+    failed_auth_address_burst: int = 50
+    failed_auth_address_rate: float = 0.5
+    failed_auth_prefix_burst: int = 10
+    failed_auth_prefix_rate: float = 0.1
+    ws_init_burst: int = 100
+    ws_init_rate: float = 10.0
+    subscribe_burst: int = 200
+    subscribe_rate: float = 20.0
+    live_subscriptions_per_tenant: int = 10_000
+    """Request limits where query cost does not apply (server.request_limits; README "Request
+    limits"): each *_BURST with its *_RATE (per second) is a leaky bucket; the env variable is
+    the field's name in capitals."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -196,6 +210,7 @@ class Settings:
                 Literal["open", "closed"],
                 _choice(environ, "LIMITS_ON_REDIS_ERROR", ("open", "closed"), "open"),
             ),
+            **_request_limits(environ),
         )
         settings.check_production()
         return settings
@@ -218,6 +233,23 @@ class Settings:
                               "in production")
         if self.database_url is None or self.redis_url is None:
             raise ConfigError("DATABASE_URL and REDIS_URL: both are required in production")
+
+
+REQUEST_LIMITS = (
+    "webhook_burst", "webhook_rate", "failed_auth_address_burst", "failed_auth_address_rate",
+    "failed_auth_prefix_burst", "failed_auth_prefix_rate", "ws_init_burst", "ws_init_rate",
+    "subscribe_burst", "subscribe_rate", "live_subscriptions_per_tenant",
+)
+
+
+def _request_limits(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The request limits' settings: counts of at least 1, rates above 0."""
+    found: dict[str, Any] = {}
+    for name in REQUEST_LIMITS:
+        default = getattr(Settings, name)
+        found[name] = _parse(environ, name.upper(), type(default), default,
+                             minimum=1 if isinstance(default, int) else 0.001)
+    return found
 
 
 def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:

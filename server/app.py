@@ -27,6 +27,7 @@ from server.graphql import GraphQLEndpoint
 from server.headers import SecurityHeaders
 from server.last_resort import LastResort
 from server.problems import problem
+from server.request_limits import RequestLimits
 from server.sse import EventStream
 from server.watchdog import Operations, Watchdog
 from server.webhooks import WebhookEndpoint
@@ -53,20 +54,27 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     jobs = deliveries.QueueJobs(queue)
     fanout = Fanout(redis_url, buffer=settings.subscription_buffer)
     buckets = _buckets(settings, redis_url)
+    limits = RequestLimits(buckets, settings)
+    limits.publish()
     schemas = SchemaCache(settings)
     operations = Operations()
     watchdog = Watchdog(settings, operations)
-    graphql = GraphQLEndpoint(settings, schemas, jobs, fanout, operations, tracing)
+    graphql = GraphQLEndpoint(
+        settings, schemas, jobs, fanout, operations, tracing, failures=limits.failures
+    )
     connections = Connections(
         per_credential=settings.live_connections_per_credential,
         per_tenant=settings.live_connections_per_tenant,
     )
     draining = Draining(settings.shutdown_grace_seconds * LIVE_SHARE)
     websocket = GraphQLWebSocket(
-        settings, schemas, jobs, fanout, operations, connections, draining, tracing
+        settings, schemas, jobs, fanout, operations, connections, draining, tracing,
+        limits=limits.live,
     )
-    stream = EventStream(settings, schemas, jobs, fanout, operations, connections, draining)
-    webhooks = WebhookEndpoint(settings, jobs, tracing)
+    stream = EventStream(
+        settings, schemas, jobs, fanout, operations, connections, draining, limits=limits.live
+    )
+    webhooks = WebhookEndpoint(settings, jobs, tracing, limits=limits.webhooks)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

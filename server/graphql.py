@@ -22,9 +22,10 @@ from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline, operation, plans, prometheus
+from server import auth, deadline, operation, plans, prometheus, refusals
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
+from server.failed_auth import FailedAuthentications
 from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
 from telemetry import metrics, tracing
@@ -42,11 +43,12 @@ class GraphQLEndpoint(Transport):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, tracing: Tracing | None = None,
+        failures: FailedAuthentications | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations)
         self.tracing = tracing or Tracing.off()
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
-        self.api_key_cache = ApiKeyCache(settings)
+        self.api_key_cache = ApiKeyCache(settings, failures=failures)
 
     async def start(self) -> None:
         await self.api_key_cache.start()
@@ -94,7 +96,8 @@ class GraphQLEndpoint(Transport):
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
             caller = await self.api_key_cache.authenticate(
-                request.headers.get("authorization"), request.headers.get("x-tenant-id")
+                request.headers.get("authorization"), request.headers.get("x-tenant-id"),
+                refusals.client_address(request.scope),
             )
         except DomainError as error:
             return error_response(error, request_id)

@@ -31,7 +31,9 @@ from server import auth, broadcast, deadline, ws_protocol
 from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
 from server.draining import Draining
-from server.operation import Live
+from server.live_limits import LiveLimits
+from server.operation import Live, error_body
+from server.refusals import Refused
 from server.watchdog import Operations
 from telemetry import metrics
 from telemetry.tracing import NO_SPAN, Tracing
@@ -57,9 +59,9 @@ class GraphQLWebSocket(Live):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, connections: Connections, draining: Draining | None = None,
-        tracing: Tracing | None = None,
+        tracing: Tracing | None = None, limits: LiveLimits | None = None,
     ) -> None:
-        super().__init__(settings, schemas, jobs, fanout, operations, connections, draining)
+        super().__init__(settings, schemas, jobs, fanout, operations, connections, draining, limits)
         self.tracing = tracing or Tracing.off()
         self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer, self.tracing)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
@@ -170,6 +172,7 @@ class _Session:
         self.operations.clear()
         for operation in running:
             operation.cancel()
+            self.server.limits.release(operation)
         for operation in running:
             if isinstance(operation, asyncio.Task):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -207,6 +210,7 @@ class _Session:
             task = self.operations.pop(str(message.get("id")), None)
             if task is not None:
                 task.cancel()
+                self.server.limits.release(task)
         else:
             raise Close(4400, f"Invalid message received: unknown type {kind!r}")
 
@@ -216,7 +220,9 @@ class _Session:
         self.init_received = True
         authorization = ws_protocol.authorization(payload)
         try:
-            caller = await auth.authenticate(authorization, self.tenant, self.settings)
+            caller = await self.server.limits.authenticate(self.websocket.scope, authorization, self.tenant)
+        except Refused as error:  # the protocol's "too many initialisation requests"
+            raise Close(4429, error.message) from None
         except DomainError as error:
             raise Close(4403, f"Forbidden: {error.message}") from None
         except Exception as error:
@@ -248,15 +254,22 @@ class _Session:
             return
         if not isinstance(payload.get("query"), str):
             raise Close(4400, "Invalid message received: payload.query must be a string")
+        try:  # over a limit the operation is refused and the connection stays
+            held = await self.server.limits.subscribe(self.caller, payload)
+        except DomainError as error:
+            await self.send({"type": "error", "id": op_id, "payload": error_body(error)["errors"]})
+            return
         key = ws_protocol.shared_key(self.caller, payload, self.settings.max_tokens)
         if key is None:
             self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload))
+            self.server.limits.hold(self.operations[op_id], held)
             return
         caller = self.caller
         self.operations[op_id] = self.server.broadcasts.join(
             key, self, op_id, uuid.uuid4().hex,
             lambda fanout: self.server.results(caller, payload, uuid.uuid4().hex, fanout),
         )
+        self.server.limits.hold(self.operations[op_id], held)
 
     async def operate(self, op_id: str, payload: dict[str, Any]) -> None:
         assert self.caller is not None
@@ -337,6 +350,7 @@ class _Session:
         """A shared operation sent its last message."""
         if self.operations.get(op_id) is member:
             del self.operations[op_id]
+        self.server.limits.release(member)
 
     async def close(self, code: int, reason: str) -> None:
         async with self.send_lock:  # never in the middle of another message
