@@ -146,9 +146,10 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
 
 
 def _buckets(settings: Settings, redis_url: str) -> Buckets:
-    """The rate limits' buckets, on a Redis client of their own whose calls give up after
-    REDIS_TIMEOUT: they are on the request path."""
-    timeout = settings.redis_timeout or None
+    """The rate limits' buckets, on a Redis client of their own whose calls give up after a
+    quarter of REDIS_TIMEOUT: they are on the request path, before work that may wait for Redis
+    too (a webhook's enqueue), and a limit that cannot be asked is not worth waiting for."""
+    timeout = settings.redis_timeout / 4 or None
     redis = aioredis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     return Buckets(redis, fail_open=settings.limits_on_redis_error == "open")
 
