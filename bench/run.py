@@ -76,7 +76,10 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
            "LIVE_CONNECTIONS_PER_CREDENTIAL": "20000", "LIVE_CONNECTIONS_PER_TENANT": "20000",
            # The cost buckets stay on (each request pays for them) but never refuse a scenario.
            "COST_BUCKET_SIZE": "1e9", "COST_RESTORE_RATE": "1e9",
-           "COST_CREDENTIAL_BUCKET_SIZE": "1e9", "COST_CREDENTIAL_RESTORE_RATE": "1e9"}
+           "COST_CREDENTIAL_BUCKET_SIZE": "1e9", "COST_CREDENTIAL_RESTORE_RATE": "1e9",
+           # and connects them, one key, as fast as it can; (d) measures what ingest can take.
+           "WS_INIT_BURST": "20000", "SUBSCRIBE_BURST": "20000", "LIVE_SUBSCRIPTIONS_PER_TENANT": "20000",
+           "WEBHOOK_BURST": "100000", "WEBHOOK_RATE": "100000"}
     cores = os.cpu_count() or 2
     api_port, base_port = free_port(), free_port()
     api = start(["tenantgraph", "serve", "--workers", str(cores)], {**env, "PORT": str(api_port)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 from domain import origins
@@ -127,6 +127,20 @@ class Settings:
     cost_restore_rate: float = 50.0
     cost_credential_bucket_size: float = 1_000.0
     cost_credential_restore_rate: float = 50.0
+    webhook_burst: int = 200
+    webhook_rate: float = 50.0
+    failed_auth_address_burst: int = 50
+    failed_auth_address_rate: float = 0.5
+    failed_auth_prefix_burst: int = 10
+    failed_auth_prefix_rate: float = 0.1
+    ws_init_burst: int = 100
+    ws_init_rate: float = 10.0
+    subscribe_burst: int = 200
+    subscribe_rate: float = 20.0
+    live_subscriptions_per_tenant: int = 10_000
+    """Request limits where query cost does not apply (server.request_limits; README "Request
+    limits"): each *_BURST with its *_RATE (per second) is a leaky bucket; the env variable is
+    the field's name in capitals."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -269,6 +283,7 @@ class Settings:
                 environ, "COST_CREDENTIAL_RESTORE_RATE", float, cls.cost_credential_restore_rate,
                 minimum=0.001,
             ),
+            **_request_limits(environ),
         )
         settings.check_production()
         return settings
@@ -294,6 +309,23 @@ class Settings:
         if self.app_database_password == DEV_APP_DATABASE_PASSWORD:
             raise ConfigError("APP_DATABASE_PASSWORD: this is the published dev value; set a password "
                               "of your own in production (e.g. `openssl rand -hex 24`)")
+
+
+REQUEST_LIMITS = (
+    "webhook_burst", "webhook_rate", "failed_auth_address_burst", "failed_auth_address_rate",
+    "failed_auth_prefix_burst", "failed_auth_prefix_rate", "ws_init_burst", "ws_init_rate",
+    "subscribe_burst", "subscribe_rate", "live_subscriptions_per_tenant",
+)
+
+
+def _request_limits(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The request limits' settings: counts of at least 1, rates above 0."""
+    found: dict[str, Any] = {}
+    for name in REQUEST_LIMITS:
+        default = getattr(Settings, name)
+        found[name] = _parse(environ, name.upper(), type(default), default,
+                             minimum=1 if isinstance(default, int) else 0.001)
+    return found
 
 
 def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:

@@ -7,6 +7,9 @@ writes announce themselves in their own transaction (tables.credential_changes),
 forgets everything. Without a listening connection nothing is remembered (fail closed); an
 expiry date is checked on every use; and entries live at most `ttl` seconds, which keeps the
 key's coarse `last_used_at` marking going.
+
+Every lookup, and only a lookup, is within the failed-authentication limits (server.failed_auth):
+a key served from memory costs no call to Redis.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from domain import credentials
 from domain.config import Settings
 from domain.errors import Unauthenticated
 from server import auth
+from server.failed_auth import FailedAuthentications
 from tables import api_keys, credential_changes
 
 log = logging.getLogger("tenantgraph.credentials")
@@ -31,8 +35,12 @@ RETRY_SECONDS = 2.0
 class ApiKeyCache:
     """Tenant API keys' callers, remembered until a credential change is heard (see above)."""
 
-    def __init__(self, settings: Settings, *, ttl: float = 60.0, maxsize: int = 10_000) -> None:
+    def __init__(
+        self, settings: Settings, *, ttl: float = 60.0, maxsize: int = 10_000,
+        failures: FailedAuthentications | None = None,
+    ) -> None:
         self._settings = settings
+        self._failures = failures or FailedAuthentications(None, settings)
         self._ttl = ttl
         self._maxsize = maxsize
         self._entries: dict[str, tuple[float, credentials.ApiKey, auth.Caller]] = {}
@@ -59,21 +67,31 @@ class ApiKeyCache:
     def listening(self) -> bool:
         return self._connection is not None and not self._connection.is_closed()
 
-    async def authenticate(self, authorization: str | None, selected_tenant: str | None) -> auth.Caller:
+    async def authenticate(
+        self, authorization: str | None, selected_tenant: str | None, address: str = "unknown"
+    ) -> auth.Caller:
+        """The caller of a request from the client at `address`."""
         token = _api_key(authorization)
-        if token is None or selected_tenant or not self.listening:
-            return await auth.authenticate(authorization, selected_tenant, self._settings)
-        found = self._entries.get(token)
+        if token is not None and not selected_tenant and self.listening:
+            found = self._entries.get(token)
+            if found is not None and time.monotonic() - found[0] < self._ttl and found[1].usable(
+                datetime.now(UTC)
+            ):
+                return found[2]
+        async with self._failures.guard(address, authorization):
+            if token is None or selected_tenant or not self.listening:
+                return await auth.authenticate(authorization, selected_tenant, self._settings)
+            return await self._look_up(token, authorization)
+
+    async def _look_up(self, token: str, authorization: str | None) -> auth.Caller:
         now = time.monotonic()
-        if found is not None and now - found[0] < self._ttl and found[1].usable(datetime.now(UTC)):
-            return found[2]
         generation = self._generation
         looked_up = await api_keys.authenticate(token)
         if looked_up is None:
             raise Unauthenticated(auth.BAD_KEY)
         key, tenant = looked_up
         if tenant is None:  # a platform key, which needs X-Tenant-ID: never remembered
-            return await auth.authenticate(authorization, selected_tenant, self._settings)
+            return await auth.authenticate(authorization, None, self._settings)
         caller = auth.Caller(tenant=tenant, principal=auth.key_principal(key))
         # A change heard while looking up may concern this very key: keep nothing then.
         if generation == self._generation and self.listening:

@@ -28,6 +28,7 @@ from server.graphql import GraphQLEndpoint
 from server.headers import SecurityHeaders
 from server.last_resort import LastResort
 from server.problems import problem
+from server.request_limits import RequestLimits
 from server.sse import EventStream
 from server.throttle import Throttle
 from server.watchdog import Operations, Watchdog
@@ -55,20 +56,27 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     jobs = deliveries.QueueJobs(queue)
     fanout = Fanout(redis_url, buffer=settings.subscription_buffer)
     buckets = _buckets(settings, redis_url)
+    limits = RequestLimits(buckets, settings)
+    limits.publish()
     schemas = SchemaCache(settings)
     operations = Operations()
     watchdog = Watchdog(settings, operations)
-    graphql = GraphQLEndpoint(settings, schemas, jobs, fanout, operations, tracing)
+    graphql = GraphQLEndpoint(
+        settings, schemas, jobs, fanout, operations, tracing, failures=limits.failures
+    )
     connections = Connections(
         per_credential=settings.live_connections_per_credential,
         per_tenant=settings.live_connections_per_tenant,
     )
     draining = Draining(settings.shutdown_grace_seconds * LIVE_SHARE)
     websocket = GraphQLWebSocket(
-        settings, schemas, jobs, fanout, operations, connections, draining, tracing
+        settings, schemas, jobs, fanout, operations, connections, draining, tracing,
+        limits=limits.live,
     )
-    stream = EventStream(settings, schemas, jobs, fanout, operations, connections, draining)
-    webhooks = WebhookEndpoint(settings, jobs, tracing)
+    stream = EventStream(
+        settings, schemas, jobs, fanout, operations, connections, draining, limits=limits.live
+    )
+    webhooks = WebhookEndpoint(settings, jobs, tracing, limits=limits.webhooks)
     websocket.persisted = stream.persisted = graphql.persisted
     graphql.throttle = websocket.throttle = stream.throttle = Throttle(settings, buckets)
 
@@ -144,9 +152,10 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
 
 
 def _buckets(settings: Settings, redis_url: str) -> Buckets:
-    """The rate limits' buckets, on a Redis client of their own whose calls give up after
-    REDIS_TIMEOUT: they are on the request path."""
-    timeout = settings.redis_timeout or None
+    """The rate limits' buckets, on a Redis client of their own whose calls give up after a
+    quarter of REDIS_TIMEOUT: they are on the request path, before work that may wait for Redis
+    too (a webhook's enqueue), and a limit that cannot be asked is not worth waiting for."""
+    timeout = settings.redis_timeout / 4 or None
     redis = aioredis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     return Buckets(redis, fail_open=settings.limits_on_redis_error == "open")
 

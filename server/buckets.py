@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
@@ -21,6 +22,9 @@ from domain.errors import RedisUnavailable
 from telemetry import metrics
 
 PREFIX = "tg:bucket:"
+QUIET_SECONDS = 1.0
+"""After a call Redis did not answer, how long calls fail at once without asking it again: a
+stalled Redis costs one request its timeout, not every request."""
 
 _SCRIPT = """
 local t = redis.call('TIME')
@@ -98,8 +102,11 @@ class Taken:
 
     @property
     def tightest(self) -> Level:
-        """The bucket with the fewest points left: the one that admits least."""
-        return min(self.levels, key=lambda level: level.available)
+        """The bucket that holds a refused amount back the longest; after a take that fitted,
+        the one with the fewest points left relative to its size."""
+        if not self.fits:
+            return max(self.levels, key=lambda level: level.seconds_until(self.amount))
+        return min(self.levels, key=lambda level: level.available / level.bucket.size)
 
 
 class LimitsUnavailable(RedisUnavailable):
@@ -119,6 +126,8 @@ class Buckets:
         self._redis = redis
         self._script = redis.register_script(_SCRIPT)
         self._fail_open = fail_open
+        self._quiet_until = 0.0
+        self._failed: Exception | None = None
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -137,15 +146,23 @@ class Buckets:
         args: list[str | float] = [amount, mode]
         for bucket in buckets:
             args += [bucket.size, bucket.rate]
+        if self._failed is not None and time.monotonic() < self._quiet_until:
+            self._unavailable(self._failed)
+            return None
         try:
             fits, *levels = await self._script(keys=[PREFIX + b.key for b in buckets], args=args)
         except (RedisError, OSError) as error:  # TimeoutError is an OSError
             metrics.REDIS_ERRORS.labels("limits").inc()
-            if self._fail_open:
-                return None
-            raise LimitsUnavailable("the rate limits cannot be checked: Redis is unreachable") from error
+            self._failed, self._quiet_until = error, time.monotonic() + QUIET_SECONDS
+            self._unavailable(error)
+            return None
         return Taken(
             fits=bool(fits),
             amount=amount,
             levels=tuple(Level(b, float(level)) for b, level in zip(buckets, levels, strict=True)),
         )
+
+    def _unavailable(self, error: Exception) -> None:
+        """Nothing when the limits fail open; else LimitsUnavailable."""
+        if not self._fail_open:
+            raise LimitsUnavailable("the rate limits cannot be checked: Redis is unreachable") from error

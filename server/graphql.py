@@ -23,9 +23,10 @@ from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
-from server import auth, deadline, operation, plans, prometheus, throttle, unavailable
+from server import auth, deadline, operation, plans, prometheus, refusals, throttle, unavailable
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
+from server.failed_auth import FailedAuthentications
 from server.idempotency import Idempotency
 from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
@@ -44,11 +45,12 @@ class GraphQLEndpoint(Transport):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, tracing: Tracing | None = None,
+        failures: FailedAuthentications | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations)
         self.tracing = tracing or Tracing.off()
         self.plans = plans.PlanCache(settings.validation_budget_ms / 1000)
-        self.api_key_cache = ApiKeyCache(settings)
+        self.api_key_cache = ApiKeyCache(settings, failures=failures)
         self.idempotency = Idempotency(settings)
 
     async def start(self) -> None:
@@ -99,7 +101,8 @@ class GraphQLEndpoint(Transport):
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
             caller = await self.api_key_cache.authenticate(
-                request.headers.get("authorization"), request.headers.get("x-tenant-id")
+                request.headers.get("authorization"), request.headers.get("x-tenant-id"),
+                refusals.client_address(request.scope),
             )
             payload = await self.persisted.admit(payload, caller)
         except DomainError as error:

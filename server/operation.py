@@ -19,6 +19,8 @@ from server import auth, persisted, throttle
 from server.connections import Connections
 from server.draining import Draining
 from server.keepalive_checks import KeepAliveChecks
+from server.live_limits import LiveLimits
+from server.refusals import Refused
 from server.watchdog import Operations
 from telemetry import metrics
 
@@ -76,11 +78,13 @@ class Live(Transport):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, connections: Connections, draining: Draining | None = None,
+        limits: LiveLimits | None = None,
     ) -> None:
         super().__init__(settings, schemas, jobs, fanout, operations)
         self.connections = connections
         self.keepalive_checks = KeepAliveChecks(settings)
         self.draining = draining or Draining(0)
+        self.limits = limits or LiveLimits(None, settings)
 
 
 def request_id(request: Request) -> str:
@@ -97,6 +101,8 @@ def error_body(error: DomainError) -> dict[str, Any]:
 
 def error_response(error: DomainError, request_id: str, status: int | None = None) -> Response:
     headers = {"www-authenticate": "Bearer"} if error.http_status == 401 else {}
+    if isinstance(error, Refused):
+        headers.update(error.headers)
     return json_response(error_body(error), status or error.http_status, request_id, headers)
 
 

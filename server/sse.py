@@ -27,8 +27,10 @@ from schema import outage
 from schema.errors import translate
 from server import auth, broadcast, deadline, operation, prometheus, throttle, unavailable
 from server import logging as logs
-from server.connections import RETRY_AFTER_SECONDS, Slot, TooManyConnections
+from server.connections import RETRY_AFTER_SECONDS, TooManyConnections
+from server.live_limits import Releasable, Together
 from server.operation import Live, error_response, read_payload
+from server.refusals import client_address
 from telemetry import metrics
 
 log = logging.getLogger("tenantgraph.sse")
@@ -46,10 +48,11 @@ class EventStream(Live):
         logs.request_id.set(request_id)
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
-            caller = await auth.authenticate(
-                request.headers.get("authorization"), request.headers.get("x-tenant-id"),
-                self.settings,
-            )
+            authorization = request.headers.get("authorization")
+            async with self.limits.failures.guard(client_address(request.scope), authorization):
+                caller = await auth.authenticate(
+                    authorization, request.headers.get("x-tenant-id"), self.settings,
+                )
             payload = await self.persisted.admit(payload, caller)
         except DomainError as error:
             return error_response(error, request_id)
@@ -66,10 +69,15 @@ class EventStream(Live):
             refused = error_response(error, request_id)
             refused.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
             return refused
+        try:  # a stream is a subscribe: its credential's rate, and a live slot of its tenant
+            held = await self.limits.subscribe(caller, payload)
+        except DomainError as error:
+            slot.release()
+            return error_response(error, request_id)
         _resume(payload, request.headers.get("last-event-id"))
         body = _guarded(self._costed(request, payload, caller, request_id), request_id)
         return _Counted(
-            slot, body, media_type="text/event-stream",
+            Together(slot, held), body, media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-request-id": request_id, "x-accel-buffering": "no"},
         )
 
@@ -173,7 +181,7 @@ class _Counted(StreamingResponse):
     """A stream that gives its connection slot back however it ends: completed, failed, or
     cancelled when the client goes away (even before its first event)."""
 
-    def __init__(self, slot: Slot, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, slot: Releasable, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.slot = slot
 

@@ -24,6 +24,8 @@ from schema import outage
 from server import logging as logs
 from server import operation, prometheus, unavailable
 from server.problems import from_error, problem
+from server.refusals import Refused, client_address, problem_of
+from server.request_limits import WebhookLimits
 from tables import webhooks as webhook_tables
 from telemetry import metrics, tracing
 from telemetry.tracing import Tracing
@@ -36,11 +38,15 @@ ENDPOINTS_HELD = 4096
 
 
 class WebhookEndpoint:
-    def __init__(self, settings: Settings, jobs: Jobs, tracing: Tracing | None = None) -> None:
+    def __init__(
+        self, settings: Settings, jobs: Jobs, tracing: Tracing | None = None,
+        limits: WebhookLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.jobs = jobs
         self.tracing = tracing or Tracing.off()
         self.endpoints = _Endpoints(ENDPOINTS_HELD)
+        self.limits = limits or WebhookLimits(None, settings)
 
     async def receive(self, request: Request) -> Response:
         correlation_id = operation.request_id(request)
@@ -51,6 +57,7 @@ class WebhookEndpoint:
                 response = await self._traced(request, correlation_id)
             else:
                 response = await self._receive(request, correlation_id)
+            response = await self._count_failure(request, response)
         except Exception as error:
             if not outage.is_outage(error):
                 raise
@@ -86,7 +93,7 @@ class WebhookEndpoint:
         self.tracing.enter_tenant(endpoint.tenant_id, endpoint.tenant_slug)
         body = await self._body(request)
         response = await self._deliver(endpoint, request, body, correlation_id)
-        if held is None or (response is not None and response.status_code < 400):
+        if held is None or (response is not None and _final(response.status_code)):
             return response or _changed()
         # The endpoint held in memory may be out of date: a refusal, or a store the database
         # refused because the endpoint changed, is decided again on a fresh read.
@@ -126,6 +133,10 @@ class WebhookEndpoint:
             return from_error(error, status=422, title="Unprocessable delivery")
         except DomainError as error:
             return from_error(error, title="Invalid signature")
+        try:  # only now: a delivery that does not verify must not spend the endpoint's budget
+            await self.limits.take(endpoint)
+        except Refused as error:
+            return problem_of(error)
         return await self._accept(endpoint, signed, payload, correlation_id)
 
     async def _accept(
@@ -174,11 +185,26 @@ class WebhookEndpoint:
         tenant = _tenant_ref(request)
         if not tenant:
             return problem(404, "Not found", "name the tenant: ?tenant=<slug> or X-Tenant-ID")
+        try:  # bad signatures and unknown endpoints from this address: no lookup past the limit
+            await self.limits.failures.check(self.limits.failures.of(client_address(request.scope)))
+        except Refused as error:
+            return problem_of(error)
         endpoint = await webhook_tables.find_endpoint(tenant, flow)
         if endpoint is None or not endpoint.enabled:
             return problem(404, "Not found", f"no enabled {flow} endpoint for this tenant")
         self.endpoints.put((tenant, flow), endpoint)
         return endpoint
+
+    async def _count_failure(self, request: Request, response: Response) -> Response:
+        """A bad signature (401) or a delivery to no endpoint (404) counts as a failed
+        authentication of the client's address; the one over its limit is a 429."""
+        if response.status_code not in (401, 404):
+            return response
+        try:
+            await self.limits.failures.failed(self.limits.failures.of(client_address(request.scope)))
+        except Refused as error:
+            return problem_of(error)
+        return response
 
 
 class _Endpoints:
@@ -203,6 +229,12 @@ class _Endpoints:
 
 def _tenant_ref(request: Request) -> str:
     return request.query_params.get("tenant") or request.headers.get("x-tenant-id") or ""
+
+
+def _final(status: int) -> bool:
+    """Whether an answer from the endpoint held in memory stands: a success, or a refusal by the
+    endpoint's budget (reading the endpoint again would not lift it)."""
+    return status < 400 or status == 429
 
 
 def _answer(body: dict[str, str], status: int) -> Response:

@@ -27,12 +27,15 @@ from domain.errors import DomainError
 from resolvers.context import Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache
-from server import auth, broadcast, deadline, throttle, ws_protocol
+from server import auth, broadcast, deadline, throttle, ws_admission, ws_protocol
 from server import logging as logs
 from server.connections import Connections, Slot, TooManyConnections
 from server.draining import Draining
+from server.live_limits import LiveLimits
 from server.operation import Live
+from server.refusals import Refused
 from server.watchdog import Operations
+from server.ws_protocol import Close
 from telemetry import metrics
 from telemetry.tracing import NO_SPAN, Tracing
 
@@ -46,20 +49,13 @@ code; clients retry it with backoff."""
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION, OperationType.SUBSCRIPTION)
 
 
-class Close(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 class GraphQLWebSocket(Live):
     def __init__(
         self, settings: Settings, schemas: SchemaCache, jobs: Jobs, fanout: Fanout,
         operations: Operations, connections: Connections, draining: Draining | None = None,
-        tracing: Tracing | None = None,
+        tracing: Tracing | None = None, limits: LiveLimits | None = None,
     ) -> None:
-        super().__init__(settings, schemas, jobs, fanout, operations, connections, draining)
+        super().__init__(settings, schemas, jobs, fanout, operations, connections, draining, limits)
         self.tracing = tracing or Tracing.off()
         self.broadcasts = broadcast.Broadcasts(fanout, settings.subscription_buffer, self.tracing)
         self.callers: weakref.WeakValueDictionary[Hashable, auth.Caller] = (
@@ -170,6 +166,7 @@ class _Session:
         self.operations.clear()
         for operation in running:
             operation.cancel()
+            self.server.limits.release(operation)
         for operation in running:
             if isinstance(operation, asyncio.Task):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -207,6 +204,7 @@ class _Session:
             task = self.operations.pop(str(message.get("id")), None)
             if task is not None:
                 task.cancel()
+                self.server.limits.release(task)
         else:
             raise Close(4400, f"Invalid message received: unknown type {kind!r}")
 
@@ -216,7 +214,9 @@ class _Session:
         self.init_received = True
         authorization = ws_protocol.authorization(payload)
         try:
-            caller = await auth.authenticate(authorization, self.tenant, self.settings)
+            caller = await self.server.limits.authenticate(self.websocket.scope, authorization, self.tenant)
+        except Refused as error:  # the protocol's "too many initialisation requests"
+            raise Close(4429, error.message) from None
         except DomainError as error:
             raise Close(4403, f"Forbidden: {error.message}") from None
         except Exception as error:
@@ -246,38 +246,22 @@ class _Session:
                 op_id, f"at most {limit} operations per connection", "TOO_MANY_OPERATIONS"
             )
             return
-        try:
-            payload = await self.server.persisted.admit(payload, self.caller)
-        except DomainError as error:
-            await self.send_error(op_id, error.message, error.code)
+        admission = await ws_admission.admit(self, op_id, payload)
+        if admission is None:
             return
-        except Exception as error:  # noqa: BLE001 - the store unreachable fails this operation only
-            await self.failed(op_id, error, uuid.uuid4().hex)
-            return
-        if not isinstance(payload.get("query"), str):
-            raise Close(4400, "Invalid message received: payload.query must be a string")
-        admitted = await self.admit(op_id, payload)
-        if admitted is None:
-            return
+        payload = admission.payload
         key = ws_protocol.shared_key(self.caller, payload, self.settings.max_tokens)
         if key is None:
-            self.operations[op_id] = asyncio.create_task(self.operate(op_id, payload, admitted))
-            return
-        caller = self.caller
-        self.operations[op_id] = self.server.broadcasts.join(
-            key, self, op_id, uuid.uuid4().hex,
-            lambda fanout: self.server.results(caller, payload, uuid.uuid4().hex, fanout),
-        )
-
-    async def admit(self, op_id: str, payload: dict[str, Any]) -> throttle.Admitted | None:
-        """Its cost taken, or None when refused with an `error` message: the connection stays."""
-        assert self.caller is not None
-        tenant_schema = self.server.schemas.for_tenant(self.caller.tenant)
-        try:
-            return await self.server.throttle.admit(self.caller, tenant_schema, payload)
-        except DomainError as error:
-            await self.send_error(op_id, error.message, error.code, details=error.details)
-            return None
+            self.operations[op_id] = asyncio.create_task(
+                self.operate(op_id, payload, admission.admitted)
+            )
+        else:
+            caller = self.caller
+            self.operations[op_id] = self.server.broadcasts.join(
+                key, self, op_id, uuid.uuid4().hex,
+                lambda fanout: self.server.results(caller, payload, uuid.uuid4().hex, fanout),
+            )
+        self.server.limits.hold(self.operations[op_id], admission.held)
 
     async def operate(
         self, op_id: str, payload: dict[str, Any], admitted: throttle.Admitted = throttle.NOTHING
@@ -363,6 +347,7 @@ class _Session:
         """A shared operation sent its last message."""
         if self.operations.get(op_id) is member:
             del self.operations[op_id]
+        self.server.limits.release(member)
 
     async def close(self, code: int, reason: str) -> None:
         async with self.send_lock:  # never in the middle of another message

@@ -1,6 +1,6 @@
 """What graphql-transport-ws messages and upgrades say, read without a connection: the
 tenant of an upgrade, the credential of a connection_init, the key under which equal
-subscriptions share one stream."""
+subscriptions share one stream; and Close, how a connection is ended with a code."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ import orjson
 from starlette.requests import HTTPConnection
 
 from server import auth, deadline
+
+
+class Close(Exception):
+    """Close the connection with this graphql-transport-ws code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 def shared_key(caller: auth.Caller, payload: dict[str, Any], max_tokens: int) -> Hashable | None:

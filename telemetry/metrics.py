@@ -107,6 +107,14 @@ QUERY_COST = Histogram(
     "graphql_query_cost", "Query cost of admitted operations, requested (worst case) and actual",
     ["kind"], buckets=(0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000),
 )
+RATE_LIMITED = Counter(
+    "rate_limited_total", "Requests refused by a request limit (server.request_limits), by limit and tenant",
+    ["limit", "tenant"],
+)
+REQUEST_LIMITS = Gauge(
+    "request_limit", "Request limits in force: each bucket's burst and rate per second, each cap",
+    ["limit", "parameter"], multiprocess_mode="max",
+)
 # Known label values are shown at zero from the start, so a rate() has a series before the first event.
 for _operation in ("enqueue", "publish", "subscribe", "limits"):
     REDIS_ERRORS.labels(_operation)
@@ -224,6 +232,7 @@ def count_errors(errors: Iterable[Mapping[str, Any]]) -> None:
 OUTCOMES = {
     202: "queued", 200: "duplicate", 400: "bad_request", 401: "bad_signature", 404: "not_found",
     409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_payload",
+    429: "rate_limited",
 }
 def observe_delivery(flow: str, tenant_slug: str | None, status: int) -> None:
     """A webhook delivery answered: its flow (known ones only), tenant (when its endpoint was
@@ -231,6 +240,14 @@ def observe_delivery(flow: str, tenant_slug: str | None, status: int) -> None:
     tenant = "none" if tenant_slug is None else tenant_label(tenant_slug)
     outcome = OUTCOMES.get(status, "error" if status >= 500 else f"http_{status}")
     _deliveries(flow if flow in webhooks.FLOWS else "unknown", tenant, outcome).inc()
+
+
+_rate_limited = _Children(RATE_LIMITED)
+
+
+def count_rate_limited(limit: str, tenant_slug: str | None) -> None:
+    """A request refused by `limit`; the tenant when the limit is a tenant's."""
+    _rate_limited(limit, "none" if tenant_slug is None else tenant_label(tenant_slug)).inc()
 
 
 def module_set(modules: Iterable[str], extensions: Iterable[str]) -> str:

@@ -25,6 +25,9 @@ from tables import api_keys, engine, tenants
 from tables.migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+SUITE_LIMITS = {"FAILED_AUTH_ADDRESS_BURST": "100000"}
+"""Every test client is 127.0.0.1, and many tests fail to authenticate on purpose: one address
+would run out of failures. The tests of that limit set their own (tests/server/test_request_limits.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +74,7 @@ def settings(owner_dsn: str, service_urls: ServiceUrls) -> Settings:
         "REDIS_URL": service_urls.redis_url,
         "APP_DATABASE_PASSWORD": "tenantgraph_app",
         **ROOMY_BUCKETS,
+        **SUITE_LIMITS,
     }
     return Settings.from_env(env)
 
@@ -86,6 +90,7 @@ def server_env(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url,
         "APP_DATABASE_PASSWORD": "tenantgraph_app",
         **ROOMY_BUCKETS,
+        **SUITE_LIMITS,
     }
 
 

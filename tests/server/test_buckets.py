@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -149,3 +150,30 @@ async def test_an_unreachable_redis_refuses_when_the_limits_fail_closed() -> Non
             await Buckets(gone, fail_open=False).take([fresh()], 1)
     finally:
         await gone.aclose()
+
+
+async def test_a_stalled_redis_costs_one_call_its_timeout_and_the_next_ones_nothing() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    stalled = aioredis.from_url(f"redis://127.0.0.1:{port}", socket_timeout=0.3)
+    errors = metrics.REDIS_ERRORS.labels("limits")
+    before = errors._value.get()
+    try:
+        buckets = Buckets(stalled)
+        started = time.monotonic()
+        first = await buckets.take([fresh()], 1)
+        waited = time.monotonic() - started
+        started = time.monotonic()
+        second = await buckets.take([fresh()], 1)
+        then = time.monotonic() - started
+    finally:
+        await stalled.aclose()
+        server.close()
+
+    assert first is None and second is None
+    assert waited >= 0.25
+    assert then < 0.05
+    assert errors._value.get() == before + 1

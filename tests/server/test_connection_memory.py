@@ -33,7 +33,9 @@ that held closed connections, every wave kept its growth (5.7 MB here)."""
 async def api(server_env: dict[str, str], tmp_path_factory: Any) -> AsyncIterator[live.Api]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * WAVE + 1024)), hard))
-    env = {"LIVE_CONNECTIONS_PER_CREDENTIAL": str(WAVE), "LIVE_CONNECTIONS_PER_TENANT": str(WAVE)}
+    env = {"LIVE_CONNECTIONS_PER_CREDENTIAL": str(WAVE), "LIVE_CONNECTIONS_PER_TENANT": str(WAVE),
+           # Waves of one key's connections, each subscribing: no rate limit in the way.
+           "WS_INIT_BURST": str(10 * WAVE), "SUBSCRIBE_BURST": str(10 * WAVE)}
     async with live.stack(server_env, tmp_path_factory.mktemp("memory"), workers=0, env=env) as made:
         yield made.api
 
