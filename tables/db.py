@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import dataclasses
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 from uuid import UUID
@@ -37,6 +38,7 @@ Check = Callable[[PostgresTransaction, UUID | None], Awaitable[None]]
 """Run just before a transaction commits, with the tenant it is scoped to (None: platform)."""
 
 _current: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("tg_unit", default=None)
+log = logging.getLogger("tenantgraph.db")
 _check: contextvars.ContextVar[Check | None] = contextvars.ContextVar("tg_check", default=None)
 
 
@@ -85,18 +87,27 @@ class _Transaction(PostgresTransaction):
         try:
             if exception is not None:
                 if not self._rolled_back:
-                    await self.rollback()
+                    await self._roll_back_for_error()
             elif not self._committed and not self._rolled_back:
                 try:
                     await self._finish()
                 except BaseException:
-                    await self.rollback()
+                    await self._roll_back_for_error()
                     raise
                 await self.commit()
         finally:
             self.engine.current_transaction.reset(self.context)
             await self._give_back()
         return exception is None
+
+    async def _roll_back_for_error(self) -> None:
+        """Roll back for an error already on its way out. When that error took the connection
+        with it (PostgreSQL ended its session: the transaction is gone with it), the rollback
+        cannot be sent, and the first error is the one to report, not the rollback's."""
+        try:
+            await self.rollback()
+        except Exception as error:  # noqa: BLE001 - the error being handled is the one raised
+            log.warning("rollback after an error failed: %r", error)
 
     async def _finish(self) -> None:
         for items, flush in self.buffers.values():
