@@ -13,6 +13,9 @@ TARGETS = {
     "e worker throughput": "≥ 1,000 deliveries/s",
     "g webhook to subscriber": "p95 ≤ 50 ms at 200/s",
     "f 100 tenants, 2000 events/s": "publish → client p99 ≤ 15 ms",
+    "h tenant Q beside N": "p99 ≤ 2× alone, 0 errors",
+    "h tenant N at 10x its plan": "throttled (429), not Q",
+    "h cost overhead on (a)": "≥ 0.95× COST_LIMITS=off",
 }
 
 
@@ -52,6 +55,7 @@ def _line(row: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         ratio = f"{row['rps'] / baseline['rps']:.2f}×"
         if row.get("p99_ms") and baseline.get("p99_ms"):
             ratio += f" (p99 {row['p99_ms'] / baseline['p99_ms']:.1f}×)"
+    ratio = row.get("versus", ratio)
     cpu = row.get("cpu_cores")
     cpu_text = f"{cpu['app']}/{cpu['postgres']}/{cpu['redis']}" if cpu else ""
     target = TARGETS.get(row["scenario"], "") if row["system"] == "tenantgraph" else ""

@@ -13,7 +13,7 @@ LUA = """
 local requests = {}
 %(requests)s
 local counter, threads = 0, {}
-local stride, failures = 1, 0
+local stride, failures, throttled = 1, 0, 0
 
 function setup(thread)
   thread:set("offset", #threads)
@@ -31,6 +31,7 @@ function request()
 end
 
 function response(status, headers, body)
+  if status == 429 then throttled = throttled + 1 end
   if status >= 300 or (body and string.find(body, '"errors"', 1, true)) then
     failures = failures + 1
   end
@@ -38,14 +39,17 @@ end
 
 %(pacing)s
 function done(summary, latency, requests)
-  local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + (thread:get("failures") or 0) end
+  local failed, limited = 0, 0
+  for _, thread in ipairs(threads) do
+    failed = failed + (thread:get("failures") or 0)
+    limited = limited + (thread:get("throttled") or 0)
+  end
   local e = summary.errors
   io.write(string.format(
     '\\nRESULT {"requests": %%d, "seconds": %%.3f, "p50_ms": %%.3f, "p95_ms": %%.3f, ' ..
-    '"p99_ms": %%.3f, "failed": %%d, "socket_errors": %%d}\\n',
+    '"p99_ms": %%.3f, "failed": %%d, "throttled": %%d, "socket_errors": %%d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
-    latency:percentile(95) / 1e3, latency:percentile(99) / 1e3, failed,
+    latency:percentile(95) / 1e3, latency:percentile(99) / 1e3, failed, limited,
     e.connect + e.read + e.write + e.timeout))
 end
 """
