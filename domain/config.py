@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
-from urllib.parse import urlsplit
 
 from domain import origins
+from domain.env import ConfigError as ConfigError
+from domain.env import address, boolean, choice, parse, url
 from domain.errors import Invalid
 
 Environment = Literal["dev", "test", "production"]
@@ -25,10 +26,6 @@ can sign tokens with them, so production refuses them whatever their length."""
 MIN_SECRET_BYTES = 32
 DEV_APP_DATABASE_PASSWORD = "tenantgraph_app"
 """The app role's password for dev and tests (.env.example): published, so refused in production."""
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
 
 
 class Secret(str):
@@ -144,142 +141,142 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        env = _choice(environ, "TG_ENV", ("dev", "test", "production"), "dev")
+        env = choice(environ, "TG_ENV", ("dev", "test", "production"), "dev")
         production = env == "production"
         settings = cls(
             env=cast(Environment, env),
-            database_url=_url(environ, "DATABASE_URL", ("postgres", "postgresql")),
+            database_url=url(environ, "DATABASE_URL", ("postgres", "postgresql")),
             app_database_password=Secret(
                 environ.get("APP_DATABASE_PASSWORD", DEV_APP_DATABASE_PASSWORD)
             ),
-            redis_url=_url(environ, "REDIS_URL", ("redis", "rediss")),
+            redis_url=url(environ, "REDIS_URL", ("redis", "rediss")),
             jwt_secret=Secret(environ.get("JWT_SECRET", cls.jwt_secret)),
             host=environ.get("HOST", cls.host),
-            port=_parse(environ, "PORT", int, cls.port, minimum=0, maximum=65535),
+            port=parse(environ, "PORT", int, cls.port, minimum=0, maximum=65535),
             data_dir=environ.get("DATA_DIR", cls.data_dir),
-            graphiql=_parse(environ, "GRAPHIQL", _bool, not production),
-            introspection=_parse(environ, "INTROSPECTION", _bool, not production),
-            suggestions=_parse(environ, "SUGGESTIONS", _bool, not production),
-            max_body_bytes=_parse(environ, "MAX_BODY_BYTES", int, cls.max_body_bytes, minimum=1),
-            webhook_max_body_bytes=_parse(
+            graphiql=parse(environ, "GRAPHIQL", boolean, not production),
+            introspection=parse(environ, "INTROSPECTION", boolean, not production),
+            suggestions=parse(environ, "SUGGESTIONS", boolean, not production),
+            max_body_bytes=parse(environ, "MAX_BODY_BYTES", int, cls.max_body_bytes, minimum=1),
+            webhook_max_body_bytes=parse(
                 environ, "WEBHOOK_MAX_BODY_BYTES", int, cls.webhook_max_body_bytes, minimum=1
             ),
-            webhook_replay_window_hours=_parse(
+            webhook_replay_window_hours=parse(
                 environ, "WEBHOOK_REPLAY_WINDOW_HOURS", int, cls.webhook_replay_window_hours,
                 minimum=1, maximum=24 * 366,
             ),
-            max_query_depth=_parse(environ, "MAX_QUERY_DEPTH", int, cls.max_query_depth, minimum=1),
-            max_aliases=_parse(environ, "MAX_ALIASES", int, cls.max_aliases, minimum=1),
-            max_tokens=_parse(environ, "MAX_TOKENS", int, cls.max_tokens, minimum=1),
-            max_selections=_parse(environ, "MAX_SELECTIONS", int, cls.max_selections, minimum=1),
-            validation_budget_ms=_parse(
+            max_query_depth=parse(environ, "MAX_QUERY_DEPTH", int, cls.max_query_depth, minimum=1),
+            max_aliases=parse(environ, "MAX_ALIASES", int, cls.max_aliases, minimum=1),
+            max_tokens=parse(environ, "MAX_TOKENS", int, cls.max_tokens, minimum=1),
+            max_selections=parse(environ, "MAX_SELECTIONS", int, cls.max_selections, minimum=1),
+            validation_budget_ms=parse(
                 environ, "VALIDATION_BUDGET_MS", int, cls.validation_budget_ms, minimum=1
             ),
-            max_page_size=_parse(environ, "MAX_PAGE_SIZE", int, cls.max_page_size, minimum=1),
-            db_pool_max=_parse(environ, "DB_POOL_MAX", int, cls.db_pool_max, minimum=2),
-            ws_init_timeout=_parse(environ, "WS_INIT_TIMEOUT", float, cls.ws_init_timeout, minimum=0),
-            ws_keepalive_seconds=_parse(
+            max_page_size=parse(environ, "MAX_PAGE_SIZE", int, cls.max_page_size, minimum=1),
+            db_pool_max=parse(environ, "DB_POOL_MAX", int, cls.db_pool_max, minimum=2),
+            ws_init_timeout=parse(environ, "WS_INIT_TIMEOUT", float, cls.ws_init_timeout, minimum=0),
+            ws_keepalive_seconds=parse(
                 environ, "WS_KEEPALIVE_SECONDS", float, cls.ws_keepalive_seconds, minimum=0
             ),
-            ws_max_subscriptions=_parse(
+            ws_max_subscriptions=parse(
                 environ, "WS_MAX_SUBSCRIPTIONS", int, cls.ws_max_subscriptions, minimum=1
             ),
-            ws_max_message_bytes=_parse(
+            ws_max_message_bytes=parse(
                 environ, "WS_MAX_MESSAGE_BYTES", int, cls.ws_max_message_bytes, minimum=1
             ),
-            subscription_buffer=_parse(
+            subscription_buffer=parse(
                 environ, "SUBSCRIPTION_BUFFER", int, cls.subscription_buffer, minimum=1
             ),
-            live_connections_per_credential=_parse(
+            live_connections_per_credential=parse(
                 environ, "LIVE_CONNECTIONS_PER_CREDENTIAL", int, cls.live_connections_per_credential,
                 minimum=1,
             ),
-            live_connections_per_tenant=_parse(
+            live_connections_per_tenant=parse(
                 environ, "LIVE_CONNECTIONS_PER_TENANT", int, cls.live_connections_per_tenant, minimum=1
             ),
-            event_retention_days=_parse(
+            event_retention_days=parse(
                 environ, "EVENT_RETENTION_DAYS", int, cls.event_retention_days, minimum=1
             ),
-            audit_retention_days=_parse(
+            audit_retention_days=parse(
                 environ, "AUDIT_RETENTION_DAYS", int, cls.audit_retention_days, minimum=1
             ),
-            traces_exporter=cast(Literal["none", "otlp", "console"], "none" if _parse(
-                environ, "OTEL_SDK_DISABLED", _bool, False
-            ) else _choice(environ, "OTEL_TRACES_EXPORTER", ("none", "otlp", "console"), "none")),
+            traces_exporter=cast(Literal["none", "otlp", "console"], "none" if parse(
+                environ, "OTEL_SDK_DISABLED", boolean, False
+            ) else choice(environ, "OTEL_TRACES_EXPORTER", ("none", "otlp", "console"), "none")),
             traces_sample_ratio=_sample_ratio(environ),
-            operation_timeout=_parse(
+            operation_timeout=parse(
                 environ, "OPERATION_TIMEOUT", float, cls.operation_timeout, minimum=0
             ),
-            loop_blocked_warn_seconds=_parse(
+            loop_blocked_warn_seconds=parse(
                 environ, "LOOP_BLOCKED_WARN_SECONDS", float, cls.loop_blocked_warn_seconds,
                 minimum=0,
             ),
-            loop_blocked_exit_seconds=_parse(
+            loop_blocked_exit_seconds=parse(
                 environ, "LOOP_BLOCKED_EXIT_SECONDS", float, cls.loop_blocked_exit_seconds,
                 minimum=0,
             ),
-            shutdown_grace_seconds=_parse(
+            shutdown_grace_seconds=parse(
                 environ, "SHUTDOWN_GRACE_SECONDS", float, cls.shutdown_grace_seconds, minimum=1
             ),
-            heartbeat_seconds=_parse(
+            heartbeat_seconds=parse(
                 environ, "HEARTBEAT_SECONDS", float, cls.heartbeat_seconds, minimum=0.1
             ),
-            trust_tls=_parse(environ, "TRUST_TLS", _bool, cls.trust_tls),
-            db_statement_timeout=_parse(
+            trust_tls=parse(environ, "TRUST_TLS", boolean, cls.trust_tls),
+            db_statement_timeout=parse(
                 environ, "DB_STATEMENT_TIMEOUT", float, cls.db_statement_timeout, minimum=0
             ),
-            db_acquire_timeout=_parse(
+            db_acquire_timeout=parse(
                 environ, "DB_ACQUIRE_TIMEOUT", float, cls.db_acquire_timeout, minimum=0
             ),
-            redis_timeout=_parse(environ, "REDIS_TIMEOUT", float, cls.redis_timeout, minimum=0),
+            redis_timeout=parse(environ, "REDIS_TIMEOUT", float, cls.redis_timeout, minimum=0),
             log_format=cast(
                 Literal["text", "json"],
-                _choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),
+                choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),
             ),
-            log_level=_choice(
+            log_level=choice(
                 environ, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             metrics_token=_metrics_token(environ),
-            metrics_bind=_parse(environ, "METRICS_BIND", _address, None),
-            metrics_tenant_label=_parse(environ, "METRICS_TENANT_LABEL", _bool, True),
-            metrics_tenant_label_cap=_parse(
+            metrics_bind=parse(environ, "METRICS_BIND", address, None),
+            metrics_tenant_label=parse(environ, "METRICS_TENANT_LABEL", boolean, True),
+            metrics_tenant_label_cap=parse(
                 environ, "METRICS_TENANT_LABEL_CAP", int, cls.metrics_tenant_label_cap, minimum=1
             ),
             limits_on_redis_error=cast(
                 Literal["open", "closed"],
-                _choice(environ, "LIMITS_ON_REDIS_ERROR", ("open", "closed"), "open"),
+                choice(environ, "LIMITS_ON_REDIS_ERROR", ("open", "closed"), "open"),
             ),
             cors_origins=_cors_origins(environ),
-            cors_max_age=_parse(environ, "CORS_MAX_AGE", int, cls.cors_max_age, minimum=0,
+            cors_max_age=parse(environ, "CORS_MAX_AGE", int, cls.cors_max_age, minimum=0,
                                 maximum=86_400),
-            api_key_rotation_grace=_parse(
+            api_key_rotation_grace=parse(
                 environ, "API_KEY_ROTATION_GRACE", float, cls.api_key_rotation_grace, minimum=0
             ),
-            idempotency_retention_hours=_parse(
+            idempotency_retention_hours=parse(
                 environ, "IDEMPOTENCY_RETENTION_HOURS", int, cls.idempotency_retention_hours,
                 minimum=1, maximum=24 * 366,
             ),
-            trusted_documents_bypass_platform=_parse(
-                environ, "TRUSTED_DOCUMENTS_BYPASS_PLATFORM", _bool, True
+            trusted_documents_bypass_platform=parse(
+                environ, "TRUSTED_DOCUMENTS_BYPASS_PLATFORM", boolean, True
             ),
-            trusted_documents_bypass_admin=_parse(environ, "TRUSTED_DOCUMENTS_BYPASS_ADMIN", _bool, False),
-            persisted_query_max_age=_parse(
+            trusted_documents_bypass_admin=parse(environ, "TRUSTED_DOCUMENTS_BYPASS_ADMIN", boolean, False),
+            persisted_query_max_age=parse(
                 environ, "PERSISTED_QUERY_MAX_AGE", int, cls.persisted_query_max_age, minimum=0
             ),
-            cost_limits=_parse(environ, "COST_LIMITS", _bool, cls.cost_limits),
-            cost_extensions=_parse(environ, "COST_EXTENSIONS", _bool, cls.cost_extensions),
-            max_query_cost=_parse(environ, "MAX_QUERY_COST", int, cls.max_query_cost, minimum=1),
-            cost_bucket_size=_parse(
+            cost_limits=parse(environ, "COST_LIMITS", boolean, cls.cost_limits),
+            cost_extensions=parse(environ, "COST_EXTENSIONS", boolean, cls.cost_extensions),
+            max_query_cost=parse(environ, "MAX_QUERY_COST", int, cls.max_query_cost, minimum=1),
+            cost_bucket_size=parse(
                 environ, "COST_BUCKET_SIZE", float, cls.cost_bucket_size, minimum=1
             ),
-            cost_restore_rate=_parse(
+            cost_restore_rate=parse(
                 environ, "COST_RESTORE_RATE", float, cls.cost_restore_rate, minimum=0.001
             ),
-            cost_credential_bucket_size=_parse(
+            cost_credential_bucket_size=parse(
                 environ, "COST_CREDENTIAL_BUCKET_SIZE", float, cls.cost_credential_bucket_size,
                 minimum=1,
             ),
-            cost_credential_restore_rate=_parse(
+            cost_credential_restore_rate=parse(
                 environ, "COST_CREDENTIAL_RESTORE_RATE", float, cls.cost_credential_restore_rate,
                 minimum=0.001,
             ),
@@ -323,21 +320,9 @@ def _request_limits(environ: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name in REQUEST_LIMITS:
         default = getattr(Settings, name)
-        found[name] = _parse(environ, name.upper(), type(default), default,
+        found[name] = parse(environ, name.upper(), type(default), default,
                              minimum=1 if isinstance(default, int) else 0.001)
     return found
-
-
-def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
-    value = environ.get(name) or None
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not (parts.hostname or parts.path or parts.query):
-        # Never echo the value: it may carry a password.
-        shown = f"{parts.scheme}://..." if parts.scheme else "a value without a scheme"
-        raise ConfigError(f"{name}: expected a {'/'.join(schemes)}:// URL, got {shown}")
-    return value
 
 
 def _cors_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -354,55 +339,8 @@ def _metrics_token(environ: Mapping[str, str]) -> Secret | None:
     return None if value is None else Secret(value)
 
 
-def _address(value: str) -> tuple[str, int]:
-    """host:port ([::1]:port for IPv6)."""
-    host, _, port = value.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(value)
-    return host, int(port)
-
-
-def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = environ.get(name, default)
-    if value not in allowed:
-        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(value)
-
-
 def _sample_ratio(environ: Mapping[str, str]) -> float:
-    sampler = _choice(environ, "OTEL_TRACES_SAMPLER", SAMPLERS, "parentbased_always_on")
+    sampler = choice(environ, "OTEL_TRACES_SAMPLER", SAMPLERS, "parentbased_always_on")
     if sampler.endswith("traceidratio"):
-        return _parse(environ, "OTEL_TRACES_SAMPLER_ARG", float, 1.0, minimum=0, maximum=1)
+        return parse(environ, "OTEL_TRACES_SAMPLER_ARG", float, 1.0, minimum=0, maximum=1)
     return 0.0 if sampler.endswith("always_off") else 1.0
-
-
-def _parse(
-    environ: Mapping[str, str],
-    name: str,
-    parse: Callable[[str], T],
-    default: T,
-    minimum: float | None = None,
-    maximum: float | None = None,
-) -> T:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: cannot read {raw!r} as {parse.__name__}") from None
-    if minimum is not None and isinstance(value, int | float) and value < minimum:
-        raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
-    if maximum is not None and isinstance(value, int | float) and value > maximum:
-        raise ConfigError(f"{name}: must be at most {maximum}, got {value}")
-    return value
