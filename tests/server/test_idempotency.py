@@ -4,31 +4,17 @@ free again, and keys never shared across tenants or credentials."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from domain.config import Settings
 from tables import idempotency
 from tests.shop import CREATE_ORDER, ORDERS, Shop, open_shop, payment_document
 
 CAPTURE = payment_document("capturePayment")
 REFUND = payment_document("refundPayment")
-
-
-@pytest.fixture
-async def shop(make_tenant: Any) -> Shop:
-    return await open_shop(make_tenant)
-
-
-@pytest.fixture
-async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(settings.database_url)
-    yield connection
-    await connection.close()
 
 
 def order_input(shop: Shop, quantity: int = 1) -> dict[str, Any]:

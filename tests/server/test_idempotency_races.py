@@ -11,27 +11,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
-import pytest
 
 from domain import idempotency
 from domain.config import Settings
 from tests.server.test_idempotency import code, order_count, order_input, send
-from tests.shop import CREATE_ORDER, Shop, open_shop
-
-
-@pytest.fixture
-async def shop(make_tenant: Any) -> Shop:
-    return await open_shop(make_tenant)
-
-
-@pytest.fixture
-async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(settings.database_url)
-    yield connection
-    await connection.close()
+from tests.shop import CREATE_ORDER, Shop
 
 
 @contextlib.asynccontextmanager
