@@ -13,7 +13,9 @@ LUA = """
 local requests = {}
 %(requests)s
 local counter, threads = 0, {}
-local stride, failures, throttled = 1, 0, 0
+local stride = 1
+-- Globals, not locals: done() reads them from each thread's own Lua state with thread:get.
+failures, throttled = 0, 0
 
 function setup(thread)
   thread:set("offset", #threads)
@@ -96,6 +98,7 @@ def ensure_installed() -> str:
         return found
     # make bench installs its load generator on a bare Debian machine.
     env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL, env=env)
     subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True,
                    stdout=subprocess.DEVNULL, env=env)
     return shutil.which("wrk") or "wrk"

@@ -11,6 +11,7 @@ whenever the bucket is a tenant's, so that no two tenants ever share one.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 from domain.errors import RedisUnavailable
 from telemetry import metrics
 
+log = logging.getLogger("tenantgraph.limits")
 PREFIX = "tg:bucket:"
 QUIET_SECONDS = 1.0
 """After a call Redis did not answer, how long calls fail at once without asking it again: a
@@ -153,9 +155,18 @@ class Buckets:
             fits, *levels = await self._script(keys=[PREFIX + b.key for b in buckets], args=args)
         except (RedisError, OSError) as error:  # TimeoutError is an OSError
             metrics.REDIS_ERRORS.labels("limits").inc()
+            if self._failed is None:
+                log.warning(
+                    "rate limits and cost budgets cannot be checked, Redis is unreachable (%r): "
+                    "requests are %s until it answers", error,
+                    "admitted unlimited" if self._fail_open else "refused with 503",
+                )
             self._failed, self._quiet_until = error, time.monotonic() + QUIET_SECONDS
             self._unavailable(error)
             return None
+        if self._failed is not None:
+            log.warning("rate limits and cost budgets are checked again: Redis answers")
+            self._failed = None
         return Taken(
             fits=bool(fits),
             amount=amount,

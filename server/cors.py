@@ -43,8 +43,8 @@ ALLOW_HEADERS = ", ".join((
     "apollo-require-preflight", "x-apollo-operation-name",
 ))
 EXPOSE_HEADERS = ", ".join((
-    "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy", "RateLimit-Limit",
-    "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "Idempotency-Replayed",
+    "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy", "WWW-Authenticate",
+    "Idempotency-Replayed",
 ))
 
 

@@ -1,11 +1,12 @@
 """What the request limits share (server.request_limits): a limit's rate, the 429 refusal that
-names the limit with Retry-After and the RateLimit-* headers, and the client's address."""
+names the limit with Retry-After and the RateLimit headers (built here for the cost budgets of
+server.throttle too), and the client's address."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.responses import Response
 from starlette.types import Scope
@@ -60,21 +61,31 @@ def over(
     kind: type[Refused], rate: Rate, level: Level, message: str, tenant_slug: str | None
 ) -> Refused:
     """The refusal by a bucket with less than one request left, counted in rate_limited_total."""
-    wait = max(1, math.ceil(level.seconds_until(1)))
+    wait = max(1, seconds(level.seconds_until(1)))
     metrics.count_rate_limited(rate.name, tenant_slug)
     return kind(f"{message}: retry in {wait} s", limit=rate.name, retry_after=wait,
-                headers=rate_limit_headers(level))
+                headers=rate_limit_headers([(rate.name, level)], 1))
 
 
-def rate_limit_headers(level: Level) -> dict[str, str]:
-    """RateLimit-Limit, -Remaining and -Reset (seconds until the bucket is full again), as
-    draft-ietf-httpapi-ratelimit-headers names them."""
-    bucket = level.bucket
+def rate_limit_headers(levels: Sequence[tuple[str, Level]], amount: float) -> dict[str, str]:
+    """The RateLimit-Policy and RateLimit headers of draft-ietf-httpapi-ratelimit-headers-09,
+    one item per named bucket: in the policy its quota q and w, the seconds it takes to refill;
+    in RateLimit what remains r, and t, the seconds until `amount` would fit."""
     return {
-        "ratelimit-limit": str(math.floor(bucket.size)),
-        "ratelimit-remaining": str(max(0, math.floor(level.available))),
-        "ratelimit-reset": str(math.ceil(max(0.0, bucket.size - level.available) / bucket.rate)),
+        "ratelimit-policy": ", ".join(
+            f'"{name}";q={level.bucket.size:g};w={math.ceil(level.bucket.size / level.bucket.rate)}'
+            for name, level in levels
+        ),
+        "ratelimit": ", ".join(
+            f'"{name}";r={max(0, math.floor(level.available))};t={seconds(level.seconds_until(amount))}'
+            for name, level in levels
+        ),
     }
+
+
+def seconds(value: float) -> int:
+    """Whole seconds, rounded up; a day at most (an amount over a bucket's size never fits)."""
+    return math.ceil(min(max(0.0, value), 86_400.0))
 
 
 def problem_of(error: Refused) -> Response:

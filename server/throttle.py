@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ from domain.config import Settings
 from domain.errors import DomainError, ServiceUnavailable
 from schema.build import TenantSchema
 from schema.cost import Estimate
-from server import auth
+from server import auth, refusals
 from server.buckets import Bucket, Buckets, Level, LimitsUnavailable, Taken
 from telemetry import metrics
 
@@ -42,7 +41,7 @@ class Throttled(DomainError):
 
     def __init__(self, taken: Taken, requested: int) -> None:
         self.taken = taken
-        self.retry_after = _seconds(taken.retry_after)
+        self.retry_after = refusals.seconds(taken.retry_after)
         blocking = max(taken.levels, key=lambda level: level.seconds_until(taken.amount))
         super().__init__(
             f"throttled: this query costs {requested} points and {blocking.available:.0f} are "
@@ -187,26 +186,15 @@ def status(level: Level, unused: float = 0) -> dict[str, float]:
 
 def headers(error: DomainError) -> dict[str, str]:
     """Headers of an operation refused over HTTP: Retry-After for a 429 or 503, and for a 429
-    the RateLimit headers of draft-ietf-httpapi-ratelimit-headers-09 (one item per bucket in
-    `RateLimit-Policy`: quota q, and w, the seconds it takes to refill; in `RateLimit`: what
-    remains r, and t, the seconds until this operation's cost would fit)."""
+    the RateLimit headers of both buckets."""
     if isinstance(error, Throttled):
         return {
             "retry-after": str(error.retry_after),
-            "ratelimit-policy": ", ".join(
-                f'"{name}";q={level.bucket.size:g};w={math.ceil(level.bucket.size / level.bucket.rate)}'
-                for name, level in zip(POLICIES, error.taken.levels, strict=True)
-            ),
-            "ratelimit": ", ".join(
-                f'"{name}";r={math.floor(level.available)};t={_seconds(level.seconds_until(error.taken.amount))}'
-                for name, level in zip(POLICIES, error.taken.levels, strict=True)
+            **refusals.rate_limit_headers(
+                list(zip(POLICIES, error.taken.levels, strict=True)), error.taken.amount
             ),
         }
     if isinstance(error, ServiceUnavailable):
         return {"retry-after": str(error.retry_after)}
     return {}
 
-
-def _seconds(value: float) -> int:
-    """Whole seconds, rounded up; a day at most (an amount over a bucket's size never fits)."""
-    return math.ceil(min(value, 86_400.0))

@@ -104,6 +104,29 @@ async def app_pool(settings: Settings) -> AsyncIterator[None]:
 
 
 @pytest.fixture
+async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the database owner (row-level security does not apply)."""
+    assert settings.database_url
+    connection = await asyncpg.connect(settings.database_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def app_dsn(settings: Settings) -> str:
+    assert settings.database_url
+    return engine.app_dsn(settings.database_url, str(settings.app_database_password))
+
+
+@pytest.fixture
+async def app_conn(app_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the app role, under row-level security."""
+    connection = await asyncpg.connect(app_dsn)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
 async def client_for(app_pool: None) -> AsyncIterator[Any]:
     clients: list[httpx.AsyncClient] = []
 

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
 
-from domain.config import Settings
-from tables import engine
 from tables import shipping as shipping_tables
 from tables.engine import DB
 from tests.documents import error_codes, error_fields
@@ -129,15 +127,6 @@ async def test_tables_functions_return_none_of_another_tenants_shipments(world: 
 
 
 # Under row-level security, as the app role
-
-
-@pytest.fixture
-async def app_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database_url
-    dsn = engine.app_dsn(settings.database_url, str(settings.app_database_password))
-    connection = await asyncpg.connect(dsn)
-    yield connection
-    await connection.close()
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -4,16 +4,18 @@ clients (as two processes would be) sharing one bucket."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
 
 from domain.config import Settings
-from server.buckets import PREFIX, Bucket, Buckets, LimitsUnavailable, Taken
+from server.buckets import PREFIX, QUIET_SECONDS, Bucket, Buckets, LimitsUnavailable, Taken
 from server.embedded import free_port
 from telemetry import metrics
 
@@ -141,6 +143,48 @@ async def test_an_unreachable_redis_admits_by_default_and_counts_it() -> None:
 
     assert taken is None
     assert errors._value.get() == before + 1
+
+
+async def test_failing_open_is_logged_once_and_so_is_the_recovery(
+    settings: Settings, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis behind a port that refuses connections until a proxy to the real one opens there."""
+    assert settings.redis_url
+    real = urlsplit(settings.redis_url)
+    port = free_port()
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}/{real.path.lstrip('/') or 0}",
+                               socket_connect_timeout=0.2)
+    buckets = Buckets(client)
+    caplog.set_level(logging.WARNING, logger="tenantgraph.limits")
+    try:
+        assert await buckets.take([fresh()], 1) is None
+        await asyncio.sleep(QUIET_SECONDS)
+        assert await buckets.take([fresh()], 1) is None  # asked again: still unreachable
+        proxy = await _proxy(port, real.hostname or "127.0.0.1", real.port or 6379)
+        await asyncio.sleep(QUIET_SECONDS)
+        assert await buckets.take([fresh()], 1) is not None
+        proxy.close()
+    finally:
+        await client.aclose()
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2, messages
+    assert "Redis is unreachable" in messages[0] and "admitted unlimited" in messages[0]
+    assert "checked again" in messages[1]
+
+
+async def _proxy(port: int, host: str, target: int) -> asyncio.Server:
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, target)
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    return await asyncio.start_server(forward, "127.0.0.1", port)
 
 
 async def test_an_unreachable_redis_refuses_when_the_limits_fail_closed() -> None:

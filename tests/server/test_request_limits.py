@@ -98,14 +98,25 @@ def extensions(response: httpx.Response) -> dict[str, Any]:
     return found
 
 
+def parse_items(header: str) -> list[tuple[str, dict[str, str]]]:
+    """A structured-field list of `"name";key=value;...` items (RateLimit, RateLimit-Policy)."""
+    items = []
+    for item in header.split(","):
+        name, *params = item.strip().split(";")
+        items.append((name.strip('"'), dict(param.split("=", 1) for param in params)))
+    return items
+
+
 def assert_refused(response: httpx.Response, code: str, limit: str) -> None:
     """429 naming the code and the limit, when to retry, and where the bucket stands."""
     assert response.status_code == 429, response.text
     retry_after = int(response.headers["retry-after"])
     assert retry_after >= 1
-    assert response.headers["ratelimit-remaining"] == "0"
-    assert int(response.headers["ratelimit-limit"]) >= 1
-    assert int(response.headers["ratelimit-reset"]) >= 1
+    policy, = parse_items(response.headers["ratelimit-policy"])
+    level, = parse_items(response.headers["ratelimit"])
+    assert policy[0] == level[0] == limit
+    assert float(policy[1]["q"]) >= 1 and int(policy[1]["w"]) >= 1
+    assert level[1]["r"] == "0" and int(level[1]["t"]) == retry_after
     if response.headers["content-type"] == PROBLEM:
         body = response.json()
         assert (body["code"], body["limit"], body["retryAfterSeconds"]) == (code, limit, retry_after)
@@ -221,7 +232,7 @@ async def test_deliveries_past_an_endpoints_burst_get_429_problem_with_retry_aft
 
     assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
     assert_refused(answers[3], "RATE_LIMITED", "webhook_endpoint")
-    assert answers[3].headers["ratelimit-limit"] == "3"
+    assert answers[3].headers["ratelimit-policy"].startswith('"webhook_endpoint";q=3;')
     assert len(await webhook_tables.list_deliveries(tenant_id=tenant_a.id, limit=10)) == 3
     assert (await deliver(client, tenant_b, secret_b)).status_code == 202, "another tenant's endpoint"
     assert metrics.RATE_LIMITED.labels("webhook_endpoint", label)._value.get() == counted + 1

@@ -5,7 +5,6 @@ events' pruning and go after AUDIT_RETENTION_DAYS."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,8 +13,7 @@ import asyncpg
 import pytest
 
 from domain import audit
-from domain.config import Settings
-from tables import api_keys, db, engine
+from tables import api_keys, db
 from tables import audit as trail
 from tables import events as outbox
 from tables import webhooks as webhook_tables
@@ -25,24 +23,6 @@ from workers import maintenance
 
 ACTOR = audit.Actor(audit.CLI, "tester", request_id="req-1", client_address="192.0.2.7")
 EVERYTHING = audit.Filter()
-
-
-@pytest.fixture
-async def app_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database_url
-    connection = await asyncpg.connect(
-        engine.app_dsn(settings.database_url, str(settings.app_database_password))
-    )
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
-async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database_url
-    connection = await asyncpg.connect(settings.database_url)
-    yield connection
-    await connection.close()
 
 
 async def trail_of(tenant_id: UUID | None, **where: Any) -> list[audit.Entry]:

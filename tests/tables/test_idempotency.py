@@ -5,7 +5,6 @@ one tenant are invisible to another, and expired records are pruned."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,20 +13,12 @@ import asyncpg
 import pytest
 
 from domain import idempotency
-from domain.config import Settings
 from tables import db
 from tables import idempotency as records
 from workers import maintenance
 
 LONG = timedelta(hours=24)
 NOW = timedelta(0)
-
-
-@pytest.fixture
-async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(settings.database_url)
-    yield connection
-    await connection.close()
 
 
 def key_of(tenant: Any, key: str = "k-1", credential: str = "key:abc") -> records.Key:

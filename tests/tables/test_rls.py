@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from uuid import UUID
 
 import asyncpg
 import pytest
 
 from domain import catalog
-from domain.config import Settings
 from domain.errors import Invalid, NotFound
 from services import catalog as catalog_services
 from tables import api_keys, db, engine, tenants
@@ -89,27 +87,6 @@ async def seed_side(label: str) -> Side:
 @pytest.fixture
 async def world(app_pool: None) -> World:
     return World(a=await seed_side("a"), b=await seed_side("b"))
-
-
-@pytest.fixture
-def app_dsn(settings: Settings) -> str:
-    assert settings.database_url
-    return engine.app_dsn(settings.database_url, str(settings.app_database_password))
-
-
-@pytest.fixture
-async def app_conn(app_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(app_dsn)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
-async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    assert settings.database_url
-    connection = await asyncpg.connect(settings.database_url)
-    yield connection
-    await connection.close()
 
 
 async def owner_count(owner: asyncpg.Connection, table: str, *tenant_ids: UUID) -> int:

@@ -30,13 +30,6 @@ where table_schema = 'public' and table_type = 'BASE TABLE'
 
 
 @pytest.fixture
-async def owner(owner_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(owner_dsn)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
 async def full(make_tenant: Any) -> TenantHandle:
     handle: TenantHandle = await make_tenant(modules=tenant_data.ALL_MODULES)
     await tenant_data.fill(handle.tenant)
