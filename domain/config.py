@@ -124,6 +124,9 @@ class Settings:
     cost_restore_rate: float = 50.0
     cost_credential_bucket_size: float = 1_000.0
     cost_credential_restore_rate: float = 50.0
+    limits_lease_fraction: float = 0.05
+    """LIMITS_LEASE_FRACTION: each API process takes this share of a bucket (cost budgets,
+    webhook ingest) from Redis ahead of its requests (0: ask Redis at every request)."""
     webhook_burst: int = 200
     webhook_rate: float = 50.0
     failed_auth_address_burst: int = 50
@@ -279,6 +282,10 @@ class Settings:
             cost_credential_restore_rate=parse(
                 environ, "COST_CREDENTIAL_RESTORE_RATE", float, cls.cost_credential_restore_rate,
                 minimum=0.001,
+            ),
+            limits_lease_fraction=parse(
+                environ, "LIMITS_LEASE_FRACTION", float, cls.limits_lease_fraction,
+                minimum=0, maximum=0.5,
             ),
             **_request_limits(environ),
         )

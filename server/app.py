@@ -102,7 +102,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             await fanout.stop()
             await queue.disconnect()
             await app.state.redis.aclose()
-            await graphql.throttle.settled()
+            await graphql.throttle.close()
+            await limits.webhooks.close()
             await buckets.close()
             await engine.stop()
             if owns_tracing:

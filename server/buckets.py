@@ -33,29 +33,34 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local amount = tonumber(ARGV[1])
 local taking = ARGV[2] == 'take'
+local most = tonumber(ARGV[3])
 local levels = {}
 local fits = 1
+local lowest = math.huge
 for i, key in ipairs(KEYS) do
-  local size = tonumber(ARGV[1 + 2 * i])
-  local rate = tonumber(ARGV[2 + 2 * i])
+  local size = tonumber(ARGV[2 + 2 * i])
+  local rate = tonumber(ARGV[3 + 2 * i])
   local state = redis.call('HMGET', key, 'level', 'at')
   local level = tonumber(state[1]) or size
   local at = tonumber(state[2]) or now
   level = math.min(size, level + math.max(0, now - at) * rate)
   levels[i] = level
+  lowest = math.min(lowest, level)
   if taking and amount > level then fits = 0 end
 end
-local out = {fits}
+local granted = amount
+if taking then granted = fits * math.max(amount, math.min(most, lowest)) end
+local out = {fits, tostring(granted)}
 for i, key in ipairs(KEYS) do
-  local size = tonumber(ARGV[1 + 2 * i])
-  local rate = tonumber(ARGV[2 + 2 * i])
+  local size = tonumber(ARGV[2 + 2 * i])
+  local rate = tonumber(ARGV[3 + 2 * i])
   local level = levels[i]
   if fits == 1 then
-    if taking then level = level - amount else level = math.min(size, level + amount) end
+    if taking then level = level - granted else level = math.min(size, level + amount) end
   end
   redis.call('HSET', key, 'level', tostring(level), 'at', tostring(now))
   redis.call('PEXPIRE', key, math.ceil((size - level) / rate * 1000) + 1000)
-  out[i + 1] = tostring(level)
+  out[i + 2] = tostring(level)
 end
 return out
 """
@@ -91,11 +96,13 @@ class Level:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Taken:
     """The answer to a take: whether the amount fitted in every bucket (and was taken from all
-    of them), and where each bucket stands."""
+    of them), and where each bucket stands. `granted` is what was taken: the amount, or more
+    when the take asked for up to `most` (0 when it did not fit)."""
 
     fits: bool
     amount: float
     levels: tuple[Level, ...]
+    granted: float = 0.0
 
     @property
     def retry_after(self) -> float:
@@ -134,25 +141,32 @@ class Buckets:
     async def close(self) -> None:
         await self._redis.aclose()
 
-    async def take(self, buckets: Sequence[Bucket], amount: float) -> Taken | None:
-        """Takes `amount` from every bucket, or from none when it does not fit in one of them."""
-        return await self._run(buckets, amount, "take")
+    async def take(
+        self, buckets: Sequence[Bucket], amount: float, most: float | None = None
+    ) -> Taken | None:
+        """Takes `amount` from every bucket, or from none when it does not fit in one of them;
+        with `most`, takes as much more up to `most` as every bucket holds."""
+        return await self._run(buckets, amount, "take", amount if most is None else max(amount, most))
 
     async def refund(self, buckets: Sequence[Bucket], amount: float) -> Taken | None:
         """Gives `amount` back to every bucket, none of them above its size."""
-        return await self._run(buckets, amount, "refund")
+        return await self._run(buckets, amount, "refund", amount)
 
-    async def _run(self, buckets: Sequence[Bucket], amount: float, mode: str) -> Taken | None:
+    async def _run(
+        self, buckets: Sequence[Bucket], amount: float, mode: str, most: float
+    ) -> Taken | None:
         if not buckets or amount < 0:
             raise ValueError("a take or refund needs buckets and an amount of at least 0")
-        args: list[str | float] = [amount, mode]
+        args: list[str | float] = [amount, mode, most]
         for bucket in buckets:
             args += [bucket.size, bucket.rate]
         if self._failed is not None and time.monotonic() < self._quiet_until:
             self._unavailable(self._failed)
             return None
         try:
-            fits, *levels = await self._script(keys=[PREFIX + b.key for b in buckets], args=args)
+            fits, granted, *levels = await self._script(
+                keys=[PREFIX + b.key for b in buckets], args=args
+            )
         except (RedisError, OSError) as error:  # TimeoutError is an OSError
             metrics.REDIS_ERRORS.labels("limits").inc()
             if self._failed is None:
@@ -171,6 +185,7 @@ class Buckets:
             fits=bool(fits),
             amount=amount,
             levels=tuple(Level(b, float(level)) for b, level in zip(buckets, levels, strict=True)),
+            granted=float(granted),
         )
 
     def _unavailable(self, error: Exception) -> None:

@@ -18,6 +18,7 @@ from domain import webhooks
 from domain.config import Settings
 from server.buckets import Buckets
 from server.failed_auth import FailedAuthentications
+from server.leases import Leases
 from server.live_limits import LiveLimits
 from server.refusals import Rate, RateLimited, over
 from telemetry import metrics
@@ -51,15 +52,22 @@ class WebhookLimits:
     def __init__(
         self, buckets: Buckets | None, settings: Settings, failures: FailedAuthentications | None = None
     ) -> None:
-        self._buckets = buckets
+        self._leases = None if buckets is None else Leases(
+            buckets, fraction=settings.limits_lease_fraction
+        )
         self.failures = failures or FailedAuthentications(None, settings)
         self.per_endpoint = Rate("webhook_endpoint", settings.webhook_burst, settings.webhook_rate)
 
+    async def close(self) -> None:
+        """Gives back what this process leased of the endpoints' buckets (shutdown)."""
+        if self._leases is not None:
+            await self._leases.close()
+
     async def take(self, endpoint: webhooks.Endpoint) -> None:
         """One delivery of `endpoint`; RateLimited when its bucket is empty."""
-        if self._buckets is None:
+        if self._leases is None:
             return
-        taken = await self._buckets.take([self.per_endpoint.bucket(endpoint.tenant_id, endpoint.id)], 1)
+        taken = await self._leases.take((self.per_endpoint.bucket(endpoint.tenant_id, endpoint.id),), 1)
         if taken is not None and not taken.fits:
             raise over(RateLimited, self.per_endpoint, taken.levels[0],
                        f"too many deliveries to this {endpoint.flow} endpoint", endpoint.tenant_slug)

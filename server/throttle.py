@@ -23,6 +23,7 @@ from schema.build import TenantSchema
 from schema.cost import Estimate
 from server import auth, refusals
 from server.buckets import Bucket, Buckets, Level, LimitsUnavailable, Taken
+from server.leases import Leases
 from telemetry import metrics
 
 log = logging.getLogger("tenantgraph.throttle")
@@ -77,6 +78,9 @@ class Throttle:
     def __init__(self, settings: Settings, buckets: Buckets | None) -> None:
         self.settings = settings
         self.buckets = buckets if settings.cost_limits else None
+        self.leases = None if self.buckets is None else Leases(
+            self.buckets, fraction=settings.limits_lease_fraction
+        )
         self._refunds: set[asyncio.Task[None]] = set()
 
     async def admit(
@@ -109,9 +113,9 @@ class Throttle:
         return Admitted(estimate, taken, buckets)
 
     async def _take(self, buckets: tuple[Bucket, ...], amount: int) -> Taken | None:
-        assert self.buckets is not None
+        assert self.leases is not None
         try:
-            return await self.buckets.take(buckets, amount)
+            return await self.leases.take(buckets, amount)
         except LimitsUnavailable as error:
             raise LimitsDown(str(error)) from error
 
@@ -129,7 +133,9 @@ class Throttle:
             metrics.QUERY_COST.labels("requested").observe(estimate.requested)
             metrics.QUERY_COST.labels("actual").observe(actual)
         taken = admitted.taken
-        if unused and taken is not None and self.buckets is not None:
+        if unused and taken is not None and self.leases is not None and not self.leases.refund(
+            admitted.buckets, unused
+        ):
             task = asyncio.create_task(self._refund(admitted.buckets, unused))
             self._refunds.add(task)
             task.add_done_callback(self._refunds.discard)
@@ -163,6 +169,12 @@ class Throttle:
         """Waits for the refunds under way (tests, shutdown)."""
         while self._refunds:
             await asyncio.gather(*self._refunds, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Gives back what this process holds of its tenants' buckets (shutdown)."""
+        await self.settled()
+        if self.leases is not None:
+            await self.leases.close()
 
 
 def buckets_of(caller: auth.Caller, plan: throttling.Plan) -> tuple[Bucket, ...]:

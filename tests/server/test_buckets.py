@@ -221,3 +221,19 @@ async def test_a_stalled_redis_costs_one_call_its_timeout_and_the_next_ones_noth
     assert waited >= 0.25
     assert then < 0.05
     assert errors._value.get() == before + 1
+
+
+async def test_a_take_with_most_takes_up_to_most_of_what_every_bucket_holds(
+    redis_client: aioredis.Redis,
+) -> None:
+    buckets = Buckets(redis_client)
+    big, small = fresh(size=100, rate=0.001), fresh(size=30, rate=0.001)
+
+    first = known(await buckets.take([big, small], 5, most=20))
+    second = known(await buckets.take([big, small], 5, most=20))
+    third = known(await buckets.take([big, small], 5, most=20))
+
+    assert (first.fits, first.granted) == (True, 20)
+    assert (second.fits, second.granted) == (True, pytest.approx(10, abs=0.01)), "all that was left"
+    assert (third.fits, third.granted) == (False, 0)
+    assert [round(level.available) for level in third.levels] == [70, 0]

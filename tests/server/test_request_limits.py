@@ -23,7 +23,7 @@ from domain import credentials
 from domain.config import ConfigError, Secret, Settings
 from server.api_key_cache import ApiKeyCache
 from server.app import create_app
-from server.buckets import Bucket, Buckets
+from server.buckets import PREFIX, Bucket, Buckets
 from server.failed_auth import FailedAuthentications
 from tables import webhooks as webhook_tables
 from telemetry import metrics
@@ -239,6 +239,22 @@ async def test_deliveries_past_an_endpoints_burst_get_429_problem_with_retry_aft
     exposed = await scrape(client)
     assert f'rate_limited_total{{limit="webhook_endpoint",tenant="{label}"}}' in exposed
     assert 'request_limit{limit="webhook_endpoint",parameter="burst"} 3.0' in exposed
+
+
+async def test_deliveries_draw_on_a_lease_so_redis_is_asked_once_per_lease(
+    clients: Clients, settings: Settings, tenant_a: TenantHandle, redis_client: aioredis.Redis
+) -> None:
+    client = clients(limited(settings, webhook_burst=200, webhook_rate=NEVER, limits_lease_fraction=0.05))
+    secret = await hooks.endpoint(tenant_a, PURCHASE)
+    [endpoint] = await webhook_tables.list_endpoints(tenant_id=tenant_a.id)
+    key = f"{PREFIX}webhook_endpoint:{tenant_a.id}:{endpoint.id}"
+
+    answers = [await deliver(client, tenant_a, secret) for _ in range(5)]
+
+    assert [answer.status_code for answer in answers] == [202] * 5
+    assert float(await redis_client.hget(key, "level") or "nan") == pytest.approx(190, abs=0.1), (
+        "one lease of 10 (5% of 200) served all five"
+    )
 
 
 async def test_deliveries_that_fail_verification_do_not_spend_the_endpoints_budget(
