@@ -26,7 +26,8 @@ log = logging.getLogger("tenantgraph.limits")
 @dataclasses.dataclass(slots=True)
 class Reservoir:
     """What this process holds of some buckets: `points` not yet spent, where Redis said the
-    buckets stood (`levels`, without these points) at `at`, and when a request last drew."""
+    buckets stood (`levels`, without these points; none before Redis first answered) at `at`,
+    and when a request last drew."""
 
     points: float
     levels: tuple[Level, ...]
@@ -59,7 +60,7 @@ class Leases:
         a lease; None when Redis could not be asked and the limits fail open."""
         held = self._reservoirs.get(buckets)
         now = time.monotonic()
-        if held is not None and held.points >= amount:
+        if held is not None and held.levels and held.points >= amount:
             held.points -= amount
             held.used_at = now
             return Taken(True, amount, held.view(now), amount)
@@ -72,7 +73,7 @@ class Leases:
 
     async def _lease(self, buckets: tuple[Bucket, ...], held: Reservoir, amount: float) -> Taken | None:
         now = time.monotonic()
-        if held.points >= amount:  # a lease taken while this request waited for the lock
+        if held.levels and held.points >= amount:  # leased while this request waited for the lock
             held.points -= amount
             held.used_at = now
             return Taken(True, amount, held.view(now), amount)

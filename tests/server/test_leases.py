@@ -146,3 +146,17 @@ async def test_one_tenants_lease_never_admits_another_tenants_request(
     assert await level(redis_client, a[0]) == pytest.approx(950, abs=0.1)
     await leases.close()
     assert await level(redis_client, a[0]) == pytest.approx(997, abs=0.1), "given back on close"
+
+
+async def test_a_free_operation_first_of_its_tenant_still_reports_the_buckets(
+    buckets: Buckets, redis_client: aioredis.Redis
+) -> None:
+    leases = Leases(buckets, fraction=0.05)
+    tenant = pair()
+
+    free = admitted(await leases.take(tenant, 0))
+    again = admitted(await leases.take(tenant, 0))
+
+    assert [level.bucket for level in free.levels] == list(tenant)
+    assert free.tightest.available == again.tightest.available == pytest.approx(1000, abs=0.1)
+    await leases.close()
