@@ -20,6 +20,7 @@ from domain import catalog, documents, metrics, tenancy
 from domain import modules as domain_modules
 from server import demo
 from services import catalog as catalog_services
+from tables import db
 from tables import documents as document_tables
 from tables import idempotency as idempotency_tables
 from tables import metrics as metric_tables
@@ -66,6 +67,25 @@ async def fill(tenant: tenancy.Tenant) -> None:
     await document_tables.push(
         [document_tables.Stored(documents.sha256(trusted), trusted, ("Slug",))], tenant_id=tenant.id
     )
+    await _outbound(tenant.id)
+
+
+async def _outbound(tenant_id: uuid.UUID) -> None:
+    """An outbound endpoint with a message, its attempt and the dispatcher's cursor."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        endpoint = await tx.connection.fetchval(
+            "insert into outbound_endpoints (tenant_id, url, event_types, secrets) values"
+            " ($1, 'https://example.com/hook', '{*}', '[{\"secret\": \"whsec_x\"}]') returning id",
+            tenant_id)
+        message = await tx.connection.fetchval(
+            "insert into outbound_messages (tenant_id, endpoint_id, event_seq, event_type, msg_id,"
+            " body) values ($1, $2, 1, 'order.created', 'msg_1', '{}') returning id",
+            tenant_id, endpoint)
+        await tx.connection.execute(
+            "insert into outbound_attempts (tenant_id, message_id, endpoint_id) values ($1, $2, $3)",
+            tenant_id, message, endpoint)
+        await tx.connection.execute(
+            "insert into outbound_cursors (tenant_id, last_seq) values ($1, 1)", tenant_id)
 
 
 ALL_MODULES = tuple(domain_modules.MODULES)
