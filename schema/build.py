@@ -27,6 +27,7 @@ from schema import (
     documents,
     inputs,
     limits,
+    stream_tokens,
     subscriptions,
     tenants,
     throttling,
@@ -44,7 +45,8 @@ CORE = Module(
                                     throttling.ThrottlingQuery)),
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation,
                                           access.AccessMutation, documents.DocumentMutation,
-                                          throttling.ThrottlingMutation)),
+                                          throttling.ThrottlingMutation,
+                                          stream_tokens.StreamTokenMutation)),
     subscription=subscriptions.EventSubscription,
 )
 
