@@ -33,6 +33,7 @@ from tables import engine
 ROOT = Path(__file__).resolve().parent.parent
 WARM = 300
 ENV = {"TG_ENV": "production", "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
+       "STREAM_TOKEN_SECRET": "bench-stream-secret-bench-stream-secret",
        "LOG_LEVEL": "WARNING", "GRAPHIQL": "false", "APP_DATABASE_PASSWORD": run.APP_PASSWORD,
        # The cost buckets stay on (each request pays for them) but never refuse a read.
        "COST_BUCKET_SIZE": "1e9", "COST_RESTORE_RATE": "1e9",

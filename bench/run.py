@@ -72,6 +72,7 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
     env = {**os.environ, "DATABASE_URL": owner, "REDIS_URL": redis_url, "TG_ENV": "production",
            "APP_DATABASE_PASSWORD": APP_PASSWORD,
            "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "LOG_LEVEL": "WARNING",
+           "STREAM_TOKEN_SECRET": "bench-stream-secret-bench-stream-secret",
            "GRAPHIQL": "false", "DB_POOL_MAX": "20",
            # (f) holds 10,000 subscribers with one key on one process: above the default caps,
            "LIVE_CONNECTIONS_PER_CREDENTIAL": "20000", "LIVE_CONNECTIONS_PER_TENANT": "20000",

@@ -147,6 +147,9 @@ class Settings:
     outbound_rate_limit: int = 20
     """OUTBOUND_RATE_LIMIT: requests per second to an endpoint that sets no rate limit."""
     outbound_max_endpoints: int = 20
+    stream_token_secret: Secret | None = None
+    """STREAM_TOKEN_SECRET: signs stream tokens (domain.stream_tokens); required in production."""
+    stream_token_max_ttl_seconds: int = 3_600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -295,6 +298,10 @@ class Settings:
             ),
             **_request_limits(environ),
             **_outbound(environ),
+            stream_token_secret=Secret(environ["STREAM_TOKEN_SECRET"])
+            if environ.get("STREAM_TOKEN_SECRET") else None,
+            stream_token_max_ttl_seconds=parse(environ, "STREAM_TOKEN_MAX_TTL_SECONDS", int,
+                                               cls.stream_token_max_ttl_seconds, minimum=1, maximum=86_400),
         )
         settings.check_production()
         return settings
@@ -317,9 +324,16 @@ class Settings:
                               "in production")
         if self.database_url is None or self.redis_url is None:
             raise ConfigError("DATABASE_URL and REDIS_URL: both are required in production")
+        _check_secret("STREAM_TOKEN_SECRET", self.stream_token_secret)
         if self.app_database_password == DEV_APP_DATABASE_PASSWORD:
             raise ConfigError("APP_DATABASE_PASSWORD: this is the published dev value; set a password "
                               "of your own in production (e.g. `openssl rand -hex 24`)")
+
+
+def _check_secret(name: str, value: Secret | None) -> None:
+    if not value or value in KNOWN_DEFAULT_SECRETS or len(value.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"{name}: set a secret of your own of at least {MIN_SECRET_BYTES} bytes in "
+                          "production (e.g. `openssl rand -base64 48`)")
 
 
 REQUEST_LIMITS = (

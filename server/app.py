@@ -30,6 +30,7 @@ from server.last_resort import LastResort
 from server.problems import problem
 from server.request_limits import RequestLimits
 from server.sse import EventStream
+from server.stream_tokens import StreamTokens
 from server.throttle import Throttle
 from server.watchdog import Operations, Watchdog
 from server.webhooks import WebhookEndpoint
@@ -78,6 +79,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     webhooks = WebhookEndpoint(settings, jobs, tracing, limits=limits.webhooks)
     websocket.persisted = stream.persisted = graphql.persisted
+    stream.stream_tokens = StreamTokens(settings, graphql.api_key_cache)
     graphql.throttle = websocket.throttle = stream.throttle = Throttle(settings, buckets)
 
     @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 from domain.tracing import request_id, tenant
+from server.redaction import REDACT_TOKENS
 
 __all__ = ["configure", "request_id", "tenant"]
 
@@ -50,3 +51,4 @@ def configure(fmt: str, level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel("WARNING")
+    logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)

@@ -31,6 +31,7 @@ from server.connections import RETRY_AFTER_SECONDS, TooManyConnections
 from server.live_limits import Releasable, Together
 from server.operation import Live, error_response, read_payload
 from server.refusals import client_address
+from server.stream_tokens import StreamTokens
 from telemetry import metrics
 
 log = logging.getLogger("tenantgraph.sse")
@@ -43,16 +44,21 @@ GOING_AWAY = "retry: 1000\n: the server is restarting; reconnect\n\n"
 
 
 class EventStream(Live):
+    stream_tokens: StreamTokens
+    """Set by create_app (the API-key cache it shares is the GraphQL endpoint's)."""
+
     async def handle(self, request: Request) -> Response:
         request_id = operation.request_id(request)
         logs.request_id.set(request_id)
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
             authorization = request.headers.get("authorization")
-            async with self.limits.failures.guard(client_address(request.scope), authorization):
-                caller = await auth.authenticate(
-                    authorization, request.headers.get("x-tenant-id"), self.settings,
-                )
+            caller = await self.stream_tokens.authenticate(request, self.limits.failures)
+            if caller is None:
+                async with self.limits.failures.guard(client_address(request.scope), authorization):
+                    caller = await auth.authenticate(
+                        authorization, request.headers.get("x-tenant-id"), self.settings,
+                    )
             payload = await self.persisted.admit(payload, caller)
         except DomainError as error:
             return error_response(error, request_id)
@@ -150,9 +156,12 @@ class EventStream(Live):
     async def _recheck(self, request: Request) -> str | None:
         """At a keep-alive: the stream's last frame if its credential no longer holds."""
         try:
-            await self.keepalive_checks.check(
-                request.headers.get("authorization"), request.headers.get("x-tenant-id")
-            )
+            if "token" in request.query_params:
+                await self.stream_tokens.recheck(request)
+            else:
+                await self.keepalive_checks.check(
+                    request.headers.get("authorization"), request.headers.get("x-tenant-id")
+                )
         except DomainError as error:
             return _failed(error)
         except Exception:  # noqa: BLE001 - the database blinked: check at the next one

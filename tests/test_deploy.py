@@ -25,6 +25,7 @@ SECRETS = {
     "APP_DATABASE_PASSWORD": "a5b4c3d2e1f00f1e2d3c4b5a69788796",
     "REDIS_PASSWORD": "69788796a5b4c3d2e1f00f1e2d3c4b5a",
     "JWT_SECRET": "a-deployment-secret-of-its-own-0123456789",
+    "STREAM_TOKEN_SECRET": "a-stream-token-secret-of-its-own-0123456789",
 }
 APP_SERVICES = ("migrate", "api", "worker", "relay")
 LONG_RUNNING = ("postgres", "redis", "api", "worker", "relay")

@@ -17,6 +17,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://cache:6379/0",
     "JWT_SECRET": LONG_SECRET,
     "APP_DATABASE_PASSWORD": "an-app-password-of-our-own",
+    "STREAM_TOKEN_SECRET": "a-stream-token-secret-of-our-own-0123456789",
 }
 
 

@@ -21,6 +21,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://owner@db:5432/tenantgraph",
     "REDIS_URL": "redis://cache:6379/0",
     "APP_DATABASE_PASSWORD": "3f9a1c-an-app-password-of-our-own",
+    "STREAM_TOKEN_SECRET": "a-stream-token-secret-of-our-own-0123456789",
 }
 GOOD_SECRET = "k3D9s0f-wqP2-a-production-secret-of-our-own"
 

@@ -243,6 +243,7 @@ def production_settings(settings: Settings) -> Settings:
         "TG_ENV": "production", "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url, "APP_DATABASE_PASSWORD": "not-the-published-one",
         "JWT_SECRET": "production-test-secret-0123456789abcdef",
+        "STREAM_TOKEN_SECRET": "production-stream-token-secret-0123456789",
     })
 
 
