@@ -7,6 +7,7 @@ no CSP violation, no console error. Screenshots go to .artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import time
@@ -72,16 +73,26 @@ async def sign_in_by_keyboard(page: Page, slug: str, key: str) -> None:
     await expect(page.locator("#connection")).to_have_text("Live", timeout=15_000)
 
 
-async def post_purchase(api: live.Api, shop: shops.Shop) -> None:
-    secret = await hooks.endpoint(shop.tenant, "purchase-flow")
+async def post_purchase(api: live.Api, shop: shops.Shop, secret: str, order_id: str, mug_price: int) -> None:
+    """2 TEE-S and 7 MUG; with a MUG price other than the shop's, the delivery is dead-lettered."""
     body = hooks.encode(hooks.purchase(
-        "web-1", [("TEE-S", 2, shops.PRICES["TEE-S"]), ("MUG", 7, shops.PRICES["MUG"])],
-        2 * shops.PRICES["TEE-S"] + 7 * shops.PRICES["MUG"], email="walk-in@example.com",
+        order_id, [("TEE-S", 2, shops.PRICES["TEE-S"]), ("MUG", 7, mug_price)],
+        2 * shops.PRICES["TEE-S"] + 7 * mug_price, email="walk-in@example.com",
     ))
     async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
         response = await http.post(hooks.url(shop.tenant, "purchase-flow"), content=body,
                                    headers=hooks.sign_standard(secret, body))
     assert response.status_code == 202, response.text
+
+
+async def dead_letter(shop: shops.Shop) -> None:
+    """Until the worker has dead-lettered one delivery."""
+    for _ in range(100):
+        found = await shop.gql("{ webhookDeliveries(status: DEAD) { edges { node { id } } } }")
+        if found["data"]["webhookDeliveries"]["edges"]:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the mispriced purchase was not dead-lettered in 10 s")
 
 
 async def restart(stack: live.Stack, api: live.Api, console: Console, while_down: Any) -> None:
@@ -129,8 +140,11 @@ async def test_the_dashboard_follows_a_tenant_live_and_resumes_after_a_restart(
             await expect(page.locator("#fashion-panel")).to_be_hidden()
             assert acme.tenant.key not in page.url and await context.cookies() == []
 
+            secret = await hooks.endpoint(acme.tenant, "purchase-flow")
+            await post_purchase(stack.api, acme, secret, "web-0", shops.PRICES["MUG"] - 100)
+            await dead_letter(acme)
             started = time.monotonic()
-            await post_purchase(stack.api, acme)
+            await post_purchase(stack.api, acme, secret, "web-1", shops.PRICES["MUG"])
             await expect(page.locator("#orders tr").first).to_contain_text("PENDING", timeout=LIVE_WITHIN_MS)
             await expect(page.locator("#orders")).to_contain_text("walk-in@example.com")
             await expect(page.locator("#low-stock")).to_contain_text("MUG at Main: 3 available")
@@ -156,7 +170,12 @@ async def test_the_dashboard_follows_a_tenant_live_and_resumes_after_a_restart(
                 f"#{order['number']}: PAID → FULFILLED", timeout=LIVE_WITHIN_MS)
             await expect(page.locator("#orders tr").first).to_contain_text("FULFILLED")
             await expect(page.locator("#webhook-counts [data-count=PROCESSED]")).to_have_text("1")
+            await expect(page.locator("#webhook-counts [data-count=DEAD]")).to_have_text("1")
+            await expect(page.locator("#webhook-problems")).to_contain_text("but the shop's price is 800 EUR")
             await page.screenshot(path=str(ARTIFACTS / "dashboard-acme.png"), full_page=True)
+
+            await page.get_by_role("button", name="Replay delivery").click()
+            await expect(page.locator("#webhook-note")).to_have_text("Replay queued.")
 
             await page.set_viewport_size({"width": 390, "height": 844})
             assert await page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -10,6 +10,7 @@ const STORAGE = "tenantgraph.dashboard";
 const LOW_STOCK_BELOW = 5;
 const ACTIVITY_KEPT = 15;
 const REFRESH_DELAY_MS = 100; // a burst of events (one order: several) becomes one re-read
+const WEBHOOKS_EVERY_MS = 15_000; // deliveries have no events of their own: webhook health is polled
 const STATES = {
   "signed-out": "Signed out",
   connecting: "Connecting…",
@@ -21,7 +22,7 @@ const STATES = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { session: null, tenant: null, live: null, pending: null, lowStock: new Map() };
+const state = { session: null, tenant: null, live: null, pending: null, poll: null, lowStock: new Map() };
 
 function setConnection(name, detail) {
   const node = $("connection");
@@ -215,6 +216,11 @@ function onStockEvent(event) {
   schedule();
 }
 
+function pollWebhooks() {
+  if (!state.live || !state.live.acknowledged) return; // while disconnected the state says so already
+  loadWebhooks().catch((error) => setConnection("problem", error.message));
+}
+
 function startLive() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const url = `${scheme}://${location.host}/graphql?tenant=${encodeURIComponent(state.session.tenant)}`;
@@ -223,6 +229,7 @@ function startLive() {
   if (state.tenant.modules.includes("inventory")) live.subscribe("stock", api.STOCK_EVENTS, "inventoryChanged", onStockEvent);
   state.live = live;
   live.open();
+  state.poll = setInterval(pollWebhooks, WEBHOOKS_EVERY_MS);
 }
 
 async function signIn(session) {
@@ -246,7 +253,8 @@ async function signIn(session) {
 function signOut() {
   if (state.live) state.live.close();
   clearTimeout(state.pending);
-  Object.assign(state, { session: null, tenant: null, live: null, pending: null, lowStock: new Map() });
+  clearInterval(state.poll);
+  Object.assign(state, { session: null, tenant: null, live: null, pending: null, poll: null, lowStock: new Map() });
   sessionStorage.removeItem(STORAGE);
   for (const id of ["orders", "activity", "low-stock", "webhook-problems", "fashion", "chart"]) $(id).replaceChildren();
   for (const node of document.querySelectorAll("[data-tile], [data-count]")) node.textContent = "–";
