@@ -2,7 +2,8 @@
 `serve` and `worker` processes: sign in, tiles, a signed purchase webhook reaching the page
 within 2 s, the API process restarted while an event commits (the page resumes from its last
 cursor and shows it), the fashion panel for a tenant with the banban extension only (signed in
-by keyboard, with a JWT, after signing out: nothing of the first tenant is left), a phone width,
+by keyboard, with a JWT, after signing out: nothing of the first tenant is left; the first
+tenant's key under the second's slug is refused), a phone width,
 no CSP violation, no console error. Screenshots go to .artifacts/."""
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ async def sign_in(page: Page, slug: str, key: str) -> None:
 
 
 async def sign_in_by_keyboard(page: Page, slug: str, key: str) -> None:
+    await page.get_by_label("Tenant (slug)").fill("")
+    await page.get_by_label("API key or JWT").fill("")
     await page.locator("#tenant").focus()
     await page.keyboard.type(slug)
     await page.keyboard.press("Tab")
@@ -185,6 +188,11 @@ async def test_the_dashboard_follows_a_tenant_live_and_resumes_after_a_restart(
             await page.get_by_role("button", name="Sign out").click()
             await expect(page.locator("#connection")).to_have_text("Signed out")
             assert await page.evaluate("sessionStorage.length") == 0
+            await page.get_by_label("Tenant (slug)").fill(banban.slug)
+            await page.get_by_label("API key or JWT").fill(acme.tenant.key)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.get_by_role("alert")).to_contain_text("belongs to another tenant")
+            await expect(page.locator("#board")).to_be_hidden()
             token = live.jwt_token(banban.slug, scopes=["admin"], seconds=600)
             await sign_in_by_keyboard(page, banban.slug, token)
             await expect(page.locator("#fashion-panel")).to_be_visible()
