@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from domain.config import Settings
 from schema.build import SchemaCache
-from server import prometheus
+from server import dashboard, prometheus
 from server.buckets import Buckets
 from server.connections import Connections
 from server.cors import Cors, OriginCache
@@ -146,6 +146,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus.endpoint(settings)),
+            *dashboard.routes(),
         ],
         lifespan=lifespan,
     )

@@ -271,7 +271,8 @@ def _print_welcome(settings: Settings, keys: Any) -> None:
         "", "tenantgraph is running.", f"  GraphiQL:  {url}",
         *(f"  {slug:<8} admin key:  {token}" for slug, token in keys.tenant_keys.items()),
         f"  platform key:     {keys.platform_key}  (send X-Tenant-ID: <slug>)",
-        '  In GraphiQL headers: {"Authorization": "Bearer <key>"}', "",
+        '  In GraphiQL headers: {"Authorization": "Bearer <key>"}',
+        f"  Dashboard: {url.removesuffix('/graphql')}/dashboard  (sign in with a slug and its key)", "",
     ]
     print("\n".join(lines), flush=True)
 
