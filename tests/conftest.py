@@ -103,13 +103,19 @@ async def app_pool(settings: Settings) -> AsyncIterator[None]:
     yield
 
 
+GRAPHQL_CLIENT_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
+"""What the GraphQL-over-HTTP spec asks clients to send (and Apollo Client and urql do): request
+errors are 400s (see server.negotiation)."""
+
+
 @pytest.fixture
 async def client_for(app_pool: None) -> AsyncIterator[Any]:
     clients: list[httpx.AsyncClient] = []
 
     def make(settings: Settings) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=create_app(settings))
-        client = httpx.AsyncClient(transport=transport, base_url="http://tenantgraph.test")
+        client = httpx.AsyncClient(transport=transport, base_url="http://tenantgraph.test",
+                                   headers={"accept": GRAPHQL_CLIENT_ACCEPT})
         clients.append(client)
         return client
 
