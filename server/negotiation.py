@@ -21,6 +21,7 @@ from server import problems
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 OFFERED = (GRAPHQL_RESPONSE, JSON)
+CONTENT_TYPES = {offered: f"{offered}; charset=utf-8".encode() for offered in OFFERED}
 
 
 class RequestError(Response):
@@ -90,8 +91,13 @@ def finish_response(response: Response, media: str) -> None:
         response.status_code = 200
     elif media == GRAPHQL_RESPONSE and response.status_code >= 400:
         _drop_data(response)
-    response.headers["content-type"] = f"{media}; charset=utf-8"
-    response.headers.add_vary_header("Accept")
+    headers = response.raw_headers  # in place: `response.headers` may already wrap this list
+    headers[:] = [(name, value) for name, value in headers if name != b"content-type"]
+    headers.append((b"content-type", CONTENT_TYPES[media]))
+    if any(name == b"vary" for name, _ in headers):
+        response.headers.add_vary_header("Accept")
+    else:
+        headers.append((b"vary", b"Accept"))
 
 
 def _drop_data(response: Response) -> None:
