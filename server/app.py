@@ -29,6 +29,7 @@ from server.headers import SecurityHeaders
 from server.last_resort import LastResort
 from server.problems import problem
 from server.request_limits import RequestLimits
+from server.sdl import SchemaDownload
 from server.sse import EventStream
 from server.stream_tokens import StreamTokens
 from server.throttle import Throttle
@@ -141,6 +142,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", websocket.handle),
             Route("/graphql/stream", stream.handle, methods=["GET", "POST"]),
+            Route("/schema.graphql", SchemaDownload(graphql).handle, methods=["GET"]),
             Route("/webhooks/{flow}", webhooks.receive, methods=["POST"]),
             Route("/webhooks/{flow}", webhooks.handshake, methods=["GET"]),
             Route("/healthz", healthz),

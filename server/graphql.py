@@ -12,7 +12,6 @@ from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -27,7 +26,9 @@ from server import auth, deadline, operation, plans, prometheus, refusals, throt
 from server import logging as logs
 from server.api_key_cache import ApiKeyCache
 from server.failed_auth import FailedAuthentications
+from server.graphiql import graphiql_page
 from server.idempotency import Idempotency
+from server.negotiation import RequestError, choose_media_type, finish_response, not_acceptable
 from server.operation import Transport, error_response, json_response, read_payload
 from server.watchdog import Operations
 from telemetry import metrics, tracing
@@ -64,6 +65,7 @@ class GraphQLEndpoint(Transport):
         request_id = operation.request_id(request)
         logs.request_id.set(request_id)
         started = time.perf_counter()
+        media = choose_media_type(request.headers.get("accept"))
         try:
             if self.tracing.enabled:
                 response = await self._traced(request, request_id)
@@ -75,6 +77,8 @@ class GraphQLEndpoint(Transport):
             log.warning("dependency unavailable: %r", error)
             response = unavailable.graphql_error(outage.unavailable(error, request_id), request_id)
         self.persisted.cache_headers(request, response)
+        if media is not None and not isinstance(response, HTMLResponse):
+            finish_response(response, media)
         log.info(
             "%s %s %d %.1fms", request.method, request.url.path, response.status_code,
             (time.perf_counter() - started) * 1000,
@@ -97,7 +101,9 @@ class GraphQLEndpoint(Transport):
         if request.method == "GET" and _wants_html(request):
             if not self.settings.graphiql:
                 return error_response(BadRequest("GraphiQL is disabled"), request_id, status=404)
-            return HTMLResponse(get_graphql_ide_html("graphiql"))
+            return HTMLResponse(graphiql_page())
+        if choose_media_type(request.headers.get("accept")) is None:
+            return not_acceptable(request.headers.get("accept", ""), request_id)
         try:
             payload = await read_payload(request, self.settings.max_body_bytes)
             caller = await self.api_key_cache.authenticate(
@@ -217,10 +223,13 @@ class GraphQLEndpoint(Transport):
             )
         except InvalidOperationTypeError:
             self.throttle.settle(admitted, None)
-            return error_response(MethodNotAllowed("only queries may be sent with GET"), request_id), False
+            refused = error_response(MethodNotAllowed("only queries may be sent with GET"), request_id)
+            refused.headers["allow"] = "POST"
+            return refused, False
         except (CannotGetOperationTypeError, MissingQueryError):
             self.throttle.settle(admitted, None)
-            return error_response(BadRequest("no operation to run: check operationName"), request_id), False
+            unknown = BadRequest("no operation to run: check operationName")
+            return RequestError(operation.error_body(unknown), request_id), False
         self.throttle.annotate(result, admitted)
         return _result(result, request_id), result.data is not None and not result.errors
 
@@ -240,8 +249,9 @@ def _result(result: ExecutionResult, request_id: str) -> Response:
     if _unavailable(body):
         return unavailable.graphql(body, request_id)
     executed = result.data is not None or any(e.path for e in result.errors or ())
-    status = 200 if executed else 400
-    return json_response(body, status, request_id)
+    if not executed:
+        return RequestError(body, request_id)
+    return json_response(body, 200, request_id)
 
 
 def _unavailable(body: dict[str, Any]) -> bool:

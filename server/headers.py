@@ -15,9 +15,9 @@ import re
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 
 from domain.config import Settings
+from server.graphiql import graphiql_page
 
 LOCKED = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HSTS = "max-age=63072000; includeSubDomains"
@@ -63,7 +63,7 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
         self.trust_tls = settings.trust_tls
-        self.html_policy = graphiql_policy(get_graphql_ide_html("graphiql"))
+        self.html_policy = graphiql_policy(graphiql_page())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

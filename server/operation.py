@@ -174,6 +174,8 @@ def _json(raw: bytes, what: str) -> Any:
 
 
 def _check_payload(payload: Any) -> dict[str, Any]:
+    if isinstance(payload, list):
+        raise BadRequest("batched requests (a JSON array) are not supported: send one operation per request")
     if not isinstance(payload, dict):
         raise BadRequest("body must be a JSON object with a 'query'")
     if (not isinstance(payload.get("query"), str) or not payload["query"].strip()) and not (

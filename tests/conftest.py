@@ -103,6 +103,11 @@ async def app_pool(settings: Settings) -> AsyncIterator[None]:
     yield
 
 
+GRAPHQL_CLIENT_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
+"""What the GraphQL-over-HTTP spec asks clients to send (and Apollo Client and urql do): request
+errors are 400s (see server.negotiation)."""
+
+
 @pytest.fixture
 async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """A connection as the database owner (row-level security does not apply)."""
@@ -132,7 +137,8 @@ async def client_for(app_pool: None) -> AsyncIterator[Any]:
 
     def make(settings: Settings) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=create_app(settings))
-        client = httpx.AsyncClient(transport=transport, base_url="http://tenantgraph.test")
+        client = httpx.AsyncClient(transport=transport, base_url="http://tenantgraph.test",
+                                   headers={"accept": GRAPHQL_CLIENT_ACCEPT})
         clients.append(client)
         return client
 

@@ -172,4 +172,4 @@ async def test_read_scope_cannot_write(tenant_a: Any) -> None:
     )
 
     assert codes(body) == ["FORBIDDEN"]
-    assert body["data"] is None
+    assert body.get("data") is None

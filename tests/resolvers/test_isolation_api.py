@@ -230,7 +230,7 @@ async def test_b_key_cannot_select_tenant_a(tenant_a: Any, tenant_b: Any, seeded
     )
 
     assert response.status_code == 403
-    assert response.json()["data"] is None
+    assert response.json().get("data") is None
     assert codes(response.json()) == ["FORBIDDEN"]
 
 

@@ -53,7 +53,7 @@ def refused(response: httpx.Response, path: str, what: str, status: int = 400) -
     """The single error of a refused request, checked: BAD_USER_INPUT naming `path`."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["data"] is None, body
+    assert body.get("data") is None, body
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     assert error["extensions"]["fields"] == {path: what}, error

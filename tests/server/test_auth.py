@@ -271,7 +271,7 @@ async def test_api_key_without_the_scope_is_forbidden_with_http_200(tenant_a: An
 
     assert response.status_code == 200
     assert codes(response.json()) == ["FORBIDDEN"]
-    assert response.json()["data"] is None
+    assert response.json().get("data") is None
 
 
 async def test_api_key_with_a_module_scope_reads_the_catalog(tenant_a: Any) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from domain.config import Settings
 from tests import hostile, live
-from tests.conftest import TenantHandle
+from tests.conftest import GRAPHQL_CLIENT_ACCEPT, TenantHandle
 from tests.documents import codes
 
 WALL = 2.0
@@ -61,7 +61,7 @@ async def test_max_selections_is_a_setting(
 
     response = await small.post(
         "/graphql", json={"query": "{ tenant { id slug name modules extensions } }"},
-        headers={"authorization": f"Bearer {tenant_a.key}"},
+        headers={"authorization": f"Bearer {tenant_a.key}", "accept": GRAPHQL_CLIENT_ACCEPT},
     )
 
     assert response.status_code == 400
@@ -114,12 +114,12 @@ async def test_the_largest_of_each_hostile_shape_is_refused_at_once(
     async with httpx.AsyncClient(base_url=stack.api.url, timeout=WALL) as http:
         response = await http.post(
             "/graphql", json={"query": make(sizes[-1], tag=str(next(TAGS)))},
-            headers={"authorization": f"Bearer {tenant_a.key}"},
+            headers={"authorization": f"Bearer {tenant_a.key}", "accept": GRAPHQL_CLIENT_ACCEPT},
         )
 
     assert time.perf_counter() - started < WALL
     assert response.status_code == 400
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"] == "application/graphql-response+json; charset=utf-8"
     assert set(codes(response.json())) <= {"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"}
 
 
@@ -158,7 +158,8 @@ async def attack(api: live.Api, tenant: TenantHandle, seconds: float) -> list[tu
                 ("accepted", LARGEST_ACCEPTED.replace("query Fanout", f"query Fanout{tag}")),
             ]:
                 response = await http.post(
-                    "/graphql", json={"query": query}, headers={"authorization": f"Bearer {tenant.key}"}
+                    "/graphql", json={"query": query},
+                    headers={"authorization": f"Bearer {tenant.key}", "accept": GRAPHQL_CLIENT_ACCEPT},
                 )
                 answers.append((kind, response.status_code, response.json()))
     return answers
@@ -204,7 +205,8 @@ async def test_a_fragment_cycle_through_a_field_is_refused_at_once(
     cyclic = "{ ...A } fragment A on Query { tenant { ...B } } fragment B on Tenant { ...A }"
     async with httpx.AsyncClient(base_url=stack.api.url, timeout=WALL) as http:
         response = await http.post(
-            "/graphql", json={"query": cyclic}, headers={"authorization": f"Bearer {tenant_a.key}"}
+            "/graphql", json={"query": cyclic},
+            headers={"authorization": f"Bearer {tenant_a.key}", "accept": GRAPHQL_CLIENT_ACCEPT},
         )
         health = await http.get("/healthz")
 

@@ -58,7 +58,7 @@ async def test_the_same_request_again_replays_the_first_answer_and_changes_nothi
     assert first.json()["data"]["createOrder"]["order"]["number"] == 1
     assert again.status_code == 200
     assert again.headers["idempotency-replayed"] == "true"
-    assert again.headers["content-type"] == "application/json"
+    assert again.headers["content-type"] == "application/graphql-response+json; charset=utf-8"
     assert again.content == first.content
     assert await order_count(shop) == 1
     assert await shop.stock("TEE-S") == (10, 1)

@@ -281,7 +281,7 @@ async def test_invalid_json_is_400(tenant_a: Any) -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ([{"query": TENANT}], "JSON object"),
+        ([{"query": TENANT}], "batched requests"),
         ("query", "JSON object"),
         ({}, "'query'"),
         ({"query": ""}, "'query'"),

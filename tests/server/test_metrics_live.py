@@ -15,7 +15,7 @@ import pytest
 
 from server.embedded import free_port
 from tests import live, webhooks
-from tests.conftest import TenantHandle
+from tests.conftest import GRAPHQL_CLIENT_ACCEPT, TenantHandle
 from tests.processes import spawn, wait_until
 from tests.scrape import Scrape, bearer, delta
 from tests.stock import CREATE_LOCATION, open_api_shop
@@ -65,7 +65,7 @@ async def post(stack: live.Stack, tenant: TenantHandle, query: str, variables: A
     """One request on a connection of its own, so that both API processes take some."""
     async with httpx.AsyncClient(base_url=stack.api.url, timeout=20) as http:
         return await http.post("/graphql", json={"query": query, "variables": variables or {}},
-                               headers=bearer(tenant.key))
+                               headers={**bearer(tenant.key), "accept": GRAPHQL_CLIENT_ACCEPT})
 
 
 async def until(check: Any, timeout: float = 20) -> None:

@@ -19,9 +19,11 @@ COMMON = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
 Request = Callable[[httpx.AsyncClient, TenantHandle], Awaitable[httpx.Response]]
 RESPONSES: dict[str, tuple[Request, int, str]] = {
     "graphql result": (
-        lambda http, t: t.post("{ products(first: 1) { edges { cursor } } }"), 200, "application/json"
+        lambda http, t: t.post("{ products(first: 1) { edges { cursor } } }"), 200,
+        "application/graphql-response+json"
     ),
-    "graphql error": (lambda http, t: t.post("{ products {", key="tg_wrong"), 401, "application/json"),
+    "graphql error": (lambda http, t: t.post("{ products {", key="tg_wrong"), 401,
+                      "application/graphql-response+json"),
     "webhook problem": (
         lambda http, t: http.post(f"/webhooks/purchase-flow?tenant={t.slug}", content=b"{}"),
         404, "application/problem+json",
