@@ -77,6 +77,10 @@ class Settings:
     live_connections_per_tenant: int = 2_000
     event_retention_days: int = 7
     audit_retention_days: int = 365
+    outbound_retention_days: int = 30
+    """OUTBOUND_RETENTION_DAYS: how long succeeded outgoing webhook messages stay in the log."""
+    outbound_exhausted_retention_days: int = 90
+    """OUTBOUND_EXHAUSTED_RETENTION_DAYS: how long exhausted ones stay (recoverable meanwhile)."""
     traces_exporter: Literal["none", "otlp", "console"] = "none"
     """OTEL_TRACES_EXPORTER, off unless set (and off when OTEL_SDK_DISABLED is true); the SDK
     reads the other OTEL_* variables (endpoint, service name, batching) itself."""
@@ -199,6 +203,13 @@ class Settings:
             ),
             audit_retention_days=parse(
                 environ, "AUDIT_RETENTION_DAYS", int, cls.audit_retention_days, minimum=1
+            ),
+            outbound_retention_days=parse(
+                environ, "OUTBOUND_RETENTION_DAYS", int, cls.outbound_retention_days, minimum=1
+            ),
+            outbound_exhausted_retention_days=parse(
+                environ, "OUTBOUND_EXHAUSTED_RETENTION_DAYS", int,
+                cls.outbound_exhausted_retention_days, minimum=1,
             ),
             traces_exporter=cast(Literal["none", "otlp", "console"], "none" if parse(
                 environ, "OTEL_SDK_DISABLED", boolean, False

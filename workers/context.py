@@ -7,6 +7,7 @@ import asyncio
 import redis.asyncio as aioredis
 from saq.types import Context
 
+from domain import outbound_log
 from telemetry.tracing import Tracing
 from workers.relay import Relay
 
@@ -15,6 +16,8 @@ class WorkerContext(Context, total=False):
     event_retention_days: int
     audit_retention_days: int
     idempotency_retention_hours: int
+    outbound_retention: outbound_log.Retention
+    outbound_backlog_sampler: asyncio.Task[None]
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
     relay: Relay
