@@ -27,6 +27,7 @@ from schema import (
     documents,
     inputs,
     limits,
+    outbound,
     outbound_log,
     subscriptions,
     tenants,
@@ -43,11 +44,12 @@ CORE = Module(
     query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery, webhooks.WebhookQuery,
                                     access.AccessQuery, documents.DocumentQuery,
                                     outbound_log.OutboundLogQuery,
-                                    throttling.ThrottlingQuery)),
+                                    throttling.ThrottlingQuery, outbound.OutboundQuery)),
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation,
                                           access.AccessMutation, documents.DocumentMutation,
                                           outbound_log.OutboundLogMutation,
-                                          throttling.ThrottlingMutation)),
+                                          throttling.ThrottlingMutation,
+                                          outbound.OutboundMutation)),
     subscription=subscriptions.EventSubscription,
 )
 
