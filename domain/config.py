@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from domain import origins
+from domain import origins, outbound_delivery
 from domain.env import ConfigError as ConfigError
 from domain.env import address, boolean, choice, parse, url
 from domain.errors import Invalid
@@ -138,6 +138,10 @@ class Settings:
     """Request limits where query cost does not apply (server.request_limits; README "Request
     limits"): each *_BURST with its *_RATE (per second) is a leaky bucket; the env variable is
     the field's name in capitals."""
+    outbound_delivery: outbound_delivery.DeliverySettings = dataclasses.field(
+        default_factory=outbound_delivery.DeliverySettings
+    )
+    """Webhooks out, delivery: the OUTBOUND_* variables of domain.outbound_delivery."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -281,6 +285,7 @@ class Settings:
                 minimum=0.001,
             ),
             **_request_limits(environ),
+            outbound_delivery=outbound_delivery.DeliverySettings.from_env(environ),
         )
         settings.check_production()
         return settings

@@ -16,7 +16,7 @@ from domain.config import DRAIN_SHARE, Settings
 from tables import engine, leases
 from telemetry import metrics
 from telemetry.tracing import Tracing
-from workers import deliveries, maintenance
+from workers import deliveries, maintenance, outbound
 from workers.context import WorkerContext
 from workers.graceful import GracefulWorker
 from workers.relay import Relay
@@ -109,6 +109,7 @@ def worker(
         sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
         ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
+        outbound.start(ctx, ctx["worker"].queue, dsn, settings.outbound_delivery)
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
             ctx["relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
@@ -121,6 +122,7 @@ def worker(
                 await ctx["inbox_sweeper"]
         if "pool_sampler" in ctx:
             ctx["pool_sampler"].cancel()
+        await outbound.stop(ctx)
         if "relay" in ctx:
             ctx["relay"].stop()
             last_batch = settings.shutdown_grace_seconds * (1 - DRAIN_SHARE) / 2
@@ -134,6 +136,7 @@ def worker(
         functions=[
             deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys,
             maintenance.prune_events, maintenance.prune_audit, maintenance.prune_idempotency_keys,
+            outbound.deliver_outbound,
         ],
         cron_jobs=[
             CronJob(maintenance.purge_revoked_keys, cron="17 3 * * *", **JOB_DEFAULTS),
