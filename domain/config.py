@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from domain import origins, outbound_delivery
+from domain import egress, origins, outbound_delivery
 from domain.env import ConfigError as ConfigError
 from domain.env import address, boolean, choice, parse, url
 from domain.errors import Invalid
@@ -138,6 +138,12 @@ class Settings:
     """Request limits where query cost does not apply (server.request_limits; README "Request
     limits"): each *_BURST with its *_RATE (per second) is a leaky bucket; the env variable is
     the field's name in capitals."""
+    outbound_allow_networks: tuple[egress.Network, ...] = ()
+    """OUTBOUND_ALLOW_NETWORKS: CIDRs webhooks out may reach although refused (loopback...)."""
+    outbound_secret_grace_seconds: int = 86_400
+    outbound_rate_limit: int = 20
+    """OUTBOUND_RATE_LIMIT: requests per second to an endpoint that sets no rate limit."""
+    outbound_max_endpoints: int = 20
     outbound_delivery: outbound_delivery.DeliverySettings = dataclasses.field(
         default_factory=outbound_delivery.DeliverySettings
     )
@@ -285,6 +291,7 @@ class Settings:
                 minimum=0.001,
             ),
             **_request_limits(environ),
+            **_outbound(environ),
             outbound_delivery=outbound_delivery.DeliverySettings.from_env(environ),
         )
         settings.check_production()
@@ -328,6 +335,20 @@ def _request_limits(environ: Mapping[str, str]) -> dict[str, Any]:
         found[name] = parse(environ, name.upper(), type(default), default,
                              minimum=1 if isinstance(default, int) else 0.001)
     return found
+
+
+def _outbound(environ: Mapping[str, str]) -> dict[str, Any]:
+    return dict(
+        outbound_allow_networks=parse(environ, "OUTBOUND_ALLOW_NETWORKS", egress.networks,
+                                        Settings.outbound_allow_networks),
+        outbound_secret_grace_seconds=parse(
+            environ, "OUTBOUND_SECRET_GRACE_SECONDS", int, Settings.outbound_secret_grace_seconds,
+            minimum=0),
+        outbound_rate_limit=parse(
+            environ, "OUTBOUND_RATE_LIMIT", int, Settings.outbound_rate_limit, minimum=1),
+        outbound_max_endpoints=parse(
+            environ, "OUTBOUND_MAX_ENDPOINTS", int, Settings.outbound_max_endpoints, minimum=1),
+    )
 
 
 def _cors_origins(environ: Mapping[str, str]) -> tuple[str, ...]:

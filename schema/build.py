@@ -27,6 +27,7 @@ from schema import (
     documents,
     inputs,
     limits,
+    outbound,
     subscriptions,
     tenants,
     throttling,
@@ -41,10 +42,11 @@ CORE = Module(
     slug="core",
     query=merge_types("CoreQuery", (tenants.TenantQuery, audit.AuditQuery, webhooks.WebhookQuery,
                                     access.AccessQuery, documents.DocumentQuery,
-                                    throttling.ThrottlingQuery)),
+                                    throttling.ThrottlingQuery, outbound.OutboundQuery)),
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation,
                                           access.AccessMutation, documents.DocumentMutation,
-                                          throttling.ThrottlingMutation)),
+                                          throttling.ThrottlingMutation,
+                                          outbound.OutboundMutation)),
     subscription=subscriptions.EventSubscription,
 )
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.config import DRAIN_SHARE, ConfigError, Settings
 from domain.errors import DomainError
-from server import cli_admin, cli_documents, cli_webhooks
+from server import cli_admin, cli_documents, cli_outbound, cli_webhooks
 from server import logging as logs
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_admin.add(commands)
     cli_webhooks.Commands(cli_admin.run_admin, cli_admin.with_services).add(commands)
     cli_documents.add(commands)
+    cli_outbound.add(commands)
 
     return parser
 

@@ -10,8 +10,11 @@ from uuid import UUID
 import asyncpg
 import pytest
 
+from domain import outbound
 from domain.config import Settings
+from domain.errors import NotFound
 from tables import engine
+from tables import outbound as outbound_tables
 from tests.conftest import TenantHandle
 
 TABLES = ("outbound_endpoints", "outbound_messages", "outbound_attempts", "outbound_cursors")
@@ -99,3 +102,23 @@ async def test_no_tenant_scope_sees_no_outbound_rows(
     await seed(app_conn, tenant_a.id)
     for table in TABLES:
         assert await app_conn.fetchval(f"select count(*) from {table}") == 0
+
+
+async def test_the_endpoint_functions_never_reach_another_tenants_endpoint(
+    tenant_a: TenantHandle, tenant_b: TenantHandle
+) -> None:
+    draft = outbound.Draft(url="https://93.184.215.14/", event_types=("*",))
+    mine = await outbound_tables.create_endpoint(draft, "whsec_a", tenant_id=tenant_a.id, max_endpoints=5)
+    await outbound_tables.create_endpoint(draft, "whsec_b", tenant_id=tenant_b.id, max_endpoints=5)
+
+    for reach in (
+        outbound_tables.get_endpoint(mine.id, tenant_id=tenant_b.id),
+        outbound_tables.change_endpoint(mine.id, lambda e, now: e, "outbound_endpoint.updated",
+                                        tenant_id=tenant_b.id),
+        outbound_tables.delete_endpoint(mine.id, tenant_id=tenant_b.id),
+    ):
+        with pytest.raises(NotFound):
+            await reach
+    assert [e.id for e in await outbound_tables.list_endpoints(tenant_id=tenant_a.id)] == [mine.id]
+    assert mine.id not in {e.id for e in await outbound_tables.list_endpoints(tenant_id=tenant_b.id)}
+    assert await outbound_tables.get_endpoint(mine.id, tenant_id=tenant_a.id) == mine
