@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from domain import egress, origins
+from domain import egress, origins, outbound_delivery
 from domain.env import ConfigError as ConfigError
 from domain.env import address, boolean, choice, parse, url
 from domain.errors import Invalid
@@ -148,6 +148,10 @@ class Settings:
     outbound_rate_limit: int = 20
     """OUTBOUND_RATE_LIMIT: requests per second to an endpoint that sets no rate limit."""
     outbound_max_endpoints: int = 20
+    outbound_delivery: outbound_delivery.DeliverySettings = dataclasses.field(
+        default_factory=outbound_delivery.DeliverySettings
+    )
+    """Webhooks out, delivery: the OUTBOUND_* variables of domain.outbound_delivery."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -299,6 +303,7 @@ class Settings:
             ),
             **_request_limits(environ),
             **_outbound(environ),
+            outbound_delivery=outbound_delivery.DeliverySettings.from_env(environ),
         )
         settings.check_production()
         return settings

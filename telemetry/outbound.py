@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
+import orjson
+
+from domain import outbound_delivery as delivery
 from telemetry import metrics
 
 ATTEMPT_OUTCOMES = ("success", "failure", "timeout", "refused")
@@ -32,3 +36,26 @@ def set_backlog(waiting: Mapping[str, int]) -> None:
     """Messages waiting, by endpoint state (tables.outbound_log.backlog)."""
     for state in ENDPOINT_STATES:
         metrics.OUTBOUND_BACKLOG.labels(state).set(waiting.get(state, 0))
+
+
+def outcome(status: int | None, error: str | None) -> str:
+    """An attempt's outcome (ATTEMPT_OUTCOMES) from its answer's status or its error."""
+    if status is not None:
+        return "success" if 200 <= status < 300 else "failure"
+    text = (error or "").lower()
+    if text.startswith("timeout"):
+        return "timeout"
+    return "refused" if "refused" in text or "connection failed" in text else "failure"
+
+
+def observe(answer: delivery.Answer, status: str, body: bytes, at: datetime) -> None:
+    """The engine's hook, once an attempt is recorded: `answer` as sent at `at`, the message's
+    new `status`; a success's latency runs from the body's timestamp (the event's commit) to
+    the answer."""
+    latency = None
+    if answer.succeeded:
+        stamp = orjson.loads(body).get("timestamp")
+        if isinstance(stamp, str):
+            committed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            latency = (at - committed).total_seconds() + answer.duration_ms / 1000
+    observe_attempt(outcome(answer.status, answer.error), status, latency)

@@ -17,7 +17,7 @@ from domain.config import DRAIN_SHARE, Settings
 from tables import engine, leases
 from telemetry import metrics
 from telemetry.tracing import Tracing
-from workers import deliveries, maintenance
+from workers import deliveries, maintenance, outbound
 from workers import outbound_log as outbound_log_jobs
 from workers.context import WorkerContext
 from workers.graceful import GracefulWorker
@@ -114,6 +114,7 @@ def worker(
         sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
         ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
+        outbound.start(ctx, ctx["worker"].queue, dsn, settings.outbound_delivery)
         ctx["outbound_backlog_sampler"] = asyncio.create_task(outbound_log_jobs.sample_backlog_forever())
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
@@ -127,6 +128,7 @@ def worker(
                 await ctx["inbox_sweeper"]
         if "pool_sampler" in ctx:
             ctx["pool_sampler"].cancel()
+        await outbound.stop(ctx)
         if "outbound_backlog_sampler" in ctx:
             ctx["outbound_backlog_sampler"].cancel()
         if "relay" in ctx:
@@ -142,6 +144,7 @@ def worker(
         functions=[
             deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys,
             maintenance.prune_events, maintenance.prune_audit, maintenance.prune_idempotency_keys,
+            outbound.deliver_outbound,
             outbound_log_jobs.recover_outbound, outbound_log_jobs.prune_outbound,
         ],
         cron_jobs=[
