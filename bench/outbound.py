@@ -188,3 +188,46 @@ def _row(name: str, phase: dict[str, Any]) -> dict[str, Any]:
 
 
 SCENARIO = Scenario("i", "webhooks out: N tenants' events to a verifying receiver", webhooks_out)
+
+
+def main() -> None:
+    """`python -m bench.outbound [--seconds 10]`: (i) alone, without the dataset, the API and
+    the baseline that `python -m bench.run --only i` seeds and starts for every scenario."""
+    import argparse
+    import contextlib
+
+    from bench import run
+    from bench.seed import Dataset
+    from tables import engine
+    from tables.migrate import migrate
+
+    parser = argparse.ArgumentParser(prog="python -m bench.outbound", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0, help="load per phase")
+    args = parser.parse_args()
+
+    async def bench(database_url: str, redis_url: str) -> None:
+        owner = await run._database(database_url)
+        await migrate(owner, app_password=run.APP_PASSWORD)
+        await engine.start(engine.app_dsn(owner, run.APP_PASSWORD), max_size=10)
+        env = {**os.environ, "DATABASE_URL": owner, "REDIS_URL": redis_url, "TG_ENV": "production",
+               "APP_DATABASE_PASSWORD": run.APP_PASSWORD, "LOG_LEVEL": "WARNING",
+               "JWT_SECRET": "bench-secret-bench-secret-bench-secret"}
+        ctx = Context(owner=owner, env=env, dataset=Dataset({}, {}, {}), api="", baseline="",
+                      seconds=args.seconds, warmup=2.0, procs={}, work=run.ROOT / ".data" / "bench-work",
+                      subscribers=[])
+        ctx.work.mkdir(parents=True, exist_ok=True)
+        try:
+            results = await webhooks_out(ctx)
+        finally:
+            for proc in (*ctx.procs.values(), *ctx.workers):
+                with contextlib.suppress(Exception):
+                    proc.stop()
+            await engine.stop()
+        run._write(results)
+
+    with run._services() as (database_url, redis_url):
+        asyncio.run(bench(database_url, redis_url))
+
+
+if __name__ == "__main__":
+    main()
