@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -23,7 +22,11 @@ import asyncpg
 import httpx
 from saq import Queue
 
+from domain import egress, outbound
 from domain import outbound_delivery as delivery
+from domain.config import Settings
+from domain.errors import DomainError
+from services import egress as egress_services
 from tables import outbound_messages as messages
 from workers import outbound_http
 from workers.context import WorkerContext
@@ -52,31 +55,27 @@ async def wake(
     )
 
 
-def matches(wanted: Sequence[str], event_type: str) -> bool:
-    """Exact types, `<aggregate>.*` prefixes and `*`."""
-    return any(
-        w == "*" or w == event_type or (w.endswith(".*") and event_type.startswith(w[:-1]))
-        for w in wanted
-    )
-
-
 @dataclasses.dataclass
 class Runtime:
     """What the delivery jobs of one worker process share."""
 
     settings: delivery.DeliverySettings
+    allow: tuple[egress.Network, ...]
+    default_rate: int
     http: httpx.AsyncClient
     slots: asyncio.Semaphore
 
     @classmethod
-    def open(cls, settings: delivery.DeliverySettings) -> Runtime:
-        return cls(settings, outbound_http.client(settings.timeout_seconds),
-                   asyncio.Semaphore(settings.concurrency))
+    def open(cls, settings: Settings) -> Runtime:
+        own = settings.outbound_delivery
+        return cls(own, settings.outbound_allow_networks, settings.outbound_rate_limit,
+                   outbound_http.client(own.timeout_seconds), asyncio.Semaphore(own.concurrency))
 
 
 async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: str) -> int:
     """Send the endpoint's due messages, in order, until none is due or the budget is spent;
-    returns how many attempts were made."""
+    returns how many attempts were made. Requests start at most `rate_limit` a second: only
+    this job sends to the endpoint (its key), so pacing here is the endpoint's rate limit."""
     runtime: Runtime = ctx["outbound"]
     settings = runtime.settings
     endpoint, tenant = UUID(endpoint_id), UUID(tenant_id)
@@ -92,21 +91,24 @@ async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: s
         )
         if not batch:
             return attempts
+        started = time.monotonic()
         await asyncio.gather(*(attempt(runtime, target, message) for message in batch))
         attempts += len(batch)
+        pace = len(batch) / (target.rate_limit or runtime.default_rate) - (time.monotonic() - started)
+        if pace > 0:
+            await asyncio.sleep(pace)
     return attempts
 
 
-async def attempt(runtime: Runtime, target: messages.Target, message: messages.Claimed) -> None:
-    """One attempt: sign (the attempt's time), send, record the outcome."""
+async def attempt(runtime: Runtime, target: outbound.Endpoint, message: messages.Claimed) -> None:
+    """One attempt: resolve and check the address, sign (the attempt's time), send, record."""
     settings = runtime.settings
     async with runtime.slots:
         at = datetime.now(UTC)
-        secrets = delivery.valid_secrets(target.secrets, at)
-        headers = delivery.headers(target.headers, secrets, message.msg_id, at, message.body)
-        answer = await outbound_http.send(
-            runtime.http, target.url, None, headers, message.body, timeout=settings.timeout_seconds
+        headers = delivery.headers(
+            target.headers, target.signing_secrets(at), message.msg_id, at, message.body
         )
+        answer = await _send(runtime, target.url, headers, message.body)
     delay = None if answer.succeeded else delivery.next_delay(message.attempts + 1, answer, settings)
     outcome = await messages.record(
         message, answer, target=target, at=at, delay=delay,
@@ -114,6 +116,18 @@ async def attempt(runtime: Runtime, target: messages.Target, message: messages.C
     )
     if outcome.disabled:
         log.warning("outbound endpoint %s disabled: %s", target.id, outcome.disabled)
+
+
+async def _send(runtime: Runtime, url: str, headers: dict[str, str], body: bytes) -> delivery.Answer:
+    """DNS is resolved once per attempt and every address checked; the request goes to the
+    first address, so a second lookup cannot send it elsewhere."""
+    try:
+        checked = await egress_services.resolve(url, allow=runtime.allow, field="url")
+    except DomainError as refused:
+        return delivery.Answer(None, error=str(refused))
+    return await outbound_http.send(
+        runtime.http, url, checked.addresses[0], headers, body, timeout=runtime.settings.timeout_seconds
+    )
 
 
 class Dispatcher:
@@ -156,7 +170,7 @@ class Dispatcher:
             read = DISPATCH_BATCH
             while read == DISPATCH_BATCH:
                 read, endpoints = await messages.dispatch(
-                    tenant_id=tenant_id, limit=DISPATCH_BATCH, match=matches
+                    tenant_id=tenant_id, limit=DISPATCH_BATCH, match=outbound.matches
                 )
                 for endpoint_id in endpoints:
                     await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id,
@@ -190,10 +204,11 @@ class Dispatcher:
         self._wake.set()
 
 
-def start(ctx: WorkerContext, queue: Queue, dsn: str, settings: delivery.DeliverySettings) -> None:
+def start(ctx: WorkerContext, queue: Queue, dsn: str, settings: Settings) -> None:
     """At worker startup: the shared runtime and the dispatcher task."""
     ctx["outbound"] = Runtime.open(settings)
-    ctx["outbound_dispatcher"] = asyncio.create_task(Dispatcher(queue, dsn, settings).run())
+    dispatcher = Dispatcher(queue, dsn, settings.outbound_delivery)
+    ctx["outbound_dispatcher"] = asyncio.create_task(dispatcher.run())
 
 
 async def stop(ctx: WorkerContext) -> None:

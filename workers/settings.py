@@ -109,7 +109,7 @@ def worker(
         sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
         ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
-        outbound.start(ctx, ctx["worker"].queue, dsn, settings.outbound_delivery)
+        outbound.start(ctx, ctx["worker"].queue, dsn, settings)
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
             ctx["relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
