@@ -28,6 +28,7 @@ from schema import (
     inputs,
     limits,
     outbound,
+    outbound_delivery,
     subscriptions,
     tenants,
     throttling,
@@ -46,7 +47,8 @@ CORE = Module(
     mutation=merge_types("CoreMutation", (tenants.TenantMutation, webhooks.WebhookMutation,
                                           access.AccessMutation, documents.DocumentMutation,
                                           throttling.ThrottlingMutation,
-                                          outbound.OutboundMutation)),
+                                          outbound.OutboundMutation,
+                                          outbound_delivery.OutboundDeliveryMutation)),
     subscription=subscriptions.EventSubscription,
 )
 

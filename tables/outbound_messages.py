@@ -17,8 +17,10 @@ from uuid import UUID
 
 import orjson
 
-from domain import events, outbound
+from domain import audit, events, outbound
 from domain import outbound_delivery as delivery
+from domain.errors import Conflict, NotFound
+from tables import audit as trail
 from tables import db
 from tables import events as outbox
 from tables import outbound as endpoints
@@ -99,12 +101,29 @@ async def _insert(conn: Any, rows: Sequence[tuple[UUID, UUID, int | None, str, s
     )
 
 
-async def add_test(*, endpoint_id: UUID, tenant_id: UUID, at: datetime) -> str:
-    """A `test` message for the endpoint, due now; returns its webhook-id."""
+async def add_test(
+    *, endpoint_id: UUID, tenant_id: UUID, at: datetime, actor: audit.Actor | None = None
+) -> str:
+    """A `test` message for the tenant's endpoint, due now (recorded in the audit trail when an
+    `actor` asked for it, in the same transaction); returns its webhook-id. NotFound for
+    another tenant's endpoint, Conflict for a disabled one."""
     msg_id = "msg_" + uuid.uuid4().hex
     body = orjson.dumps(delivery.test_body(endpoint_id, at)).decode()
     async with db.transaction(tenant_id=tenant_id) as tx:
+        enabled = await tx.connection.fetchval(
+            "select enabled from outbound_endpoints where id = $1 and tenant_id = $2 for share",
+            endpoint_id, tenant_id,
+        )
+        if enabled is None:
+            raise NotFound(f"no outbound endpoint {endpoint_id}")
+        if not enabled:
+            raise Conflict("the endpoint is disabled: enable it to send it a test message")
         await _insert(tx.connection, [(tenant_id, endpoint_id, None, delivery.TEST, msg_id, body)])
+        if actor is not None:
+            await trail.record(
+                tx.connection, actor, "outbound_endpoint.test_sent", "outbound_endpoint",
+                str(endpoint_id), tenant_id=tenant_id, after={"webhookId": msg_id},
+            )
     return msg_id
 
 

@@ -14,26 +14,27 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
-from saq import Queue
+from saq import Job, Queue
 
 from domain import egress, outbound
 from domain import outbound_delivery as delivery
 from domain.config import Settings
 from domain.errors import DomainError
 from services import egress as egress_services
+from services import outbound_delivery as delivery_services
 from tables import outbound_messages as messages
 from workers import outbound_http
 from workers.context import WorkerContext
 
 log = logging.getLogger("tenantgraph.outbound")
 
-JOB = "deliver_outbound"
 DISPATCH_BATCH = 500
 JOB_BUDGET_SECONDS = 5.0
 """A job hands its endpoint back after this long (the sweep wakes it again), so one busy
@@ -41,18 +42,29 @@ endpoint cannot hold a worker slot for long. The job's timeout is this plus one 
 is also how long a job key stays taken after its worker died, and with it the endpoint."""
 
 
-def job_key(endpoint_id: UUID | str) -> str:
-    return f"outbound:{endpoint_id}"
+def job_settings(settings: delivery.DeliverySettings) -> Callable[[Job], Awaitable[None]]:
+    """A before-enqueue hook of the queue: every `deliver_outbound` job (woken by the
+    dispatcher, the sweep, a test, a redelivery, a recovery) gets the same retries and a timeout
+    of its budget plus one request. The timeout is also how long a dead worker's job keeps the
+    endpoint's key (and so the endpoint) before SAQ retries it."""
+
+    async def apply(job: Job) -> None:
+        if job.function == delivery_services.JOB:
+            job.retries = 3
+            job.timeout = int(JOB_BUDGET_SECONDS + settings.timeout_seconds + 5)
+
+    return apply
 
 
-async def wake(
-    queue: Queue, *, tenant_id: UUID, endpoint_id: UUID, settings: delivery.DeliverySettings
-) -> None:
-    """Enqueue the endpoint's delivery job; a job already waiting for it takes this wake-up."""
-    await queue.enqueue(
-        JOB, key=job_key(endpoint_id), endpoint_id=str(endpoint_id), tenant_id=str(tenant_id),
-        retries=3, timeout=int(JOB_BUDGET_SECONDS + settings.timeout_seconds + 5),
-    )
+async def wake(queue: Queue, *, tenant_id: UUID, endpoint_id: UUID) -> None:
+    await delivery_services.wake(_enqueuer(queue), endpoint_id=endpoint_id, tenant_id=tenant_id)
+
+
+def _enqueuer(queue: Queue) -> delivery_services.EnqueueJob:
+    async def enqueue(function: str, key: str, kwargs: Mapping[str, str]) -> object:
+        return await queue.enqueue(function, key=key, **kwargs)
+
+    return enqueue
 
 
 @dataclasses.dataclass
@@ -173,8 +185,7 @@ class Dispatcher:
                     tenant_id=tenant_id, limit=DISPATCH_BATCH, match=outbound.matches
                 )
                 for endpoint_id in endpoints:
-                    await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id,
-                               settings=self.settings)
+                    await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id)
                 woken += len(endpoints)
         return woken
 
@@ -182,7 +193,7 @@ class Dispatcher:
         """Wake every endpoint with a message due (a retry, a dead worker's lease, a redelivery)."""
         due = await messages.due_endpoints()
         for tenant_id, endpoint_id in due:
-            await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id, settings=self.settings)
+            await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id)
         return len(due)
 
     async def _sweep_when_due(self) -> None:

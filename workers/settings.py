@@ -53,7 +53,9 @@ class TenantgraphQueue(RedisQueue):
 
 def queue(settings: Settings) -> Queue:
     assert settings.redis_url is not None
-    return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
+    made = TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
+    made.register_before_enqueue(outbound.job_settings(settings.outbound_delivery))
+    return made
 
 
 async def relay_alone(
