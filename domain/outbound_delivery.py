@@ -15,12 +15,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain import events
+from domain import events, outbound
 from domain.env import ConfigError, parse
 
-DISABLED = "webhook_endpoint.disabled"
-"""The event written to a tenant's outbox when one of its endpoints is disabled (410 Gone, or
-failing for longer than OUTBOUND_DISABLE_AFTER_SECONDS); admins read it (no module scope)."""
+DISABLED = outbound.OWN_EVENT_TYPES[0]
+"""`webhook_endpoint.disabled`: the event written to a tenant's outbox when one of its endpoints
+is disabled (410 Gone, or failing for longer than OUTBOUND_DISABLE_AFTER_SECONDS); admins read
+it (no module scope)."""
 TEST = "test"
 """The type of a `sendTestWebhook` message."""
 
@@ -116,14 +117,6 @@ def test_body(endpoint_id: UUID, at: datetime) -> dict[str, Any]:
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def valid_secrets(secrets: Sequence[Mapping[str, Any]], now: datetime) -> list[str]:
-    """The secrets that sign now: the current one and those rotated out but still in grace."""
-    return [
-        str(entry["secret"]) for entry in secrets
-        if entry.get("expires_at") is None or datetime.fromisoformat(str(entry["expires_at"])) > now
-    ]
 
 
 def signature(secrets: Sequence[str], msg_id: str, timestamp: int, payload: bytes) -> str:

@@ -28,6 +28,7 @@ from schema import (
     inputs,
     limits,
     outbound,
+    outbound_delivery,
     outbound_log,
     subscriptions,
     tenants,
@@ -49,7 +50,8 @@ CORE = Module(
                                           access.AccessMutation, documents.DocumentMutation,
                                           outbound_log.OutboundLogMutation,
                                           throttling.ThrottlingMutation,
-                                          outbound.OutboundMutation)),
+                                          outbound.OutboundMutation,
+                                          outbound_delivery.OutboundDeliveryMutation)),
     subscription=subscriptions.EventSubscription,
 )
 

@@ -9,29 +9,16 @@ a message but never loses it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from uuid import UUID
 
 from domain import audit, outbound_log
+from services import outbound_delivery as delivery
 from tables import db
 from tables import outbound_log as log_tables
 
-EnqueueJob = Callable[[str, str, Mapping[str, str]], Awaitable[object]]
-"""Enqueue a worker job: (function, key, keyword arguments)."""
-DELIVER = "deliver_outbound"
+EnqueueJob = delivery.EnqueueJob
 RECOVER = "recover_outbound"
-
-
-def deliver_key(endpoint_id: UUID) -> str:
-    return f"outbound:{endpoint_id}"
-
-
-async def wake(enqueue: EnqueueJob, endpoint_id: UUID, *, tenant_id: UUID) -> None:
-    """Start the endpoint's delivery job (or leave the one already queued)."""
-    await enqueue(
-        DELIVER, deliver_key(endpoint_id), {"endpoint_id": str(endpoint_id), "tenant_id": str(tenant_id)}
-    )
 
 
 async def redeliver(
@@ -39,7 +26,7 @@ async def redeliver(
 ) -> outbound_log.Message:
     """Send a message again now (same webhook-id), whatever its status."""
     message = await log_tables.redeliver(message_id, tenant_id=tenant_id, actor=actor)
-    await wake(enqueue, message.endpoint_id, tenant_id=tenant_id)
+    await delivery.wake(enqueue, endpoint_id=message.endpoint_id, tenant_id=tenant_id)
     return message
 
 
@@ -62,5 +49,5 @@ async def recover(enqueue: EnqueueJob, endpoint_id: UUID, since: datetime, *, te
     """The recovery job's work: the failed messages due now, then the endpoint woken."""
     count = await log_tables.recover(endpoint_id, since, tenant_id=tenant_id)
     if count:
-        await wake(enqueue, endpoint_id, tenant_id=tenant_id)
+        await delivery.wake(enqueue, endpoint_id=endpoint_id, tenant_id=tenant_id)
     return count

@@ -17,10 +17,13 @@ from uuid import UUID
 
 import orjson
 
-from domain import events
+from domain import audit, events, outbound
 from domain import outbound_delivery as delivery
+from domain.errors import Conflict, NotFound
+from tables import audit as trail
 from tables import db
 from tables import events as outbox
+from tables import outbound as endpoints
 
 BEHIND = """
     select t.id as tenant_id, coalesce(c.last_seq, 0) as last_seq
@@ -98,43 +101,40 @@ async def _insert(conn: Any, rows: Sequence[tuple[UUID, UUID, int | None, str, s
     )
 
 
-async def add_test(*, endpoint_id: UUID, tenant_id: UUID, at: datetime) -> str:
-    """A `test` message for the endpoint, due now; returns its webhook-id."""
+async def add_test(
+    *, endpoint_id: UUID, tenant_id: UUID, at: datetime, actor: audit.Actor | None = None
+) -> str:
+    """A `test` message for the tenant's endpoint, due now (recorded in the audit trail when an
+    `actor` asked for it, in the same transaction); returns its webhook-id. NotFound for
+    another tenant's endpoint, Conflict for a disabled one."""
     msg_id = "msg_" + uuid.uuid4().hex
     body = orjson.dumps(delivery.test_body(endpoint_id, at)).decode()
     async with db.transaction(tenant_id=tenant_id) as tx:
+        enabled = await tx.connection.fetchval(
+            "select enabled from outbound_endpoints where id = $1 and tenant_id = $2 for share",
+            endpoint_id, tenant_id,
+        )
+        if enabled is None:
+            raise NotFound(f"no outbound endpoint {endpoint_id}")
+        if not enabled:
+            raise Conflict("the endpoint is disabled: enable it to send it a test message")
         await _insert(tx.connection, [(tenant_id, endpoint_id, None, delivery.TEST, msg_id, body)])
+        if actor is not None:
+            await trail.record(
+                tx.connection, actor, "outbound_endpoint.test_sent", "outbound_endpoint",
+                str(endpoint_id), tenant_id=tenant_id, after={"webhookId": msg_id},
+            )
     return msg_id
 
 
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """Where and how an endpoint's messages go."""
-
-    id: UUID
-    tenant_id: UUID
-    url: str
-    secrets: list[dict[str, Any]]
-    headers: dict[str, str]
-    enabled: bool
-
-
-async def target(*, endpoint_id: UUID, tenant_id: UUID) -> Target | None:
+async def target(*, endpoint_id: UUID, tenant_id: UUID) -> outbound.Endpoint | None:
+    """The endpoint as it is now (an attempt reads it afresh: disabled, rotated, moved)."""
     async with db.transaction(tenant_id=tenant_id) as tx:
         row = await tx.connection.fetchrow(
-            "select id, tenant_id, url, secrets, headers, enabled from outbound_endpoints"
-            " where id = $1 and tenant_id = $2",
+            f"select {endpoints.COLUMNS} from outbound_endpoints where id = $1 and tenant_id = $2",
             endpoint_id, tenant_id,
         )
-    if row is None:
-        return None
-    secrets = row["secrets"]
-    return Target(
-        id=row["id"], tenant_id=row["tenant_id"], url=row["url"],
-        secrets=list(orjson.loads(secrets) if isinstance(secrets, str) else secrets),
-        headers={str(k): str(v) for k, v in db.json_field(row["headers"]).items()},
-        enabled=row["enabled"],
-    )
+    return None if row is None else endpoints.endpoint_of(row)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +188,7 @@ class Outcome:
 
 
 async def record(
-    message: Claimed, answer: delivery.Answer, *, target: Target, at: datetime,
+    message: Claimed, answer: delivery.Answer, *, target: outbound.Endpoint, at: datetime,
     delay: float | None, disable_after: float,
 ) -> Outcome:
     """The attempt row, the message's new status and the endpoint's health, in one transaction.
@@ -244,7 +244,7 @@ def _disable_reason(
     return None
 
 
-async def _disable(conn: Any, target: Target, reason: str) -> None:
+async def _disable(conn: Any, target: outbound.Endpoint, reason: str) -> None:
     disabled = await conn.fetchval(
         """
         update outbound_endpoints set enabled = false, disabled_reason = $2, updated_at = now()

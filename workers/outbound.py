@@ -14,16 +14,21 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
-from saq import Queue
+from saq import Job, Queue
 
+from domain import egress, outbound
 from domain import outbound_delivery as delivery
+from domain.config import Settings
+from domain.errors import DomainError
+from services import egress as egress_services
+from services import outbound_delivery as delivery_services
 from tables import outbound_messages as messages
 from telemetry import outbound as outbound_metrics
 from workers import outbound_http
@@ -31,7 +36,6 @@ from workers.context import WorkerContext
 
 log = logging.getLogger("tenantgraph.outbound")
 
-JOB = "deliver_outbound"
 DISPATCH_BATCH = 500
 JOB_BUDGET_SECONDS = 5.0
 """A job hands its endpoint back after this long (the sweep wakes it again), so one busy
@@ -39,26 +43,29 @@ endpoint cannot hold a worker slot for long. The job's timeout is this plus one 
 is also how long a job key stays taken after its worker died, and with it the endpoint."""
 
 
-def job_key(endpoint_id: UUID | str) -> str:
-    return f"outbound:{endpoint_id}"
+def job_settings(settings: delivery.DeliverySettings) -> Callable[[Job], Awaitable[None]]:
+    """A before-enqueue hook of the queue: every `deliver_outbound` job (woken by the
+    dispatcher, the sweep, a test, a redelivery, a recovery) gets the same retries and a timeout
+    of its budget plus one request. The timeout is also how long a dead worker's job keeps the
+    endpoint's key (and so the endpoint) before SAQ retries it."""
+
+    async def apply(job: Job) -> None:
+        if job.function == delivery_services.JOB:
+            job.retries = 3
+            job.timeout = int(JOB_BUDGET_SECONDS + settings.timeout_seconds + 5)
+
+    return apply
 
 
-async def wake(
-    queue: Queue, *, tenant_id: UUID, endpoint_id: UUID, settings: delivery.DeliverySettings
-) -> None:
-    """Enqueue the endpoint's delivery job; a job already waiting for it takes this wake-up."""
-    await queue.enqueue(
-        JOB, key=job_key(endpoint_id), endpoint_id=str(endpoint_id), tenant_id=str(tenant_id),
-        retries=3, timeout=int(JOB_BUDGET_SECONDS + settings.timeout_seconds + 5),
-    )
+async def wake(queue: Queue, *, tenant_id: UUID, endpoint_id: UUID) -> None:
+    await delivery_services.wake(_enqueuer(queue), endpoint_id=endpoint_id, tenant_id=tenant_id)
 
 
-def matches(wanted: Sequence[str], event_type: str) -> bool:
-    """Exact types, `<aggregate>.*` prefixes and `*`."""
-    return any(
-        w == "*" or w == event_type or (w.endswith(".*") and event_type.startswith(w[:-1]))
-        for w in wanted
-    )
+def _enqueuer(queue: Queue) -> delivery_services.EnqueueJob:
+    async def enqueue(function: str, key: str, kwargs: Mapping[str, str]) -> object:
+        return await queue.enqueue(function, key=key, **kwargs)
+
+    return enqueue
 
 
 @dataclasses.dataclass
@@ -66,18 +73,22 @@ class Runtime:
     """What the delivery jobs of one worker process share."""
 
     settings: delivery.DeliverySettings
+    allow: tuple[egress.Network, ...]
+    default_rate: int
     http: httpx.AsyncClient
     slots: asyncio.Semaphore
 
     @classmethod
-    def open(cls, settings: delivery.DeliverySettings) -> Runtime:
-        return cls(settings, outbound_http.client(settings.timeout_seconds),
-                   asyncio.Semaphore(settings.concurrency))
+    def open(cls, settings: Settings) -> Runtime:
+        own = settings.outbound_delivery
+        return cls(own, settings.outbound_allow_networks, settings.outbound_rate_limit,
+                   outbound_http.client(own.timeout_seconds), asyncio.Semaphore(own.concurrency))
 
 
 async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: str) -> int:
     """Send the endpoint's due messages, in order, until none is due or the budget is spent;
-    returns how many attempts were made."""
+    returns how many attempts were made. Requests start at most `rate_limit` a second: only
+    this job sends to the endpoint (its key), so pacing here is the endpoint's rate limit."""
     runtime: Runtime = ctx["outbound"]
     settings = runtime.settings
     endpoint, tenant = UUID(endpoint_id), UUID(tenant_id)
@@ -93,21 +104,24 @@ async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: s
         )
         if not batch:
             return attempts
+        started = time.monotonic()
         await asyncio.gather(*(attempt(runtime, target, message) for message in batch))
         attempts += len(batch)
+        pace = len(batch) / (target.rate_limit or runtime.default_rate) - (time.monotonic() - started)
+        if pace > 0:
+            await asyncio.sleep(pace)
     return attempts
 
 
-async def attempt(runtime: Runtime, target: messages.Target, message: messages.Claimed) -> None:
-    """One attempt: sign (the attempt's time), send, record the outcome."""
+async def attempt(runtime: Runtime, target: outbound.Endpoint, message: messages.Claimed) -> None:
+    """One attempt: resolve and check the address, sign (the attempt's time), send, record."""
     settings = runtime.settings
     async with runtime.slots:
         at = datetime.now(UTC)
-        secrets = delivery.valid_secrets(target.secrets, at)
-        headers = delivery.headers(target.headers, secrets, message.msg_id, at, message.body)
-        answer = await outbound_http.send(
-            runtime.http, target.url, None, headers, message.body, timeout=settings.timeout_seconds
+        headers = delivery.headers(
+            target.headers, target.signing_secrets(at), message.msg_id, at, message.body
         )
+        answer = await _send(runtime, target.url, headers, message.body)
     delay = None if answer.succeeded else delivery.next_delay(message.attempts + 1, answer, settings)
     outcome = await messages.record(
         message, answer, target=target, at=at, delay=delay,
@@ -116,6 +130,18 @@ async def attempt(runtime: Runtime, target: messages.Target, message: messages.C
     outbound_metrics.observe(answer, outcome.status, message.body, at)
     if outcome.disabled:
         log.warning("outbound endpoint %s disabled: %s", target.id, outcome.disabled)
+
+
+async def _send(runtime: Runtime, url: str, headers: dict[str, str], body: bytes) -> delivery.Answer:
+    """DNS is resolved once per attempt and every address checked; the request goes to the
+    first address, so a second lookup cannot send it elsewhere."""
+    try:
+        checked = await egress_services.resolve(url, allow=runtime.allow, field="url")
+    except DomainError as refused:
+        return delivery.Answer(None, error=str(refused))
+    return await outbound_http.send(
+        runtime.http, url, checked.addresses[0], headers, body, timeout=runtime.settings.timeout_seconds
+    )
 
 
 class Dispatcher:
@@ -158,11 +184,10 @@ class Dispatcher:
             read = DISPATCH_BATCH
             while read == DISPATCH_BATCH:
                 read, endpoints = await messages.dispatch(
-                    tenant_id=tenant_id, limit=DISPATCH_BATCH, match=matches
+                    tenant_id=tenant_id, limit=DISPATCH_BATCH, match=outbound.matches
                 )
                 for endpoint_id in endpoints:
-                    await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id,
-                               settings=self.settings)
+                    await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id)
                 woken += len(endpoints)
         return woken
 
@@ -170,7 +195,7 @@ class Dispatcher:
         """Wake every endpoint with a message due (a retry, a dead worker's lease, a redelivery)."""
         due = await messages.due_endpoints()
         for tenant_id, endpoint_id in due:
-            await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id, settings=self.settings)
+            await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id)
         return len(due)
 
     async def _sweep_when_due(self) -> None:
@@ -192,10 +217,11 @@ class Dispatcher:
         self._wake.set()
 
 
-def start(ctx: WorkerContext, queue: Queue, dsn: str, settings: delivery.DeliverySettings) -> None:
+def start(ctx: WorkerContext, queue: Queue, dsn: str, settings: Settings) -> None:
     """At worker startup: the shared runtime and the dispatcher task."""
     ctx["outbound"] = Runtime.open(settings)
-    ctx["outbound_dispatcher"] = asyncio.create_task(Dispatcher(queue, dsn, settings).run())
+    dispatcher = Dispatcher(queue, dsn, settings.outbound_delivery)
+    ctx["outbound_dispatcher"] = asyncio.create_task(dispatcher.run())
 
 
 async def stop(ctx: WorkerContext) -> None:

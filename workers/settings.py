@@ -55,7 +55,9 @@ class TenantgraphQueue(RedisQueue):
 
 def queue(settings: Settings) -> Queue:
     assert settings.redis_url is not None
-    return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
+    made = TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
+    made.register_before_enqueue(outbound.job_settings(settings.outbound_delivery))
+    return made
 
 
 async def relay_alone(
@@ -114,7 +116,7 @@ def worker(
         sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
         ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
-        outbound.start(ctx, ctx["worker"].queue, dsn, settings.outbound_delivery)
+        outbound.start(ctx, ctx["worker"].queue, dsn, settings)
         ctx["outbound_backlog_sampler"] = asyncio.create_task(outbound_log_jobs.sample_backlog_forever())
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)

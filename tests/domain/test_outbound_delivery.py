@@ -4,7 +4,7 @@ event becomes, the retry schedule and Retry-After."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import orjson
@@ -36,13 +36,6 @@ def test_the_standardwebhooks_library_verifies_each_valid_secret() -> None:
     with pytest.raises(WebhookVerificationError):
         Webhook(new).verify(payload + b" ", headers)
     assert headers["x-shop"] == "7" and headers["webhook-timestamp"] == str(int(at.timestamp()))
-
-
-def test_only_secrets_within_their_grace_sign() -> None:
-    entries = [{"secret": "a", "expires_at": None},
-               {"secret": "b", "expires_at": (NOW + timedelta(hours=1)).isoformat()},
-               {"secret": "c", "expires_at": (NOW - timedelta(seconds=1)).isoformat()}]
-    assert delivery.valid_secrets(entries, NOW) == ["a", "b"]
 
 
 def test_the_body_is_what_the_events_subscription_shows_and_nothing_internal() -> None:

@@ -11,6 +11,7 @@ import pytest
 from saq import Queue
 
 from domain.config import Settings
+from services import outbound_delivery as delivery_services
 from services import outbound_log as log_services
 from tests import outbound_log as rows
 from tests.documents import codes, error_codes, payload, payload_errors
@@ -157,7 +158,7 @@ async def test_redeliver_makes_any_message_due_now_as_manual_and_wakes_its_endpo
         stored = await rows.row(tenant_a.id, message)
         assert stored["due"] and stored["next_trigger"] == "manual"
         assert await rows.audit_actions(tenant_a.id, message) == ["outbound_message.redelivered"]
-    woken = await jobs.job(log_services.deliver_key(endpoint))
+    woken = await jobs.job(delivery_services.job_key(endpoint))
     assert woken is not None and woken.function == "deliver_outbound"
     assert woken.kwargs == {"endpoint_id": str(endpoint), "tenant_id": str(tenant_a.id)}
 
@@ -206,7 +207,7 @@ async def test_recover_queues_a_job_that_makes_what_failed_since_then_due(tenant
         ), status
         assert stored["status"] == ("retrying" if failed else status)
     assert (await rows.row(tenant_a.id, old))["status"] == "exhausted"
-    assert await jobs.job(log_services.deliver_key(endpoint)) is not None
+    assert await jobs.job(delivery_services.job_key(endpoint)) is not None
 
 
 async def test_recover_of_a_disabled_endpoint_says_to_enable_it_first(tenant_a: Any) -> None:
@@ -262,6 +263,6 @@ async def test_another_tenant_never_sees_redelivers_or_recovers_a_tenants_messag
 
     stored = await rows.row(tenant_a.id, message)
     assert (stored["status"], stored["due"], stored["next_trigger"]) == ("exhausted", False, "scheduled")
-    assert await jobs.job(log_services.deliver_key(endpoint)) is None
+    assert await jobs.job(delivery_services.job_key(endpoint)) is None
     assert await rows.audit_actions(tenant_b.id, message) == []
     assert await rows.audit_actions(tenant_a.id, endpoint) == []

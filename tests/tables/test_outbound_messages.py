@@ -7,10 +7,10 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from domain import outbound
 from domain import outbound_delivery as delivery
 from tables import outbound_messages as messages
 from tests import outbound as out
-from workers.outbound import matches
 
 
 async def test_dispatch_fans_out_once_to_matching_endpoints_of_the_tenant_only(
@@ -23,7 +23,7 @@ async def test_dispatch_fans_out_once_to_matching_endpoints_of_the_tenant_only(
     theirs, _ = await out.endpoint(b.id, "http://127.0.0.1:9/b", ["*"])
     await out.emit(a.id, "product.created", "order.created", "customer.created")
     results = await asyncio.gather(*(
-        messages.dispatch(tenant_id=a.id, limit=100, match=matches) for _ in range(4)
+        messages.dispatch(tenant_id=a.id, limit=100, match=outbound.matches) for _ in range(4)
     ))
     assert sorted(read for read, _ in results) == [0, 0, 0, 3]
     assert {e for _, woken in results for e in woken} == {every, products}
@@ -34,7 +34,7 @@ async def test_dispatch_fans_out_once_to_matching_endpoints_of_the_tenant_only(
          (products, "product.created")]
     )
     assert await out.rows("select 1 from outbound_messages", tenant_id=b.id) == []
-    assert await messages.dispatch(tenant_id=a.id, limit=100, match=matches) == (0, [])
+    assert await messages.dispatch(tenant_id=a.id, limit=100, match=outbound.matches) == (0, [])
     assert (await out.row("select last_seq from outbound_cursors where tenant_id = $1", a.id,
                           tenant_id=a.id))["last_seq"] == 3
     assert await messages.target(endpoint_id=every, tenant_id=b.id) is None
@@ -49,7 +49,7 @@ async def test_an_endpoint_gets_only_events_written_after_it_was_created(make_te
     await out.emit(a.id, "product.created")
     endpoint_id, _ = await out.endpoint(a.id, "http://127.0.0.1:9/late", ["*"])
     await out.emit(a.id, "product.updated")
-    await messages.dispatch(tenant_id=a.id, limit=100, match=matches)
+    await messages.dispatch(tenant_id=a.id, limit=100, match=outbound.matches)
     rows = await out.rows("select event_type from outbound_messages where endpoint_id = $1",
                           endpoint_id, tenant_id=a.id)
     assert [r["event_type"] for r in rows] == ["product.updated"]
@@ -59,7 +59,7 @@ async def test_claims_go_in_sequence_order_under_a_lease(make_tenant: Any) -> No
     a = await make_tenant()
     endpoint_id, _ = await out.endpoint(a.id, "http://127.0.0.1:9/x", ["*"])
     await out.emit(a.id, *["product.updated"] * 3)
-    await messages.dispatch(tenant_id=a.id, limit=100, match=matches)
+    await messages.dispatch(tenant_id=a.id, limit=100, match=outbound.matches)
     test_id = await messages.add_test(endpoint_id=endpoint_id, tenant_id=a.id, at=datetime.now(UTC))
 
     async def claim(limit: int) -> list[messages.Claimed]:

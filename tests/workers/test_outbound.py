@@ -18,6 +18,7 @@ import pytest
 from domain import modules
 from domain import outbound_delivery as delivery
 from domain.config import Settings
+from tables import db
 from tables import events as outbox
 from tests import outbound as out
 from tests.workers.test_deliveries import Pipeline, pipeline_for
@@ -235,3 +236,38 @@ async def test_a_worker_killed_mid_delivery_loses_nothing_and_duplicates_keep_th
     assert sum(counts.values()) - len(counts) <= 1, counts
     assert out.seqs(got) == sorted(out.seqs(got))
     verified_once_each(got)
+
+
+async def test_loopback_is_refused_without_the_allow_list(
+    settings: Settings, server_env: dict[str, str], app_pool: None, tmp_path: Path,
+    receiver: out.Receiver, make_tenant: Any,
+) -> None:
+    env = {**server_env, **out.FAST, "OUTBOUND_ALLOW_NETWORKS": ""}
+    async with pipeline_for(settings, env, tmp_path) as pipeline:
+        a = await make_tenant()
+        endpoint_id, secret = await out.endpoint(a.id, receiver.url("/private"), ["*"])
+        await out.emit(a.id, "product.created")
+        deadline = time.monotonic() + 15
+        while not (tried := await out.rows(
+            "select error, response_status from outbound_attempts where endpoint_id = $1",
+            endpoint_id, tenant_id=a.id,
+        )):
+            assert time.monotonic() < deadline, pipeline.log()[-4000:]
+            await asyncio.sleep(0.1)
+    assert tried[0]["response_status"] is None and "refused address" in tried[0]["error"]
+    assert await receiver.received() == []
+
+
+async def test_an_endpoint_rate_limit_paces_its_requests(
+    pipeline: Pipeline, receiver: out.Receiver, make_tenant: Any
+) -> None:
+    a = await make_tenant()
+    endpoint_id, secret = await out.endpoint(a.id, receiver.url("/paced"), ["*"])
+    async with db.transaction(tenant_id=a.id) as tx:
+        await tx.connection.execute("update outbound_endpoints set rate_limit = 4 where id = $1", endpoint_id)
+    await receiver.script("/paced", [secret])
+    pipeline.start_worker()
+    await out.emit(a.id, *["product.updated"] * 9)
+    started = time.monotonic()
+    await receiver.until(lambda got: len(got) == 9, log=pipeline.log)
+    assert time.monotonic() - started >= 2.0  # 9 requests at 4 a second: 8 intervals of 0.25 s
