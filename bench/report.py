@@ -16,6 +16,8 @@ TARGETS = {
     "h tenant Q beside N": "p99 ≤ 2× alone, 0 errors",
     "h tenant N at 10x its plan": "throttled (429), not Q",
     "h cost overhead on (a)": "≥ 0.95× COST_LIMITS=off",
+    "i webhooks out, all endpoints up": "reported; every signature verifies",
+    "i webhooks out, one endpoint down (others)": "others' p99 ≈ all up",
 }
 
 

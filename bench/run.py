@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import noisy, report, scenarios, wrk
+from bench import noisy, outbound, report, scenarios, wrk
 from bench.procs import free_port, start
 from server.embedded import embedded
 from tables import engine
@@ -104,7 +104,7 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
     try:
         await asyncio.gather(api.ready(f"http://127.0.0.1:{api_port}/healthz"),
                              baseline.ready(f"http://127.0.0.1:{base_port}/x/orders", status=None))
-        for scenario in [*scenarios.ALL, noisy.SCENARIO]:
+        for scenario in [*scenarios.ALL, noisy.SCENARIO, outbound.SCENARIO]:
             if wanted and scenario.letter not in wanted:
                 continue
             print(f"scenario {scenario.letter}: {scenario.title} ...", flush=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from domain import egress, origins
+from domain import egress, origins, outbound_delivery
 from domain.env import ConfigError as ConfigError
 from domain.env import address, boolean, choice, parse, url
 from domain.errors import Invalid
@@ -77,6 +77,10 @@ class Settings:
     live_connections_per_tenant: int = 2_000
     event_retention_days: int = 7
     audit_retention_days: int = 365
+    outbound_retention_days: int = 30
+    """OUTBOUND_RETENTION_DAYS: how long succeeded outgoing webhook messages stay in the log."""
+    outbound_exhausted_retention_days: int = 90
+    """OUTBOUND_EXHAUSTED_RETENTION_DAYS: how long exhausted ones stay (recoverable meanwhile)."""
     traces_exporter: Literal["none", "otlp", "console"] = "none"
     """OTEL_TRACES_EXPORTER, off unless set (and off when OTEL_SDK_DISABLED is true); the SDK
     reads the other OTEL_* variables (endpoint, service name, batching) itself."""
@@ -150,6 +154,10 @@ class Settings:
     stream_token_secret: Secret | None = None
     """STREAM_TOKEN_SECRET: signs stream tokens (domain.stream_tokens); required in production."""
     stream_token_max_ttl_seconds: int = 3_600
+    outbound_delivery: outbound_delivery.DeliverySettings = dataclasses.field(
+        default_factory=outbound_delivery.DeliverySettings
+    )
+    """Webhooks out, delivery: the OUTBOUND_* variables of domain.outbound_delivery."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -211,6 +219,13 @@ class Settings:
             ),
             audit_retention_days=parse(
                 environ, "AUDIT_RETENTION_DAYS", int, cls.audit_retention_days, minimum=1
+            ),
+            outbound_retention_days=parse(
+                environ, "OUTBOUND_RETENTION_DAYS", int, cls.outbound_retention_days, minimum=1
+            ),
+            outbound_exhausted_retention_days=parse(
+                environ, "OUTBOUND_EXHAUSTED_RETENTION_DAYS", int,
+                cls.outbound_exhausted_retention_days, minimum=1,
             ),
             traces_exporter=cast(Literal["none", "otlp", "console"], "none" if parse(
                 environ, "OTEL_SDK_DISABLED", boolean, False
@@ -302,6 +317,7 @@ class Settings:
             if environ.get("STREAM_TOKEN_SECRET") else None,
             stream_token_max_ttl_seconds=parse(environ, "STREAM_TOKEN_MAX_TTL_SECONDS", int,
                                                cls.stream_token_max_ttl_seconds, minimum=1, maximum=86_400),
+            outbound_delivery=outbound_delivery.DeliverySettings.from_env(environ),
         )
         settings.check_production()
         return settings

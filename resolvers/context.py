@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Protocol
 from uuid import UUID
 
@@ -28,6 +29,9 @@ class Jobs(Protocol):
     async def enqueue_delivery(
         self, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
     ) -> None: ...
+
+    async def enqueue_job(self, function: str, key: str, kwargs: Mapping[str, str]) -> object:
+        """Enqueue a worker job by name; a job with the same key still queued is left as is."""
 
 
 class Listener(Protocol):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.config import DRAIN_SHARE, ConfigError, Settings
 from domain.errors import DomainError
-from server import cli_admin, cli_documents, cli_outbound, cli_webhooks
+from server import cli_admin, cli_documents, cli_outbound, cli_outbound_log, cli_webhooks
 from server import logging as logs
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_webhooks.Commands(cli_admin.run_admin, cli_admin.with_services).add(commands)
     cli_documents.add(commands)
     cli_outbound.add(commands)
+    cli_outbound_log.add(commands)
 
     return parser
 

@@ -76,6 +76,23 @@ RELAY_PUBLISH_DURATION = Histogram(
     "outbox_relay_publish_duration_seconds", "Time to publish one relay batch to Redis",
     buckets=LATENCY,
 )
+OUTBOUND_ATTEMPTS = Counter(
+    "outbound_attempts_total", "Outgoing webhook requests, by outcome (success, failure, timeout, refused)",
+    ["outcome"],
+)
+OUTBOUND_LATENCY = Histogram(
+    "outbound_delivery_latency_seconds",
+    "From an event's commit to its endpoint acknowledging it (2xx), retries included",
+    buckets=LATENCY + (60.0, 300.0, 1_800.0, 7_200.0, 36_000.0, 86_400.0),
+)
+OUTBOUND_MESSAGES = Counter(
+    "outbound_messages_total", "Outgoing webhook messages after an attempt, by new status",
+    ["outcome"],
+)
+OUTBOUND_BACKLOG = Gauge(
+    "outbound_backlog_messages", "Messages waiting to be sent, by endpoint state", ["state"],
+    multiprocess_mode="max",
+)
 LIVE_SUBSCRIPTIONS = Gauge(
     "graphql_live_subscriptions", "Open subscriptions by tenant and root field",
     ["tenant", "field"], multiprocess_mode="livesum",

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from saq.types import Context
 
+from domain import outbound_log
 from telemetry.tracing import Tracing
 from workers.relay import Relay
+
+if TYPE_CHECKING:
+    from workers.outbound import Runtime
 
 
 class WorkerContext(Context, total=False):
     event_retention_days: int
     audit_retention_days: int
     idempotency_retention_hours: int
+    outbound_retention: outbound_log.Retention
+    outbound_backlog_sampler: asyncio.Task[None]
     redis: aioredis.Redis
     """The relay's client; only when the worker runs the relay."""
     relay: Relay
@@ -25,5 +32,8 @@ class WorkerContext(Context, total=False):
     tracing: Tracing
     """This process's spans (off unless the OTEL_* variables switch them on)."""
     inbox_sweeper: asyncio.Task[None]
+    outbound: Runtime
+    """Webhooks out: the HTTP client and request slots the delivery jobs share."""
+    outbound_dispatcher: asyncio.Task[None]
     job_started: float
     """time.monotonic() when this job's attempt began (a job's own context)."""

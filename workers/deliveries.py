@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -45,6 +46,9 @@ class QueueJobs:
         self, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
     ) -> None:
         await enqueue(self.queue, tenant_id=tenant_id, delivery_id=delivery_id, traceparent=traceparent)
+
+    async def enqueue_job(self, function: str, key: str, kwargs: Mapping[str, str]) -> object:
+        return await self.queue.enqueue(function, key=key, **kwargs)
 
 
 async def enqueue(

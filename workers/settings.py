@@ -12,11 +12,13 @@ import redis.asyncio as aioredis
 from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
 
+from domain import outbound_log
 from domain.config import DRAIN_SHARE, Settings
 from tables import engine, leases
 from telemetry import metrics
 from telemetry.tracing import Tracing
-from workers import deliveries, maintenance
+from workers import deliveries, maintenance, outbound
+from workers import outbound_log as outbound_log_jobs
 from workers.context import WorkerContext
 from workers.graceful import GracefulWorker
 from workers.relay import Relay
@@ -53,7 +55,9 @@ class TenantgraphQueue(RedisQueue):
 
 def queue(settings: Settings) -> Queue:
     assert settings.redis_url is not None
-    return TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
+    made = TenantgraphQueue.from_url(settings.redis_url, name="tenantgraph")
+    made.register_before_enqueue(outbound.job_settings(settings.outbound_delivery))
+    return made
 
 
 async def relay_alone(
@@ -104,11 +108,16 @@ def worker(
         ctx["event_retention_days"] = settings.event_retention_days
         ctx["audit_retention_days"] = settings.audit_retention_days
         ctx["idempotency_retention_hours"] = settings.idempotency_retention_hours
+        ctx["outbound_retention"] = outbound_log.Retention.of_days(
+            settings.outbound_retention_days, settings.outbound_exhausted_retention_days
+        )
         ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
         sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
         ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
+        outbound.start(ctx, ctx["worker"].queue, dsn, settings)
+        ctx["outbound_backlog_sampler"] = asyncio.create_task(outbound_log_jobs.sample_backlog_forever())
         if relay:
             ctx["redis"] = aioredis.from_url(redis_url)
             ctx["relay"] = Relay(ctx["redis"], dsn, tracing=ctx["tracing"])
@@ -121,6 +130,9 @@ def worker(
                 await ctx["inbox_sweeper"]
         if "pool_sampler" in ctx:
             ctx["pool_sampler"].cancel()
+        await outbound.stop(ctx)
+        if "outbound_backlog_sampler" in ctx:
+            ctx["outbound_backlog_sampler"].cancel()
         if "relay" in ctx:
             ctx["relay"].stop()
             last_batch = settings.shutdown_grace_seconds * (1 - DRAIN_SHARE) / 2
@@ -134,12 +146,15 @@ def worker(
         functions=[
             deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys,
             maintenance.prune_events, maintenance.prune_audit, maintenance.prune_idempotency_keys,
+            outbound.deliver_outbound,
+            outbound_log_jobs.recover_outbound, outbound_log_jobs.prune_outbound,
         ],
         cron_jobs=[
             CronJob(maintenance.purge_revoked_keys, cron="17 3 * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_events, cron="41 * * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_audit, cron="23 4 * * *", **JOB_DEFAULTS),
             CronJob(maintenance.prune_idempotency_keys, cron="47 * * * *", **JOB_DEFAULTS),
+            CronJob(outbound_log_jobs.prune_outbound, cron="53 * * * *", **JOB_DEFAULTS),
         ],
         startup=startup,
         shutdown=shutdown,

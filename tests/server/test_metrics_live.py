@@ -201,3 +201,4 @@ def _check_worker(before: Scrape, after: Scrape) -> None:
     assert after.value("outbox_backlog_events") >= 0
     assert "db_pool_connections_in_use" in after.names()
     assert after.value("redis_errors_total", operation="publish") == 0
+    assert {"outbound_attempts_total", "outbound_backlog_messages"} <= set(after.names())

@@ -1,0 +1,235 @@
+"""Webhooks out: the dispatcher (outbox -> one message per matching endpoint) and the delivery
+job, in every worker beside the relay.
+
+The dispatcher wakes on NOTIFY tg_events and polls; it fans each tenant's new events out under
+that tenant's cursor and enqueues `deliver_outbound` for the endpoints that got messages. The
+job (keyed per endpoint, so wake-ups coalesce) sends the endpoint's due messages in sequence
+order until none is left. A sweep every OUTBOUND_SWEEP_SECONDS wakes endpoints whose messages
+are due (retries, expired leases of dead workers, redeliveries)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+from saq import Job, Queue
+
+from domain import egress, outbound
+from domain import outbound_delivery as delivery
+from domain.config import Settings
+from domain.errors import DomainError
+from services import egress as egress_services
+from services import outbound_delivery as delivery_services
+from tables import outbound_messages as messages
+from telemetry import outbound as outbound_metrics
+from workers import outbound_http
+from workers.context import WorkerContext
+
+log = logging.getLogger("tenantgraph.outbound")
+
+DISPATCH_BATCH = 500
+JOB_BUDGET_SECONDS = 5.0
+"""A job hands its endpoint back after this long (the sweep wakes it again), so one busy
+endpoint cannot hold a worker slot for long. The job's timeout is this plus one request: it
+is also how long a job key stays taken after its worker died, and with it the endpoint."""
+
+
+def job_settings(settings: delivery.DeliverySettings) -> Callable[[Job], Awaitable[None]]:
+    """A before-enqueue hook of the queue: every `deliver_outbound` job (woken by the
+    dispatcher, the sweep, a test, a redelivery, a recovery) gets the same retries and a timeout
+    of its budget plus one request. The timeout is also how long a dead worker's job keeps the
+    endpoint's key (and so the endpoint) before SAQ retries it."""
+
+    async def apply(job: Job) -> None:
+        if job.function == delivery_services.JOB:
+            job.retries = 3
+            job.timeout = int(JOB_BUDGET_SECONDS + settings.timeout_seconds + 5)
+
+    return apply
+
+
+async def wake(queue: Queue, *, tenant_id: UUID, endpoint_id: UUID) -> None:
+    await delivery_services.wake(_enqueuer(queue), endpoint_id=endpoint_id, tenant_id=tenant_id)
+
+
+def _enqueuer(queue: Queue) -> delivery_services.EnqueueJob:
+    async def enqueue(function: str, key: str, kwargs: Mapping[str, str]) -> object:
+        return await queue.enqueue(function, key=key, **kwargs)
+
+    return enqueue
+
+
+@dataclasses.dataclass
+class Runtime:
+    """What the delivery jobs of one worker process share."""
+
+    settings: delivery.DeliverySettings
+    allow: tuple[egress.Network, ...]
+    default_rate: int
+    http: httpx.AsyncClient
+    slots: asyncio.Semaphore
+
+    @classmethod
+    def open(cls, settings: Settings) -> Runtime:
+        own = settings.outbound_delivery
+        return cls(own, settings.outbound_allow_networks, settings.outbound_rate_limit,
+                   outbound_http.client(own.timeout_seconds), asyncio.Semaphore(own.concurrency))
+
+
+async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: str) -> int:
+    """Send the endpoint's due messages, in order, until none is due or the budget is spent;
+    returns how many attempts were made. Requests start at most `rate_limit` a second: only
+    this job sends to the endpoint (its key), so pacing here is the endpoint's rate limit."""
+    runtime: Runtime = ctx["outbound"]
+    settings = runtime.settings
+    endpoint, tenant = UUID(endpoint_id), UUID(tenant_id)
+    deadline = time.monotonic() + JOB_BUDGET_SECONDS
+    attempts = 0
+    while time.monotonic() < deadline:
+        target = await messages.target(endpoint_id=endpoint, tenant_id=tenant)
+        if target is None or not target.enabled:
+            return attempts
+        batch = await messages.claim(
+            endpoint_id=endpoint, tenant_id=tenant, limit=settings.endpoint_concurrency,
+            lease_seconds=settings.lease_seconds, ordered_attempts=settings.ordered_attempts,
+        )
+        if not batch:
+            return attempts
+        started = time.monotonic()
+        await asyncio.gather(*(attempt(runtime, target, message) for message in batch))
+        attempts += len(batch)
+        pace = len(batch) / (target.rate_limit or runtime.default_rate) - (time.monotonic() - started)
+        if pace > 0:
+            await asyncio.sleep(pace)
+    return attempts
+
+
+async def attempt(runtime: Runtime, target: outbound.Endpoint, message: messages.Claimed) -> None:
+    """One attempt: resolve and check the address, sign (the attempt's time), send, record."""
+    settings = runtime.settings
+    async with runtime.slots:
+        at = datetime.now(UTC)
+        headers = delivery.headers(
+            target.headers, target.signing_secrets(at), message.msg_id, at, message.body
+        )
+        answer = await _send(runtime, target.url, headers, message.body)
+    delay = None if answer.succeeded else delivery.next_delay(message.attempts + 1, answer, settings)
+    outcome = await messages.record(
+        message, answer, target=target, at=at, delay=delay,
+        disable_after=settings.disable_after_seconds,
+    )
+    outbound_metrics.observe(answer, outcome.status, message.body, at)
+    if outcome.disabled:
+        log.warning("outbound endpoint %s disabled: %s", target.id, outcome.disabled)
+
+
+async def _send(runtime: Runtime, url: str, headers: dict[str, str], body: bytes) -> delivery.Answer:
+    """DNS is resolved once per attempt and every address checked; the request goes to the
+    first address, so a second lookup cannot send it elsewhere."""
+    try:
+        checked = await egress_services.resolve(url, allow=runtime.allow, field="url")
+    except DomainError as refused:
+        return delivery.Answer(None, error=str(refused))
+    return await outbound_http.send(
+        runtime.http, url, checked.addresses[0], headers, body, timeout=runtime.settings.timeout_seconds
+    )
+
+
+class Dispatcher:
+    """Fans the outbox out to endpoints until cancelled; any number may run (per tenant, the
+    cursor row's lock lets one at a time through)."""
+
+    def __init__(self, queue: Queue, dsn: str, settings: delivery.DeliverySettings) -> None:
+        self.queue = queue
+        self.dsn = dsn
+        self.settings = settings
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+        self._swept_at = 0.0
+
+    async def run(self) -> None:
+        failures = 0
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self._listen()
+                    await self.dispatch()
+                    await self._sweep_when_due()
+                except Exception:  # noqa: BLE001 - keep dispatching; nothing is lost (the cursor)
+                    failures += 1
+                    log.warning("outbound dispatch failed (%d in a row)", failures, exc_info=failures == 1)
+                else:
+                    failures = 0
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.poll_seconds):
+                        await self._wake.wait()
+        finally:
+            if self._listener is not None:
+                self._listener.terminate()
+
+    async def dispatch(self) -> int:
+        """Fan out every tenant's new events; returns how many endpoints were woken."""
+        woken = 0
+        for tenant_id in await messages.tenants_behind():
+            read = DISPATCH_BATCH
+            while read == DISPATCH_BATCH:
+                read, endpoints = await messages.dispatch(
+                    tenant_id=tenant_id, limit=DISPATCH_BATCH, match=outbound.matches
+                )
+                for endpoint_id in endpoints:
+                    await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id)
+                woken += len(endpoints)
+        return woken
+
+    async def sweep(self) -> int:
+        """Wake every endpoint with a message due (a retry, a dead worker's lease, a redelivery)."""
+        due = await messages.due_endpoints()
+        for tenant_id, endpoint_id in due:
+            await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id)
+        return len(due)
+
+    async def _sweep_when_due(self) -> None:
+        now = time.monotonic()
+        if now - self._swept_at >= self.settings.sweep_seconds:
+            self._swept_at = now
+            await self.sweep()
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(
+            self.dsn, timeout=10, server_settings={"application_name": "tenantgraph outbound"}
+        )
+        await self._listener.add_listener("tg_events", self._notified)
+        self._listener.add_termination_listener(self._notified)
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+
+def start(ctx: WorkerContext, queue: Queue, dsn: str, settings: Settings) -> None:
+    """At worker startup: the shared runtime and the dispatcher task."""
+    ctx["outbound"] = Runtime.open(settings)
+    dispatcher = Dispatcher(queue, dsn, settings.outbound_delivery)
+    ctx["outbound_dispatcher"] = asyncio.create_task(dispatcher.run())
+
+
+async def stop(ctx: WorkerContext) -> None:
+    """At worker shutdown, after the jobs in flight: the dispatcher stops between rounds (its
+    round is one transaction per tenant) and the HTTP client closes."""
+    if "outbound_dispatcher" in ctx:
+        ctx["outbound_dispatcher"].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ctx["outbound_dispatcher"]
+    if "outbound" in ctx:
+        await ctx["outbound"].http.aclose()
