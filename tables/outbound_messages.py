@@ -258,14 +258,6 @@ async def _disable(conn: Any, target: outbound.Endpoint, reason: str) -> None:
         await outbox.append([draft], tenant_id=target.tenant_id, meta=meta)
 
 
-async def release(message: Claimed, *, tenant_id: UUID) -> None:
-    """Give a claimed message back unsent (the worker is stopping): due again at once."""
-    async with db.transaction(tenant_id=tenant_id) as tx:
-        await tx.connection.execute(
-            "update outbound_messages set claimed_until = null where id = $1", message.id
-        )
-
-
 DUE = """
     select distinct m.tenant_id, m.endpoint_id from outbound_messages m
     join outbound_endpoints e on e.id = m.endpoint_id and e.enabled

@@ -70,19 +70,18 @@ def _enqueuer(queue: Queue) -> delivery_services.EnqueueJob:
 
 @dataclasses.dataclass
 class Runtime:
-    """What the delivery jobs of one worker process share."""
+    """What the delivery jobs of one worker process share: the request slots and settings."""
 
     settings: delivery.DeliverySettings
     allow: tuple[egress.Network, ...]
     default_rate: int
-    http: httpx.AsyncClient
     slots: asyncio.Semaphore
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         own = settings.outbound_delivery
         return cls(own, settings.outbound_allow_networks, settings.outbound_rate_limit,
-                   outbound_http.client(own.timeout_seconds), asyncio.Semaphore(own.concurrency))
+                   asyncio.Semaphore(own.concurrency))
 
 
 async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: str) -> int:
@@ -93,6 +92,14 @@ async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: s
     settings = runtime.settings
     endpoint, tenant = UUID(endpoint_id), UUID(tenant_id)
     deadline = time.monotonic() + JOB_BUDGET_SECONDS
+    async with outbound_http.client(settings.timeout_seconds) as http:
+        return await _deliver(runtime, http, endpoint, tenant, deadline)
+
+
+async def _deliver(
+    runtime: Runtime, http: httpx.AsyncClient, endpoint: UUID, tenant: UUID, deadline: float
+) -> int:
+    settings = runtime.settings
     attempts = 0
     while time.monotonic() < deadline:
         target = await messages.target(endpoint_id=endpoint, tenant_id=tenant)
@@ -105,7 +112,7 @@ async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: s
         if not batch:
             return attempts
         started = time.monotonic()
-        await asyncio.gather(*(attempt(runtime, target, message) for message in batch))
+        await asyncio.gather(*(attempt(runtime, http, target, message) for message in batch))
         attempts += len(batch)
         pace = len(batch) / (target.rate_limit or runtime.default_rate) - (time.monotonic() - started)
         if pace > 0:
@@ -113,7 +120,9 @@ async def deliver_outbound(ctx: WorkerContext, *, endpoint_id: str, tenant_id: s
     return attempts
 
 
-async def attempt(runtime: Runtime, target: outbound.Endpoint, message: messages.Claimed) -> None:
+async def attempt(
+    runtime: Runtime, http: httpx.AsyncClient, target: outbound.Endpoint, message: messages.Claimed
+) -> None:
     """One attempt: resolve and check the address, sign (the attempt's time), send, record."""
     settings = runtime.settings
     async with runtime.slots:
@@ -121,7 +130,7 @@ async def attempt(runtime: Runtime, target: outbound.Endpoint, message: messages
         headers = delivery.headers(
             target.headers, target.signing_secrets(at), message.msg_id, at, message.body
         )
-        answer = await _send(runtime, target.url, headers, message.body)
+        answer = await _send(runtime, http, target.url, headers, message.body)
     delay = None if answer.succeeded else delivery.next_delay(message.attempts + 1, answer, settings)
     outcome = await messages.record(
         message, answer, target=target, at=at, delay=delay,
@@ -132,7 +141,9 @@ async def attempt(runtime: Runtime, target: outbound.Endpoint, message: messages
         log.warning("outbound endpoint %s disabled: %s", target.id, outcome.disabled)
 
 
-async def _send(runtime: Runtime, url: str, headers: dict[str, str], body: bytes) -> delivery.Answer:
+async def _send(
+    runtime: Runtime, http: httpx.AsyncClient, url: str, headers: dict[str, str], body: bytes
+) -> delivery.Answer:
     """DNS is resolved once per attempt and every address checked; the request goes to the
     first address, so a second lookup cannot send it elsewhere."""
     try:
@@ -140,7 +151,7 @@ async def _send(runtime: Runtime, url: str, headers: dict[str, str], body: bytes
     except DomainError as refused:
         return delivery.Answer(None, error=str(refused))
     return await outbound_http.send(
-        runtime.http, url, checked.addresses[0], headers, body, timeout=runtime.settings.timeout_seconds
+        http, url, checked.addresses[0], headers, body, timeout=runtime.settings.timeout_seconds
     )
 
 
@@ -226,10 +237,8 @@ def start(ctx: WorkerContext, queue: Queue, dsn: str, settings: Settings) -> Non
 
 async def stop(ctx: WorkerContext) -> None:
     """At worker shutdown, after the jobs in flight: the dispatcher stops between rounds (its
-    round is one transaction per tenant) and the HTTP client closes."""
+    round is one transaction per tenant)."""
     if "outbound_dispatcher" in ctx:
         ctx["outbound_dispatcher"].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ctx["outbound_dispatcher"]
-    if "outbound" in ctx:
-        await ctx["outbound"].http.aclose()

@@ -16,7 +16,9 @@ from domain import outbound_delivery as delivery
 
 
 def client(timeout: float) -> httpx.AsyncClient:
-    """One per worker process; its pool is shared by every endpoint."""
+    """One per job run, for its one endpoint: its connections go to addresses, not names, and
+    a pool shared by endpoints would send one host's requests over a connection (and TLS
+    session) made for another host at the same address."""
     # httpx logs every request at INFO; attempts are recorded in outbound_attempts instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return httpx.AsyncClient(
