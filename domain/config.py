@@ -11,29 +11,15 @@ from domain import egress, origins, outbound_delivery
 from domain.env import ConfigError as ConfigError
 from domain.env import address, boolean, choice, parse, url
 from domain.errors import Invalid
+from domain.secrets import DEV_APP_DATABASE_PASSWORD as DEV_APP_DATABASE_PASSWORD
+from domain.secrets import DEV_JWT_SECRET as DEV_JWT_SECRET
+from domain.secrets import KNOWN_DEFAULT_SECRETS as KNOWN_DEFAULT_SECRETS
+from domain.secrets import MIN_SECRET_BYTES as MIN_SECRET_BYTES
+from domain.secrets import Secret as Secret
+from domain.secrets import check_secret
 
 Environment = Literal["dev", "test", "production"]
 T = TypeVar("T")
-
-DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
-KNOWN_DEFAULT_SECRETS = frozenset({
-    DEV_JWT_SECRET,
-    # The value docker-compose.yml shipped as its default before it required one.
-    "change-me-to-a-secret-of-at-least-32-characters",
-})
-"""Secrets published in this repository (.env.example, docker-compose.yml, the code): anyone
-can sign tokens with them, so production refuses them whatever their length."""
-MIN_SECRET_BYTES = 32
-DEV_APP_DATABASE_PASSWORD = "tenantgraph_app"
-"""The app role's password for dev and tests (.env.example): published, so refused in production."""
-
-
-class Secret(str):
-    """A string that never shows its value in a repr or a log line."""
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
 
 SAMPLERS = ("parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
             "always_on", "always_off", "traceidratio")
@@ -340,16 +326,10 @@ class Settings:
                               "in production")
         if self.database_url is None or self.redis_url is None:
             raise ConfigError("DATABASE_URL and REDIS_URL: both are required in production")
-        _check_secret("STREAM_TOKEN_SECRET", self.stream_token_secret)
+        check_secret("STREAM_TOKEN_SECRET", self.stream_token_secret)
         if self.app_database_password == DEV_APP_DATABASE_PASSWORD:
             raise ConfigError("APP_DATABASE_PASSWORD: this is the published dev value; set a password "
                               "of your own in production (e.g. `openssl rand -hex 24`)")
-
-
-def _check_secret(name: str, value: Secret | None) -> None:
-    if not value or value in KNOWN_DEFAULT_SECRETS or len(value.encode()) < MIN_SECRET_BYTES:
-        raise ConfigError(f"{name}: set a secret of your own of at least {MIN_SECRET_BYTES} bytes in "
-                          "production (e.g. `openssl rand -base64 48`)")
 
 
 REQUEST_LIMITS = (
