@@ -211,7 +211,8 @@ def main() -> None:
         await engine.start(engine.app_dsn(owner, run.APP_PASSWORD), max_size=10)
         env = {**os.environ, "DATABASE_URL": owner, "REDIS_URL": redis_url, "TG_ENV": "production",
                "APP_DATABASE_PASSWORD": run.APP_PASSWORD, "LOG_LEVEL": "WARNING",
-               "JWT_SECRET": "bench-secret-bench-secret-bench-secret"}
+               "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
+               "STREAM_TOKEN_SECRET": "bench-stream-secret-bench-stream-secret"}
         ctx = Context(owner=owner, env=env, dataset=Dataset({}, {}, {}), api="", baseline="",
                       seconds=args.seconds, warmup=2.0, procs={}, work=run.ROOT / ".data" / "bench-work",
                       subscribers=[])
