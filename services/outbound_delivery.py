@@ -19,9 +19,13 @@ def job_key(endpoint_id: UUID | str) -> str:
     return f"outbound:{endpoint_id}"
 
 
-async def wake(enqueue: EnqueueJob, *, endpoint_id: UUID, tenant_id: UUID) -> None:
-    """Start the endpoint's delivery job, or leave the one already queued to do it."""
-    await enqueue(JOB, job_key(endpoint_id), {"endpoint_id": str(endpoint_id), "tenant_id": str(tenant_id)})
+async def wake(enqueue: EnqueueJob, *, endpoint_id: UUID, tenant_id: UUID) -> bool:
+    """Start the endpoint's delivery job; False when one is already queued or running (which
+    may be past its last look for due messages: see workers.outbound.Dispatcher)."""
+    job = await enqueue(
+        JOB, job_key(endpoint_id), {"endpoint_id": str(endpoint_id), "tenant_id": str(tenant_id)}
+    )
+    return job is not None
 
 
 async def send_test(enqueue: EnqueueJob, endpoint_id: UUID, *, tenant_id: UUID, actor: audit.Actor) -> str:

@@ -57,8 +57,8 @@ def job_settings(settings: delivery.DeliverySettings) -> Callable[[Job], Awaitab
     return apply
 
 
-async def wake(queue: Queue, *, tenant_id: UUID, endpoint_id: UUID) -> None:
-    await delivery_services.wake(_enqueuer(queue), endpoint_id=endpoint_id, tenant_id=tenant_id)
+async def wake(queue: Queue, *, tenant_id: UUID, endpoint_id: UUID) -> bool:
+    return await delivery_services.wake(_enqueuer(queue), endpoint_id=endpoint_id, tenant_id=tenant_id)
 
 
 def _enqueuer(queue: Queue) -> delivery_services.EnqueueJob:
@@ -155,9 +155,17 @@ async def _send(
     )
 
 
+DEFERRED_FIRST_SECONDS = 0.05
+
+
 class Dispatcher:
     """Fans the outbox out to endpoints until cancelled; any number may run (per tenant, the
-    cursor row's lock lets one at a time through)."""
+    cursor row's lock lets one at a time through).
+
+    An endpoint whose job is already queued or running is not woken again (the job's key), yet
+    a running job may have made its last claim just before the new messages committed, and
+    finish without them. Such an endpoint is woken again, soon and then less often, until a
+    new job is queued: the one that runs after the last job that may have missed them."""
 
     def __init__(self, queue: Queue, dsn: str, settings: delivery.DeliverySettings) -> None:
         self.queue = queue
@@ -166,6 +174,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._swept_at = 0.0
+        self._deferred: dict[tuple[UUID, UUID], tuple[float, float]] = {}
+        """(tenant, endpoint) -> (when to wake it again, the wait after that)"""
 
     async def run(self) -> None:
         failures = 0
@@ -176,13 +186,14 @@ class Dispatcher:
                     await self._listen()
                     await self.dispatch()
                     await self._sweep_when_due()
+                    await self.wake_deferred()
                 except Exception:  # noqa: BLE001 - keep dispatching; nothing is lost (the cursor)
                     failures += 1
                     log.warning("outbound dispatch failed (%d in a row)", failures, exc_info=failures == 1)
                 else:
                     failures = 0
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.poll_seconds):
+                    async with asyncio.timeout(self._next_round()):
                         await self._wake.wait()
         finally:
             if self._listener is not None:
@@ -198,9 +209,37 @@ class Dispatcher:
                     tenant_id=tenant_id, limit=DISPATCH_BATCH, match=outbound.matches
                 )
                 for endpoint_id in endpoints:
-                    await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id)
+                    await self._wake_or_defer(tenant_id, endpoint_id)
                 woken += len(endpoints)
         return woken
+
+    async def _wake_or_defer(self, tenant_id: UUID, endpoint_id: UUID) -> None:
+        if not await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id):
+            self._deferred.setdefault(
+                (tenant_id, endpoint_id),
+                (time.monotonic() + DEFERRED_FIRST_SECONDS, DEFERRED_FIRST_SECONDS),
+            )
+
+    async def wake_deferred(self) -> None:
+        """Wake the deferred endpoints whose time has come; one still taken waits twice as long
+        (up to a poll interval) before the next try."""
+        now = time.monotonic()
+        for key, (at, wait) in list(self._deferred.items()):
+            if at > now:
+                continue
+            tenant_id, endpoint_id = key
+            if await wake(self.queue, tenant_id=tenant_id, endpoint_id=endpoint_id):
+                del self._deferred[key]
+            else:
+                wait = min(2 * wait, self.settings.poll_seconds)
+                self._deferred[key] = (now + wait, wait)
+
+    def _next_round(self) -> float:
+        """Seconds until the next round: a poll interval, or sooner for a deferred wake-up."""
+        if not self._deferred:
+            return self.settings.poll_seconds
+        soonest = min(at for at, _ in self._deferred.values()) - time.monotonic()
+        return max(0.0, min(self.settings.poll_seconds, soonest))
 
     async def sweep(self) -> int:
         """Wake every endpoint with a message due (a retry, a dead worker's lease, a redelivery)."""

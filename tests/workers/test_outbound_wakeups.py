@@ -1,0 +1,70 @@
+"""Webhooks out, wake-ups: an endpoint whose delivery job is already queued or running when its
+new messages commit is woken again until a new job is queued, so a job that made its last
+claim just before the commit cannot leave them waiting for the sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from saq import Queue
+from saq.job import Status
+
+from domain import outbound_delivery as delivery
+from domain.config import Settings
+from services import outbound_delivery as delivery_services
+from tests import outbound as out
+from tests.conftest import TenantHandle
+from workers.outbound import DEFERRED_FIRST_SECONDS, Dispatcher
+from workers.settings import TenantgraphQueue
+
+
+@pytest.fixture
+async def queue(settings: Settings) -> AsyncIterator[Queue]:
+    """A queue of this test alone: no worker takes its jobs."""
+    assert settings.redis_url
+    made = TenantgraphQueue.from_url(settings.redis_url, name=f"wakeups-{uuid.uuid4().hex}")
+    await made.connect()
+    yield made
+    await made.disconnect()
+
+
+async def test_new_messages_behind_a_running_job_get_a_job_once_it_is_done(
+    queue: Queue, settings: Settings, tenant_a: TenantHandle
+) -> None:
+    endpoint_id, _ = await out.endpoint(tenant_a.id, "http://127.0.0.1:9/w", ["*"])
+    dispatcher = Dispatcher(queue, "unused", delivery.DeliverySettings(poll_seconds=0.2))
+    key = delivery_services.job_key(endpoint_id)
+    running = await queue.enqueue(delivery_services.JOB, key=key, endpoint_id=str(endpoint_id),
+                                  tenant_id=str(tenant_a.id))
+    assert running is not None
+
+    await out.emit(tenant_a.id, "product.created")
+    await dispatcher.dispatch()
+    await asyncio.sleep(DEFERRED_FIRST_SECONDS)
+    await dispatcher.wake_deferred()  # the job still holds the key: try again later
+
+    assert dispatcher._next_round() <= 2 * DEFERRED_FIRST_SECONDS
+    await queue.finish(running, Status.COMPLETE)  # it ended without seeing the new message
+    await asyncio.sleep(2 * DEFERRED_FIRST_SECONDS)
+    await dispatcher.wake_deferred()
+
+    woken = await queue.job(key)
+    assert woken is not None and woken.id == running.id and woken.status == Status.QUEUED
+    assert dispatcher._next_round() == 0.2, "nothing deferred any more"
+
+
+async def test_a_free_endpoint_is_woken_at_once_and_nothing_is_deferred(
+    queue: Queue, tenant_a: TenantHandle
+) -> None:
+    endpoint_id, _ = await out.endpoint(tenant_a.id, "http://127.0.0.1:9/f", ["*"])
+    dispatcher = Dispatcher(queue, "unused", delivery.DeliverySettings(poll_seconds=0.2))
+
+    await out.emit(tenant_a.id, "product.created")
+    await dispatcher.dispatch()
+
+    woken = await queue.job(delivery_services.job_key(endpoint_id))
+    assert woken is not None and woken.status == Status.QUEUED
+    assert dispatcher._next_round() == 0.2
