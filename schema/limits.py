@@ -343,8 +343,20 @@ class CheckedDocuments(SchemaExtension):
         context.pre_execution_errors = self.documents.errors(
             context.schema._schema, context.query, context.graphql_document,
             context.validation_rules,
-        )
+        ) or _unnamed_among_several(context.graphql_document, context)
         yield
+
+
+def _unnamed_among_several(document: DocumentNode, context: Any) -> list[GraphQLError]:
+    """A document of several operations and a request naming none is refused, as graphql-core
+    and the GraphQL-over-HTTP spec do; Strawberry would run the first (its `operation_name`
+    falls back to it, so the name the request gave is read where Strawberry keeps it)."""
+    if getattr(context, "_provided_operation_name", None) is not None:
+        return []
+    operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+    if operations < 2:
+        return []
+    return [GraphQLError("Must provide operation name if query contains multiple operations.")]
 
 
 __all__ = [

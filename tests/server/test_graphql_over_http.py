@@ -84,6 +84,8 @@ REQUEST_ERRORS = {
     "coercion": {"query": COUNT_PRODUCTS, "variables": {"first": "ten"}},  # 7B9B, 86EE
     "missing variable": {"query": COUNT_PRODUCTS},
     "unknown operation": {"query": SLUG, "operationName": "Nope"},
+    # Strawberry alone would run the first; the spec (and graphql-core) refuse to guess.
+    "several operations, none named": {"query": "query A { tenant { slug } } query B { __typename }"},
 }
 
 
