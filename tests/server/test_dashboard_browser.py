@@ -78,12 +78,16 @@ async def sign_in_by_keyboard(page: Page, slug: str, key: str) -> None:
 
 async def post_purchase(api: live.Api, shop: shops.Shop, secret: str, order_id: str, mug_price: int) -> None:
     """2 TEE-S and 7 MUG; with a MUG price other than the shop's, the delivery is dead-lettered."""
-    body = hooks.encode(hooks.purchase(
+    await post_signed(api, shop, "purchase-flow", secret, hooks.purchase(
         order_id, [("TEE-S", 2, shops.PRICES["TEE-S"]), ("MUG", 7, mug_price)],
         2 * shops.PRICES["TEE-S"] + 7 * mug_price, email="walk-in@example.com",
     ))
+
+
+async def post_signed(api: live.Api, shop: shops.Shop, flow: str, secret: str, payload: Any) -> None:
+    body = hooks.encode(payload)
     async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
-        response = await http.post(hooks.url(shop.tenant, "purchase-flow"), content=body,
+        response = await http.post(hooks.url(shop.tenant, flow), content=body,
                                    headers=hooks.sign_standard(secret, body))
     assert response.status_code == 202, response.text
 
@@ -162,6 +166,19 @@ async def test_the_dashboard_follows_a_tenant_live_and_resumes_after_a_restart(
             await expect(page.locator("#activity")).to_contain_text(f"#{order['number']}: PENDING → PAID")
             paid_ms = (time.monotonic() - started) * 1000
 
+            # A POS sale is paid when it is made: one signed webhook, a new order and new tiles.
+            sales = await hooks.endpoint(acme.tenant, "sales-flow")
+            started = time.monotonic()
+            await post_signed(stack.api, acme, "sales-flow", sales, hooks.sale(
+                "pos-1", "sale", "main", [("TEE-M", 1, shops.PRICES["TEE-M"])], shops.PRICES["TEE-M"],
+            ))
+            await expect(page.locator("#orders tr")).to_have_count(2, timeout=LIVE_WITHIN_MS)
+            await expect(page.locator("#orders tr").first).to_contain_text("FULFILLED")
+            await expect(tile(page, "orders")).to_have_text("2", timeout=LIVE_WITHIN_MS)
+            await expect(tile(page, "units")).to_have_text("10", timeout=LIVE_WITHIN_MS)
+            await expect(tile(page, "revenue")).to_contain_text("101.00", timeout=LIVE_WITHIN_MS)
+            sale_ms = (time.monotonic() - started) * 1000
+
             async def fulfil_while_down() -> None:
                 await expect(page.locator("#connection")).to_have_text("Reconnecting…", timeout=10_000)
                 await acme.change(order["id"], "FULFILLED")
@@ -172,7 +189,7 @@ async def test_the_dashboard_follows_a_tenant_live_and_resumes_after_a_restart(
             await expect(page.locator("#activity")).to_contain_text(
                 f"#{order['number']}: PAID → FULFILLED", timeout=LIVE_WITHIN_MS)
             await expect(page.locator("#orders tr").first).to_contain_text("FULFILLED")
-            await expect(page.locator("#webhook-counts [data-count=PROCESSED]")).to_have_text("1")
+            await expect(page.locator("#webhook-counts [data-count=PROCESSED]")).to_have_text("2")
             await expect(page.locator("#webhook-counts [data-count=DEAD]")).to_have_text("1")
             await expect(page.locator("#webhook-problems")).to_contain_text("but the shop's price is 800 EUR")
             await page.screenshot(path=str(ARTIFACTS / "dashboard-acme.png"), full_page=True)
@@ -205,4 +222,5 @@ async def test_the_dashboard_follows_a_tenant_live_and_resumes_after_a_restart(
     assert violations == [], violations
     assert console.errors == [], console.errors
     assert all(OUTAGE_NOISE.search(line) for line in console.during_outage), console.during_outage
-    print(f"purchase on the page after {purchase_ms:.0f} ms, paid tiles after {paid_ms:.0f} ms")
+    print(f"purchase on the page after {purchase_ms:.0f} ms, paid tiles after {paid_ms:.0f} ms, "
+          f"a POS sale's order and tiles after {sale_ms:.0f} ms")
