@@ -37,6 +37,7 @@ from graphql import (
     is_leaf_type,
 )
 
+from resolvers import pagination
 from schema import limits
 
 COST = "tenantgraph.cost"
@@ -214,7 +215,8 @@ class _Walk:
         return Field(key, base if own is None else own, page, fields, items)
 
     def _page(self, definition: GraphQLField, node: FieldNode) -> int:
-        """`first` or `last` as given, else its default, else the largest page."""
+        """`first` or `last` as given, else its default (the resolvers' default page size when
+        neither declares one), else the largest page."""
         size: Any = None
         for argument in node.arguments or ():
             if argument.name.value in ("first", "last"):
@@ -224,6 +226,7 @@ class _Walk:
                 declared = definition.args.get(name)
                 if declared is not None and isinstance(declared.default_value, int):
                     size = declared.default_value
+            size = pagination.DEFAULT_PAGE_SIZE if size is None else size
         if not isinstance(size, int) or isinstance(size, bool):
             return self.max_page_size
         return max(0, min(size, self.max_page_size))
