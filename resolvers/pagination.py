@@ -137,27 +137,23 @@ def paginate_window(
     rows beyond the page in that direction. Edges are always in the connection's order. On
     the other side, a cursor's own row lies there (so hasPreviousPage of an `after` page and
     hasNextPage of a `before` page are true exactly when a cursor was given)."""
+    return page_of(rows, page, lambda row: encode(*key(row)), count)
+
+
+def page_of(
+    rows: Sequence[T], page: Window, cursor: Callable[[T], str],
+    count: Callable[[], Awaitable[int]] | None = None,
+) -> Page[T]:
+    """paginate_window for connections with cursors of their own making."""
     shown = list(rows[: page.size])
     more = len(rows) > page.size
     if page.backward:
         shown.reverse()
-    items = [(encode(*key(row)), row) for row in shown]
+    items = [(cursor(row), row) for row in shown]
     given = page.cursor is not None
     return Page(
         items=items,
         has_next_page=given if page.backward else more,
         has_previous_page=more if page.backward else given,
         count=count,
-    )
-
-
-def paginate(
-    rows: Sequence[T], size: int, key: Callable[[T], tuple[str, Any, UUID]], after: bool
-) -> Page[T]:
-    """Rows were fetched with limit size + 1: the extra one only says there is a next page."""
-    shown = list(rows[:size])
-    return Page(
-        items=[(encode(*key(row)), row) for row in shown],
-        has_next_page=len(rows) > size,
-        has_previous_page=after,
     )

@@ -5,6 +5,7 @@ what the filters and the tenant select (never another tenant's rows, API and RLS
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,12 +14,14 @@ from domain import catalog, customers, pricing
 from services import catalog as catalog_services
 from services import customers as customer_services
 from services import pricing as pricing_services
-from tables import counting
+from tables import api_keys, counting
+from tests import webhooks as hooks
 from tests.documents import META, payload
 from tests.shipments import SHIPPING_MODULES, paid_order, ship, ship_lines
 from tests.shop import Shop, open_shop, payment_document
 
-MODULES = (*SHIPPING_MODULES, "pricing")
+MODULES = (*SHIPPING_MODULES, "pricing", "metrics")
+RECORD = """mutation R($input: MetricInput!) { recordMetric(input: $input) { errors { message } } }"""
 PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
 
@@ -31,6 +34,8 @@ class Case:
     head: str
     field: str
     extra: str = ""
+    node: str = "id"
+    """A field whose values no other tenant's rows share."""
 
     @property
     def path(self) -> list[str]:
@@ -40,7 +45,7 @@ class Case:
         page = "first: $first, after: $after, last: $last, before: $before"
         call = (self.field.replace("(", f"({page}, ", 1) if "(" in self.field
                 else f"{self.field}({page})")
-        inner = f"{call} {{ totalCount edges {{ cursor node {{ id }} }} {PAGE_INFO} }}"
+        inner = f"{call} {{ totalCount edges {{ cursor node {{ mine: {self.node} }} }} {PAGE_INFO} }}"
         body = f"{self.head} {{ {inner} }}" if self.head else inner
         return (f"query C($first: Int, $after: String, $last: Int, $before: String{self.extra}) "
                 f"{{ {body} }}")
@@ -59,6 +64,10 @@ CASES = [
     Case("stock levels", "", "stockLevels"),
     Case("stock levels by available", "", "stockLevels(orderBy: {field: AVAILABLE})"),
     Case("stock adjustments", "", "stockAdjustments"),
+    Case("webhook deliveries", "", "webhookDeliveries"),
+    Case("metric points", "", "metricPoints"),
+    Case("audit log", "", "auditLog", node="seq"),
+    Case("event log", "", "eventLog", node="aggregateId"),
 ]
 
 
@@ -87,6 +96,11 @@ async def _stocked(make_tenant: Any, orders: int, prefix: str) -> Shop:
             pricing.PriceListDraft(name=f"List {n}", handle=f"list-{n}", currency="EUR"),
             tenant_id=shop.id, meta=META,
         )
+        recorded = await shop.gql(RECORD, {"input": {"name": f"visits.{prefix[0].lower()}", "value": str(n)}})
+        assert recorded["data"]["recordMetric"]["errors"] == [], recorded
+        await api_keys.create(tenant_id=shop.id, name=f"reader {n}", scopes={"catalog:read"})
+        await hooks.store(tenant_id=shop.id, flow="purchase-flow", delivery_id=f"d-{n}",
+                          payload={"n": n}, correlation_id=f"c-{n}")
     return shop
 
 
@@ -109,7 +123,8 @@ async def _page(shop: Shop, case: Case, **variables: Any) -> dict[str, Any]:
 
 
 def _ids(page: dict[str, Any]) -> list[str]:
-    return [edge["node"]["id"] for edge in page["edges"]]
+    """The rows of a page, by their cursors (every row's is its own; some nodes have no id)."""
+    return [edge["cursor"] for edge in page["edges"]]
 
 
 async def _forward(shop: Shop, case: Case) -> list[str]:
@@ -156,7 +171,8 @@ async def test_forward_and_backward_pages_give_the_same_sequence(
     # tenant B's count is its own rows only, and none of them is in A's pages
     theirs = await _page(b, case, first=100)
     assert theirs["totalCount"] == len(_ids(theirs)) >= 1
-    assert not set(_ids(theirs)) & set(everything)
+    shared = {e["node"]["mine"] for e in theirs["edges"]} & {e["node"]["mine"] for e in whole["edges"]}
+    assert not shared, (shared, theirs)
 
 
 @pytest.mark.parametrize("case", CASES[:1] + CASES[2:3], ids=["products", "orders"])
@@ -237,3 +253,35 @@ async def test_a_cursor_of_another_ordering_is_refused_as_before(shops: tuple[Sh
     body = await a.gql(CASES[1].document(), {"last": 1, "before": cursor})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert body["errors"][0]["message"] == "before: cursor belongs to another ordering"
+
+
+PLATFORM_TRAIL = """query P($first: Int, $after: String, $last: Int, $before: String, $since: DateTime) {
+  platformAuditLog(first: $first, after: $after, last: $last, before: $before,
+                   filter: {since: $since}) {
+    totalCount edges { cursor node { seq targetId } } pageInfo { hasNextPage hasPreviousPage } } }"""
+
+
+async def test_the_platform_trail_pages_both_ways(make_tenant: Any, platform_key: str) -> None:
+    since = datetime.now(UTC).isoformat()
+    made = [await make_tenant() for _ in range(3)]
+    via = made[0]
+
+    async def page(**variables: Any) -> dict[str, Any]:
+        body = await via.gql(PLATFORM_TRAIL, {"since": since, **variables}, key=platform_key,
+                             headers={"x-tenant-id": via.tenant.slug})
+        assert "errors" not in body, body
+        found: dict[str, Any] = body["data"]["platformAuditLog"]
+        return found
+
+    whole = await page(first=100)
+    assert {str(t.tenant.id) for t in made} <= {e["node"]["targetId"] for e in whole["edges"]}
+    assert whole["totalCount"] == len(whole["edges"]) >= 3
+    backward: list[str] = []
+    found = await page(last=1)
+    while True:
+        backward = [e["cursor"] for e in found["edges"]] + backward
+        if not found["pageInfo"]["hasPreviousPage"]:
+            break
+        found = await page(last=1, before=found["edges"][0]["cursor"])
+        assert found["pageInfo"]["hasNextPage"]
+    assert backward == [e["cursor"] for e in whole["edges"]]
