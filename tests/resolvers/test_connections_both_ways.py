@@ -99,8 +99,10 @@ async def _stocked(make_tenant: Any, orders: int, prefix: str) -> Shop:
         recorded = await shop.gql(RECORD, {"input": {"name": f"visits.{prefix[0].lower()}", "value": str(n)}})
         assert recorded["data"]["recordMetric"]["errors"] == [], recorded
         await api_keys.create(tenant_id=shop.id, name=f"reader {n}", scopes={"catalog:read"})
-        await hooks.store(tenant_id=shop.id, flow="purchase-flow", delivery_id=f"d-{n}",
-                          payload={"n": n}, correlation_id=f"c-{n}")
+        stored = await hooks.store(tenant_id=shop.id, flow="purchase-flow", delivery_id=f"d-{n}",
+                                   payload={"n": n}, correlation_id=f"c-{n}")
+        # processed, as a worker leaves it: a queued row without a job is the sweeper's to re-enqueue
+        await hooks.mark_processed(stored.id, tenant_id=shop.id)
     return shop
 
 
