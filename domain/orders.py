@@ -155,12 +155,14 @@ class OrderFilter:
 
 @dataclasses.dataclass(frozen=True)
 class HistoryKey:
-    """One page of a customer's orders, newest first: what a history loader is asked for."""
+    """One page of a customer's orders, newest first: what a history loader is asked for.
+    `backward`: the `limit` orders just newer than `after`, read oldest first."""
 
     customer_id: UUID
     limit: int
     after: tuple[datetime, UUID] | None = None
     status: OrderStatus | None = None
+    backward: bool = False
 
 
 def check_transition(order: Order, to: OrderStatus) -> None:

@@ -29,61 +29,55 @@ class EventFilter:
 
 
 async def audit_log(
-    ctx: Context, *, first: int | None, after: str | None, where: audit.Filter
+    ctx: Context, *, page: pagination.Window, where: audit.Filter
 ) -> pagination.Page[audit.Entry]:
     """This tenant's audit trail, newest first, keyset-paginated by record id."""
     ctx.require(tenancy.ADMIN)
-    return await _trail(ctx, ctx.tenant_id, first=first, after=after, where=where)
+    return await _trail(ctx.tenant_id, page=page, where=where)
 
 
 async def platform_audit_log(
-    ctx: Context, *, first: int | None, after: str | None, where: audit.Filter
+    ctx: Context, *, page: pagination.Window, where: audit.Filter
 ) -> pagination.Page[audit.Entry]:
     """The platform's own trail (tenants created, changed, exported, imported, deleted;
     platform keys): platform credentials only."""
     if not ctx.principal.is_platform:
         raise Forbidden("the platform's audit trail needs a platform key")
-    return await _trail(ctx, None, first=first, after=after, where=where)
+    return await _trail(None, page=page, where=where)
 
 
 async def _trail(
-    ctx: Context, tenant_id: UUID | None, *, first: int | None, after: str | None,
-    where: audit.Filter,
+    tenant_id: UUID | None, *, page: pagination.Window, where: audit.Filter
 ) -> pagination.Page[audit.Entry]:
-    size = pagination.page_size(first, ctx.settings.max_page_size)
+    cursor = None if page.cursor is None else _decode(page.cursor, name=page.argument)
     rows = await trail.entries(
-        tenant_id=tenant_id, where=where, before_id=None if after is None else _decode(after),
-        limit=size + 1,
+        tenant_id=tenant_id, where=where, before_id=cursor, limit=page.size + 1,
+        oldest_first=page.backward,
     )
-    return pagination.Page(
-        items=[(_encode(entry.id), entry) for entry in rows[:size]],
-        has_next_page=len(rows) > size,
-        has_previous_page=after is not None,
+    return pagination.page_of(
+        rows, page, lambda entry: _encode(entry.id),
+        lambda: trail.count_entries(tenant_id=tenant_id, where=where),
     )
 
 
 async def event_log(
-    ctx: Context, *, first: int | None, after: str | None, where: EventFilter
+    ctx: Context, *, page: pagination.Window, where: EventFilter
 ) -> pagination.Page[events.Event]:
     """This tenant's events, newest first, keyset-paginated by sequence number."""
     ctx.require(tenancy.ADMIN)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
+    cursor = None if page.cursor is None else _decode(page.cursor, "event", page.argument)
     rows = await outbox.list_events(
-        tenant_id=ctx.tenant_id,
-        after_seq=None if after is None else _decode(after, "event"),
-        types=list(where.types) or None,
-        aggregate_type=where.aggregate_type,
-        aggregate_id=where.aggregate_id,
-        actor=where.actor,
-        since=where.since,
-        until=where.until,
-        descending=True,
-        limit=size + 1,
+        tenant_id=ctx.tenant_id, after_seq=cursor, descending=not page.backward,
+        limit=page.size + 1, types=list(where.types) or None, aggregate_type=where.aggregate_type,
+        aggregate_id=where.aggregate_id, actor=where.actor, since=where.since, until=where.until,
     )
-    return pagination.Page(
-        items=[(_encode(event.seq, "event"), event) for event in rows[:size]],
-        has_next_page=len(rows) > size,
-        has_previous_page=after is not None,
+    return pagination.page_of(
+        rows, page, lambda event: _encode(event.seq, "event"),
+        lambda: outbox.count_events(
+            tenant_id=ctx.tenant_id, types=list(where.types) or None,
+            aggregate_type=where.aggregate_type, aggregate_id=where.aggregate_id,
+            actor=where.actor, since=where.since, until=where.until,
+        ),
     )
 
 
@@ -91,7 +85,7 @@ def _encode(number: int, kind: str = "audit") -> str:
     return base64.urlsafe_b64encode(f"{kind}:{number}".encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, expected: str = "audit") -> int:
+def _decode(cursor: str, expected: str = "audit", name: str = "after") -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, seq = raw.partition(":")
@@ -99,4 +93,4 @@ def _decode(cursor: str, expected: str = "audit") -> int:
             return int(seq)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise Invalid("after: not a cursor from this connection", fields={"after": "invalid"})
+    raise Invalid(f"{name}: not a cursor from this connection", fields={name: "invalid"})

@@ -32,24 +32,23 @@ async def product_by_sku(ctx: Context, sku: str) -> catalog.Product | None:
 async def products(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: catalog.ProductFilter,
     sort: catalog.ProductSort,
     descending: bool,
 ) -> pagination.Page[catalog.Product]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = pagination.ordering(sort.value, descending)
-    key = None if after is None else pagination.decode(after, order, SORT_KINDS[sort.value])
     rows = await catalog_tables.list_products(
-        tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
-        after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, sort=sort,
+        descending=pagination.scan_descending(descending, page),
+        after=page.key(order, SORT_KINDS[sort.value]), limit=page.size + 1,
     )
     for row in rows:
         ctx.loaders.product.prime(row.id, row)
-    return pagination.paginate(
-        rows, size, lambda p: (order, getattr(p, sort.value), p.id), after is not None
+    return pagination.paginate_window(
+        rows, page, lambda p: (order, getattr(p, sort.value), p.id),
+        lambda: catalog_tables.count_products(tenant_id=ctx.tenant_id, where=where),
     )
 
 

@@ -36,24 +36,23 @@ async def addresses(ctx: Context, customer_id: UUID) -> list[customers.Address]:
 async def customers_page(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: customers.CustomerFilter,
     sort: customers.CustomerSort,
     descending: bool,
 ) -> pagination.Page[customers.Customer]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = pagination.ordering(sort.value, descending)
-    key = None if after is None else pagination.decode(after, order)
     rows = await customer_tables.list_customers(
-        tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
-        after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, sort=sort,
+        descending=pagination.scan_descending(descending, page), after=page.key(order),
+        limit=page.size + 1,
     )
     for row in rows:
         ctx.loaders.customer.prime(row.id, row)
-    return pagination.paginate(
-        rows, size, lambda c: (order, getattr(c, sort.value), c.id), after is not None
+    return pagination.paginate_window(
+        rows, page, lambda c: (order, getattr(c, sort.value), c.id),
+        lambda: customer_tables.count_customers(tenant_id=ctx.tenant_id, where=where),
     )
 
 

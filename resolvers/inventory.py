@@ -66,23 +66,23 @@ async def update_location(
 async def stock_levels(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: inventory.StockFilter,
     sort: inventory.StockSort,
     descending: bool,
 ) -> pagination.Page[inventory.StockLevel]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = pagination.ordering(sort.value, descending)
-    key = None if after is None else _stock_cursor(pagination.decode(after, order), sort)
+    key = page.key(order)
     rows = await inventory_tables.list_levels(
-        tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
-        after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, sort=sort,
+        descending=pagination.scan_descending(descending, page),
+        after=None if key is None else _stock_cursor(key, sort, page.argument), limit=page.size + 1,
     )
     # Cursor values are strings; the quantities are turned back into numbers when read.
-    return pagination.paginate(
-        rows, size, lambda lv: (order, str(_sort_value(lv, sort)), lv.id), after is not None
+    return pagination.paginate_window(
+        rows, page, lambda lv: (order, str(_sort_value(lv, sort)), lv.id),
+        lambda: inventory_tables.count_levels(tenant_id=ctx.tenant_id, where=where),
     )
 
 
@@ -95,31 +95,32 @@ def _sort_value(level: inventory.StockLevel, sort: inventory.StockSort) -> str |
     return values[sort]
 
 
-def _stock_cursor(key: tuple[Any, UUID], sort: inventory.StockSort) -> tuple[Any, UUID]:
+def _stock_cursor(key: tuple[Any, UUID], sort: inventory.StockSort, name: str) -> tuple[Any, UUID]:
     if sort == inventory.StockSort.SKU:
         return key
     try:
         return int(key[0]), key[1]
     except ValueError:
-        raise Invalid("after: not a cursor from this connection", fields={"after": "invalid"}) from None
+        raise Invalid(f"{name}: not a cursor from this connection", fields={name: "invalid"}) from None
 
 
 async def stock_adjustments(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: inventory.AdjustmentFilter,
     descending: bool,
 ) -> pagination.Page[inventory.Adjustment]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = pagination.ordering(HISTORY_ORDER, descending)
-    key = None if after is None else pagination.decode(after, order)
     rows = await inventory_tables.list_adjustments(
-        tenant_id=ctx.tenant_id, where=where, descending=descending, after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, descending=pagination.scan_descending(descending, page),
+        after=page.key(order), limit=page.size + 1,
     )
-    return pagination.paginate(rows, size, lambda a: (order, a.created_at, a.id), after is not None)
+    return pagination.paginate_window(
+        rows, page, lambda a: (order, a.created_at, a.id),
+        lambda: inventory_tables.count_adjustments(tenant_id=ctx.tenant_id, where=where),
+    )
 
 
 async def adjust_stock(

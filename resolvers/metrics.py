@@ -82,17 +82,19 @@ async def metric_series(
 
 
 async def metric_points(
-    ctx: Context, *, first: int | None, after: str | None, where: metrics.MetricFilter
+    ctx: Context, *, page: pagination.Window, where: metrics.MetricFilter
 ) -> pagination.Page[metrics.MetricPoint]:
     ctx.require(READ)
     require_valid(metrics.check_dimensions(list(where.dimensions.items()), "filter.dimensions"))
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = "recorded_at:desc"
-    key = None if after is None else pagination.decode(after, order)
     rows = await metrics_tables.list_points(
-        tenant_id=ctx.tenant_id, where=where, after=key, limit=size + 1
+        tenant_id=ctx.tenant_id, where=where, after=page.key(order), limit=page.size + 1,
+        descending=pagination.scan_descending(True, page),
     )
-    return pagination.paginate(rows, size, lambda p: _point_key(order, p), after is not None)
+    return pagination.paginate_window(
+        rows, page, lambda p: _point_key(order, p),
+        lambda: metrics_tables.count_points(tenant_id=ctx.tenant_id, where=where),
+    )
 
 
 def _point_key(order: str, point: metrics.MetricPoint) -> tuple[str, Any, UUID]:

@@ -31,23 +31,22 @@ async def order_by_number(ctx: Context, number: int) -> orders.Order | None:
 async def orders_page(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: orders.OrderFilter,
     sort: orders.OrderSort,
     descending: bool,
 ) -> pagination.Page[orders.Order]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order_key = pagination.ordering(sort.value, descending)
-    key = None if after is None else pagination.decode(after, order_key, SORT_KINDS[sort.value])
     rows = await order_tables.list_orders(
-        tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
-        after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, sort=sort,
+        descending=pagination.scan_descending(descending, page),
+        after=page.key(order_key, SORT_KINDS[sort.value]), limit=page.size + 1,
     )
     _prime(ctx, rows)
-    return pagination.paginate(
-        rows, size, lambda o: (order_key, getattr(o, sort.value), o.id), after is not None
+    return pagination.paginate_window(
+        rows, page, lambda o: (order_key, getattr(o, sort.value), o.id),
+        lambda: order_tables.count_orders(tenant_id=ctx.tenant_id, where=where),
     )
 
 
@@ -55,20 +54,20 @@ async def customer_orders(
     ctx: Context,
     customer_id: UUID,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     status: orders.OrderStatus | None,
 ) -> pagination.Page[orders.Order]:
     """A customer's order history, newest first; customers of one page share one query."""
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
-    key = None if after is None else pagination.decode(after, HISTORY_ORDER)
-    rows = await ctx.loaders.order_history.load(
-        orders.HistoryKey(customer_id=customer_id, limit=size + 1, after=key, status=status)
-    )
+    rows = await ctx.loaders.order_history.load(orders.HistoryKey(
+        customer_id=customer_id, limit=page.size + 1, after=page.key(HISTORY_ORDER),
+        status=status, backward=page.backward,
+    ))
     _prime(ctx, rows)
-    return pagination.paginate(
-        rows, size, lambda o: (HISTORY_ORDER, o.created_at, o.id), after is not None
+    where = orders.OrderFilter(status=status, customer_id=customer_id)
+    return pagination.paginate_window(
+        rows, page, lambda o: (HISTORY_ORDER, o.created_at, o.id),
+        lambda: order_tables.count_orders(tenant_id=ctx.tenant_id, where=where),
     )
 
 

@@ -34,21 +34,22 @@ async def ledger(ctx: Context, order_id: UUID) -> payments.Ledger:
 async def payments_page(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: payments.PaymentFilter,
     descending: bool,
 ) -> pagination.Page[payments.Payment]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = pagination.ordering(ORDER, descending)
-    key = None if after is None else pagination.decode(after, order)
     rows = await payment_tables.list_payments(
-        tenant_id=ctx.tenant_id, where=where, descending=descending, after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, descending=pagination.scan_descending(descending, page),
+        after=page.key(order), limit=page.size + 1,
     )
     for row in rows:
         ctx.loaders.payment.prime(row.id, row)
-    return pagination.paginate(rows, size, lambda p: (order, p.created_at, p.id), after is not None)
+    return pagination.paginate_window(
+        rows, page, lambda p: (order, p.created_at, p.id),
+        lambda: payment_tables.count_payments(tenant_id=ctx.tenant_id, where=where),
+    )
 
 
 async def record(

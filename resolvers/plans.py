@@ -33,7 +33,8 @@ def row_id(value: Any) -> UUID:
 def page_request(
     args: Mapping[str, Any], *, kinds: Mapping[str, type], max_page_size: int, cursors: bool
 ) -> sql.PageRequest:
-    """The page `first`/`after`/`orderBy` select, as the list resolvers read them."""
+    """The page `first`/`after` (or `last`/`before`) and `orderBy` select, as the list
+    resolvers read them."""
     if args.get("filter") is not None:
         raise Fallback("filtered list")
     order = args.get("orderBy") or {}
@@ -44,13 +45,15 @@ def page_request(
         raise Fallback("cursor over free text")  # json.dumps escapes non-ASCII, PostgreSQL does not
     ordering = pagination.ordering(sort, descending)
     try:
-        size = pagination.page_size(args.get("first"), max_page_size)
-        after = args.get("after")
-        key = None if after is None else pagination.decode(after, ordering, kind)
+        window = pagination.window(
+            max_page_size, args.get("first"), args.get("after"), args.get("last"), args.get("before")
+        )
+        key = window.key(ordering, kind)
     except DomainError:
         raise Fallback("bad page arguments") from None
     return sql.PageRequest(
-        sort=sort, descending=descending, after=key, size=size, ordering=ordering, kind=kind
+        sort=sort, descending=descending, after=key, size=window.size, ordering=ordering, kind=kind,
+        backward=window.backward,
     )
 
 

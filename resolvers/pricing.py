@@ -54,24 +54,23 @@ async def price_list(ctx: Context, price_list_id: UUID | None) -> pricing.PriceL
 async def price_lists(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: pricing.PriceListFilter,
     sort: pricing.PriceListSort,
     descending: bool,
 ) -> pagination.Page[pricing.PriceList]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = pagination.ordering(sort.value, descending)
-    key = None if after is None else pagination.decode(after, order)
     rows = await pricing_tables.list_price_lists(
-        tenant_id=ctx.tenant_id, where=where, sort=sort, descending=descending,
-        after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, sort=sort,
+        descending=pagination.scan_descending(descending, page), after=page.key(order),
+        limit=page.size + 1,
     )
     for row in rows:
         ctx.loaders.price_list.prime(row.id, row)
-    return pagination.paginate(
-        rows, size, lambda p: (order, getattr(p, sort.value), p.id), after is not None
+    return pagination.paginate_window(
+        rows, page, lambda p: (order, getattr(p, sort.value), p.id),
+        lambda: pricing_tables.count_price_lists(tenant_id=ctx.tenant_id, where=where),
     )
 
 

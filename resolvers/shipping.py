@@ -32,21 +32,22 @@ async def of_order(ctx: Context, order_id: UUID) -> list[shipping.Shipment]:
 async def shipments_page(
     ctx: Context,
     *,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
     where: shipping.ShipmentFilter,
     descending: bool,
 ) -> pagination.Page[shipping.Shipment]:
     ctx.require(READ)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = pagination.ordering(ORDER, descending)
-    key = None if after is None else pagination.decode(after, order)
     rows = await shipping_tables.list_shipments(
-        tenant_id=ctx.tenant_id, where=where, descending=descending, after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, where=where, descending=pagination.scan_descending(descending, page),
+        after=page.key(order), limit=page.size + 1,
     )
     for row in rows:
         ctx.loaders.of(SHIPMENT).prime(row.id, row)
-    return pagination.paginate(rows, size, lambda s: (order, s.created_at, s.id), after is not None)
+    return pagination.paginate_window(
+        rows, page, lambda s: (order, s.created_at, s.id),
+        lambda: shipping_tables.count_shipments(tenant_id=ctx.tenant_id, where=where),
+    )
 
 
 async def create(

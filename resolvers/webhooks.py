@@ -51,18 +51,21 @@ async def deliveries(
     flow: str | None,
     since: datetime | None,
     until: datetime | None,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
 ) -> pagination.Page[webhooks.Delivery]:
     ctx.require(tenancy.ADMIN)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
     order = "received_at:desc"
-    key = None if after is None else pagination.decode(after, order)
     rows = await webhook_tables.list_deliveries(
         tenant_id=ctx.tenant_id, status=status, flow=flow, since=since, until=until,
-        after=key, limit=size + 1,
+        after=page.key(order), limit=page.size + 1,
+        descending=pagination.scan_descending(True, page),
     )
-    return pagination.paginate(rows, size, lambda d: (order, d.received_at, d.id), after is not None)
+    return pagination.paginate_window(
+        rows, page, lambda d: (order, d.received_at, d.id),
+        lambda: webhook_tables.count_deliveries(
+            tenant_id=ctx.tenant_id, status=status, flow=flow, since=since, until=until
+        ),
+    )
 
 
 async def replay(

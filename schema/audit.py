@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from domain import audit, events
 from resolvers import audit as resolve
-from schema.common import Connection, Ctx
+from schema.common import Connection, Ctx, window
 
 OLD_NAME = "kept from the auditLog of domain events; use {}"
 
@@ -143,11 +143,13 @@ class AuditQuery:
         "AUDIT_RETENTION_DAYS."
     )
     async def audit_log(
-        self, info: Ctx, first: int | None = 20, after: str | None = None,
+        self, info: Ctx, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
         filter: AuditFilter | None = None,
     ) -> Connection[AuditEntry]:
         page = await resolve.audit_log(
-            info.context, first=first, after=after, where=(filter or AuditFilter()).to_domain()
+            info.context, page=window(info, first, after, last, before),
+            where=(filter or AuditFilter()).to_domain()
         )
         return Connection.of(page, AuditEntry.from_domain)
 
@@ -156,11 +158,13 @@ class AuditQuery:
         "exported, imported and deleted, platform keys; newest first (platform keys only)."
     )
     async def platform_audit_log(
-        self, info: Ctx, first: int | None = 20, after: str | None = None,
+        self, info: Ctx, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
         filter: AuditFilter | None = None,
     ) -> Connection[AuditEntry]:
         page = await resolve.platform_audit_log(
-            info.context, first=first, after=after, where=(filter or AuditFilter()).to_domain()
+            info.context, page=window(info, first, after, last, before),
+            where=(filter or AuditFilter()).to_domain()
         )
         return Connection.of(page, AuditEntry.from_domain)
 
@@ -169,11 +173,13 @@ class AuditQuery:
         "first (admin scope). Kept for EVENT_RETENTION_DAYS."
     )
     async def event_log(
-        self, info: Ctx, first: int | None = 20, after: str | None = None,
+        self, info: Ctx, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
         filter: EventLogFilter | None = None,
     ) -> Connection[EventLogEntry]:
         page = await resolve.event_log(
-            info.context, first=first, after=after, where=(filter or EventLogFilter()).to_resolver()
+            info.context, page=window(info, first, after, last, before),
+            where=(filter or EventLogFilter()).to_resolver()
         )
         return Connection.of(page, EventLogEntry.from_domain)
 

@@ -25,6 +25,7 @@ from schema.common import (
     attributes_out,
     optional_id,
     parse_id,
+    window,
 )
 from schema.modules import Module
 
@@ -242,16 +243,17 @@ class CatalogQuery:
     async def products(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
         filter: ProductFilter | None = None,
         order_by: ProductOrder | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Product]:
         order = order_by or ProductOrder()
         page = await resolve.products(
             info.context,
-            first=first,
-            after=after,
+            page=window(info, first, after, last, before),
             where=(filter or ProductFilter()).to_domain(),
             sort=order.field,
             descending=order.direction == SortDirection.DESC,

@@ -14,6 +14,7 @@ from domain import catalog
 from domain.errors import Conflict, DomainError, Invalid, NotFound
 from resolvers import pagination
 from resolvers.context import Context
+from schema import cost
 
 N = TypeVar("N")
 S = TypeVar("S")
@@ -92,10 +93,23 @@ class Edge(Generic[N]):
     node: N
 
 
+TOTAL_COUNT_COST = 1
+
+
 @strawberry.type
 class Connection(Generic[N]):
     edges: list[Edge[N]]
     page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
+
+    @strawberry.field(
+        description="How many items the connection's filters select in all pages (counted only "
+        "when selected; query cost 1).",
+        metadata=cost.weight(TOTAL_COUNT_COST),
+    )
+    async def total_count(self) -> int:
+        assert self.count is not None, "a connection's resolver gives its count"
+        return await self.count()
 
     @classmethod
     def of(cls, page: pagination.Page[S], convert: Callable[[S], N]) -> Connection[N]:
@@ -107,7 +121,15 @@ class Connection(Generic[N]):
                 start_cursor=page.start_cursor,
                 end_cursor=page.end_cursor,
             ),
+            count=page.count,
         )
+
+
+def window(
+    info: Ctx, first: int | None, after: str | None, last: int | None, before: str | None
+) -> pagination.Window:
+    """The page a connection field's first/after/last/before ask for (README: Pagination)."""
+    return pagination.window(info.context.settings.max_page_size, first, after, last, before)
 
 
 def parse_id(value: strawberry.ID | str, field: str) -> UUID:

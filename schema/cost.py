@@ -37,12 +37,14 @@ from graphql import (
     is_leaf_type,
 )
 
+from resolvers import pagination
 from schema import limits
 
 COST = "tenantgraph.cost"
 OBJECT, CONNECTION, MUTATION = 1, 2, 10
 ITEMS = ("edges", "nodes")
-"""A connection's fields that hold its items; the rest (pageInfo) are in its own 2 points."""
+"""A connection's fields that hold its items; the rest (pageInfo) are in its own 2 points,
+but for leaves that declare a cost (totalCount, 1)."""
 
 
 def weight(points: int) -> dict[str, int]:
@@ -53,18 +55,20 @@ def weight(points: int) -> dict[str, int]:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Field:
     """A selected field: its response key, its own cost, its page size when it is a
-    connection (None otherwise), the fields selected below it, and whether it holds a
-    connection's items."""
+    connection (None otherwise), the fields selected below it, whether it holds a
+    connection's items, and whether it is a leaf."""
 
     key: str
     own: int
     page: int | None = None
     fields: tuple[Field, ...] = ()
     items: bool = False
+    leaf: bool = False
 
     def requested(self) -> int:
         if self.page is not None:
-            return self.own + self.page * sum(f.requested() for f in self.fields if f.items)
+            items = self.page * sum(f.requested() for f in self.fields if f.items)
+            return self.own + self._counted() + items
         return self.own + sum(f.requested() for f in self.fields)
 
     def actual(self, value: Any) -> int:
@@ -75,7 +79,12 @@ class Field:
         if not isinstance(value, dict):
             return self.own
         fields = [f for f in self.fields if f.items] if self.page is not None else self.fields
-        return self.own + sum(f.actual(value[f.key]) for f in fields if f.key in value)
+        counted = self._counted() if self.page is not None else 0
+        return self.own + counted + sum(f.actual(value[f.key]) for f in fields if f.key in value)
+
+    def _counted(self) -> int:
+        """A connection's leaves that cost something of their own (totalCount): not in its 2."""
+        return sum(f.own for f in self.fields if f.leaf)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -204,7 +213,7 @@ class _Walk:
         if root_cost is not None:
             return Field(key, root_cost if own is None else own)
         if is_leaf_type(named):
-            return Field(key, own or 0)
+            return Field(key, own or 0, leaf=True)
         below = [n.selection_set for _, n in nodes if n.selection_set is not None]
         fields = self.fields(named, below)
         connection = _is_connection(named, definition)
@@ -214,7 +223,8 @@ class _Walk:
         return Field(key, base if own is None else own, page, fields, items)
 
     def _page(self, definition: GraphQLField, node: FieldNode) -> int:
-        """`first` or `last` as given, else its default, else the largest page."""
+        """`first` or `last` as given, else its default (the resolvers' default page size when
+        neither declares one), else the largest page."""
         size: Any = None
         for argument in node.arguments or ():
             if argument.name.value in ("first", "last"):
@@ -224,6 +234,7 @@ class _Walk:
                 declared = definition.args.get(name)
                 if declared is not None and isinstance(declared.default_value, int):
                     size = declared.default_value
+            size = pagination.DEFAULT_PAGE_SIZE if size is None else size
         if not isinstance(size, int) or isinstance(size, bool):
             return self.max_page_size
         return max(0, min(size, self.max_page_size))

@@ -13,7 +13,7 @@ from domain import customers
 from resolvers import customers as resolve
 from schema import inputs
 from schema.catalog import SortDirection
-from schema.common import Connection, Ctx, UserError, attempt, parse_id
+from schema.common import Connection, Ctx, UserError, attempt, parse_id, window
 from schema.modules import Module
 
 R = TypeVar("R")
@@ -215,16 +215,17 @@ class CustomerQuery:
     async def customers(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: CustomerFilter | None = None,
         order_by: CustomerOrder | None = None,
     ) -> Connection[Customer]:
         order = order_by or CustomerOrder()
         page = await resolve.customers_page(
             info.context,
-            first=first,
-            after=after,
+            page=window(info, first, after, last, before),
             where=(filter or CustomerFilter()).to_domain(),
             sort=customers.CustomerSort(order.field.value),
             descending=order.direction == SortDirection.DESC,

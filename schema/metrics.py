@@ -25,6 +25,7 @@ from schema.common import (
     attempt,
     attributes_out,
     parse_id,
+    window,
 )
 from schema.modules import Module
 from schema.subscriptions import EventType
@@ -298,11 +299,13 @@ class MetricsQuery:
 
     @strawberry.field(description="Recorded values of custom metrics, newest first.")
     async def metric_points(
-        self, info: Ctx, first: int | None = 20, after: str | None = None,
+        self, info: Ctx, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
         filter: MetricPointFilter | None = None,
     ) -> Connection[MetricPoint]:
         page = await resolve.metric_points(
-            info.context, first=first, after=after, where=(filter or MetricPointFilter()).to_domain()
+            info.context, page=window(info, first, after, last, before),
+            where=(filter or MetricPointFilter()).to_domain()
         )
         return Connection.of(page, MetricPoint.from_domain)
 

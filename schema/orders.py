@@ -15,7 +15,17 @@ from resolvers import orders as resolve
 from resolvers import subscriptions as live
 from schema import catalog, customers, inputs
 from schema.catalog import SortDirection
-from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, optional_id, parse_id
+from schema.common import (
+    Connection,
+    Ctx,
+    Money,
+    MoneyInput,
+    UserError,
+    attempt,
+    optional_id,
+    parse_id,
+    window,
+)
 from schema.modules import Module
 from schema.subscriptions import EventType
 
@@ -119,12 +129,14 @@ class CustomerWithOrders(customers.Customer):
     async def orders(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
         filter: CustomerOrderFilter | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Order]:
         page = await resolve.customer_orders(
-            info.context, self.domain.id, first=first, after=after,
+            info.context, self.domain.id, page=window(info, first, after, last, before),
             status=None if filter is None else filter.status,
         )
         return Connection.of(page, Order.from_domain)
@@ -220,16 +232,17 @@ class OrderQuery:
     async def orders(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
         filter: OrderFilter | None = None,
         order_by: OrderOrder | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Order]:
         order = order_by or OrderOrder()
         page = await resolve.orders_page(
             info.context,
-            first=first,
-            after=after,
+            page=window(info, first, after, last, before),
             where=(filter or OrderFilter()).to_domain(),
             sort=order.field,
             descending=order.direction == SortDirection.DESC,

@@ -13,7 +13,7 @@ from domain import payments
 from resolvers import payments as resolve
 from schema import customers, inputs, orders
 from schema.catalog import SortDirection
-from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
+from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id, window
 from schema.modules import Module
 
 PaymentKind: TypeAlias = payments.PaymentKind
@@ -123,15 +123,16 @@ class PaymentQuery:
     async def payments(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: PaymentFilter | None = None,
         order_by: PaymentOrder | None = None,
     ) -> Connection[Payment]:
         page = await resolve.payments_page(
             info.context,
-            first=first,
-            after=after,
+            page=window(info, first, after, last, before),
             where=(filter or PaymentFilter()).to_domain(),
             descending=(order_by or PaymentOrder()).direction == SortDirection.DESC,
         )

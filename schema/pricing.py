@@ -16,7 +16,7 @@ import strawberry
 from domain import pricing
 from resolvers import pricing as resolve
 from schema import catalog, inputs
-from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id
+from schema.common import Connection, Ctx, Money, MoneyInput, UserError, attempt, parse_id, window
 from schema.modules import Module
 
 R = TypeVar("R")
@@ -171,16 +171,17 @@ class PricingQuery:
     async def price_lists(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: PriceListFilter | None = None,
         order_by: PriceListOrder | None = None,
     ) -> Connection[PriceList]:
         order = order_by or PriceListOrder()
         page = await resolve.price_lists(
             info.context,
-            first=first,
-            after=after,
+            page=window(info, first, after, last, before),
             where=(filter or PriceListFilter()).to_domain(),
             sort=pricing.PriceListSort(order.field.value),
             descending=order.direction == catalog.SortDirection.DESC,

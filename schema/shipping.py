@@ -15,7 +15,7 @@ from resolvers import shipping as resolve
 from resolvers import subscriptions as live
 from schema import customers, inputs, orders
 from schema.catalog import SortDirection
-from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
+from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id, window
 from schema.modules import Module
 from schema.subscriptions import EventType
 
@@ -174,15 +174,16 @@ class ShipmentQuery:
     async def shipments(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: ShipmentFilter | None = None,
         order_by: ShipmentOrder | None = None,
     ) -> Connection[Shipment]:
         page = await resolve.shipments_page(
             info.context,
-            first=first,
-            after=after,
+            page=window(info, first, after, last, before),
             where=(filter or ShipmentFilter()).to_domain(),
             descending=(order_by or ShipmentOrder()).direction == SortDirection.DESC,
         )

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 
 from domain import webhooks
 from resolvers import webhooks as resolve
-from schema.common import Connection, Ctx, UserError, attempt, parse_id
+from schema.common import Connection, Ctx, UserError, attempt, parse_id, window
 
 DeliveryStatus: TypeAlias = webhooks.DeliveryStatus
 strawberry.enum(DeliveryStatus, name="DeliveryStatus")
@@ -112,12 +112,14 @@ class WebhookQuery:
         flow: WebhookFlow | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[WebhookDelivery]:
         page = await resolve.deliveries(
             info.context, status=status, flow=None if flow is None else flow.value,
-            since=since, until=until, first=first, after=after,
+            since=since, until=until, page=window(info, first, after, last, before),
         )
         return Connection.of(page, WebhookDelivery.from_domain)
 

@@ -61,21 +61,31 @@ def _plain(value: Any) -> Any:
 
 
 async def entries(
-    *, tenant_id: UUID | None, where: audit.Filter, before_id: int | None, limit: int
+    *, tenant_id: UUID | None, where: audit.Filter, before_id: int | None, limit: int,
+    oldest_first: bool = False,
 ) -> list[audit.Entry]:
     """Newest first, keyset-paginated by id: a tenant's trail, or with `tenant_id` None the
-    platform's own."""
+    platform's own. `oldest_first`: ids above `before_id` instead, oldest first."""
     conditions, args = _conditions(tenant_id, where)
     if before_id is not None:
         args.append(before_id)
-        conditions.append(f"id < ${len(args)}")
+        conditions.append(f"id {'>' if oldest_first else '<'} ${len(args)}")
     args.append(limit)
     sql = (f"select * from audit_log where {' and '.join(conditions)} "
-           f"order by id desc limit ${len(args)}")
+           f"order by id {'asc' if oldest_first else 'desc'} limit ${len(args)}")
     scope = db.platform() if tenant_id is None else db.transaction(tenant_id=tenant_id)
     async with scope as tx:
         rows = await tx.connection.fetch(sql, *args)
     return [_entry(row) for row in rows]
+
+
+async def count_entries(*, tenant_id: UUID | None, where: audit.Filter) -> int:
+    """How many entries `where` selects in a tenant's trail (or the platform's), every page."""
+    conditions, args = _conditions(tenant_id, where)
+    sql = f"select count(*) from audit_log where {' and '.join(conditions)}"
+    scope = db.platform() if tenant_id is None else db.transaction(tenant_id=tenant_id)
+    async with scope as tx:
+        return int(await tx.connection.fetchval(sql, *args))
 
 
 def _conditions(tenant_id: UUID | None, where: audit.Filter) -> tuple[list[str], list[Any]]:

@@ -27,7 +27,7 @@ from piccolo.table import Table
 
 from domain import catalog
 from domain.errors import Invalid, NotFound
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 
@@ -195,6 +195,11 @@ async def list_products(
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_product(row) for row in rows]
+
+
+async def count_products(*, tenant_id: UUID, where: catalog.ProductFilter) -> int:
+    """How many products `where` selects (list_products' filters, every page)."""
+    return await counting.count_rows(ProductTable, _filters(where), tenant_id=tenant_id)
 
 
 def _filters(where: catalog.ProductFilter) -> list[Any]:

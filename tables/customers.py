@@ -16,7 +16,7 @@ from piccolo.table import Table
 
 from domain import customers
 from domain.errors import NotFound
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 EMAIL_UNIQUE = "customers_tenant_id_email_key"
@@ -151,6 +151,11 @@ async def list_customers(
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_customer(row) for row in rows]
+
+
+async def count_customers(*, tenant_id: UUID, where: customers.CustomerFilter) -> int:
+    """How many customers `where` selects (list_customers' filters, every page)."""
+    return await counting.count_rows(CustomerTable, _filters(where), tenant_id=tenant_id)
 
 
 def _filters(where: customers.CustomerFilter) -> list[Any]:

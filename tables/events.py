@@ -14,7 +14,7 @@ from piccolo.columns import UUID as UUIDColumn
 from piccolo.table import Table
 
 from domain import events
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 
@@ -111,22 +111,47 @@ async def list_events(
     query = EventTable.select().where(EventTable.tenant_id == tenant_id)
     if after_seq is not None:
         query = query.where(EventTable.seq < after_seq if descending else EventTable.seq > after_seq)
-    if types:
-        query = query.where(EventTable.type.is_in(list(types)))
-    if aggregate_type is not None:
-        query = query.where(EventTable.aggregate_type == aggregate_type)
-    if aggregate_id is not None:
-        query = query.where(EventTable.aggregate_id == aggregate_id)
-    if actor is not None:
-        query = query.where(EventTable.actor == actor)
-    if since is not None:
-        query = query.where(EventTable.created_at >= since)
-    if until is not None:
-        query = query.where(EventTable.created_at < until)
+    for condition in _filters(types, aggregate_type, aggregate_id, actor, since, until):
+        query = query.where(condition)
     query = query.order_by(EventTable.seq, ascending=not descending).limit(limit)
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_event(row) for row in rows]
+
+
+async def count_events(
+    *,
+    tenant_id: UUID,
+    types: Sequence[str] | None = None,
+    aggregate_type: str | None = None,
+    aggregate_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """How many events list_events' filters select, every page."""
+    conditions = _filters(types, aggregate_type, aggregate_id, actor, since, until)
+    return await counting.count_rows(EventTable, conditions, tenant_id=tenant_id)
+
+
+def _filters(
+    types: Sequence[str] | None, aggregate_type: str | None, aggregate_id: str | None,
+    actor: str | None, since: datetime | None, until: datetime | None,
+) -> list[Any]:
+    conditions: list[Any] = []
+    if types:
+        conditions.append(EventTable.type.is_in(list(types)))
+    if aggregate_type is not None:
+        conditions.append(EventTable.aggregate_type == aggregate_type)
+    if aggregate_id is not None:
+        conditions.append(EventTable.aggregate_id == aggregate_id)
+    if actor is not None:
+        conditions.append(EventTable.actor == actor)
+    if since is not None:
+        conditions.append(EventTable.created_at >= since)
+    if until is not None:
+        conditions.append(EventTable.created_at < until)
+    return conditions
 
 
 RELAY_LOCK = 7_220_001  # advisory lock key: one relay batch at a time keeps per-tenant order

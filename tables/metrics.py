@@ -13,7 +13,7 @@ from piccolo.query import WhereRaw
 from piccolo.table import Table
 
 from domain import events, metrics
-from tables import db
+from tables import counting, db
 from tables import events as outbox
 from tables.engine import DB
 
@@ -106,23 +106,38 @@ async def list_points(
     where: metrics.MetricFilter,
     after: tuple[Any, UUID] | None,
     limit: int,
+    descending: bool = True,
 ) -> list[metrics.MetricPoint]:
-    """One keyset page, newest first: rows strictly before `after` = (recorded_at, id)."""
+    """One keyset page, newest first (unless not `descending`): rows strictly past `after` =
+    (recorded_at, id)."""
     query = MetricTable.select().where(MetricTable.tenant_id == tenant_id)
-    if where.name is not None:
-        query = query.where(MetricTable.name == where.name)
-    if where.since is not None:
-        query = query.where(MetricTable.recorded_at >= where.since)
-    if where.until is not None:
-        query = query.where(MetricTable.recorded_at < where.until)
-    if where.dimensions:
-        query = query.where(WhereRaw("dimensions @> {}::jsonb", json.dumps(dict(where.dimensions))))
+    for condition in _point_filters(where):
+        query = query.where(condition)
     if after is not None:
-        query = query.where(WhereRaw("(recorded_at, id) < ({}, {})", after[0], after[1]))
-    query = query.order_by(MetricTable.recorded_at, MetricTable.id, ascending=False).limit(limit)
+        op = "<" if descending else ">"
+        query = query.where(WhereRaw(f"(recorded_at, id) {op} ({{}}, {{}})", after[0], after[1]))
+    query = query.order_by(MetricTable.recorded_at, MetricTable.id, ascending=not descending).limit(limit)
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_point(row) for row in rows]
+
+
+async def count_points(*, tenant_id: UUID, where: metrics.MetricFilter) -> int:
+    """How many points list_points' filters select, every page."""
+    return await counting.count_rows(MetricTable, _point_filters(where), tenant_id=tenant_id)
+
+
+def _point_filters(where: metrics.MetricFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.name is not None:
+        conditions.append(MetricTable.name == where.name)
+    if where.since is not None:
+        conditions.append(MetricTable.recorded_at >= where.since)
+    if where.until is not None:
+        conditions.append(MetricTable.recorded_at < where.until)
+    if where.dimensions:
+        conditions.append(WhereRaw("dimensions @> {}::jsonb", json.dumps(dict(where.dimensions))))
+    return conditions
 
 
 async def sales(

@@ -17,14 +17,14 @@ from piccolo.table import Table
 
 from domain import orders
 from domain.errors import NotFound
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 IDEMPOTENCY_UNIQUE = "orders_tenant_id_idempotency_key_key"
 HISTORY_HEAD = """
 select * from (
     select o.*, row_number() over (
-        partition by o.customer_id order by o.created_at desc, o.id desc
+        partition by o.customer_id order by o.created_at {direction}, o.id {direction}
     ) as rank
     from orders o
     where """
@@ -161,6 +161,11 @@ async def list_orders(
     return [_order(row) for row in rows]
 
 
+async def count_orders(*, tenant_id: UUID, where: orders.OrderFilter) -> int:
+    """How many orders `where` selects (list_orders' filters, every page)."""
+    return await counting.count_rows(OrderTable, _filters(where), tenant_id=tenant_id)
+
+
 def _filters(where: orders.OrderFilter) -> list[Any]:
     conditions: list[Any] = []
     if where.status is not None:
@@ -180,7 +185,7 @@ async def histories(
     """Pages of several customers' orders, newest first: one query per distinct page shape."""
     shapes: dict[tuple[Any, ...], list[orders.HistoryKey]] = defaultdict(list)
     for key in keys:
-        shapes[(key.limit, key.after, key.status)].append(key)
+        shapes[(key.limit, key.after, key.status, key.backward)].append(key)
     found: dict[orders.HistoryKey, list[orders.Order]] = {}
     async with db.transaction(tenant_id=tenant_id):
         for members in shapes.values():
@@ -199,12 +204,13 @@ def _history_query(keys: Sequence[orders.HistoryKey], *, tenant_id: UUID) -> lis
     conditions = ["o.tenant_id = {}", "o.customer_id = any({}::uuid[])"]
     args: list[Any] = [tenant_id, [key.customer_id for key in keys]]
     if shape.after is not None:
-        conditions.append("(o.created_at, o.id) < ({}, {})")
+        conditions.append(f"(o.created_at, o.id) {'>' if shape.backward else '<'} ({{}}, {{}})")
         args.extend(shape.after)
     if shape.status is not None:
         conditions.append("o.status = {}")
         args.append(shape.status.value)
-    return [HISTORY_HEAD + " and ".join(conditions) + HISTORY_TAIL, *args, shape.limit]
+    head = HISTORY_HEAD.replace("{direction}", "asc" if shape.backward else "desc")
+    return [head + " and ".join(conditions) + HISTORY_TAIL, *args, shape.limit]
 
 
 INSERT = """

@@ -14,7 +14,7 @@ from piccolo.query import WhereRaw
 from piccolo.table import Table
 
 from domain import catalog, payments
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 
@@ -73,10 +73,8 @@ async def list_payments(
 ) -> list[payments.Payment]:
     """One keyset page by (created_at, id)."""
     query = PaymentTable.select().where(PaymentTable.tenant_id == tenant_id)
-    if where.order_id is not None:
-        query = query.where(PaymentTable.order_id == where.order_id)
-    if where.kind is not None:
-        query = query.where(PaymentTable.kind == where.kind.value)
+    for condition in _filters(where):
+        query = query.where(condition)
     if after is not None:
         op = "<" if descending else ">"
         query = query.where(WhereRaw(f"(created_at, id) {op} ({{}}, {{}})", after[0], after[1]))
@@ -86,6 +84,20 @@ async def list_payments(
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_payment(row) for row in rows]
+
+
+async def count_payments(*, tenant_id: UUID, where: payments.PaymentFilter) -> int:
+    """How many payments `where` selects (list_payments' filters, every page)."""
+    return await counting.count_rows(PaymentTable, _filters(where), tenant_id=tenant_id)
+
+
+def _filters(where: payments.PaymentFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.order_id is not None:
+        conditions.append(PaymentTable.order_id == where.order_id)
+    if where.kind is not None:
+        conditions.append(PaymentTable.kind == where.kind.value)
+    return conditions
 
 
 async def insert(

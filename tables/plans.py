@@ -182,8 +182,9 @@ def _by_id(statement: Statement, table: str, alias: str, row_id: UUID, node: Nod
 
 @dataclasses.dataclass(frozen=True)
 class PageRequest:
-    """One keyset page: rows strictly after `after` = (sort value, id), `size` of them; their
-    cursors are made for `ordering` and carry sort values of type `kind`."""
+    """One keyset page: `size` rows strictly after `after` = (sort value, id), or, `backward`,
+    strictly before it (read in reverse, shown in order); their cursors are made for
+    `ordering` and carry sort values of type `kind`."""
 
     sort: str
     descending: bool
@@ -191,6 +192,7 @@ class PageRequest:
     size: int
     ordering: str
     kind: type
+    backward: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,34 +210,45 @@ def page(statement: Statement, source: Source, request: PageRequest, shape: Page
     if request.sort not in source.sorts:  # it is written into the SQL: only known columns
         raise ValueError(f"{source.table} cannot be sorted by {request.sort!r}")
     a = source.alias
-    direction = "desc" if request.descending else "asc"
+    scan_descending = request.descending != request.backward
+    direction = "desc" if scan_descending else "asc"
     order = f"{a}.{request.sort} {direction}, {a}.id {direction}"
     where = f"{a}.tenant_id = {TENANT}"
     if request.after is not None:
-        op = "<" if request.descending else ">"
+        op = "<" if scan_descending else ">"
         value, row_id = request.after
         where += f" and ({a}.{request.sort}, {a}.id) {op} ({statement.bind(value)}, {statement.bind(row_id)})"
     cursor = f", {cursor_of(a, request)} as _cursor" if shape.cursors else ""
     size = statement.bind(request.size)
     rows = (f"select {a}.*, row_number() over (order by {order}) as _rn{cursor} from {source.table} {a} "
             f"where {where} order by {order} limit {statement.bind(request.size + 1)}")
-    fields = [(key, _page_part(a, part, arg, size, request, shape)) for key, part, arg in shape.fields]
+    fields = [(key, _page_part(source, part, arg, size, request, shape)) for key, part, arg in shape.fields]
     return f"(select {obj(fields)} from ({rows}) {a})"
 
 
-def _page_part(a: str, part: str, arg: Any, size: str, request: PageRequest, shape: PageShape) -> str:
+def _page_part(
+    source: Source, part: str, arg: Any, size: str, request: PageRequest, shape: PageShape
+) -> str:
+    a = source.alias
+    shown = f"order by {a}._rn desc" if request.backward else f"order by {a}._rn"
     if part == "edges":
-        return f"coalesce(json_agg({arg(a)} order by {a}._rn) filter (where {a}._rn <= {size}), '[]'::json)"
+        return f"coalesce(json_agg({arg(a)} {shown}) filter (where {a}._rn <= {size}), '[]'::json)"
     if part == "pageInfo":
-        return obj([(key, _page_info(a, name, size, request)) for key, name in arg])
+        return obj([(key, _page_info(a, name, size, shown, request)) for key, name in arg])
+    if part == "totalCount":
+        # Every row of the tenant: a planned page has no filter (filtered lists fall back).
+        n = f"{a}_n"
+        return f"(select count(*) from {source.table} {n} where {n}.tenant_id = {TENANT})"
     return literal(shape.typename)
 
 
-def _page_info(a: str, name: str, size: str, request: PageRequest) -> str:
-    cursors = f"(array_agg({a}._cursor order by {a}._rn) filter (where {a}._rn <= {size}))"
+def _page_info(a: str, name: str, size: str, shown: str, request: PageRequest) -> str:
+    cursors = f"(array_agg({a}._cursor {shown}) filter (where {a}._rn <= {size}))"
+    more = f"count(*) > {size}"
+    given = "true" if request.after is not None else "false"
     return {
-        "hasNextPage": f"count(*) > {size}",
-        "hasPreviousPage": "true" if request.after is not None else "false",
+        "hasNextPage": given if request.backward else more,
+        "hasPreviousPage": more if request.backward else given,
         "startCursor": f"{cursors}[1]",
         "endCursor": f"{cursors}[least(count(*), {size})]",
         "__typename": literal("PageInfo"),

@@ -16,7 +16,7 @@ from piccolo.table import Table
 
 from domain import catalog, pricing
 from domain.errors import Conflict, Invalid, NotFound
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 
@@ -89,11 +89,8 @@ async def list_price_lists(
 ) -> list[pricing.PriceList]:
     """One keyset page: rows strictly after `after` = (sort value, id) in the given order."""
     query = PriceListTable.select().where(PriceListTable.tenant_id == tenant_id)
-    if where.currency is not None:
-        query = query.where(PriceListTable.currency == where.currency)
-    if where.search:
-        escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(PriceListTable.name.ilike(f"%{escaped}%"))
+    for condition in _price_list_filters(where):
+        query = query.where(condition)
     if after is not None:
         op = "<" if descending else ">"
         query = query.where(WhereRaw(f"({sort.value}, id) {op} ({{}}, {{}})", after[0], after[1]))
@@ -102,6 +99,21 @@ async def list_price_lists(
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_price_list(row) for row in rows]
+
+
+async def count_price_lists(*, tenant_id: UUID, where: pricing.PriceListFilter) -> int:
+    """How many price lists `where` selects (list_price_lists' filters, every page)."""
+    return await counting.count_rows(PriceListTable, _price_list_filters(where), tenant_id=tenant_id)
+
+
+def _price_list_filters(where: pricing.PriceListFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.currency is not None:
+        conditions.append(PriceListTable.currency == where.currency)
+    if where.search:
+        escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(PriceListTable.name.ilike(f"%{escaped}%"))
+    return conditions
 
 
 async def insert_price_list(draft: pricing.PriceListDraft, *, tenant_id: UUID) -> pricing.PriceList:

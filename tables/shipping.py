@@ -15,7 +15,7 @@ from piccolo.table import Table
 
 from domain import shipping
 from domain.errors import NotFound
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 
@@ -116,10 +116,8 @@ async def list_shipments(
 ) -> list[shipping.Shipment]:
     """One keyset page by (created_at, id)."""
     query = ShipmentTable.select().where(ShipmentTable.tenant_id == tenant_id)
-    if where.order_id is not None:
-        query = query.where(ShipmentTable.order_id == where.order_id)
-    if where.status is not None:
-        query = query.where(ShipmentTable.status == where.status.value)
+    for condition in _filters(where):
+        query = query.where(condition)
     if after is not None:
         op = "<" if descending else ">"
         query = query.where(WhereRaw(f"(created_at, id) {op} ({{}}, {{}})", after[0], after[1]))
@@ -129,6 +127,20 @@ async def list_shipments(
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
         return await _with_lines(rows, tenant_id=tenant_id)
+
+
+async def count_shipments(*, tenant_id: UUID, where: shipping.ShipmentFilter) -> int:
+    """How many shipments `where` selects (list_shipments' filters, every page)."""
+    return await counting.count_rows(ShipmentTable, _filters(where), tenant_id=tenant_id)
+
+
+def _filters(where: shipping.ShipmentFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.order_id is not None:
+        conditions.append(ShipmentTable.order_id == where.order_id)
+    if where.status is not None:
+        conditions.append(ShipmentTable.status == where.status.value)
+    return conditions
 
 
 async def insert(

@@ -15,7 +15,7 @@ from piccolo.table import Table
 from domain import audit, webhooks
 from domain.errors import Conflict, Invalid, NotFound
 from tables import audit as trail
-from tables import db
+from tables import counting, db
 from tables.engine import DB
 
 
@@ -258,23 +258,44 @@ async def list_deliveries(
     until: datetime | None = None,
     after: tuple[datetime, UUID] | None = None,
     limit: int = 50,
+    descending: bool = True,
 ) -> list[webhooks.Delivery]:
-    """Newest first, keyset-paginated by (received_at, id)."""
+    """Newest first (unless not `descending`), keyset-paginated by (received_at, id)."""
     query = InboxTable.select().where(InboxTable.tenant_id == tenant_id)
-    if status is not None:
-        query = query.where(InboxTable.status == status.value)
-    if flow is not None:
-        query = query.where(InboxTable.flow == flow)
-    if since is not None:
-        query = query.where(InboxTable.received_at >= since)
-    if until is not None:
-        query = query.where(InboxTable.received_at < until)
+    for condition in _delivery_filters(status, flow, since, until):
+        query = query.where(condition)
     if after is not None:
-        query = query.where(WhereRaw("(received_at, id) < ({}, {})", after[0], after[1]))
-    query = query.order_by(InboxTable.received_at, InboxTable.id, ascending=False).limit(limit)
+        op = "<" if descending else ">"
+        query = query.where(WhereRaw(f"(received_at, id) {op} ({{}}, {{}})", after[0], after[1]))
+    query = query.order_by(InboxTable.received_at, InboxTable.id, ascending=not descending).limit(limit)
     async with db.transaction(tenant_id=tenant_id):
         rows = await query
     return [_delivery(row) for row in rows]
+
+
+async def count_deliveries(
+    *, tenant_id: UUID, status: webhooks.DeliveryStatus | None = None, flow: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+) -> int:
+    """How many deliveries list_deliveries' filters select, every page."""
+    conditions = _delivery_filters(status, flow, since, until)
+    return await counting.count_rows(InboxTable, conditions, tenant_id=tenant_id)
+
+
+def _delivery_filters(
+    status: webhooks.DeliveryStatus | None, flow: str | None,
+    since: datetime | None, until: datetime | None,
+) -> list[Any]:
+    conditions: list[Any] = []
+    if status is not None:
+        conditions.append(InboxTable.status == status.value)
+    if flow is not None:
+        conditions.append(InboxTable.flow == flow)
+    if since is not None:
+        conditions.append(InboxTable.received_at >= since)
+    if until is not None:
+        conditions.append(InboxTable.received_at < until)
+    return conditions
 
 
 async def requeue(

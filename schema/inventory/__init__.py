@@ -14,7 +14,7 @@ from resolvers import inventory as resolve
 from resolvers import subscriptions as live
 from schema import catalog
 from schema.catalog import SortDirection
-from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
+from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id, window
 from schema.inventory.arguments import (
     AdjustStockInput,
     SetStockInput,
@@ -143,14 +143,16 @@ class InventoryQuery:
     async def stock_levels(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: StockLevelFilter | None = None,
         order_by: StockLevelOrder | None = None,
     ) -> Connection[StockLevel]:
         order = order_by or StockLevelOrder()
         page = await resolve.stock_levels(
-            info.context, first=first, after=after,
+            info.context, page=window(info, first, after, last, before),
             where=(filter or StockLevelFilter()).to_domain(),
             sort=inventory.StockSort(order.field.value),
             descending=order.direction == SortDirection.DESC,
@@ -161,14 +163,16 @@ class InventoryQuery:
     async def stock_adjustments(
         self,
         info: Ctx,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: StockAdjustmentFilter | None = None,
         order_by: StockAdjustmentOrder | None = None,
     ) -> Connection[StockAdjustment]:
         order = order_by or StockAdjustmentOrder()
         page = await resolve.stock_adjustments(
-            info.context, first=first, after=after,
+            info.context, page=window(info, first, after, last, before),
             where=(filter or StockAdjustmentFilter()).to_domain(),
             descending=order.direction == SortDirection.DESC,
         )

@@ -161,8 +161,9 @@ class Walk:
                 info = self.leaves(self.children(found, "PageInfo"), PAGE_INFO)
                 cursors |= any(n in ("startCursor", "endCursor") for _, n in info)
                 parts.append((key, "pageInfo", info))
-            elif name == "__typename":
-                parts.append((key, "__typename", None))
+            elif name in ("__typename", "totalCount"):
+                self.leaves({key: found}, frozenset({name}))
+                parts.append((key, name, None))
             else:
                 raise NotPlannable(f"{type_name}.{name}")
         return sql.PageShape(fields=parts, cursors=cursors, typename=type_name)

@@ -29,6 +29,8 @@ from tables.inventory.rows import (
 )
 from tables.inventory.stock import (
     available_of,
+    count_adjustments,
+    count_levels,
     levels_of,
     list_adjustments,
     list_levels,
@@ -39,7 +41,8 @@ from tables.inventory.stock import (
 
 __all__ = [
     "LocationTable", "ReservationTable", "StockAdjustmentTable", "StockLevelTable",
-    "adjusted_event", "available_of", "get_location", "get_locations", "hold", "input_location",
+    "adjusted_event", "available_of", "count_adjustments", "count_levels", "get_location",
+    "get_locations", "hold", "input_location",
     "insert_location", "levels_of", "list_adjustments", "list_levels", "list_locations",
     "location_by_handle", "lock_at", "lock_for_sale", "lock_held_levels", "lock_level",
     "lock_reservations", "mark", "record", "reservations_of", "store", "update_location",

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain import events, inventory
 from domain.errors import Invalid
-from tables import db
+from tables import counting, db
 from tables.inventory import rows
 
 ADJUSTMENTS = """
@@ -42,6 +42,14 @@ async def list_levels(
     async with db.transaction(tenant_id=tenant_id) as tx:
         found = await tx.connection.fetch(sql, *query.args)
     return [rows.level(row) for row in found]
+
+
+async def count_levels(*, tenant_id: UUID, where: inventory.StockFilter) -> int:
+    """How many stock levels `where` selects (list_levels' filters, every page)."""
+    query = rows.Where("s.tenant_id", tenant_id)
+    for template, value in _level_filters(where):
+        query.add(template, value)
+    return await counting.count_select(rows.LEVELS + query.sql, query.args, tenant_id=tenant_id)
 
 
 def _level_filters(where: inventory.StockFilter) -> list[tuple[str, Any]]:
@@ -101,6 +109,14 @@ async def list_adjustments(
     async with db.transaction(tenant_id=tenant_id) as tx:
         found = await tx.connection.fetch(sql, *query.args)
     return [rows.adjustment(row) for row in found]
+
+
+async def count_adjustments(*, tenant_id: UUID, where: inventory.AdjustmentFilter) -> int:
+    """How many adjustments `where` selects (list_adjustments' filters, every page)."""
+    query = rows.Where("a.tenant_id", tenant_id)
+    for template, value in _adjustment_filters(where):
+        query.add(template, value)
+    return await counting.count_select(ADJUSTMENTS + query.sql, query.args, tenant_id=tenant_id)
 
 
 def _adjustment_filters(where: inventory.AdjustmentFilter) -> list[tuple[str, Any]]:

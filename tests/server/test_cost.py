@@ -80,6 +80,21 @@ async def test_first_given_in_a_variable_or_left_to_its_default(shop: Shop) -> N
     assert await cost_of(shop, PAGE, {}) == (2 + 20, 4)
 
 
+async def test_last_costs_as_first_does(shop: Shop) -> None:
+    assert await cost_of(shop, PRODUCTS.replace("first: 5", "last: 5")) == (12, 7)
+    assert await cost_of(shop, PAGE.replace("first:", "last:"), {"n": 10}) == (12, 4)
+    # past MAX_PAGE_SIZE: costed at the largest page, and refused as `first` would be
+    body = (await shop.tenant.post("{ products(last: 1000) { edges { node { title } } } }")).json()
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 2 + 100
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"last": "out of range"}}
+
+
+async def test_total_count_costs_one(shop: Shop) -> None:
+    # requested: 2 + 1 x node 1 + totalCount 1; actual the same (one product returned)
+    assert await cost_of(shop, "{ products(first: 1) { totalCount edges { node { title } } } }") == (4, 4)
+    assert await cost_of(shop, "{ products(last: 0) { totalCount } }") == (3, 3)
+
+
 async def test_aliases_count_apart_and_merged_fragments_count_once(shop: Shop) -> None:
     # requested: a 1, b 1, c 2 + 2 x (1 + 1), d 2 + 3 x (1 + 1): d's variants are one field;
     # actual: a 1, b 1, c and d each 2 + Tee (1 + 2 variants) + Mug (1 + 1)

@@ -17,7 +17,7 @@ from schema import build
 from server.plans import known
 
 SETTINGS = Settings()
-CONNECTION_PARTS = frozenset({"edges", "pageInfo"})
+CONNECTION_PARTS = frozenset({"edges", "pageInfo", "totalCount"})
 
 
 @pytest.fixture(scope="module")

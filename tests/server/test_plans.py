@@ -344,3 +344,100 @@ async def test_plans_are_kept_per_schema_fingerprint(world: World, settings: Set
     cache.learn(schemas.for_tenant(a).schema, a.fingerprint, PRICED_PRODUCT, None)
     assert cache.get(a.fingerprint, PRICED_PRODUCT, None) is not None
     assert not cache.knows(b.fingerprint, PRICED_PRODUCT, None)
+
+
+BOTH_WAYS = """query L($first: Int, $after: String, $last: Int, $before: String, $orderBy: OrderOrder) {
+  orders(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
+    total: totalCount totalCount
+    edges { cursor node { number } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+PRODUCTS_BOTH_WAYS = """query L(
+  $first: Int, $after: String, $last: Int, $before: String, $orderBy: ProductOrder
+) {
+  products(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
+    totalCount edges { cursor node { handle } } pageInfo { hasNextPage hasPreviousPage } } }"""
+
+
+@pytest.mark.parametrize("order_by", [
+    None, {"field": "NUMBER", "direction": "DESC"}, {"field": "TOTAL"},
+    {"field": "CREATED_AT", "direction": "DESC"},
+])
+async def test_orders_backward_pages_and_total_count(world: World, settings: Settings, order_by: Any) -> None:
+    variables: dict[str, Any] = {"orderBy": order_by}
+    whole = (await _same(world.a, settings, BOTH_WAYS, {**variables, "first": 10}))["orders"]
+    assert whole["totalCount"] == whole["total"] == len(world.a_orders) == 4
+    numbers = [edge["node"]["number"] for edge in whole["edges"]]
+    last = (await _same(world.a, settings, BOTH_WAYS, {**variables, "last": 2}))["orders"]
+    assert [e["node"]["number"] for e in last["edges"]] == numbers[2:]
+    assert last["pageInfo"]["hasPreviousPage"] and not last["pageInfo"]["hasNextPage"]
+    assert last["pageInfo"]["startCursor"] == last["edges"][0]["cursor"]
+    assert last["pageInfo"]["endCursor"] == last["edges"][-1]["cursor"]
+    before = last["pageInfo"]["startCursor"]
+    rest = (await _same(world.a, settings, BOTH_WAYS, {**variables, "last": 5, "before": before}))["orders"]
+    assert [e["node"]["number"] for e in rest["edges"]] == numbers[:2]
+    assert not rest["pageInfo"]["hasPreviousPage"] and rest["pageInfo"]["hasNextPage"]
+    middle = (await _same(world.a, settings, BOTH_WAYS, {**variables, "last": 1, "before": before}))["orders"]
+    assert [e["node"]["number"] for e in middle["edges"]] == numbers[1:2]
+    assert middle["pageInfo"]["hasPreviousPage"] and middle["pageInfo"]["hasNextPage"]
+    empty = (await _same(world.a, settings, BOTH_WAYS, {**variables, "last": 0}))["orders"]
+    assert empty["edges"] == [] and empty["pageInfo"]["startCursor"] is None
+    assert empty["totalCount"] == 4
+
+
+@pytest.mark.parametrize("order_by", [None, {"field": "HANDLE", "direction": "DESC"}])
+async def test_products_backward_pages_and_total_count(
+    world: World, settings: Settings, order_by: Any
+) -> None:
+    whole = (await _same(world.a, settings, PRODUCTS_BOTH_WAYS, {"first": 10, "orderBy": order_by}))
+    everything = [e["node"]["handle"] for e in whole["products"]["edges"]]
+    assert whole["products"]["totalCount"] == len(everything) == 3
+    seen: list[str] = []
+    variables: dict[str, Any] = {"last": 1, "orderBy": order_by}
+    while True:
+        page = (await _same(world.a, settings, PRODUCTS_BOTH_WAYS, variables))["products"]
+        seen = [e["node"]["handle"] for e in page["edges"]] + seen
+        if not page["pageInfo"]["hasPreviousPage"]:
+            break
+        variables["before"] = page["edges"][0]["cursor"]
+    assert seen == everything
+
+
+async def test_total_count_is_the_tenants_own_on_the_planned_path(world: World, settings: Settings) -> None:
+    text = _unique(BOTH_WAYS)
+    for shop, count in ((world.a, 4), (world.b, 1)):
+        assert (await _planned(shop, settings, text, {"last": 1}))["orders"]["totalCount"] == count
+    assert world.b_order["id"] not in {o["id"] for o in world.a_orders}
+
+
+async def test_a_planned_page_with_total_count_is_one_statement(
+    world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    for name in ("fetch", "fetchval", "fetchrow", "execute"):
+        original = getattr(asyncpg.connection.Connection, name)
+
+        async def recorded(self: Any, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            sent.append(query)
+            return await _original(self, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, name, recorded)
+    text = _unique(BOTH_WAYS)
+    assert (await _planned(world.a, settings, text, {"last": 2}))["orders"]["totalCount"] == 4
+    data = [query for query in sent if not query.startswith(("begin;", "commit", "rollback"))]
+    assert len(data) == 1, sent
+    assert "count(*)" in data[0]
+
+
+@pytest.mark.parametrize("variables", [
+    {"first": 1, "last": 1}, {"after": "x", "last": 1}, {"last": 1000}, {"last": 1, "before": "x"},
+])
+async def test_bad_backward_arguments_fall_back_to_the_same_errors(
+    world: World, settings: Settings, variables: dict[str, Any]
+) -> None:
+    text = _unique(BOTH_WAYS)
+    await world.a.tenant.post(text, {"last": 1})  # learned
+    assert await _planned(world.a, settings, text, variables) is None
+    reference = await world.a.tenant.post(text + "\n", variables)
+    response = await world.a.tenant.post(text, variables)
+    assert _without_request_id(response.json()) == _without_request_id(reference.json())
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
