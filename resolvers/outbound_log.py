@@ -21,28 +21,34 @@ async def messages(
     *,
     endpoint_id: UUID | None,
     status: outbound_log.StatusFilter | None,
-    first: int | None,
-    after: str | None,
+    page: pagination.Window,
 ) -> pagination.Page[outbound_log.Message]:
     ctx.require(tenancy.ADMIN)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
-    key = None if after is None else pagination.decode(after, MESSAGES_ORDER)
+    statuses = outbound_log.statuses(status)
     rows = await log_tables.list_messages(
-        tenant_id=ctx.tenant_id, endpoint_id=endpoint_id, statuses=outbound_log.statuses(status),
-        after=key, limit=size + 1,
+        tenant_id=ctx.tenant_id, endpoint_id=endpoint_id, statuses=statuses,
+        after=page.key(MESSAGES_ORDER), limit=page.size + 1,
+        descending=pagination.scan_descending(True, page),
     )
-    return pagination.paginate(rows, size, lambda m: (MESSAGES_ORDER, m.created_at, m.id), after is not None)
+    return pagination.paginate_window(
+        rows, page, lambda m: (MESSAGES_ORDER, m.created_at, m.id),
+        lambda: log_tables.count_messages(
+            tenant_id=ctx.tenant_id, endpoint_id=endpoint_id, statuses=statuses
+        ),
+    )
 
 
 async def attempts(
-    ctx: Context, message_id: UUID, *, first: int | None, after: str | None
+    ctx: Context, message_id: UUID, *, page: pagination.Window
 ) -> pagination.Page[outbound_log.Attempt]:
     ctx.require(tenancy.ADMIN)
-    size = pagination.page_size(first, ctx.settings.max_page_size)
-    key = None if after is None else pagination.decode(after, ATTEMPTS_ORDER)
-    rows = await log_tables.list_attempts(message_id, tenant_id=ctx.tenant_id, after=key, limit=size + 1)
-    return pagination.paginate(
-        rows, size, lambda a: (ATTEMPTS_ORDER, a.attempted_at, a.id), after is not None
+    rows = await log_tables.list_attempts(
+        message_id, tenant_id=ctx.tenant_id, after=page.key(ATTEMPTS_ORDER), limit=page.size + 1,
+        descending=pagination.scan_descending(True, page),
+    )
+    return pagination.paginate_window(
+        rows, page, lambda a: (ATTEMPTS_ORDER, a.attempted_at, a.id),
+        lambda: log_tables.count_attempts(message_id, tenant_id=ctx.tenant_id),
     )
 
 

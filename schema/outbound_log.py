@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from domain import outbound_log
 from resolvers import outbound_log as resolve
-from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id
+from schema.common import Connection, Ctx, UserError, attempt, optional_id, parse_id, window
 
 MessageStatus: TypeAlias = outbound_log.MessageStatus
 StatusFilter: TypeAlias = outbound_log.StatusFilter
@@ -95,21 +95,24 @@ class OutboundLogQuery:
         info: Ctx,
         endpoint_id: strawberry.ID | None = None,
         status: StatusFilter | None = None,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[WebhookMessage]:
         page = await resolve.messages(
             info.context, endpoint_id=optional_id(endpoint_id, "endpointId"), status=status,
-            first=first, after=after,
+            page=window(info, first, after, last, before),
         )
         return Connection.of(page, WebhookMessage.from_domain)
 
     @strawberry.field(description="A message's attempts, newest first.")
     async def webhook_attempts(
-        self, info: Ctx, message_id: strawberry.ID, first: int | None = 20, after: str | None = None
+        self, info: Ctx, message_id: strawberry.ID, first: int | None = None,
+        after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[WebhookAttempt]:
         page = await resolve.attempts(
-            info.context, parse_id(message_id, "messageId"), first=first, after=after
+            info.context, parse_id(message_id, "messageId"), page=window(info, first, after, last, before)
         )
         return Connection.of(page, WebhookAttempt.from_domain)
 

@@ -15,7 +15,7 @@ from uuid import UUID
 from domain import audit, outbound_log
 from domain.errors import Conflict, NotFound
 from tables import audit as trail
-from tables import db
+from tables import counting, db
 
 MESSAGE_COLUMNS = """
     m.id, m.endpoint_id, m.msg_id, m.event_type, m.event_seq, m.status, m.attempts,
@@ -48,6 +48,12 @@ def _attempt(row: Any) -> outbound_log.Attempt:
     )
 
 
+MESSAGES = """
+    select {columns} from outbound_messages m
+    where m.tenant_id = $1 and ($2::uuid is null or m.endpoint_id = $2)
+      and ($3::text[] is null or m.status = any($3))"""
+
+
 async def list_messages(
     *,
     tenant_id: UUID,
@@ -55,24 +61,33 @@ async def list_messages(
     statuses: Sequence[str] | None = None,
     after: tuple[datetime, UUID] | None = None,
     limit: int = 50,
+    descending: bool = True,
 ) -> list[outbound_log.Message]:
-    """Newest first, keyset-paginated by (created_at, id). An endpoint that is not this
-    tenant's is NotFound."""
+    """Newest first (unless not `descending`), keyset-paginated by (created_at, id). An
+    endpoint that is not this tenant's is NotFound."""
+    op, order = ("<", "desc") if descending else (">", "asc")
     async with db.transaction(tenant_id=tenant_id) as tx:
         if endpoint_id is not None:
             await _endpoint_enabled(tx.connection, endpoint_id, tenant_id)
         rows = await tx.connection.fetch(
-            f"""
-            select {MESSAGE_COLUMNS} from outbound_messages m
-            where m.tenant_id = $1 and ($2::uuid is null or m.endpoint_id = $2)
-              and ($3::text[] is null or m.status = any($3))
-              and ($4::timestamptz is null or (m.created_at, m.id) < ($4, $5::uuid))
-            order by m.created_at desc, m.id desc limit $6
+            MESSAGES.format(columns=MESSAGE_COLUMNS) + f"""
+              and ($4::timestamptz is null or (m.created_at, m.id) {op} ($4, $5::uuid))
+            order by m.created_at {order}, m.id {order} limit $6
             """,
             tenant_id, endpoint_id, None if statuses is None else list(statuses),
             None if after is None else after[0], None if after is None else after[1], limit,
         )
     return [_message(row) for row in rows]
+
+
+async def count_messages(
+    *, tenant_id: UUID, endpoint_id: UUID | None = None, statuses: Sequence[str] | None = None,
+) -> int:
+    """How many messages list_messages' filters select, every page."""
+    return await counting.count_select(
+        MESSAGES.format(columns="m.id"),
+        [tenant_id, endpoint_id, None if statuses is None else list(statuses)], tenant_id=tenant_id,
+    )
 
 
 async def list_attempts(
@@ -81,9 +96,11 @@ async def list_attempts(
     tenant_id: UUID,
     after: tuple[datetime, UUID] | None = None,
     limit: int = 50,
+    descending: bool = True,
 ) -> list[outbound_log.Attempt]:
-    """A message's attempts, newest first, keyset-paginated by (attempted_at, id); a message
-    that is not this tenant's is NotFound."""
+    """A message's attempts, newest first (unless not `descending`), keyset-paginated by
+    (attempted_at, id); a message that is not this tenant's is NotFound."""
+    op, order = ("<", "desc") if descending else (">", "asc")
     async with db.transaction(tenant_id=tenant_id) as tx:
         found = await tx.connection.fetchval(
             "select 1 from outbound_messages where tenant_id = $1 and id = $2", tenant_id, message_id
@@ -94,13 +111,21 @@ async def list_attempts(
             f"""
             select {ATTEMPT_COLUMNS} from outbound_attempts a
             where a.tenant_id = $1 and a.message_id = $2
-              and ($3::timestamptz is null or (a.attempted_at, a.id) < ($3, $4::uuid))
-            order by a.attempted_at desc, a.id desc limit $5
+              and ($3::timestamptz is null or (a.attempted_at, a.id) {op} ($3, $4::uuid))
+            order by a.attempted_at {order}, a.id {order} limit $5
             """,
             tenant_id, message_id, None if after is None else after[0],
             None if after is None else after[1], limit,
         )
     return [_attempt(row) for row in rows]
+
+
+async def count_attempts(message_id: UUID, *, tenant_id: UUID) -> int:
+    """How many attempts a message has had (every page)."""
+    return await counting.count_select(
+        "select a.id from outbound_attempts a where a.tenant_id = $1 and a.message_id = $2",
+        [tenant_id, message_id], tenant_id=tenant_id,
+    )
 
 
 async def _endpoint_enabled(connection: Any, endpoint_id: UUID, tenant_id: UUID) -> bool:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 
-from domain import catalog, customers, pricing
+from domain import catalog, customers, outbound, pricing
 from services import catalog as catalog_services
 from services import customers as customer_services
 from services import pricing as pricing_services
-from tables import api_keys, counting
+from tables import api_keys, counting, outbound_messages
+from tests import outbound as out
 from tests import webhooks as hooks
 from tests.documents import META, payload
 from tests.shipments import SHIPPING_MODULES, paid_order, ship, ship_lines
@@ -68,7 +70,11 @@ CASES = [
     Case("metric points", "", "metricPoints"),
     Case("audit log", "", "auditLog", node="seq"),
     Case("event log", "", "eventLog", node="aggregateId"),
+    Case("webhook messages", "", "webhookMessages"),
+    Case("webhook attempts", "", "webhookAttempts(messageId: $message)", ", $message: ID!"),
 ]
+ATTEMPTED: dict[UUID, UUID] = {}
+"""Each shop's outbound message that has attempts (`$message`)."""
 
 
 async def _stocked(make_tenant: Any, orders: int, prefix: str) -> Shop:
@@ -76,6 +82,7 @@ async def _stocked(make_tenant: Any, orders: int, prefix: str) -> Shop:
     extra products,
     customers and price lists: every connection has several pages of two."""
     shop = await open_shop(make_tenant, modules=MODULES, prefix=prefix)
+    endpoint_id, _ = await out.endpoint(shop.id, "https://hooks.example/x", ["*"])
     for n in range(orders):
         order = await paid_order(shop, shop.line("MUG", 1))
         payload(await shop.gql(payment_document("authorizePayment"), {"input": {
@@ -103,7 +110,22 @@ async def _stocked(make_tenant: Any, orders: int, prefix: str) -> Shop:
                                    payload={"n": n}, correlation_id=f"c-{n}")
         # processed, as a worker leaves it: a queued row without a job is the sweeper's to re-enqueue
         await hooks.mark_processed(stored.id, tenant_id=shop.id)
+    await outbound_messages.dispatch(tenant_id=shop.id, limit=1000, match=outbound.matches)
+    await _attempted(shop.id, endpoint_id, attempts=orders)
     return shop
+
+
+async def _attempted(tenant_id: UUID, endpoint_id: UUID, attempts: int) -> None:
+    """`attempts` attempts of the endpoint's first message, a second apart."""
+    first = await out.row("select id from outbound_messages where endpoint_id = $1 order by event_seq"
+                          " limit 1", endpoint_id, tenant_id=tenant_id)
+    for n in range(attempts):
+        await out.rows(
+            "insert into outbound_attempts (tenant_id, message_id, endpoint_id, attempted_at,"
+            " duration_ms, response_status) values ($1, $2, $3, now() - make_interval(secs => $4), 5, 500)",
+            tenant_id, first["id"], endpoint_id, float(n), tenant_id=tenant_id,
+        )
+    ATTEMPTED[tenant_id] = first["id"]
 
 
 @pytest.fixture
@@ -121,6 +143,8 @@ def _connection(case: Case, body: dict[str, Any]) -> dict[str, Any]:
 
 async def _page(shop: Shop, case: Case, **variables: Any) -> dict[str, Any]:
     extra = {"customer": str(shop.customer_id)} if "$customer" in case.extra else {}
+    if "$message" in case.extra:
+        extra["message"] = str(ATTEMPTED[shop.id])
     return _connection(case, await shop.gql(case.document(), {**extra, **variables}))
 
 
