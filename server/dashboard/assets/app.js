@@ -126,12 +126,10 @@ async function loadWebhooks() {
     return;
   }
   for (const [status, page] of Object.entries(data)) {
-    const count = page.edges.length;
-    document.querySelector(`[data-count="${status}"]`).textContent =
-      page.pageInfo.hasNextPage ? `${count}+` : String(count);
+    document.querySelector(`[data-count="${status}"]`).textContent = String(page.totalCount);
   }
   $("webhook-note").textContent = "";
-  const problems = [...data.FAILED.edges, ...data.DEAD.edges].slice(0, 10).map(({ node }) => problemItem(node));
+  const problems = [...data.FAILED.edges, ...data.DEAD.edges].slice(0, api.SHOWN).map(({ node }) => problemItem(node));
   $("webhook-problems").replaceChildren(...problems);
 }
 
