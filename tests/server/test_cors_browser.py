@@ -5,7 +5,6 @@ A's answer and an exposed header; naming tenant B, the browser blocks both."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
-from server.embedded import free_port
 from services import access
+from tests import frontend as pages
 from tests import live
 from tests.conftest import TenantHandle
 
@@ -54,19 +53,8 @@ async def stack(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture
 async def frontend() -> AsyncIterator[str]:
-    """The frontend's origin: a page served on another port, reached as localhost."""
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: "
-                     + str(len(PAGE)).encode() + b"\r\nconnection: close\r\n\r\n" + PAGE)
-        await writer.drain()
-        writer.close()
-
-    port = free_port()
-    server = await asyncio.start_server(serve, "127.0.0.1", port)
-    async with server:
-        yield f"http://localhost:{port}"
+    async with pages.serve(PAGE) as origin:
+        yield origin
 
 
 async def test_a_page_on_an_allowed_origin_calls_its_tenant_only(

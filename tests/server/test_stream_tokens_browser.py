@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import pytest
 from playwright.async_api import ConsoleMessage, Page, async_playwright
 
-from server.embedded import free_port
 from services import access
+from tests import frontend as pages
 from tests import live
 from tests.conftest import TenantHandle
 from tests.server.test_sse import EVENTS, SETTLE, create_product
@@ -45,19 +45,8 @@ async def stack(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture
 async def frontend() -> AsyncIterator[str]:
-    """The dashboard's origin: a page served on another port, reached as localhost."""
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: "
-                     + str(len(PAGE)).encode() + b"\r\nconnection: close\r\n\r\n" + PAGE)
-        await writer.drain()
-        writer.close()
-
-    port = free_port()
-    server = await asyncio.start_server(serve, "127.0.0.1", port)
-    async with server:
-        yield f"http://localhost:{port}"
+    async with pages.serve(PAGE) as origin:
+        yield origin
 
 
 async def listen(page: Page, stack: live.Stack, token: str) -> Any:
