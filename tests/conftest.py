@@ -23,6 +23,7 @@ from server.app import create_app
 from server.embedded import ServiceUrls, embedded
 from tables import api_keys, engine, tenants
 from tables.migrate import migrate
+from tests import outbound
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_LIMITS = {"FAILED_AUTH_ADDRESS_BURST": "100000"}
@@ -106,6 +107,13 @@ async def app_pool(settings: Settings) -> AsyncIterator[None]:
 GRAPHQL_CLIENT_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
 """What the GraphQL-over-HTTP spec asks clients to send (and Apollo Client and urql do): request
 errors are 400s (see server.negotiation)."""
+
+
+@pytest.fixture
+async def receiver(tmp_path: Path) -> AsyncIterator[outbound.Receiver]:
+    """A webhook receiver process on loopback that verifies every signature (tests.outbound)."""
+    async with outbound.receiver(tmp_path) as made:
+        yield made
 
 
 @pytest.fixture

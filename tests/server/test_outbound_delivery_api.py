@@ -26,12 +26,6 @@ SEND = "mutation Send($id: ID!) { sendTestWebhook(endpointId: $id) { webhookId }
 
 
 @pytest.fixture
-async def receiver(tmp_path: Path) -> AsyncIterator[out.Receiver]:
-    async with out.receiver(tmp_path) as made:
-        yield made
-
-
-@pytest.fixture
 async def pipeline(
     settings: Settings, server_env: dict[str, str], app_pool: None, tmp_path: Path
 ) -> AsyncIterator[Pipeline]:

@@ -27,12 +27,6 @@ ALL_TYPES = sorted(t for spec in modules.MODULES.values() for t in spec.events)
 
 
 @pytest.fixture
-async def receiver(tmp_path: Path) -> AsyncIterator[out.Receiver]:
-    async with out.receiver(tmp_path) as made:
-        yield made
-
-
-@pytest.fixture
 async def pipeline(
     settings: Settings, server_env: dict[str, str], app_pool: None, tmp_path: Path
 ) -> AsyncIterator[Pipeline]:

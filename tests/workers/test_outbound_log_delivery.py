@@ -37,12 +37,6 @@ EXHAUSTING = {"OUTBOUND_RETRY_SCHEDULE": "0,0.2"}
 
 
 @pytest.fixture
-async def receiver(tmp_path: Path) -> AsyncIterator[out.Receiver]:
-    async with out.receiver(tmp_path) as made:
-        yield made
-
-
-@pytest.fixture
 async def pipeline(
     settings: Settings, server_env: dict[str, str], app_pool: None, tmp_path: Path
 ) -> AsyncIterator[Pipeline]:
