@@ -1,7 +1,8 @@
 """GraphiQL in a real browser (Debian's Chromium driven by Playwright) under the served
-Content-Security-Policy: the page loads, runs a query against a real `tenantgraph serve` and
-opens a same-origin WebSocket, with no CSP violation; and runs a subscription over
-graphql-transport-ws to the tenant named in its URL, showing the event a mutation makes.
+Content-Security-Policy: the page loads, runs a query against a real `tenantgraph serve`,
+opens a same-origin WebSocket and downloads the tenant's SDL, with no CSP violation; and runs
+a subscription over graphql-transport-ws to the tenant named in its URL, showing the event a
+mutation makes.
 
 The CDN cannot be reached from here: its files are answered from the same npm packages it
 serves them from (fetched with `npm pack`, cached under .data/npm), so the browser still checks
@@ -130,12 +131,18 @@ async def test_graphiql_loads_and_queries_under_its_policy(
             text = await result.inner_text()
             assert '"edges": []' in text and '"errors"' not in text, text
             assert await page.evaluate(OPEN_WEBSOCKET) == "open"
+            async with page.expect_download() as downloading:
+                await page.get_by_role("button", name="Download the schema (SDL)").click()
+            download = await downloading.value
+            sdl = Path(await download.path()).read_text()
             violations = await page.evaluate("window.__violations")
         finally:
             await browser.close()
     assert violations == [], sorted(set(violations))
     assert not [line for line in console if "Content Security Policy" in line], console
     assert elsewhere == []
+    assert download.suggested_filename == f"{tenant_a.slug}.graphql"
+    assert "type Query {" in sdl and "products(" in sdl and "fashion" not in sdl.lower()
 
 
 async def test_graphiql_subscribes_over_graphql_transport_ws_to_the_tenant_in_its_url(
