@@ -19,7 +19,8 @@ async def endpoint(tenant_id: UUID, *, enabled: bool = True, failing: bool = Fal
     async with db.transaction(tenant_id=tenant_id) as tx:
         found: UUID = await tx.connection.fetchval(
             "insert into outbound_endpoints (tenant_id, url, event_types, secrets, enabled, failing_since)"
-            " values ($1, 'https://example.com/hook', '{*}', '[{\"secret\": \"whsec_x\"}]', $2, $3)"
+            " values ($1, 'https://example.com/hook', '{*}',"
+            " '[{\"secret\": \"whsec_dGVzdC1zZWNyZXQtb2YtMjQtYnl0ZXMh\"}]', $2, $3)"
             " returning id",
             tenant_id, enabled, datetime.now(UTC) if failing else None,
         )

@@ -75,7 +75,8 @@ async def _outbound(tenant_id: uuid.UUID) -> None:
     async with db.transaction(tenant_id=tenant_id) as tx:
         endpoint = await tx.connection.fetchval(
             "insert into outbound_endpoints (tenant_id, url, event_types, secrets) values"
-            " ($1, 'https://example.com/hook', '{*}', '[{\"secret\": \"whsec_x\"}]') returning id",
+            " ($1, 'https://example.com/hook', '{*}',"
+            " '[{\"secret\": \"whsec_dGVzdC1zZWNyZXQtb2YtMjQtYnl0ZXMh\"}]') returning id",
             tenant_id)
         message = await tx.connection.fetchval(
             "insert into outbound_messages (tenant_id, endpoint_id, event_seq, event_type, msg_id,"

@@ -127,10 +127,14 @@ async def attempt(
     settings = runtime.settings
     async with runtime.slots:
         at = datetime.now(UTC)
-        headers = delivery.headers(
-            target.headers, target.signing_secrets(at), message.msg_id, at, message.body
-        )
-        answer = await _send(runtime, http, target.url, headers, message.body)
+        try:
+            headers = delivery.headers(
+                target.headers, target.signing_secrets(at), message.msg_id, at, message.body
+            )
+        except ValueError as error:  # a stored secret that is not whsec_<base64>: not one we made
+            answer = delivery.Answer(None, error=f"cannot sign: the endpoint's secret is malformed ({error})")
+        else:
+            answer = await _send(runtime, http, target.url, headers, message.body)
     delay = None if answer.succeeded else delivery.next_delay(message.attempts + 1, answer, settings)
     outcome = await messages.record(
         message, answer, target=target, at=at, delay=delay,

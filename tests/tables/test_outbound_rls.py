@@ -41,7 +41,8 @@ async def seed(connection: asyncpg.Connection, tenant_id: UUID) -> None:
         endpoint = await connection.fetchval(
             "insert into outbound_endpoints (tenant_id, url, event_types, secrets)"
             " values ($1, 'https://example.com/hook', '{*}',"
-            " '[{\"secret\": \"whsec_x\", \"expires_at\": null}]') returning id", tenant_id)
+            " '[{\"secret\": \"whsec_dGVzdC1zZWNyZXQtb2YtMjQtYnl0ZXMh\", \"expires_at\": null}]')"
+            " returning id", tenant_id)
         message = await connection.fetchval(
             "insert into outbound_messages (tenant_id, endpoint_id, event_seq, event_type, msg_id,"
             " body) values ($1, $2, 1, 'order.created', $3, '{}') returning id",
