@@ -79,6 +79,8 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
            # and connects them, one key, as fast as it can; (d) measures what ingest can take.
            "WS_INIT_BURST": "20000", "SUBSCRIBE_BURST": "20000", "LIVE_SUBSCRIPTIONS_PER_TENANT": "20000",
            "WEBHOOK_BURST": "100000", "WEBHOOK_RATE": "100000",
+           # (i) delivers to a receiver on loopback, from whichever worker takes the job.
+           "OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
            # The cost buckets stay on (each request pays for them) but never refuse a scenario;
            # (h) gives its noisy tenant a small plan of its own.
            "COST_BUCKET_SIZE": "1e9", "COST_RESTORE_RATE": "1e9",

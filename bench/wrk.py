@@ -34,7 +34,8 @@ end
 
 function response(status, headers, body)
   if status == 429 then throttled = throttled + 1 end
-  if status >= 300 or (body and string.find(body, '"errors"', 1, true)) then
+  -- A GraphQL error is a non-empty "errors" list; a payload's empty `errors: []` is none.
+  if status >= 300 or (body and string.find(body, '"errors"%%s*:%%s*%%[%%s*{')) then
     failures = failures + 1
   end
 end

@@ -64,9 +64,10 @@ async def dispatch(*, tenant_id: UUID, limit: int, match: Match) -> tuple[int, l
         )
         if last is None:
             return 0, []
-        batch = await outbox.list_events(tenant_id=tenant_id, after_seq=last, limit=limit)
-        if not batch:
-            return 0, []
+        # Read before the endpoints: an endpoint created after that read only wants later events.
+        newest = await conn.fetchval(
+            "select coalesce(max(seq), 0) from events where tenant_id = $1", tenant_id
+        )
         subscribers = [
             Subscriber(row["id"], tuple(row["event_types"]), row["created_at"])
             for row in await conn.fetch(
@@ -75,6 +76,15 @@ async def dispatch(*, tenant_id: UUID, limit: int, match: Match) -> tuple[int, l
                 tenant_id,
             )
         ]
+        if not subscribers:  # nothing to fan out to: skip the events, not read them
+            await conn.execute(
+                "update outbound_cursors set last_seq = greatest(last_seq, $2) where tenant_id = $1",
+                tenant_id, newest,
+            )
+            return 0, []
+        batch = await outbox.list_events(tenant_id=tenant_id, after_seq=last, limit=limit)
+        if not batch:
+            return 0, []
         rows = [
             (tenant_id, s.id, e.seq, e.type, delivery.message_id(s.id, e.seq),
              orjson.dumps(delivery.body(e), default=str).decode())

@@ -37,6 +37,9 @@ from workers.context import WorkerContext
 log = logging.getLogger("tenantgraph.outbound")
 
 DISPATCH_BATCH = 500
+ROUND_SECONDS = 0.05
+"""The least time between two dispatch rounds: every commit of events wakes the dispatcher,
+and under a steady stream of them a round per wake-up would cost more than it fans out."""
 JOB_BUDGET_SECONDS = 5.0
 """A job hands its endpoint back after this long (the sweep wakes it again), so one busy
 endpoint cannot hold a worker slot for long. The job's timeout is this plus one request: it
@@ -196,6 +199,7 @@ class Dispatcher:
                     log.warning("outbound dispatch failed (%d in a row)", failures, exc_info=failures == 1)
                 else:
                     failures = 0
+                await asyncio.sleep(ROUND_SECONDS)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._next_round()):
                         await self._wake.wait()

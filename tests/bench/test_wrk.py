@@ -18,6 +18,7 @@ ANSWERS = {
     "/error": (200, b'{"errors": [{"message": "no"}], "data": null}'),
     "/throttled": (429, b'{"errors": [{"message": "throttled"}]}'),
     "/gone": (404, b'{"title": "not found"}'),
+    "/payload": (200, b'{"data": {"createOrder": {"order": {"id": "1"}, "errors": []}}}'),
 }
 
 
@@ -54,7 +55,7 @@ def server() -> Iterator[str]:
 
 @pytest.mark.parametrize(("path", "failed", "throttled"), [
     ("/ok", False, False), ("/error", True, False), ("/throttled", True, True),
-    ("/gone", True, False),
+    ("/gone", True, False), ("/payload", False, False),
 ])
 def test_wrk_counts_every_failure_and_every_429(
     server: str, tmp_path: Path, path: str, failed: bool, throttled: bool

@@ -72,3 +72,20 @@ async def test_claims_go_in_sequence_order_under_a_lease(make_tenant: Any) -> No
     assert [c.event_seq for c in second] == [2, 3]
     assert await claim(10) == []
     assert first[1].msg_id == delivery.message_id(endpoint_id, 1)
+
+
+async def test_a_tenant_without_endpoints_has_its_cursor_moved_without_reading_its_events(
+    make_tenant: Any,
+) -> None:
+    a = await make_tenant()
+    await out.emit(a.id, "product.created", "product.updated")
+
+    assert await messages.dispatch(tenant_id=a.id, limit=100, match=outbound.matches) == (0, [])
+    cursor = await out.row("select last_seq from outbound_cursors where tenant_id = $1", a.id,
+                           tenant_id=a.id)
+    endpoint_id, _ = await out.endpoint(a.id, "http://127.0.0.1:9/new", ["*"])
+    await out.emit(a.id, "product.deleted")
+    read, woken = await messages.dispatch(tenant_id=a.id, limit=100, match=outbound.matches)
+
+    assert cursor["last_seq"] == 2
+    assert (read, woken) == (1, [endpoint_id])
