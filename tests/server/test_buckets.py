@@ -8,7 +8,6 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,14 +17,6 @@ from domain.config import Settings
 from server.buckets import PREFIX, QUIET_SECONDS, Bucket, Buckets, LimitsUnavailable, Taken
 from server.embedded import free_port
 from telemetry import metrics
-
-
-@pytest.fixture
-async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    assert settings.redis_url
-    client = aioredis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 def known(taken: Taken | None) -> Taken:

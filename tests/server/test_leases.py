@@ -25,14 +25,6 @@ async def buckets(settings: Settings) -> AsyncIterator[Buckets]:
     await made.close()
 
 
-@pytest.fixture
-async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    assert settings.redis_url
-    client = aioredis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
-
-
 def pair(size: float = 1000, rate: float = 0.001) -> tuple[Bucket, ...]:
     """A tenant's bucket and its credential's, as server.throttle names them."""
     tenant = uuid.uuid4()

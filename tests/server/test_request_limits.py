@@ -58,14 +58,6 @@ async def clients(app_pool: None) -> AsyncIterator[Clients]:
         await client.aclose()
 
 
-@pytest.fixture
-async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    assert settings.redis_url
-    client = aioredis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
-
-
 def an_address() -> str:
     """A client address of one test alone (in the loopback range; nothing is sent to it)."""
     return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"

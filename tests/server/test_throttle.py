@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -31,14 +30,6 @@ LIMITS = "{ costLimits { bucketSize restoreRate credentialBucketSize credentialR
 @pytest.fixture
 def costed(settings: Settings) -> Settings:
     return dataclasses.replace(settings, cost_extensions=True)
-
-
-@pytest.fixture
-async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    assert settings.redis_url
-    client = aioredis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 async def tenant_with(
