@@ -82,6 +82,10 @@ class Settings:
     db_statement_timeout: float = 30.0
     db_acquire_timeout: float = 5.0
     redis_timeout: float = 0.5
+    delivery_batch_size: int = 50
+    """DELIVERY_BATCH_SIZE: inbox deliveries of one tenant and flow claimed and applied per transaction."""
+    delivery_poll_seconds: float = 1.0
+    """DELIVERY_POLL_SECONDS: how often every worker looks for ready deliveries itself."""
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     metrics_token: Secret | None = None
@@ -242,6 +246,12 @@ class Settings:
                 environ, "DB_ACQUIRE_TIMEOUT", float, cls.db_acquire_timeout, minimum=0
             ),
             redis_timeout=parse(environ, "REDIS_TIMEOUT", float, cls.redis_timeout, minimum=0),
+            delivery_batch_size=parse(
+                environ, "DELIVERY_BATCH_SIZE", int, cls.delivery_batch_size, minimum=1, maximum=500
+            ),
+            delivery_poll_seconds=parse(
+                environ, "DELIVERY_POLL_SECONDS", float, cls.delivery_poll_seconds, minimum=0.05
+            ),
             log_format=cast(
                 Literal["text", "json"],
                 choice(environ, "LOG_FORMAT", ("text", "json"), "json" if production else "text"),

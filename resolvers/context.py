@@ -26,9 +26,8 @@ class DomainServices:
 class Jobs(Protocol):
     """Background work a resolver may start (the worker's queue, wired by the server)."""
 
-    async def enqueue_delivery(
-        self, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
-    ) -> None: ...
+    async def wake_deliveries(self, *, tenant_id: UUID, flow: str) -> None:
+        """Wake the workers for the tenant's flow: its accepted deliveries are ready."""
 
     async def enqueue_job(self, function: str, key: str, kwargs: Mapping[str, str]) -> object:
         """Enqueue a worker job by name; a job with the same key still queued is left as is."""

@@ -84,10 +84,10 @@ async def replay(
             fields={"input": "name ids, a flow, or a since/until range"},
         )
 
-    async def enqueue(delivery_id: UUID) -> None:
-        await ctx.jobs.enqueue_delivery(tenant_id=ctx.tenant_id, delivery_id=delivery_id)
+    async def wake(woken: str) -> None:
+        await ctx.jobs.wake_deliveries(tenant_id=ctx.tenant_id, flow=woken)
 
     return await delivery_services.replay(
-        enqueue, tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until,
+        wake, tenant_id=ctx.tenant_id, ids=ids, flow=flow, since=since, until=until,
         actor=ctx.actor,
     )

@@ -150,12 +150,12 @@ class Commands:
             tenant = await tenants.get_by_slug(args.tenant)
             jobs = queue(settings)
 
-            async def enqueue(delivery_id: UUID) -> None:
-                await deliveries.enqueue(jobs, tenant_id=tenant.id, delivery_id=delivery_id)
+            async def wake(flow: str) -> None:
+                await deliveries.wake(jobs, tenant_id=tenant.id, flow=flow)
 
             try:
                 return await delivery_services.replay(
-                    enqueue, tenant_id=tenant.id, ids=args.ids, flow=args.flow, since=args.since,
+                    wake, tenant_id=tenant.id, ids=args.ids, flow=args.flow, since=args.since,
                     until=args.until, actor=cli_audit.operator(),
                 )
             finally:

@@ -157,12 +157,10 @@ class WebhookEndpoint:
         try:
             # Durable once the row committed: a slow Redis must not hold the answer.
             async with asyncio.timeout(self.settings.redis_timeout or None):
-                await self.jobs.enqueue_delivery(
-                    tenant_id=endpoint.tenant_id, delivery_id=receipt.id, traceparent=traceparent
-                )
-        except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it later
+                await self.jobs.wake_deliveries(tenant_id=endpoint.tenant_id, flow=endpoint.flow)
+        except Exception:  # noqa: BLE001 - the row is committed; the workers' poll finds it
             metrics.REDIS_ERRORS.labels("enqueue").inc()
-            log.warning("enqueue failed for delivery %s; the sweeper will retry", receipt.id,
+            log.warning("wake-up failed for delivery %s; the workers' poll applies it", receipt.id,
                         exc_info=True)
         return _answer({"id": str(receipt.id), "status": "queued"}, 202)
 

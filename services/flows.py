@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from uuid import UUID
 
 from domain import catalog, customers, events, flows, imports, inventory, orders, payments
-from domain.errors import Invalid
+from domain.errors import DomainError, Invalid
 from services import customers as customer_services
 from services import inventory as inventory_services
 from services import orders as order_services
@@ -24,6 +24,11 @@ from tables import customers as customer_tables
 from tables import inventory as inventory_tables
 
 Apply = Callable[..., Awaitable[None]]
+ApplyBatch = Callable[
+    [Sequence[tuple[flows.Payload, events.WriteMeta]], UUID], Awaitable[list[DomainError | None]]
+]
+"""A flow's set-based application of a batch, called inside the open tenant transaction: one
+outcome per input, in order (None applied, a DomainError rejected with nothing of it written)."""
 
 
 async def apply_purchase(
@@ -139,3 +144,6 @@ APPLY: Mapping[str, Apply] = {
     "inventory-flow": apply_stock,
     "sales-flow": apply_sale,
 }
+
+APPLY_BATCH: Mapping[str, ApplyBatch] = {}
+"""Flows applied set-based; the others apply delivery by delivery, each in a savepoint."""

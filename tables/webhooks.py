@@ -44,6 +44,7 @@ class InboxTable(Table, tablename="webhook_inbox", db=DB):
     received_at = Timestamptz()
     processed_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz()
+    available_at = Timestamptz()
 
 
 def _endpoint(row: dict[str, Any]) -> webhooks.Endpoint:
@@ -209,23 +210,6 @@ async def accept_signed(
     return webhooks.Receipt(row["id"], webhooks.DeliveryStatus(row["status"]), row["created"])
 
 
-async def claim(delivery_id: UUID, *, tenant_id: UUID) -> webhooks.Delivery | None:
-    """Lock a delivery and mark it processed in the caller's transaction, which then applies
-    it: should that transaction roll back, the mark goes with it. None once it is done."""
-    async with db.transaction(tenant_id=tenant_id) as tx:
-        row = await tx.connection.fetchrow(
-            """
-            update webhook_inbox
-            set status = 'processed', processed_at = now(), updated_at = now(),
-                attempts = attempts + 1, last_error = null
-            where tenant_id = $1 and id = $2 and status not in ('processed', 'dead')
-            returning *
-            """,
-            tenant_id, delivery_id,
-        )
-    return None if row is None else _delivery(dict(row))
-
-
 async def mark_failed(delivery_id: UUID, error: str, *, tenant_id: UUID, dead: bool) -> None:
     async with db.transaction(tenant_id=tenant_id):
         await InboxTable.update({
@@ -306,8 +290,9 @@ async def requeue(
     since: datetime | None = None,
     until: datetime | None = None,
     actor: audit.Actor = audit.INTERNAL,
-) -> list[UUID]:
-    """Put dead (or failed) deliveries back in the queue; returns which, to enqueue them.
+) -> list[tuple[UUID, str]]:
+    """Put dead (or failed) deliveries back in the queue, ready now; returns which (id, flow),
+    to wake their flows.
     Each one requeued is recorded in the tenant's audit trail with the status it had."""
     where = [InboxTable.tenant_id == tenant_id, InboxTable.status.is_in(["dead", "failed"])]
     if ids is not None:
@@ -328,6 +313,7 @@ async def requeue(
                 InboxTable.status: "queued",
                 InboxTable.attempts: 0,
                 InboxTable.updated_at: datetime.now(UTC),
+                InboxTable.available_at: datetime.now(UTC),
             }).where(
                 InboxTable.tenant_id == tenant_id, InboxTable.id.is_in([row["id"] for row in found])
             )
@@ -338,17 +324,5 @@ async def requeue(
                 after={"status": "queued", "attempts": 0, "flow": row["flow"],
                        "delivery_id": row["delivery_id"]},
             )
-    return [row["id"] for row in found]
+    return [(row["id"], row["flow"]) for row in found]
 
-
-async def unfinished(
-    *, older_than: datetime, limit: int = 500
-) -> list[tuple[UUID, UUID, str | None]]:
-    """(tenant id, delivery id, trace context) of deliveries accepted or retried before
-    `older_than` and not finished: their job may be lost (e.g. Redis lost it). Read across
-    tenants."""
-    async with db.platform():
-        rows = await InboxTable.select(InboxTable.tenant_id, InboxTable.id, InboxTable.traceparent).where(
-            InboxTable.status.is_in(["queued", "failed"]), InboxTable.updated_at < older_than
-        ).order_by(InboxTable.updated_at).limit(limit)
-    return [(row["tenant_id"], row["id"], row["traceparent"]) for row in rows]

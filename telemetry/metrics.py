@@ -59,6 +59,9 @@ WEBHOOK_DELIVERIES = Counter(
 WEBHOOK_DEAD_LETTERED = Counter(
     "webhook_deliveries_dead_lettered_total", "Deliveries dead-lettered, by why", ["reason"],
 )
+DELIVERY_BATCH_SIZE = Histogram(
+    "webhook_delivery_batch_size", "Inbox deliveries claimed per applied batch", buckets=BATCH_SIZES,
+)
 JOBS = Counter("jobs_total", "Jobs run by the worker, by function and outcome", ["function", "outcome"])
 JOB_DURATION = Histogram(
     "job_duration_seconds", "Time a job ran, by function", ["function"], buckets=LATENCY,

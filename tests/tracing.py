@@ -139,7 +139,7 @@ async def check_one_trace(
 
     assert (request.name, request.parent_id) == ("POST /webhooks/{flow}", sender_span)
     assert request.attributes["request.id"] == "trace-me-1"
-    assert (job.name, job.parent_id) == ("job apply_delivery", request.span_id)
+    assert (job.name, job.parent_id) == ("job apply_deliveries", request.span_id)
     assert any(s.parent_id == request.span_id for s in sql), "the inbox insert"
     job_sql = [s for s in sql if descends(s, job, trace)]
     assert any("insert into events" in str(s.attributes) for s in job_sql), job_sql

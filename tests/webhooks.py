@@ -20,7 +20,7 @@ import standardwebhooks
 from saq import Queue
 
 from domain import webhooks
-from tables import db
+from tables import db, inbox_claims
 from tables import webhooks as webhook_tables
 
 JSON = "application/json"
@@ -147,10 +147,11 @@ async def deliver(
 
 
 async def tenant_jobs(queue: Queue, tenant: Any) -> list[str]:
-    """Keys of every job in the queue's Redis that names this tenant (a handle or its id)."""
+    """`function:flow` of every job in the queue's Redis that names this tenant (a handle or
+    its id): a delivery wake-up is `apply_deliveries:<flow>`."""
     tenant_id = str(_tenant_id(tenant))
     return [
-        job.key async for job in queue.iter_jobs()
+        f"{job.function}:{(job.kwargs or {}).get('flow')}" async for job in queue.iter_jobs()
         if (job.kwargs or {}).get("tenant_id") == tenant_id
     ]
 
@@ -174,4 +175,5 @@ async def store(
 
 async def mark_processed(delivery_id: UUID, *, tenant_id: UUID) -> None:
     """As a worker applying the delivery would leave it."""
-    assert await webhook_tables.claim(delivery_id, tenant_id=tenant_id) is not None
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        await inbox_claims.mark_processed(tx.connection, [delivery_id], tenant_id=tenant_id)

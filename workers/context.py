@@ -31,7 +31,9 @@ class WorkerContext(Context, total=False):
     pool_sampler: asyncio.Task[None]
     tracing: Tracing
     """This process's spans (off unless the OTEL_* variables switch them on)."""
-    inbox_sweeper: asyncio.Task[None]
+    delivery_batch_size: int
+    delivery_poll: asyncio.Task[None]
+    """Every worker's poll of the inbox for ready deliveries (workers.deliveries.poll)."""
     outbound: Runtime
     """Webhooks out: the HTTP client and request slots the delivery jobs share."""
     outbound_dispatcher: asyncio.Task[None]

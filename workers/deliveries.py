@@ -1,22 +1,38 @@
-"""Applying webhook deliveries: one SAQ job per inbox row, idempotent, dead-lettered at last."""
+"""Applying webhook deliveries: claimed from PostgreSQL in batches, woken through Redis.
+
+The inbox table is the queue: a batch claims ready rows with FOR UPDATE SKIP LOCKED (see
+services.batches). Redis only carries the wake-up, and SAQ runs it:
+
+- Ingest (and replay) commits the row, then `SET wake:{tenant}:{flow} 1 NX PX 5000`; only
+  when it set the flag does it enqueue a job `apply_deliveries(tenant_id, flow)`.
+- The job DELETEs the flag first, then claims and applies batches until a claim comes back
+  short of a full batch (or its time budget is spent: it then wakes itself again).
+
+Race-free: a delivery committed before the DEL is seen by the job's claims, which all come
+after it; one committed after the DEL finds the flag absent (or set by another delivery
+after the DEL, whose job likewise claims after that SET) and enqueues a job of its own. A
+flag whose job was lost (Redis lost it, or the enqueue failed) expires after PX. Whatever
+Redis does, every worker also polls the inbox every DELIVERY_POLL_SECONDS and drains the
+(tenant, flow) pairs it finds ready, not through SAQ: with Redis down a delivery waits at
+most one poll, and retried deliveries (available_at in the future) are found the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from opentelemetry.trace import SpanKind
 from saq import Queue
 
-from domain import tracing
-from domain.errors import DomainError
-from services import deliveries as delivery_services
-from tables import leases
-from tables import webhooks as webhook_tables
+from domain import batches, tracing
+from services import batches as batch_services
+from tables import inbox_claims
 from telemetry import metrics
 from telemetry.tracing import Tracing
 from workers.context import WorkerContext
@@ -24,16 +40,27 @@ from workers.graceful import cut_off
 
 log = logging.getLogger("tenantgraph.deliveries")
 
-JOB = "apply_delivery"
-# Five attempts, with exponential backoff and jitter (SAQ draws each delay between 0 and the
-# doubled delay, at most 30 s). A delivery is at most 500 items, applied in well under the
-# timeout: the timeout is also how soon SAQ's sweep takes back the jobs of a dead worker, so
-# it stays short, and such short jobs need no heartbeat.
-JOB_SETTINGS: dict[str, Any] = {"retries": 5, "timeout": 10, "retry_delay": 0.5, "retry_backoff": 30}
+JOB = "apply_deliveries"
+JOB_SETTINGS: dict[str, Any] = {"retries": 1, "timeout": 60}
+BUDGET_SECONDS = 10.0
+"""How long a job drains before it wakes itself again: well under its timeout."""
+WAKE_PX = 5000
+CANCELLED = "cancelled: the attempt timed out"
+POLL_RETRY_MAX = 10.0
 
 
-def job_key(delivery_id: UUID) -> str:
-    return f"delivery:{delivery_id}"
+def wake_key(tenant_id: UUID | str, flow: str) -> str:
+    return f"tenantgraph:wake:{tenant_id}:{flow}"
+
+
+async def wake(queue: Queue, *, tenant_id: UUID | str, flow: str) -> bool:
+    """Wake the workers for a tenant's flow: one Redis round trip, and an enqueue only when no
+    wake-up is pending. Whether this one enqueued the job."""
+    redis = getattr(queue, "redis")  # noqa: B009 - SAQ's RedisQueue client, untyped on Queue
+    if not await redis.set(wake_key(tenant_id, flow), b"1", nx=True, px=WAKE_PX):
+        return False
+    await queue.enqueue(JOB, tenant_id=str(tenant_id), flow=flow, **JOB_SETTINGS)
+    return True
 
 
 class QueueJobs:
@@ -42,123 +69,101 @@ class QueueJobs:
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
 
-    async def enqueue_delivery(
-        self, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
-    ) -> None:
-        await enqueue(self.queue, tenant_id=tenant_id, delivery_id=delivery_id, traceparent=traceparent)
+    async def wake_deliveries(self, *, tenant_id: UUID, flow: str) -> None:
+        await wake(self.queue, tenant_id=tenant_id, flow=flow)
 
     async def enqueue_job(self, function: str, key: str, kwargs: Mapping[str, str]) -> object:
         return await self.queue.enqueue(function, key=key, **kwargs)
 
 
-async def enqueue(
-    queue: Queue, *, tenant_id: UUID, delivery_id: UUID, traceparent: str | None = None
-) -> None:
-    """Idempotent while the job is pending: the key dedupes a second enqueue. The request's
-    trace context, when traced, travels with the job (and only then)."""
-    traced = {} if traceparent is None else {"traceparent": traceparent}
-    await queue.enqueue(
-        JOB,
-        key=job_key(delivery_id),
-        tenant_id=str(tenant_id),
-        delivery_id=str(delivery_id),
-        **traced,
-        **JOB_SETTINGS,
-    )
+async def apply_deliveries(ctx: WorkerContext, *, tenant_id: str, flow: str) -> int:
+    """The wake-up job: clear the flag, then drain the tenant's flow. How many it applied."""
+    worker = ctx.get("worker")
+    queue = getattr(worker, "queue", None)
+    if queue is not None:
+        await getattr(queue, "redis").delete(wake_key(tenant_id, flow))  # noqa: B009
+    size = int(ctx.get("delivery_batch_size", 50))
+    return await drain(ctx, UUID(tenant_id), flow, size, queue)
 
 
-SWEEP_AFTER = timedelta(seconds=10)
-"""A delivery unfinished this long after it was accepted (or last failed) may have lost its
-job (Redis lost it, or was down when it was accepted): enqueued again, by key."""
-SWEEP_EVERY = 3.0
-SWEEP_RETRY_MAX = 10.0
-"""The longest pause between failed passes: a delivery waits at most this after Redis returns."""
-CANCELLED = "cancelled: the attempt timed out"
-
-
-async def apply_delivery(
-    ctx: WorkerContext, *, tenant_id: str, delivery_id: str, traceparent: str | None = None
-) -> str:
-    """Apply one accepted delivery exactly once: the inbox row is locked and marked processed,
-    and the domain change and its events are written, all in one transaction. A traced job
-    continues the trace of the request that delivered it (`traceparent`)."""
-    tracer = ctx.get("tracing") or Tracing.off()
-    if not tracer.enabled:
-        return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), None)
-    tracing.for_tenant(tenant_id)
-    with tracer.span(f"job {JOB}", parent=traceparent, kind=SpanKind.CONSUMER,
-                     attributes={"delivery.id": delivery_id, "job.function": JOB}):
-        return await _apply(ctx, UUID(tenant_id), UUID(delivery_id), tracer.traceparent())
-
-
-async def _apply(ctx: WorkerContext, tenant: UUID, delivery: UUID, traceparent: str | None) -> str:
-    job = ctx.get("job")
-    final = job is None or job.attempts >= job.retries
-    try:
-        return await delivery_services.apply(tenant, delivery, traceparent=traceparent)
-    except DomainError as error:
-        # The delivery breaks a rule (unknown sku, short stock...): retrying cannot help.
-        log.warning("delivery %s dead: %s", delivery, error.message)
-        await webhook_tables.mark_failed(
-            delivery, f"{error.code}: {error.message}", tenant_id=tenant, dead=True
-        )
-        metrics.WEBHOOK_DEAD_LETTERED.labels("rejected").inc()
-        return "dead"
-    except asyncio.CancelledError:
-        if cut_off(ctx):
-            # Rolled back and queued again with its attempt given back: the row stays as it was.
-            log.warning("delivery %s cut off by the worker stopping; queued again", delivery)
+async def drain(
+    ctx: WorkerContext, tenant_id: UUID, flow: str, size: int, queue: Queue | None,
+    budget: float = BUDGET_SECONDS,
+) -> int:
+    """Apply batches of the tenant's flow until a claim comes back short."""
+    deadline = time.monotonic() + budget
+    spans = _spans(ctx.get("tracing") or Tracing.off(), tenant_id)
+    applied = 0
+    while True:
+        report = batch_services.Report()
+        try:
+            await batch_services.apply_batch(tenant_id, flow, size, report, spans=spans)
+        except asyncio.CancelledError:
+            if "job" in ctx and not cut_off(ctx):
+                await asyncio.shield(_cancelled(tenant_id, report.claimed))
+            else:
+                log.warning("deliveries of %s cut off by the worker stopping; rolled back", flow)
             raise
-        # The attempt timed out; SAQ retries it unless it was the last.
-        log.warning("delivery %s cancelled (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
-                    "; dead-lettered" if final else "")
-        await asyncio.shield(webhook_tables.mark_failed(delivery, CANCELLED, tenant_id=tenant, dead=final))
-        if final:
+        _observe(report)
+        applied += report.applied
+        if len(report.claimed) < size:
+            return applied
+        if time.monotonic() > deadline and queue is not None:
+            await wake(queue, tenant_id=tenant_id, flow=flow)
+            return applied
+
+
+async def _cancelled(tenant_id: UUID, claimed: Sequence[UUID]) -> None:
+    """A timed-out attempt counts like a failed one for each delivery it held (those it
+    committed are done and stay so)."""
+    for delivery in claimed:
+        status = await inbox_claims.fail(delivery, CANCELLED, tenant_id=tenant_id, draw=0.5)
+        if status == "dead":
             metrics.WEBHOOK_DEAD_LETTERED.labels("cancelled").inc()
-        raise
-    except Exception as error:
-        log.warning("delivery %s failed (attempt %s)%s", delivery, getattr(job, "attempts", "?"),
-                    "; dead-lettered" if final else "", exc_info=True)
-        await webhook_tables.mark_failed(delivery, repr(error), tenant_id=tenant, dead=final)
-        if final:
+
+
+def _observe(report: batch_services.Report) -> None:
+    if report.claimed:
+        metrics.DELIVERY_BATCH_SIZE.observe(len(report.claimed))
+    if report.rejected:
+        metrics.WEBHOOK_DEAD_LETTERED.labels("rejected").inc(report.rejected)
+    for status in report.failed:
+        if status == "dead":
             metrics.WEBHOOK_DEAD_LETTERED.labels("failed").inc()
-        raise
 
 
-async def sweep(ctx: WorkerContext) -> int:
-    """Re-enqueue deliveries accepted (or retried) long ago and still unfinished, e.g. because
-    Redis lost their job. Enqueueing by key never duplicates a job that still exists. A job
-    to run on demand; the workers' sweeper task (keep_sweeping) does it every few seconds."""
-    return await sweep_inbox(ctx["worker"].queue)
+def _spans(tracer: Tracing, tenant_id: UUID) -> batch_services.Spans:
+    """A batch's span continues the trace of its first traced delivery and links the others."""
+    if not tracer.enabled:
+        return batch_services.no_spans
+
+    @contextlib.contextmanager
+    def span(claimed: Sequence[batches.Claimed]) -> Iterator[str | None]:
+        traced = [c.traceparent for c in claimed if c.traceparent]
+        tracing.for_tenant(tenant_id)
+        with tracer.span(f"job {JOB}", parent=traced[0] if traced else None, kind=SpanKind.CONSUMER,
+                         links=traced[1:], attributes={"job.function": JOB, "batch.size": len(claimed)}):
+            yield tracer.traceparent()
+
+    return span
 
 
-async def keep_sweeping(queue: Queue, lease: leases.Lease, every: float = SWEEP_EVERY) -> None:
-    """The inbox sweep every few seconds, until cancelled: a task of every worker, not a job,
-    so that no killed worker can hold it up, done by the one holding `lease` (a PostgreSQL
-    lock: the sweep is for when Redis was down); another takes it over when that one dies. A
-    failed pass (the database or Redis down) is logged and retried with a growing delay."""
+async def poll(ctx: WorkerContext, every: float, size: int, stopping: asyncio.Event) -> None:
+    """Every `every` seconds, drain every (tenant, flow) with ready deliveries, until
+    `stopping` is set (the batch in flight ends first). A failed pass (the database down) is
+    logged and tried again with a growing delay."""
     delay = every
-    try:
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                if await lease.hold():
-                    await sweep_inbox(queue)
-            except Exception as error:  # noqa: BLE001 - keep sweeping once the dependency is back
-                log.warning("inbox sweep failed (%r); retrying in %.0f s", error, delay)
-                delay = min(delay * 2, SWEEP_RETRY_MAX)
-                continue
-            delay = every
-    finally:
-        lease.release()
-
-
-async def sweep_inbox(queue: Queue) -> int:
-    """One pass: enqueue (by key) the deliveries unfinished for SWEEP_AFTER."""
-    stale = await webhook_tables.unfinished(older_than=datetime.now(UTC) - SWEEP_AFTER)
-    for tenant_id, delivery_id, traceparent in stale:
-        # The request's trace goes on with the job, as when the request enqueued it.
-        await enqueue(queue, tenant_id=tenant_id, delivery_id=delivery_id, traceparent=traceparent)
-    if stale:
-        log.info("sweeper re-enqueued %d deliveries", len(stale))
-    return len(stale)
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+            return
+        try:
+            for tenant_id, flow in await inbox_claims.ready():
+                if stopping.is_set():
+                    return
+                await drain(ctx, tenant_id, flow, size, None)
+        except Exception as error:  # noqa: BLE001 - keep polling once the database is back
+            log.warning("delivery poll failed (%r); retrying in %.0f s", error, delay)
+            delay = min(delay * 2, POLL_RETRY_MAX)
+            continue
+        delay = every

@@ -42,6 +42,9 @@ class GracefulWorker(Worker[WorkerContext]):
         """Called once when the worker starts stopping (the watchdog's clock)."""
         self.running: dict[asyncio.Task[Any], Job] = {}
         self.cut: set[str] = set()
+        self.finishing: list[asyncio.Task[Any]] = []
+        """Tasks of this worker besides jobs that end by themselves once `event` is set (the
+        delivery poll): drained like jobs, then cancelled."""
         self._drained = False
 
     async def _started(self, ctx: WorkerContext) -> None:
@@ -67,6 +70,7 @@ class GracefulWorker(Worker[WorkerContext]):
         """Wait for the jobs in flight; give the attempt back to those still running after
         `seconds` (SAQ's stop then cancels them and queues them again)."""
         processing = [task for task in self.tasks if task.get_name() == "process"]
+        processing += [task for task in self.finishing if not task.done()]
         if processing:
             log.info("stopping: %d job(s) in flight get %.1fs to finish", len(self.running), seconds)
             await asyncio.wait(processing, timeout=seconds)

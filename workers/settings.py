@@ -14,7 +14,7 @@ from saq.queue.redis import RedisQueue
 
 from domain import outbound_log
 from domain.config import DRAIN_SHARE, Settings
-from tables import engine, leases
+from tables import engine
 from telemetry import metrics
 from telemetry.tracing import Tracing
 from workers import deliveries, maintenance, outbound
@@ -96,7 +96,7 @@ def worker(
     settings: Settings, *, relay: bool = True, stopping: Callable[[], None] = lambda: None,
     tracing: Tracing | None = None,
 ) -> GracefulWorker:
-    """A worker applying deliveries and sweeping lost ones; with `relay`, it also publishes
+    """A worker applying deliveries (woken, and polling for them); with `relay`, it also publishes
     the outbox (several workers may: their batches take turns under an advisory lock).
     Stopped, it finishes its jobs in flight within the shutdown grace (see workers.graceful)
     and its relay its batch; `stopping` is called when the stop begins."""
@@ -113,8 +113,12 @@ def worker(
         )
         ctx["tracing"] = tracing or Tracing.off()
         await engine.start(dsn, max_size=settings.db_pool_max, timeouts=engine.Timeouts.of(settings))
-        sweep_lease = leases.Lease(dsn, leases.INBOX_SWEEP)
-        ctx["inbox_sweeper"] = asyncio.create_task(deliveries.keep_sweeping(ctx["worker"].queue, sweep_lease))
+        ctx["delivery_batch_size"] = settings.delivery_batch_size
+        ctx["delivery_poll"] = asyncio.create_task(deliveries.poll(
+            ctx, settings.delivery_poll_seconds, settings.delivery_batch_size, ctx["worker"].event
+        ))
+        if isinstance(ctx["worker"], GracefulWorker):
+            ctx["worker"].finishing.append(ctx["delivery_poll"])
         ctx["pool_sampler"] = asyncio.create_task(metrics.sample_pool_forever(lambda: engine.DB.pool))
         outbound.start(ctx, ctx["worker"].queue, dsn, settings)
         ctx["outbound_backlog_sampler"] = asyncio.create_task(outbound_log_jobs.sample_backlog_forever())
@@ -124,10 +128,10 @@ def worker(
             ctx["relay_task"] = asyncio.create_task(ctx["relay"].run())
 
     async def shutdown(ctx: WorkerContext) -> None:
-        if "inbox_sweeper" in ctx:
-            ctx["inbox_sweeper"].cancel()
+        if "delivery_poll" in ctx:
+            ctx["delivery_poll"].cancel()  # drained with the jobs; a batch still running rolls back
             with contextlib.suppress(asyncio.CancelledError):
-                await ctx["inbox_sweeper"]
+                await ctx["delivery_poll"]
         if "pool_sampler" in ctx:
             ctx["pool_sampler"].cancel()
         await outbound.stop(ctx)
@@ -144,7 +148,7 @@ def worker(
     return GracefulWorker(
         queue(settings),
         functions=[
-            deliveries.apply_delivery, deliveries.sweep, maintenance.purge_revoked_keys,
+            deliveries.apply_deliveries, maintenance.purge_revoked_keys,
             maintenance.prune_events, maintenance.prune_audit, maintenance.prune_idempotency_keys,
             outbound.deliver_outbound,
             outbound_log_jobs.recover_outbound, outbound_log_jobs.prune_outbound,

@@ -54,6 +54,7 @@ mutation Replay($input: ReplayInput!) {
 """
 
 PURCHASE = "purchase-flow"
+WOKEN = f"apply_deliveries:{PURCHASE}"
 ORDER = hooks.purchase("ext-1", [("S1", 1, 500)], 500)
 COUNT = hooks.stock("set", [("S1", "main", 4)])
 
@@ -355,7 +356,7 @@ async def test_replay_of_an_id_that_is_not_one_names_the_input_path(tenant_a: An
     assert error_fields(body, "replayWebhookDeliveries") == {"input.ids": "invalid id"}
 
 
-async def test_replay_queues_a_dead_delivery_again_with_a_job_keyed_by_its_id(
+async def test_replay_queues_a_dead_delivery_again_and_wakes_its_flow(
     tenant_a: Any, jobs: Queue
 ) -> None:
     delivery = await stored_dead(tenant_a, "msg_lost")
@@ -365,7 +366,7 @@ async def test_replay_queues_a_dead_delivery_again_with_a_job_keyed_by_its_id(
     assert replayed == {"replayed": [delivery], "errors": []}
     [found] = await deliveries(tenant_a)
     assert (found["status"], found["attempts"]) == ("QUEUED", 0)
-    assert await hooks.tenant_jobs(jobs, tenant_a) == [f"delivery:{delivery}"]
+    assert await hooks.tenant_jobs(jobs, tenant_a) == [WOKEN]
 
 
 async def test_replay_by_flow_takes_only_dead_deliveries_of_that_flow(tenant_a: Any) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from saq.job import Status
 
 from domain.config import Settings
 from tables import tenants
@@ -17,8 +16,6 @@ from tables import webhooks as webhook_tables
 from tests import tenant_data
 from tests.conftest import TenantHandle
 from tests.processes import cli
-from workers import deliveries
-from workers.settings import queue
 
 
 @pytest.fixture
@@ -94,12 +91,10 @@ async def test_a_corrupt_archive_and_a_taken_slug_are_refused(
     assert taken[0] == 1 and f"tenant {full.slug!r} already exists" in taken[1], taken
 
 
-async def test_delete_is_refused_with_enabled_webhooks_and_forced_aborts_queued_jobs(
+async def test_delete_is_refused_with_enabled_webhooks_and_forced_drops_unapplied_deliveries(
     full: TenantHandle, server_env: dict[str, str], settings: Settings
 ) -> None:
     open_ids = [d.id for d in await webhook_tables.list_deliveries(tenant_id=full.id)]
-    jobs = queue(settings)
-    await deliveries.enqueue(jobs, tenant_id=full.id, delivery_id=open_ids[0])
 
     refused = await run(server_env, "delete", full.slug, "--confirm", full.slug)
     still = await webhook_tables.list_endpoints(tenant_id=full.id)
@@ -107,7 +102,5 @@ async def test_delete_is_refused_with_enabled_webhooks_and_forced_aborts_queued_
 
     assert refused[0] == 1 and "enabled webhook endpoints (purchase-flow)" in refused[1], refused
     assert [e.enabled for e in still] == [True], "a refused delete changes nothing"
-    assert forced[0] == 0 and "1 queued delivery jobs aborted" in forced[1], forced
-    job = await jobs.job(deliveries.job_key(open_ids[0]))
-    await jobs.disconnect()
-    assert job is not None and job.status == Status.ABORTED
+    assert forced[0] == 0 and f"{len(open_ids)} unapplied deliveries dropped" in forced[1], forced
+    assert await webhook_tables.list_deliveries(tenant_id=full.id) == []

@@ -23,6 +23,7 @@ from tests import webhooks as hooks
 from workers.settings import queue as make_queue
 
 FLOW = "inventory-flow"
+WOKEN = f"apply_deliveries:{FLOW}"
 ADJUST = hooks.stock("adjust", [("S1", "main", 7)])
 BODY = hooks.encode(ADJUST)
 BY_BODY = "sha256:" + hashlib.sha256(BODY).hexdigest()
@@ -78,7 +79,7 @@ async def test_a_replayed_hub_signed_body_answers_as_the_first_delivery_whatever
     assert first.status_code == 202, first.text
     assert [(r.status_code, r.json()["id"]) for r in replays] == [(200, first.json()["id"])] * 4
     assert await stored(tenant_a.id) == [(first.json()["id"], BY_BODY)]
-    assert await hooks.tenant_jobs(jobs, tenant_a.id) == [f"delivery:{first.json()['id']}"]
+    assert await hooks.tenant_jobs(jobs, tenant_a.id) == [WOKEN]
 
 
 async def test_a_hub_signed_body_sent_concurrently_under_different_ids_is_stored_once(

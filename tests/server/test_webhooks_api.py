@@ -22,6 +22,7 @@ from workers import deliveries
 from workers.settings import queue as make_queue
 
 PURCHASE = "purchase-flow"
+WOKEN = f"{deliveries.JOB}:{PURCHASE}"
 ORDER = hooks.purchase("ext-1", [("S1", 2, 500)], 1000, email="a@b.c")
 BODY = hooks.encode(ORDER)
 PROBLEM = "application/problem+json"
@@ -143,7 +144,7 @@ async def test_a_delivery_that_fails_verification_is_401_and_writes_nothing(
     await assert_nothing_written(jobs, target.tenant.id)
 
 
-async def test_a_verified_delivery_is_stored_once_and_queued_as_one_job_keyed_by_its_inbox_id(
+async def test_a_verified_delivery_is_stored_once_and_wakes_its_tenants_flow_with_one_job(
     target: Target, client: httpx.AsyncClient, jobs: Queue
 ) -> None:
     headers = hooks.sign_standard(target.secret, BODY, msg_id="msg_first")
@@ -156,11 +157,10 @@ async def test_a_verified_delivery_is_stored_once_and_queued_as_one_job_keyed_by
     [stored] = await rows(target.tenant.id)
     assert (str(stored.id), stored.flow, stored.delivery_id) == (accepted["id"], PURCHASE, "msg_first")
     assert stored.payload == ORDER
-    assert await hooks.tenant_jobs(jobs, target.tenant.id) == [f"delivery:{stored.id}"]
-    job = await jobs.job(deliveries.job_key(stored.id))
-    assert job is not None
-    assert job.function == deliveries.JOB
-    assert job.kwargs == {"tenant_id": str(target.tenant.id), "delivery_id": str(stored.id)}
+    assert await hooks.tenant_jobs(jobs, target.tenant.id) == [WOKEN]
+    [job] = [job async for job in jobs.iter_jobs() if job.kwargs.get("tenant_id") == str(target.tenant.id)]
+    assert job.kwargs == {"tenant_id": str(target.tenant.id), "flow": PURCHASE}
+    assert await jobs.redis.exists(deliveries.wake_key(target.tenant.id, PURCHASE))  # type: ignore[attr-defined]
 
 
 async def test_a_payload_signed_by_the_standard_webhooks_reference_library_is_accepted(
@@ -243,7 +243,7 @@ async def test_a_repeated_delivery_answers_200_with_the_first_id_and_writes_noth
     assert again.headers["content-type"] == "application/json"
     assert again.json()["id"] == first.json()["id"]
     assert len(await rows(target.tenant.id)) == 1
-    assert await hooks.tenant_jobs(jobs, target.tenant.id) == [f"delivery:{first.json()['id']}"]
+    assert await hooks.tenant_jobs(jobs, target.tenant.id) == [WOKEN]
 
 
 async def test_the_same_delivery_sent_three_times_concurrently_is_stored_and_queued_once(
@@ -258,7 +258,7 @@ async def test_the_same_delivery_sent_three_times_concurrently_is_stored_and_que
     assert sorted(r.status_code for r in responses) == [200, 200, 202], [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     [stored] = await rows(target.tenant.id)
-    assert await hooks.tenant_jobs(jobs, target.tenant.id) == [f"delivery:{stored.id}"]
+    assert await hooks.tenant_jobs(jobs, target.tenant.id) == [WOKEN]
 
 
 async def test_the_request_id_becomes_the_correlation_id_of_the_stored_delivery(

@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ import uvicorn
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from saq import Queue
 
 from domain import tenancy
 from domain.config import ConfigError, Settings
@@ -170,10 +168,7 @@ async def test_tracing_off_makes_no_span_and_writes_no_trace_context(
     )
     assert response.status_code == 202, response.text
     assert await tracing.inbox_traceparent(shop) is None
-    delivery = response.json()["id"]
-    assert await deliveries.apply_delivery(
-        {}, tenant_id=str(shop.id), delivery_id=delivery  # type: ignore[typeddict-item]
-    ) == "processed"
+    assert await deliveries.drain({}, shop.id, "inventory-flow", 50, None) == 1
     made = await outbox.list_events(tenant_id=shop.id, after_seq=shop.seeded_seq)
     assert made and all(event.traceparent is None for event in made)
 
@@ -186,29 +181,30 @@ def test_tracing_is_off_unless_an_exporter_is_named_and_the_sdk_is_not_disabled(
     assert not Tracing.start(Settings.from_env({})).enabled
 
 
-async def test_the_sweeper_passes_a_lost_jobs_trace_context_from_the_inbox_row(
-    settings: Settings, app_pool: None, shop: shops.Shop
+async def test_a_batch_continues_its_first_traced_deliverys_trace_and_links_the_others(
+    app_pool: None, shop: shops.Shop, traced: Tracing, exporter: InMemorySpanExporter
 ) -> None:
-    _, _, header = tracing.traceparent()
-    stored = await hooks.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
-        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="swept",
-    )
-    async with db.transaction(tenant_id=shop.id) as tx:
-        await tx.connection.execute(
-            "update webhook_inbox set traceparent = $2, updated_at = now() - interval '1 hour'"
-            " where id = $1", stored.id, header,
+    headers = [tracing.traceparent() for _ in range(2)]
+    for n, (_, _, header) in enumerate(headers):
+        stored = await hooks.store(
+            tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
+            payload=hooks.stock("adjust", [("MUG", "main", n + 1)]), correlation_id=f"traced-{n}",
         )
-    queue = Queue.from_url(await live.free_redis(str(settings.redis_url)), name="tenantgraph")
-    try:
-        ctx: Any = {"worker": SimpleNamespace(queue=queue)}
-        assert await deliveries.sweep(ctx) >= 1
-        job = await queue.job(deliveries.job_key(stored.id))
-        assert job is not None and job.kwargs["traceparent"] == header
-    finally:
-        # Other tests' stale deliveries were swept into it too: no later worker may take them.
-        await queue.redis.flushdb()  # type: ignore[attr-defined]
-        await queue.disconnect()
+        async with db.transaction(tenant_id=shop.id) as tx:
+            await tx.connection.execute(
+                "update webhook_inbox set traceparent = $2 where id = $1", stored.id, header
+            )
+
+    assert await deliveries.drain({"tracing": traced}, shop.id, "inventory-flow", 50, None) == 2
+
+    [job] = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert job.name == f"job {deliveries.JOB}" and job.parent is not None
+    assert (format(job.context.trace_id, "032x"), format(job.parent.span_id, "016x")) == headers[0][:2]
+    assert [format(link.context.trace_id, "032x") for link in job.links] == [headers[1][0]]
+    written = await outbox.list_events(tenant_id=shop.id, after_seq=shop.seeded_seq)
+    by_correlation = {event.correlation_id: event.traceparent for event in written}
+    own_span = f"00-{headers[0][0]}-{format(job.context.span_id, '016x')}-01"
+    assert by_correlation == {"traced-0": own_span, "traced-1": headers[1][2]}
 
 
 def test_the_share_of_traces_kept_is_the_standard_samplers_ratio() -> None:

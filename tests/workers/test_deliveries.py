@@ -1,6 +1,6 @@
 """Webhook deliveries end to end: posted to the route, applied by a real `tenantgraph worker`
-process. Each flow's effect, exactly once; the dead letter and its replay; the sweeper; the
-trace from the request through the job to the events."""
+process. Each flow's effect, exactly once; the dead letter and its replay; the poll; the
+wake-up protocol; the request id from the request through the batch to the events."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from saq.job import TERMINAL_STATUSES, Job, Status
 from domain import catalog, inventory, payments, pricing, tenancy, webhooks
 from domain.config import Settings
 from server.app import create_app
+from services import batches as batch_services
 from services import catalog as catalog_services
 from services import inventory as inventory_services
 from services import pricing as pricing_services
@@ -416,7 +417,7 @@ async def test_sales_flow_return_restocks_at_the_named_location(
     assert await orders_by_ref(shop.id, "pos:pos-3") == []
 
 
-async def test_a_delivery_job_run_again_after_it_completed_applies_nothing(
+async def test_a_wake_up_job_run_again_after_its_deliveries_were_applied_applies_nothing(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     secret = await hooks.endpoint(shop.tenant, "inventory-flow")
@@ -425,10 +426,11 @@ async def test_a_delivery_job_run_again_after_it_completed_applies_nothing(
     await pipeline.settled(shop.id, delivery_id)
     events_before = await shop.event_types()
 
-    await deliveries.enqueue(pipeline.jobs, tenant_id=shop.id, delivery_id=delivery_id)
-    job = await pipeline.finished(deliveries.job_key(delivery_id))
+    again = await pipeline.jobs.enqueue(deliveries.JOB, tenant_id=str(shop.id), flow="inventory-flow")
+    assert again is not None
+    job = await pipeline.finished(again.key)
 
-    assert (job.status, job.result) == (Status.COMPLETE, "already done")
+    assert (job.status, job.result) == (Status.COMPLETE, 0)
     assert await shop.stock("TEE-S") == (15, 0)
     assert await shop.event_types() == events_before
 
@@ -459,18 +461,19 @@ async def test_a_hub_signed_adjustment_replayed_under_new_or_missing_ids_is_appl
     assert await shop.event_types() == ["inventory.adjusted"]
 
 
-async def test_two_attempts_at_one_delivery_at_once_apply_it_once(shop: shops.Shop) -> None:
-    stored = await hooks.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
-        payload=hooks.stock("adjust", [("MUG", "main", 3)]), correlation_id="twice",
+async def test_two_batches_at_once_apply_a_delivery_once(shop: shops.Shop) -> None:
+    await hooks.store(
+        tenant_id=shop.id, flow="purchase-flow", delivery_id=hooks.new_msg_id(),
+        payload=hooks.purchase("twice", [("MUG", 1, 800)], 800), correlation_id="twice",
     )
-    attempt = {"tenant_id": str(shop.id), "delivery_id": str(stored.id)}
 
-    results = await asyncio.gather(*(deliveries.apply_delivery({}, **attempt) for _ in range(2)))
+    reports = await asyncio.gather(*(
+        batch_services.apply_batch(shop.id, "purchase-flow", 50, batch_services.Report()) for _ in range(2)
+    ))
 
-    assert sorted(results) == ["already done", "processed"]
-    assert await shop.stock("MUG") == (13, 0)
-    assert await shop.event_types() == ["inventory.adjusted"]
+    assert sorted(report.applied for report in reports) == [0, 1]
+    assert await shop.stock("MUG") == (10, 1)
+    assert len(await orders_by_ref(shop.id, "shop:twice")) == 1
 
 
 async def test_a_delivery_naming_an_unknown_sku_is_dead_at_once_with_the_error(
@@ -484,8 +487,6 @@ async def test_a_delivery_naming_an_unknown_sku_is_dead_at_once_with_the_error(
 
     assert (delivery.status, delivery.attempts) == (DEAD, 1)
     assert delivery.last_error == "BAD_USER_INPUT: unknown sku"
-    job = await pipeline.finished(deliveries.job_key(delivery_id))
-    assert (job.status, job.attempts, job.result) == (Status.COMPLETE, 1, "dead")
 
 
 async def test_a_purchase_short_of_stock_is_dead_at_once_and_orders_nothing(
@@ -528,40 +529,11 @@ async def test_a_failing_delivery_is_retried_with_backoff_then_dead_lettered(
 
     async with outage(settings, shop.id):
         delivery_id = await pipeline.post(shop.tenant, "inventory-flow", secret, adjust)
-        delivery = await pipeline.settled(shop.id, delivery_id, timeout=40)
-        job = await pipeline.finished(deliveries.job_key(delivery_id))
+        delivery = await pipeline.settled(shop.id, delivery_id, timeout=60)
 
     assert (delivery.status, delivery.attempts) == (DEAD, 5)
     assert delivery.last_error is not None and "simulated outage" in delivery.last_error
-    assert (job.status, job.attempts, job.retries) == (Status.FAILED, 5, 5)
-    assert (job.retry_delay, job.retry_backoff, job.timeout) == (0.5, 30, 10)
     assert await shop.stock("TEE-S") == (10, 0)
-
-
-async def test_a_delivery_whose_last_attempt_times_out_is_dead_lettered(
-    pipeline: Pipeline, shop: shops.Shop, settings: Settings
-) -> None:
-    stored = await hooks.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
-        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="slow",
-    )
-    key = deliveries.job_key(stored.id)
-    connection = await owner(settings)
-    try:
-        async with connection.transaction():
-            await connection.execute("select 1 from stock_levels where tenant_id = $1 for update", shop.id)
-            await pipeline.jobs.enqueue(
-                deliveries.JOB, key=key, tenant_id=str(shop.id), delivery_id=str(stored.id),
-                retries=1, timeout=1,
-            )
-            job = await pipeline.finished(key)
-    finally:
-        await connection.close()
-
-    assert job.status == Status.FAILED
-    delivery = await pipeline.settled(shop.id, stored.id)
-    assert (delivery.status, delivery.attempts, delivery.last_error) == (DEAD, 1, deliveries.CANCELLED)
-    assert await shop.stock("MUG") == (10, 0)
 
 
 async def test_replay_by_id_applies_a_dead_delivery_once_its_cause_is_fixed(
@@ -617,47 +589,16 @@ async def test_replay_by_flow_and_time_range_applies_only_the_dead_deliveries_in
     assert [len(await orders_by_ref(shop.id, ref)) for ref in ("shop:ext-a", "shop:ext-b")] == [0, 1]
 
 
-async def accepted_long_ago(settings: Settings, shop: shops.Shop, payload: Any) -> UUID:
-    """A delivery in the inbox whose job never reached Redis, last touched two minutes ago."""
-    stored = await hooks.store(
-        tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
-        payload=payload, correlation_id="lost",
-    )
-    connection = await owner(settings)
-    try:
-        await connection.execute(
-            "update webhook_inbox set updated_at = now() - interval '2 minutes' where id = $1", stored.id
-        )
-    finally:
-        await connection.close()
-    return stored.id
-
-
-async def test_the_sweeper_enqueues_a_delivery_whose_job_was_lost_and_it_is_applied(
-    pipeline: Pipeline, shop: shops.Shop, settings: Settings
-) -> None:
-    delivery_id = await accepted_long_ago(settings, shop, hooks.stock("adjust", [("MUG", "main", 4)]))
-
-    swept = await pipeline.jobs.apply("sweep", timeout=20, poll_interval=0.1)
-
-    assert swept >= 1
-    assert (await pipeline.settled(shop.id, delivery_id)).status == PROCESSED
-    assert await shop.stock("MUG") == (14, 0)
-
-
-async def test_the_sweeper_leaves_a_recent_delivery_to_its_job(
+async def test_a_delivery_whose_wake_up_was_lost_is_applied_by_the_poll(
     pipeline: Pipeline, shop: shops.Shop
 ) -> None:
     stored = await hooks.store(
         tenant_id=shop.id, flow="inventory-flow", delivery_id=hooks.new_msg_id(),
-        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="recent",
+        payload=hooks.stock("adjust", [("MUG", "main", 4)]), correlation_id="lost",
     )
 
-    await pipeline.jobs.apply("sweep", timeout=20, poll_interval=0.1)
-
-    assert await pipeline.jobs.job(deliveries.job_key(stored.id)) is None
-    stored_now = await webhook_tables.get_delivery(stored.id, tenant_id=shop.id)
-    assert stored_now.status == webhooks.DeliveryStatus.QUEUED
+    assert (await pipeline.settled(shop.id, stored.id)).status == PROCESSED
+    assert await shop.stock("MUG") == (14, 0)
 
 
 async def test_the_request_id_is_the_correlation_id_of_the_job_and_its_events(

@@ -1,9 +1,9 @@
 """A worker stopped by SIGTERM (a deploy) while a delivery is in flight, on real processes.
 
-The delivery is held deterministically: the test locks the shop's stock rows, so the job,
-having claimed its inbox row, waits to reserve stock until the test lets go. Within the grace
-the job finishes; cut off, it goes back to the queue with its attempt given back, its inbox row
-as it was, and the next worker applies it.
+The delivery is held deterministically: the test locks the shop's stock rows, so the batch
+(of a wake-up job or of the worker's poll), having claimed its inbox row, waits to reserve
+stock until the test lets go. Within the grace the batch finishes; cut off, it is rolled back:
+its inbox row as it was, no attempt counted, and the next worker applies it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from saq.job import Job, Status
 
 from domain import webhooks
 from domain.config import Settings
@@ -29,7 +28,6 @@ from tests import shop as shops
 from tests import webhooks as hooks
 from tests.processes import wait_exit
 from tests.workers.test_deliveries import MODULES, Pipeline, pipeline_for
-from workers import deliveries
 
 GRACE = 6.0
 SLACK = 2.5
@@ -97,14 +95,9 @@ async def until_ready(pipeline: Pipeline, worker: Any) -> None:
     await asyncio.sleep(1)
 
 
-async def job_of(pipeline: Pipeline, delivery_id: UUID) -> Job:
-    job = await pipeline.jobs.job(deliveries.job_key(delivery_id))
-    assert job is not None
-    return job
-
-
 async def until_blocked(pipeline: Pipeline, held: Held, settings: Settings) -> None:
-    """Until the job is active and waits on the test's lock."""
+    """Until a batch (of the wake-up job or of the poll) holds the delivery and waits on the
+    test's lock."""
     assert settings.database_url is not None
     probe = await asyncpg.connect(settings.database_url)
     deadline = time.monotonic() + 20
@@ -113,15 +106,14 @@ async def until_blocked(pipeline: Pipeline, held: Held, settings: Settings) -> N
             "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
             " and datname = current_database() and query like '%stock_levels%'"
         )
-        job = await job_of(pipeline, held.delivery_id)
-        if waiting and job.status == Status.ACTIVE:
+        if waiting:
             await probe.close()
             return
-        assert time.monotonic() < deadline, f"{job}:\n{pipeline.log()[-4000:]}"
+        assert time.monotonic() < deadline, pipeline.log()[-4000:]
         await asyncio.sleep(0.05)
 
 
-async def test_a_job_in_flight_finishes_within_the_grace_and_the_worker_exits_0(
+async def test_a_batch_in_flight_finishes_within_the_grace_and_the_worker_exits_0(
     pipeline: Pipeline, shop: shops.Shop, settings: Settings
 ) -> None:
     async with held_delivery(pipeline, shop, settings, "deploy-1") as held:
@@ -138,11 +130,9 @@ async def test_a_job_in_flight_finishes_within_the_grace_and_the_worker_exits_0(
     assert 1.5 <= took <= GRACE, took
     delivery = await webhook_tables.get_delivery(held.delivery_id, tenant_id=held.tenant_id)
     assert (delivery.status, delivery.attempts) == (webhooks.DeliveryStatus.PROCESSED, 1)
-    job = await job_of(pipeline, held.delivery_id)
-    assert (job.status, job.attempts) == (Status.COMPLETE, 1)
 
 
-async def test_a_job_cut_off_by_the_grace_is_queued_again_with_its_attempt_and_applied_next(
+async def test_a_batch_cut_off_by_the_grace_is_rolled_back_without_an_attempt_and_applied_next(
     pipeline: Pipeline, shop: shops.Shop, settings: Settings
 ) -> None:
     async with held_delivery(pipeline, shop, settings, "deploy-2") as held:
@@ -156,16 +146,12 @@ async def test_a_job_cut_off_by_the_grace_is_queued_again_with_its_attempt_and_a
         assert took <= GRACE, f"{took:.1f}s:\n{log[-4000:]}"
         assert "cut off" in log, log[-4000:]
 
-        job = await job_of(pipeline, held.delivery_id)
-        assert (job.status, job.attempts) == (Status.QUEUED, 0), job
         delivery = await webhook_tables.get_delivery(held.delivery_id, tenant_id=held.tenant_id)
         assert (delivery.status, delivery.attempts) == (webhooks.DeliveryStatus.QUEUED, 0)
 
     pipeline.start_worker()
     delivery = await pipeline.settled(held.tenant_id, held.delivery_id)
     assert (delivery.status, delivery.attempts) == (webhooks.DeliveryStatus.PROCESSED, 1)
-    job = await job_of(pipeline, held.delivery_id)
-    assert (job.status, job.attempts) == (Status.COMPLETE, 1)
 
 
 async def test_an_idle_worker_exits_0_at_once(pipeline: Pipeline) -> None:
