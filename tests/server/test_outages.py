@@ -230,22 +230,29 @@ async def test_with_redis_stalled_a_webhook_is_accepted_fast_and_applied_after(
     print(f"accepted {answered:.2f}s with Redis stalled; applied {waited:.1f}s after it resumed")
 
 
-async def test_with_redis_down_reads_work_and_deliveries_accepted_meanwhile_run_within_seconds(
+async def test_with_redis_down_reads_work_and_deliveries_accepted_meanwhile_run_while_it_is_down(
     deployment: Deployment,
 ) -> None:
+    """Redis stopped for 30 s: every delivery accepted meanwhile is applied by the worker's poll
+    of PostgreSQL before Redis returns."""
     d = deployment
     d.redis.stop()
+    stopped = time.monotonic()
+    waits = []
     try:
         assert (await _post_gql(d, READ)).status_code == 200
         created = await _post_gql(d, CREATE_PRODUCT, {"input": product_input("NoRedis", ["NR-1"])})
         assert created.json()["data"]["createProduct"]["product"]["title"] == "NoRedis"
-        accepted = await _post_webhook(d, request_id="redis-down-1")
-        assert accepted.status_code == 202, accepted.text
+        while time.monotonic() - stopped < 30:
+            accepted = await _post_webhook(d, request_id=f"redis-down-{len(waits)}")
+            assert accepted.status_code == 202, accepted.text
+            waits.append(await _finished(d, accepted.json()["id"], timeout=30))
+            await asyncio.sleep(3)
+            assert d.redis.process is None and not await _listening(d.redis.port), "Redis is down"
     finally:
         d.redis.start()
-    waited = await _finished(d, accepted.json()["id"], timeout=30)
-    assert waited < 20
-    print(f"delivery accepted with Redis down ran {waited:.1f}s after Redis returned")
+    assert len(waits) >= 2
+    print(f"{len(waits)} deliveries accepted with Redis down ran {max(waits):.1f}s at most after acceptance")
 
 
 async def test_after_a_postgres_restart_every_process_carries_on(deployment: Deployment) -> None:
@@ -313,8 +320,9 @@ async def test_a_job_orphaned_by_a_killed_worker_runs_again_within_seconds(
         delivery = accepted.json()["id"]
         transaction = holder.transaction()
         await transaction.start()
-        # The job, once taken, waits on this row lock: it is in flight when its worker dies.
-        await holder.execute("select 1 from webhook_inbox where id = $1 for update", uuid.UUID(delivery))
+        # The batch, once it has claimed the delivery, waits on this lock (it reads the
+        # variants): it is in flight when its worker dies.
+        await holder.execute("lock table variants in access exclusive mode")
         worker.send_signal(signal.SIGCONT)
         await asyncio.sleep(2.0)
         os.killpg(worker.pid, signal.SIGKILL)
@@ -325,9 +333,17 @@ async def test_a_job_orphaned_by_a_killed_worker_runs_again_within_seconds(
     d.spawn("worker", "worker", "--no-relay")
     await _finished(d, delivery, timeout=60)
     recovered = time.monotonic() - killed
-    # SAQ takes a job back past its timeout (10 s) at the next sweep (every 5 s).
-    assert recovered < 30, f"ran again {recovered:.1f}s after its worker was killed"
+    # Its claim went with its transaction: the next worker's poll finds the delivery ready.
     print(f"orphaned delivery ran again {recovered:.1f}s after its worker was killed")
+
+
+async def _listening(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
 
 
 async def _zero(count: Any) -> bool:
