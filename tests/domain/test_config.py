@@ -197,3 +197,14 @@ def test_expired_key_is_not_usable() -> None:
 
 def test_key_expiring_later_is_usable() -> None:
     assert key(expires_in=timedelta(hours=1)).usable(datetime.now(UTC))
+
+
+def test_the_delivery_batch_size_and_poll_have_defaults_and_bounds() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.delivery_batch_size, defaults.delivery_poll_seconds) == (50, 1.0)
+    given = Settings.from_env({"DELIVERY_BATCH_SIZE": "200", "DELIVERY_POLL_SECONDS": "0.5"})
+    assert (given.delivery_batch_size, given.delivery_poll_seconds) == (200, 0.5)
+    for name, value in (("DELIVERY_BATCH_SIZE", "0"), ("DELIVERY_BATCH_SIZE", "501"),
+                        ("DELIVERY_POLL_SECONDS", "0")):
+        with pytest.raises(ConfigError, match=f"^{name}: "):
+            Settings.from_env({name: value})

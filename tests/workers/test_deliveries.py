@@ -619,3 +619,4 @@ async def test_the_request_id_is_the_correlation_id_of_the_job_and_its_events(
     assert {(e.correlation_id, e.actor) for e in written} == {(request_id, "webhook:purchase-flow")}
     traced = [line for line in pipeline.log().splitlines() if request_id in line]
     assert any(f"delivery {delivery_id} (purchase-flow" in line for line in traced), pipeline.log()[-4000:]
+
