@@ -82,6 +82,8 @@ async def _one(tenant_id: UUID, flow: str, delivery: UUID, report: Report, spans
     try:
         with contextlib.ExitStack() as around:
             async with db.transaction(tenant_id=tenant_id) as tx:
+                if flow in batches.ORDERED_FLOWS:
+                    await inbox_claims.take_turn(tx.connection, flow, tenant_id=tenant_id)
                 claimed = await inbox_claims.claim_one(tx.connection, delivery, tenant_id=tenant_id)
                 if claimed is not None:
                     traceparent = around.enter_context(spans([claimed]))

@@ -108,7 +108,7 @@ async def _stocked(make_tenant: Any, orders: int, prefix: str) -> Shop:
         await api_keys.create(tenant_id=shop.id, name=f"reader {n}", scopes={"catalog:read"})
         stored = await hooks.store(tenant_id=shop.id, flow="purchase-flow", delivery_id=f"d-{n}",
                                    payload={"n": n}, correlation_id=f"c-{n}")
-        # processed, as a worker leaves it: a queued row without a job is the sweeper's to re-enqueue
+        # processed, as a worker leaves it: a queued row is the workers' poll's to apply
         await hooks.mark_processed(stored.id, tenant_id=shop.id)
     await outbound_messages.dispatch(tenant_id=shop.id, limit=1000, match=outbound.matches)
     await _attempted(shop.id, endpoint_id, attempts=orders)

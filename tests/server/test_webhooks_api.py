@@ -275,7 +275,7 @@ async def test_the_request_id_becomes_the_correlation_id_of_the_stored_delivery(
 async def test_when_redis_is_down_a_verified_delivery_is_still_stored_and_acknowledged(
     target: Target, client_for: Any, settings: Settings
 ) -> None:
-    """The inbox row is the durable record; the sweeper queues it once Redis is back."""
+    """The inbox row is the durable record; the workers' poll applies it while Redis is down."""
     offline = client_for(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"))
 
     response = await offline.post(target.url, content=BODY, headers=hooks.sign_standard(target.secret, BODY))

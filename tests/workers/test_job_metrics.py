@@ -20,7 +20,7 @@ def count(function: str, outcome: str) -> float:
 async def attempt(worker: GracefulWorker, status: Status) -> None:
     """An attempt as SAQ settles it: before_process, then the status, then after_process. A
     retry zeroes job.started (saq Job.retry) before the after_process hooks run."""
-    job = Job("apply_delivery")
+    job = Job("apply_deliveries")
     ctx: WorkerContext = {"job": job}  # type: ignore[typeddict-item]
     for before in worker.before_process or ():
         await before(ctx)
@@ -32,12 +32,12 @@ async def attempt(worker: GracefulWorker, status: Status) -> None:
 
 async def test_a_retried_attempt_is_counted_as_retried_with_its_duration(settings: Settings) -> None:
     worker = GracefulWorker(queue(settings), functions=[], grace=1, after_process=[observe_job])
-    before = count("apply_delivery", "retried"), count("apply_delivery", "complete")
-    durations = metrics.JOB_DURATION.labels("apply_delivery")._sum.get()
+    before = count("apply_deliveries", "retried"), count("apply_deliveries", "complete")
+    durations = metrics.JOB_DURATION.labels("apply_deliveries")._sum.get()
 
     await attempt(worker, Status.QUEUED)
     await attempt(worker, Status.COMPLETE)
 
-    after = count("apply_delivery", "retried"), count("apply_delivery", "complete")
+    after = count("apply_deliveries", "retried"), count("apply_deliveries", "complete")
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
-    assert metrics.JOB_DURATION.labels("apply_delivery")._sum.get() - durations >= 0.02
+    assert metrics.JOB_DURATION.labels("apply_deliveries")._sum.get() - durations >= 0.02
