@@ -52,6 +52,8 @@ class Report:
 async def apply_batch(
     tenant_id: UUID, flow: str, size: int, report: Report, *, spans: Spans = no_spans
 ) -> Report:
+    """Claim and apply one batch of the tenant's flow (see the module): `report`, filled in.
+    Raises when nothing could be claimed or a failure not recorded (the database is down)."""
     try:
         return await _batch(tenant_id, flow, size, report, spans)
     except Exception:
@@ -59,6 +61,7 @@ async def apply_batch(
             raise
         log.warning("batch of %d %s deliveries failed; applying them one by one",
                     len(report.claimed), flow, exc_info=True)
+        report.applied = report.rejected = 0  # rolled back with the batch
         for delivery in report.claimed:
             await _one(tenant_id, flow, delivery, report, spans)
         return report
