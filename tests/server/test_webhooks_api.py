@@ -158,7 +158,8 @@ async def test_a_verified_delivery_is_stored_once_and_wakes_its_tenants_flow_wit
     assert (str(stored.id), stored.flow, stored.delivery_id) == (accepted["id"], PURCHASE, "msg_first")
     assert stored.payload == ORDER
     assert await hooks.tenant_jobs(jobs, target.tenant.id) == [WOKEN]
-    [job] = [job async for job in jobs.iter_jobs() if job.kwargs.get("tenant_id") == str(target.tenant.id)]
+    [job] = [job async for job in jobs.iter_jobs()
+             if (job.kwargs or {}).get("tenant_id") == str(target.tenant.id)]
     assert job.kwargs == {"tenant_id": str(target.tenant.id), "flow": PURCHASE}
     assert await jobs.redis.exists(deliveries.wake_key(target.tenant.id, PURCHASE))  # type: ignore[attr-defined]
 

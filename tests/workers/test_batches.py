@@ -245,7 +245,7 @@ async def wake_queue(settings: Settings) -> AsyncIterator[Queue]:
 
 
 async def jobs_of(queue: Queue, tenant_id: UUID) -> list[Job]:
-    return [job async for job in queue.iter_jobs() if job.kwargs.get("tenant_id") == str(tenant_id)]
+    return [job async for job in queue.iter_jobs() if (job.kwargs or {}).get("tenant_id") == str(tenant_id)]
 
 
 async def test_wake_ups_coalesce_while_one_is_pending(shop: shops.Shop, wake_queue: Queue) -> None:
