@@ -29,10 +29,7 @@ Apply = Callable[..., Awaitable[None]]
 async def apply_purchase(
     purchase: flows.Purchase, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> None:
-    request = _import_request(
-        f"shop:{purchase.order_id}", purchase.currency, purchase.items, purchase.total, path="order",
-        listed_prices=True,
-    )
+    request = purchase_request(purchase)
     buyer = purchase.customer
 
     async def reserve(order: orders.Order, lines: Sequence[orders.LineDraft]) -> object:
@@ -46,6 +43,14 @@ async def apply_purchase(
     await order_services.import_order(
         request, move_stock=reserve, customer=None if buyer is None else customer,
         tenant_id=tenant_id, meta=meta,
+    )
+
+
+def purchase_request(purchase: flows.Purchase) -> imports.ImportRequest:
+    """The order a purchase imports, under the reference `shop:<the shop's order id>`."""
+    return _import_request(
+        f"shop:{purchase.order_id}", purchase.currency, purchase.items, purchase.total, path="order",
+        listed_prices=True,
     )
 
 
