@@ -37,6 +37,8 @@ async def apply_purchases(
     """One outcome per purchase, in input order: None when applied (or imported before, under
     the same external reference), else the error that refused it, with nothing of it written."""
     purchases = [_purchase(payload, meta) for payload, meta in batch]
+    if not purchases:
+        return []
     async with db.transaction(tenant_id=tenant_id):
         imported = await order_batches.imported(
             [p.request.external_ref for p in purchases], tenant_id=tenant_id

@@ -15,6 +15,7 @@ import pytest
 from domain.errors import Conflict
 from services import purchase_batches
 from tables import db, order_batches
+from tables import events as outbox
 from tests.purchases import (
     PurchaseShop,
     as_batch,
@@ -67,6 +68,19 @@ async def test_the_snapshot_tells_two_different_histories_apart(make_tenant: Any
     assert await snapshot(one) != await snapshot(other)
 
 
+async def test_holds_are_announced_in_the_order_of_the_per_delivery_path(shop: PurchaseShop) -> None:
+    lines = [("TEE-M", 1, 1500), ("MUG", 1, 800), ("TEE-S", 1, 1500)]
+
+    assert await one_by_one(shop.id, batch(purchase("1", lines))) == [None]
+    assert await as_batch(shop.id, batch(purchase("2", lines))) == [None]
+
+    found = await outbox.list_events(
+        tenant_id=shop.id, after_seq=shop.shop.seeded_seq, types=["inventory.reserved"]
+    )
+    held = [event.payload["variantId"] for event in found]
+    assert held[:3] == held[3:] == sorted(str(shop.shop.variants[sku]) for sku, _, _ in lines)
+
+
 async def test_two_orders_for_the_last_unit_in_one_batch_sell_it_once(make_tenant: Any) -> None:
     shop = await open_purchase_shop(make_tenant, stock=1)
     first, second = purchase("1", [("MUG", 1, 800)]), purchase("2", [("MUG", 1, 800)])
@@ -76,7 +90,7 @@ async def test_two_orders_for_the_last_unit_in_one_batch_sell_it_once(make_tenan
     assert found[0] is None
     assert found[1] == (await one_by_one(shop.id, batch(second)))[0]
     assert found[1] == ("Conflict", "insufficient stock for SKU MUG: wanted 1, available 0", {})
-    assert await shop.shop.stock("MUG") == (1, 1)
+    assert await shop.stock("MUG") == (1, 1)
 
 
 async def test_concurrent_batches_for_the_last_units_sell_them_once(make_tenant: Any) -> None:
@@ -92,8 +106,8 @@ async def test_concurrent_batches_for_the_last_units_sell_them_once(make_tenant:
     outcomes = [result[0] for result in found]
     assert outcomes.count(None) == 1, outcomes
     assert all(o is None or o[0] == "Conflict" for o in outcomes), outcomes
-    assert await shop.shop.stock("MUG") == (1, 1)
-    assert await shop.shop.stock("TEE-S") == (1, 1)
+    assert await shop.stock("MUG") == (1, 1)
+    assert await shop.stock("TEE-S") == (1, 1)
     assert len((await snapshot(shop))["orders"]) == 1
 
 
@@ -113,7 +127,7 @@ async def test_a_bad_purchase_is_refused_alone(shop: PurchaseShop) -> None:
     rows = await snapshot(shop)
     assert [row[1] for row in rows["orders"]] == ["shop:1", "shop:4"]
     assert [row[1] for row in rows["events"] if row[1] == "order.created"] == ["order.created"] * 2
-    assert await shop.shop.stock("MUG") == (10, 1)
+    assert await shop.stock("MUG") == (10, 1)
 
 
 async def test_an_external_ref_is_imported_once_within_and_across_batches(shop: PurchaseShop) -> None:
@@ -126,7 +140,7 @@ async def test_an_external_ref_is_imported_once_within_and_across_batches(shop: 
     assert [row[1] for row in rows["orders"]] == ["shop:7", "shop:8"]
     assert [row[0] for row in rows["customers"]].count("eve@example.org") == 1
     assert [row[1] for row in rows["events"]].count("customer.created") == 1
-    assert await shop.shop.stock("MUG") == (10, 2)
+    assert await shop.stock("MUG") == (10, 2)
 
 
 async def test_a_new_buyer_twice_in_a_batch_is_one_customer(shop: PurchaseShop) -> None:
@@ -181,7 +195,7 @@ async def test_two_tenants_batches_side_by_side_stay_apart(make_tenant: Any) -> 
         rows = await snapshot(shop)
         assert [row[0] for row in rows["orders"]] == [1, 2, 3, 4, 5]
         assert len(rows["customers"]) == 2
-        assert await shop.shop.stock("MUG") == (10, 5)
+        assert await shop.stock("MUG") == (10, 5)
 
 
 async def test_the_batch_joins_the_callers_transaction(shop: PurchaseShop) -> None:
