@@ -1,7 +1,7 @@
 """Purchases applied one by one (flows.apply_purchase, a transaction each) against batches of
 them (purchase_batches.apply_purchases, a transaction per batch), in-process on the bench
 database: round trips (statements sent to PostgreSQL, BEGIN and COMMIT included), Python calls
-(cProfile) and CPU of this process per purchase, and purchases/s, each way back to back.
+(cProfile) and CPU of this process and of PostgreSQL per purchase, and purchases/s, each way back to back.
 
     python -m bench.profile_purchases 400            # sizes 1, 10, 50, 200 and one by one
     python -m bench.profile_purchases 1000 --sizes 200
@@ -26,7 +26,7 @@ from uuid import UUID
 
 import asyncpg
 
-from bench import run, seed
+from bench import procs, run, seed
 from domain import events, flows
 from server.embedded import embedded
 from services import flows as flow_services
@@ -44,8 +44,9 @@ class Statements:
 
     NAMES = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
 
-    def __init__(self) -> None:
+    def __init__(self, database_url: str) -> None:
         self.count = 0
+        self.database_url = database_url
         for name in self.NAMES:
             setattr(asyncpg.Connection, name, self._counted(getattr(asyncpg.Connection, name)))
 
@@ -97,8 +98,10 @@ async def _measure(
     await apply(make(50))
     rest = make(count)
     before, cpu, wall = counter.count, time.process_time(), time.perf_counter()
+    server = procs.service_cpu_seconds(counter.database_url)
     await apply(rest)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    server = procs.service_cpu_seconds(counter.database_url) - server
     statements = counter.count - before
     profile = cProfile.Profile()
     again = make(count)
@@ -109,7 +112,8 @@ async def _measure(
     calls = stats.total_calls  # type: ignore[attr-defined]
     n = len(rest)
     print(f"{label:>12}: {statements / n:6.2f} round trips, {calls / n:7.0f} Python calls, "
-          f"{cpu * 1000 / n:5.2f} ms CPU per purchase; {n / wall:6.0f} purchases/s", flush=True)
+          f"{cpu * 1000 / n:5.2f} ms CPU here and {server * 1000 / n:5.2f} ms in PostgreSQL per "
+          f"purchase; {n / wall:6.0f} purchases/s", flush=True)
     if top:
         stats.sort_stats("ncalls").print_stats(top)
 
@@ -131,7 +135,7 @@ async def _profile(database_url: str, count: int, sizes: list[int], top: int) ->
     # Half the buyers are customers already, half are new.
     emails = (f"c{n}@example.com" if n % 2 else f"{uuid.uuid4().hex}@example.com"
               for n in itertools.count(1))
-    counter = Statements()
+    counter = Statements(database_url)
     ways: list[tuple[str, Apply]] = [("one by one", _one_by_one(tenant_id))]
     ways += [(f"batch {size}", _batches(tenant_id, size)) for size in sizes]
     for label, apply in ways:

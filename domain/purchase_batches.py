@@ -50,6 +50,16 @@ class Applied:
 Drafted = orders.OrderDraft | DomainError
 
 
+def import_request(purchase: flows.Purchase) -> imports.ImportRequest:
+    """The order a purchase imports, under the reference `shop:<the shop's order id>`, each
+    line at a price the shop lists."""
+    lines = tuple(imports.ImportedLine(item.sku, item.quantity, item.unit_price) for item in purchase.items)
+    return imports.ImportRequest(
+        f"shop:{purchase.order_id}", purchase.currency, lines, purchase.total, path="order",
+        listed_prices=True,
+    )
+
+
 def skus(purchases: Sequence[Purchase]) -> list[str]:
     return sorted({line.sku for p in purchases for line in p.request.lines})
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from uuid import UUID
 
-from domain import catalog, customers, events, flows, imports, inventory, orders, payments
+from domain import catalog, customers, events, flows, imports, inventory, orders, payments, purchase_batches
 from domain.errors import Invalid
 from services import customers as customer_services
 from services import inventory as inventory_services
@@ -29,7 +29,7 @@ Apply = Callable[..., Awaitable[None]]
 async def apply_purchase(
     purchase: flows.Purchase, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> None:
-    request = purchase_request(purchase)
+    request = purchase_batches.import_request(purchase)
     buyer = purchase.customer
 
     async def reserve(order: orders.Order, lines: Sequence[orders.LineDraft]) -> object:
@@ -43,14 +43,6 @@ async def apply_purchase(
     await order_services.import_order(
         request, move_stock=reserve, customer=None if buyer is None else customer,
         tenant_id=tenant_id, meta=meta,
-    )
-
-
-def purchase_request(purchase: flows.Purchase) -> imports.ImportRequest:
-    """The order a purchase imports, under the reference `shop:<the shop's order id>`."""
-    return _import_request(
-        f"shop:{purchase.order_id}", purchase.currency, purchase.items, purchase.total, path="order",
-        listed_prices=True,
     )
 
 

@@ -19,7 +19,6 @@ from uuid import UUID
 from domain import events, flows, pricing
 from domain import purchase_batches as batches
 from domain.errors import DomainError
-from services import flows as flow_services
 from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import db, order_batches
@@ -65,7 +64,7 @@ async def apply_purchases(
 
 def _purchase(payload: flows.Payload, meta: events.WriteMeta) -> batches.Purchase:
     assert isinstance(payload, flows.Purchase), "a purchase-flow batch holds purchases"
-    return batches.Purchase(flow_services.purchase_request(payload), payload.customer, meta)
+    return batches.Purchase(batches.import_request(payload), payload.customer, meta)
 
 
 async def _shop(purchases: Sequence[batches.Purchase], *, tenant_id: UUID) -> batches.Shop:
