@@ -107,7 +107,7 @@ async def insert_customers(
                 [d.first_name for d in drafts], [d.last_name for d in drafts],
             )
         except asyncpg.UniqueViolationError:
-            raise customers.email_taken() from None
+            raise Conflict("a concurrent change took one of these emails; apply them one by one") from None
     return {row["id"]: customer_tables._customer(row) for row in found}
 
 
