@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from uuid import UUID
 
-from domain import catalog, customers, events, flows, imports, inventory, orders, payments
+from domain import catalog, customers, events, flows, imports, inventory, orders, payments, purchase_batches
 from domain.errors import DomainError, Invalid
 from services import customers as customer_services
 from services import inventory as inventory_services
 from services import orders as order_services
 from services import payments as payment_services
+from services import purchase_batches as purchase_batches_service
 from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import inventory as inventory_tables
@@ -34,10 +35,7 @@ outcome per input, in order (None applied, a DomainError rejected with nothing o
 async def apply_purchase(
     purchase: flows.Purchase, *, tenant_id: UUID, meta: events.WriteMeta
 ) -> None:
-    request = _import_request(
-        f"shop:{purchase.order_id}", purchase.currency, purchase.items, purchase.total, path="order",
-        listed_prices=True,
-    )
+    request = purchase_batches.import_request(purchase)
     buyer = purchase.customer
 
     async def reserve(order: orders.Order, lines: Sequence[orders.LineDraft]) -> object:
@@ -145,5 +143,5 @@ APPLY: Mapping[str, Apply] = {
     "sales-flow": apply_sale,
 }
 
-APPLY_BATCH: Mapping[str, ApplyBatch] = {}
+APPLY_BATCH: Mapping[str, ApplyBatch] = {"purchase-flow": purchase_batches_service.apply_purchases}
 """Flows applied set-based; the others apply delivery by delivery, each in a savepoint."""
