@@ -49,10 +49,10 @@ def markdown(document: dict[str, Any]) -> str:
                 f"{row['kb_per_subscriber']} | {_num(row.get('p50_ms'))} | {_num(row.get('p99_ms'))} "
                 f"| {row['errors']} |"
             )
-    failed = [r for r in rows if "failed" in r]
+    failed = [r for r in rows if "failure" in r]
     if failed:
         lines += ["", "**Failed** (the run exits 1):", ""]
-        lines += [f"- {r['scenario']} ({r['system']}): {r['failed']}" for r in failed]
+        lines += [f"- {r['scenario']} ({r['system']}): {r['failure']}" for r in failed]
     return "\n".join(lines) + "\n"
 
 
@@ -63,8 +63,8 @@ def _line(row: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         if row.get("p99_ms") and baseline.get("p99_ms"):
             ratio += f" (p99 {row['p99_ms'] / baseline['p99_ms']:.1f}×)"
     ratio = row.get("versus", ratio)
-    if "failed" in row:
-        ratio = f"**FAILED** {row['failed']}"
+    if "failure" in row:
+        ratio = f"**FAILED** {row['failure']}"
     cpu = row.get("cpu_cores")
     cpu_text = f"{cpu['app']}/{cpu['postgres']}/{cpu['redis']}" if cpu else ""
     target = TARGETS.get(row["scenario"], "") if row["system"] == "tenantgraph" else ""

@@ -125,7 +125,7 @@ async def measured(scenario: scenarios.Scenario, context: scenarios.Context) -> 
         rows = await scenario.run(context)
     except Exception as error:  # noqa: BLE001 - a failed scenario is reported, not fatal
         print(f"scenario {scenario.letter} failed: {error!r}", flush=True)
-        return [{"scenario": scenario.title, "system": "tenantgraph", "failed": repr(error)[:300],
+        return [{"scenario": scenario.title, "system": "tenantgraph", "failure": repr(error)[:300],
                  "errors": 1}]
     return verdict.checked(f"{scenario.letter} {scenario.title}", rows)
 

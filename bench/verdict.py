@@ -1,5 +1,7 @@
 """A scenario that did no work is an error: its rows are marked failed and the run fails.
 
+The mark is a row's "failure" (why); wrk's own "failed" is its count of failed requests.
+
 (e) once reported 0 deliveries/s with 0 errors because its queue was filled by (d): a number
 measured over nothing looks like a result. A row did no work when a count of what it did
 (requests, deliveries applied, events received, subscribers connected, ...) is zero, its
@@ -31,16 +33,17 @@ def checked(title: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`rows` with each row that did no work marked failed (at least one error); a scenario
     that returned no row at all gets a failed row of its own."""
     if not rows:
-        return [{"scenario": title, "system": "tenantgraph", "failed": "did no work: no result", "errors": 1}]
+        return [{"scenario": title, "system": "tenantgraph", "failure": "did no work: no result",
+                 "errors": 1}]
     marked = []
     for row in rows:
-        reason = None if "failed" in row else no_work(row)
+        reason = None if "failure" in row else no_work(row)
         if reason is not None:
-            row = {**row, "failed": reason, "errors": max(1, row.get("errors") or 0)}
+            row = {**row, "failure": reason, "errors": max(1, row.get("errors") or 0)}
         marked.append(row)
     return marked
 
 
 def failures(rows: list[dict[str, Any]]) -> list[str]:
     """One line per failed row: what the run's exit status and report say."""
-    return [f"{row['scenario']} ({row['system']}): {row['failed']}" for row in rows if "failed" in row]
+    return [f"{row['scenario']} ({row['system']}): {row['failure']}" for row in rows if "failure" in row]

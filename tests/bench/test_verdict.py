@@ -17,7 +17,8 @@ from bench.scenarios import Context, Scenario
 from bench.seed import Dataset
 
 MEASURED = {"scenario": "a product(id)", "system": "tenantgraph", "requests": 2300, "rps": 230.0,
-            "p50_ms": 4.1, "p95_ms": 9.0, "p99_ms": 12.5, "errors": 0}
+            "p50_ms": 4.1, "p95_ms": 9.0, "p99_ms": 12.5, "failed": 0, "throttled": 0, "errors": 0}
+"""A row as wrk gives it: its "failed" is a count of failed requests, not the verdict's mark."""
 IDLE_WORKERS = {"scenario": "e batch 1: pre-filled inbox", "system": "tenantgraph", "deliveries": 0,
                 "applied": 0, "rps": 0.0, "p99_ms": None, "errors": 0}
 
@@ -50,8 +51,8 @@ def test_a_scenario_that_did_no_work_is_failed_and_fails_the_run(tmp_path: Path)
     assert exit_.value.code not in (0, None)
     assert "e batch 1: pre-filled inbox" in str(exit_.value.code)
     written = json.loads(next((tmp_path / "results").glob("*.json")).read_text())["results"]
-    assert "failed" not in written[0] and written[0]["errors"] == 0
-    assert written[1]["failed"] == "did no work: deliveries = 0" and written[1]["errors"] == 1
+    assert "failure" not in written[0] and written[0]["errors"] == 0
+    assert written[1]["failure"] == "did no work: deliveries = 0" and written[1]["errors"] == 1
     table = (tmp_path / "results" / "latest.md").read_text()
     assert "**FAILED** did no work: deliveries = 0" in table
 
@@ -62,6 +63,7 @@ def test_a_run_where_every_scenario_measured_something_passes(tmp_path: Path) ->
     run.finish(rows, tmp_path / "results")
 
     assert "FAILED" not in (tmp_path / "results" / "latest.md").read_text()
+    assert verdict.failures(rows) == []
 
 
 def test_a_scenario_returning_no_rows_or_raising_is_failed(tmp_path: Path) -> None:
@@ -70,7 +72,7 @@ def test_a_scenario_returning_no_rows_or_raising_is_failed(tmp_path: Path) -> No
 
     rows = _measure(tmp_path, _scenario("g", []), Scenario("i", "stand-in i", broken))
 
-    assert [row["failed"] for row in rows] == [
+    assert [row["failure"] for row in rows] == [
         "did no work: no result", "RuntimeError('workers never started')"]
     assert len(verdict.failures(rows)) == 2
 
