@@ -155,7 +155,7 @@ async def _drain(
     tenant = _tenant(ctx)
     filled = await connection.fetchval(PENDING, tenant, *window)
     started, first, pending = time.perf_counter(), None, filled
-    while pending and time.perf_counter() - started < SETTLE_SECONDS:
+    while pending and time.perf_counter() - started < SETTLE_SECONDS and _running(ctx):
         await asyncio.sleep(0.1)
         pending = await connection.fetchval(PENDING, tenant, *window)
         if first is None and pending < filled:
@@ -166,6 +166,11 @@ async def _drain(
     spent = tuple(b - a for a, b in zip(cpu, _cpu(ctx), strict=True))
     return {"filled": filled, "applied": from_pending - pending, "seconds": time.perf_counter() - at,
             "cpu": spent, "pending": pending}
+
+
+def _running(ctx: Context) -> bool:
+    """Whether a worker (not the relay) still runs: one that rejects its settings exits at start."""
+    return any("worker" in w.process.args and w.process.poll() is None for w in ctx.workers)
 
 
 def _cpu(ctx: Context) -> tuple[float, float, float]:
