@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="load per phase")
     args = parser.parse_args()
 
-    async def bench(database_url: str, redis_url: str) -> None:
+    async def bench(database_url: str, redis_url: str) -> list[dict[str, Any]]:
         owner = await run._database(database_url)
         await migrate(owner, app_password=run.APP_PASSWORD)
         await engine.start(engine.app_dsn(owner, run.APP_PASSWORD), max_size=10)
@@ -224,10 +224,11 @@ def main() -> None:
                 with contextlib.suppress(Exception):
                     proc.stop()
             await engine.stop()
-        run._write(results)
+        return results
 
     with run._services() as (database_url, redis_url):
-        asyncio.run(bench(database_url, redis_url))
+        results = asyncio.run(bench(database_url, redis_url))
+    run.finish(results)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ TARGETS = {
     "d webhook ingest": "≥ 3,000/s and ≥ 0.8× baseline",
     "d webhook ingest 1,000/s": "p99 < 20 ms",
     "e worker throughput": "≥ 1,000 deliveries/s",
-    "g webhook to subscriber": "p95 ≤ 50 ms at 200/s",
+    "g webhook to subscriber at 200/s": "p95 ≤ 50 ms",
+    "g webhook to subscriber at 500/s": "reported",
     "f 100 tenants, 2000 events/s": "publish → client p99 ≤ 15 ms",
     "h tenant Q beside N": "p99 ≤ 2× alone, 0 errors",
     "h tenant N at 10x its plan": "throttled (429), not Q",
@@ -48,6 +49,10 @@ def markdown(document: dict[str, Any]) -> str:
                 f"{row['kb_per_subscriber']} | {_num(row.get('p50_ms'))} | {_num(row.get('p99_ms'))} "
                 f"| {row['errors']} |"
             )
+    failed = [r for r in rows if "failure" in r]
+    if failed:
+        lines += ["", "**Failed** (the run exits 1):", ""]
+        lines += [f"- {r['scenario']} ({r['system']}): {r['failure']}" for r in failed]
     return "\n".join(lines) + "\n"
 
 
@@ -58,6 +63,8 @@ def _line(row: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         if row.get("p99_ms") and baseline.get("p99_ms"):
             ratio += f" (p99 {row['p99_ms'] / baseline['p99_ms']:.1f}×)"
     ratio = row.get("versus", ratio)
+    if "failure" in row:
+        ratio = f"**FAILED** {row['failure']}"
     cpu = row.get("cpu_cores")
     cpu_text = f"{cpu['app']}/{cpu['postgres']}/{cpu['redis']}" if cpu else ""
     target = TARGETS.get(row["scenario"], "") if row["system"] == "tenantgraph" else ""

@@ -3,7 +3,8 @@
     python -m bench.run [--seconds 10] [--subscribers 1000,10000] [--only a,b,...]
 
 Without DATABASE_URL/REDIS_URL it starts embedded PostgreSQL and Redis under .data/bench.
-Writes bench/results/<timestamp>.json and .md and prints the table."""
+Writes bench/results/<timestamp>.json and .md and prints the table; exits 1 after writing them
+when a scenario failed or did no work (bench/verdict.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import noisy, outbound, report, scenarios, wrk
+from bench import noisy, outbound, report, scenarios, throughput, verdict, wrk
 from bench.procs import free_port, start
 from server.embedded import embedded
 from tables import engine
@@ -44,7 +45,8 @@ def main() -> None:
     args = parser.parse_args()
     wrk.ensure_installed()
     with _services() as (database_url, redis_url):
-        asyncio.run(_bench(args, database_url, redis_url))
+        results = asyncio.run(_bench(args, database_url, redis_url))
+    finish(results)
 
 
 @contextlib.contextmanager
@@ -61,7 +63,7 @@ def _services() -> Iterator[tuple[str, str]]:
         yield services.database_url, services.redis_url
 
 
-async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) -> None:
+async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) -> list[dict[str, Any]]:
     owner = await _database(database_url)
     await migrate(owner, app_password=APP_PASSWORD)
     await engine.start(engine.app_dsn(owner, APP_PASSWORD), max_size=10)
@@ -106,21 +108,34 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
     try:
         await asyncio.gather(api.ready(f"http://127.0.0.1:{api_port}/healthz"),
                              baseline.ready(f"http://127.0.0.1:{base_port}/x/orders", status=None))
-        for scenario in [*scenarios.ALL, noisy.SCENARIO, outbound.SCENARIO]:
-            if wanted and scenario.letter not in wanted:
-                continue
-            print(f"scenario {scenario.letter}: {scenario.title} ...", flush=True)
-            try:
-                results.extend(await scenario.run(context))
-            except Exception as error:  # noqa: BLE001 - a failed scenario is reported, not fatal
-                print(f"scenario {scenario.letter} failed: {error!r}", flush=True)
-                results.append({"scenario": scenario.title, "system": "tenantgraph",
-                                "failed": repr(error)[:300], "errors": 1})
+        for scenario in [*scenarios.ALL, *throughput.ALL, noisy.SCENARIO, outbound.SCENARIO]:
+            if not wanted or scenario.letter in wanted:
+                results.extend(await measured(scenario, context))
     finally:
         for proc in (*procs.values(), *context.workers):
             proc.stop()
         await engine.stop()
-    _write(results)
+    return results
+
+
+async def measured(scenario: scenarios.Scenario, context: scenarios.Context) -> list[dict[str, Any]]:
+    """The rows of one scenario, marked failed when it raised or did no work."""
+    print(f"scenario {scenario.letter}: {scenario.title} ...", flush=True)
+    try:
+        rows = await scenario.run(context)
+    except Exception as error:  # noqa: BLE001 - a failed scenario is reported, not fatal
+        print(f"scenario {scenario.letter} failed: {error!r}", flush=True)
+        return [{"scenario": scenario.title, "system": "tenantgraph", "failure": repr(error)[:300],
+                 "errors": 1}]
+    return verdict.checked(f"{scenario.letter} {scenario.title}", rows)
+
+
+def finish(results: list[dict[str, Any]], directory: Path = RESULTS) -> None:
+    """Write the results, then exit 1 when any scenario failed or did no work."""
+    _write(results, directory)
+    failed = verdict.failures(results)
+    if failed:
+        sys.exit("failed:\n" + "\n".join(failed))
 
 
 async def _database(url: str) -> str:
@@ -135,18 +150,18 @@ async def _database(url: str) -> str:
     return f"{head}/tenantgraph_bench"
 
 
-def _write(results: list[dict[str, Any]]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def _write(results: list[dict[str, Any]], directory: Path = RESULTS) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
                "platform": platform.platform(), "processor": platform.processor()}
     document = {"at": stamp, "machine": machine, "results": results}
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(document, indent=2))
+    (directory / f"{stamp}.json").write_text(json.dumps(document, indent=2))
     table = report.markdown(document)
-    (RESULTS / f"{stamp}.md").write_text(table)
-    (RESULTS / "latest.md").write_text(table)
+    (directory / f"{stamp}.md").write_text(table)
+    (directory / "latest.md").write_text(table)
     print(table)
-    print(f"written: bench/results/{stamp}.json, bench/results/{stamp}.md, bench/results/latest.md")
+    print(f"written: {directory}/{stamp}.json, {stamp}.md and latest.md")
 
 
 

@@ -181,43 +181,6 @@ async def webhook_ingest(ctx: Context) -> list[dict[str, Any]]:
     return rows
 
 
-async def worker_throughput(ctx: Context) -> list[dict[str, Any]]:
-    """Deliveries accepted in (d) wait in the queue; workers start and apply them."""
-    connection = await asyncpg.connect(ctx.owner)
-    services = ctx.env["DATABASE_URL"], ctx.env["REDIS_URL"]
-    try:
-        count = "select count(*) from webhook_inbox where flow = 'purchase-flow' and status = $1"
-        queued = await connection.fetchval(count, "queued")
-        before = [*map(service_cpu_seconds, services)]
-        # One worker per core applies deliveries; the relay publishes events from its own process.
-        ctx.workers = [*(start(["tenantgraph", "worker", "--no-relay"], ctx.env, ctx.work / f"worker-{i}.log")
-                         for i in range(2)),
-                       start(["tenantgraph", "relay"], ctx.env, ctx.work / "relay.log")]
-        started, done, first_at, warm = time.perf_counter(), 0, None, 0.0
-        while time.perf_counter() - started < 180:
-            done_now = queued - await connection.fetchval(count, "queued")
-            if done_now and first_at is None:
-                # Start-up (imports, connections) is not per-delivery work.
-                first_at, warm = time.perf_counter(), sum(w.cpu_seconds() for w in ctx.workers)
-            done = done_now
-            if done >= queued:
-                break
-            await asyncio.sleep(0.5)
-        elapsed = time.perf_counter() - (first_at or started)
-        cpu = [sum(w.cpu_seconds() for w in ctx.workers) - warm,
-               *(b - a for a, b in zip(before, map(service_cpu_seconds, services), strict=True))]
-        dead = await connection.fetchval(count, "dead")
-    finally:
-        await connection.close()
-    return [{"scenario": "e worker throughput", "system": "tenantgraph", "deliveries": queued,
-             "applied": done, "dead": dead, "seconds": round(elapsed, 2),
-             "rps": round(done / elapsed, 1) if elapsed else 0.0, "errors": dead,
-             "cpu_cores": dict(zip(("app", "postgres", "redis"),
-                                   (round(c / elapsed, 3) if elapsed else 0.0 for c in cpu), strict=True)),
-             "cpu_ms_per_delivery": dict(zip(("app", "postgres", "redis"),
-                                             (round(c * 1000 / max(done, 1), 2) for c in cpu), strict=True))}]
-
-
 async def _subscribe(
     url: str, key: str, query: str = 'subscription { events(types: ["category.created"]) { cursor } }'
 ) -> Any:
@@ -409,52 +372,10 @@ def _pct(values: list[float], p: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 2)
 
 
-async def end_to_end(ctx: Context) -> list[dict[str, Any]]:
-    """Signed purchase deliveries at a steady 200/s; each one's order.created event timed at a
-    subscriber."""
-    skus = await _purchasable(ctx)
-    rate, total = 200, int(200 * ctx.seconds)
-    path = "/webhooks/purchase-flow?tenant=bench-a"
-    requests = _signed(ctx.dataset.webhook_secrets["bench-a"], path, skus, total)
-    url = ctx.api.replace("http", "ws") + "/graphql?tenant=bench-a"
-    socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"], compression=None)
-    await _init(socket, ctx.key, 'subscription { events(types: ["order.created"]) { payload } }')
-    sent: dict[str, float] = {}
-    latencies: list[float] = []
-
-    async def receive() -> None:
-        async for message in socket:
-            data = json.loads(message)
-            ref = (((data.get("payload") or {}).get("data") or {}).get("events") or {}).get("payload", {})
-            ref = ref.get("externalRef", "")[5:] if isinstance(ref, dict) else ""
-            if ref in sent:
-                latencies.append((time.perf_counter() - sent.pop(ref)) * 1000)
-
-    reader = asyncio.create_task(receive())
-    errors = 0
-    async with httpx.AsyncClient(base_url=ctx.api, timeout=10) as client:
-        started = time.perf_counter()
-        for i, request in enumerate(requests):
-            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            ref = json.loads(request.body)["order"]["id"]
-            sent[ref] = time.perf_counter()
-            response = await client.post(request.path, content=request.body, headers=dict(request.headers))
-            errors += response.status_code != 202
-    await asyncio.sleep(5)
-    reader.cancel()
-    await socket.close()
-    latencies.sort()
-    return [{"scenario": "g webhook to subscriber", "system": "tenantgraph", "deliveries": total,
-             "received": len(latencies), "p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95),
-             "p99_ms": _pct(latencies, 99), "errors": errors + total - len(latencies)}]
-
-
 ALL = [
     Scenario("a", "product(id) with its variants", product_by_id),
     Scenario("b", "a page of 50 orders with items, variants and customer", orders_page),
     Scenario("c", "createOrder", create_order),
     Scenario("d", "webhook ingest (signed purchase-flow)", webhook_ingest),
-    Scenario("e", "worker throughput from a pre-filled queue", worker_throughput),
-    Scenario("g", "end to end: webhook accepted -> event at a subscriber, 200/s", end_to_end),
     Scenario("f", "subscribers on one API process", subscriptions),
 ]
