@@ -13,6 +13,7 @@ from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import db
 from tables import events as outbox
+from tables import order_inputs as input_tables
 from tables import orders as order_tables
 from tables import pricing as pricing_tables
 
@@ -63,7 +64,6 @@ async def _create(
 ) -> orders.Order:
     async with db.transaction(tenant_id=tenant_id):
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
-        await _check_customer(request.customer_id, tenant_id=tenant_id)
         draft = await _priced(request, price_list_id, tenant_id=tenant_id)
         order = await order_tables.insert(
             draft, customer_id=request.customer_id, price_list_id=price_list_id,
@@ -84,20 +84,19 @@ async def _create(
 async def _priced(
     request: orders.OrderRequest, price_list_id: UUID | None, *, tenant_id: UUID
 ) -> orders.OrderDraft:
-    """The lines at today's prices: a snapshot that later price changes do not touch."""
+    """The lines at today's prices: a snapshot that later price changes do not touch. The
+    customer, variants, products and prices come in one read; an unknown customer is reported
+    before any line."""
     ids = [line.variant_id for line in request.lines if line.variant_id is not None]
     skus = [line.sku for line in request.lines if line.sku is not None]
-    by_id = await catalog_tables.get_variants(ids, tenant_id=tenant_id) if ids else {}
-    by_sku = await catalog_tables.variants_by_sku(skus, tenant_id=tenant_id) if skus else {}
-    variants = orders.resolve_lines(request, by_id, by_sku)
-    products = await catalog_tables.get_products(
-        list({v.product_id for v in variants}), tenant_id=tenant_id
+    found = await input_tables.order_inputs(
+        ids, skus, customer_id=request.customer_id, price_list_id=price_list_id, tenant_id=tenant_id
     )
-    quotes = await pricing_tables.quotes(
-        [v.id for v in variants], tenant_id=tenant_id, price_list_id=price_list_id
-    )
-    orders.check_on_sale(request, variants, products)
-    currency, priced = orders.price_lines(request, variants, products, quotes)
+    if not found.customer_found:
+        raise Invalid("customer not found", fields={"input.customerId": "no such customer"})
+    variants = orders.resolve_lines(request, found.by_id, found.by_sku)
+    orders.check_on_sale(request, variants, found.products)
+    currency, priced = orders.price_lines(request, variants, found.products, found.quotes)
     return orders.draft_order(currency, priced, request.discount)
 
 
