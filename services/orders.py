@@ -14,6 +14,7 @@ from tables import customers as customer_tables
 from tables import db
 from tables import events as outbox
 from tables import order_inputs as input_tables
+from tables import order_writes as write_tables
 from tables import orders as order_tables
 from tables import pricing as pricing_tables
 
@@ -65,18 +66,16 @@ async def _create(
     async with db.transaction(tenant_id=tenant_id):
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
         draft = await _priced(request, price_list_id, tenant_id=tenant_id)
-        order = await order_tables.insert(
-            draft, customer_id=request.customer_id, price_list_id=price_list_id,
+        plan = await inventory_services.lock_plan(
+            [(line.variant_id, line.quantity) for line in draft.lines], tenant_id=tenant_id
+        )
+        order, held = await write_tables.place(
+            draft, plan, customer_id=request.customer_id, price_list_id=price_list_id,
             idempotency_key=request.idempotency_key, request_hash=digest, tenant_id=tenant_id,
         )
-        await inventory_services.reserve(
-            order.id, [(line.variant_id, line.quantity) for line in draft.lines],
-            tenant_id=tenant_id, meta=meta,
-        )
-        order = await order_tables.numbered(order.id, tenant_id=tenant_id)
+        created = events.draft("order.created", order.id, orders.created_payload(order, draft.lines))
         await outbox.append(
-            [events.draft("order.created", order.id, orders.created_payload(order, draft.lines))],
-            tenant_id=tenant_id, meta=meta,
+            [*inventory_services.reserved_events(order.id, held), created], tenant_id=tenant_id, meta=meta
         )
     return order
 
