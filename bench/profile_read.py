@@ -27,6 +27,7 @@ import asyncpg
 import httpx
 
 from bench import run, seed, sql
+from bench.procs import service_cpu_seconds
 from bench.scenarios import CREATE_ORDER, PRODUCT, PURCHASE_PRICE, _signed
 from domain.config import Settings
 from server.app import create_app
@@ -93,13 +94,15 @@ async def _profile(database_url: str, redis_url: str, count: int, top: int, scen
 
         for i in range(WARM):
             await read(i)
-        cpu = time.process_time()
+        cpu, server = time.process_time(), service_cpu_seconds(owner)
         profiling = top >= 0
         with sql.counting() as statements:
             for i in range(WARM, WARM + count):
                 await read(i)
         spent = time.process_time() - cpu
-    print(f"{count} requests of ({scenario}): {len(statements) / count:.2f} SQL round trips each")
+        server = service_cpu_seconds(owner) - server
+    print(f"{count} requests of ({scenario}): {len(statements) / count:.2f} SQL round trips each, "
+          f"{server * 1000 / count:.3f} ms PostgreSQL CPU each")
     for text, seen in collections.Counter(statements).most_common():
         print(f"  {seen / count:5.2f}  {' '.join(text.split())[:150]}")
     if top < 0:

@@ -40,10 +40,6 @@ async def create_order(
     the outermost unit of work."""
     digest = orders.request_hash(request, price_list)
     key = request.idempotency_key
-    if key is not None:
-        existing = await order_tables.by_idempotency_key(key, tenant_id=tenant_id)
-        if existing is not None:
-            return orders.replay(existing, digest)
     try:
         return await _create(request, digest, price_list, tenant_id=tenant_id, meta=meta)
     except order_tables.KeyTaken:
@@ -64,6 +60,10 @@ async def _create(
     meta: events.WriteMeta,
 ) -> orders.Order:
     async with db.transaction(tenant_id=tenant_id):
+        if request.idempotency_key is not None:
+            existing = await order_tables.by_idempotency_key(request.idempotency_key, tenant_id=tenant_id)
+            if existing is not None:
+                return orders.replay(existing, digest)
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
         draft = await _priced(request, price_list_id, tenant_id=tenant_id)
         plan = await inventory_services.lock_plan(

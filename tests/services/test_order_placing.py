@@ -95,3 +95,25 @@ async def test_a_create_order_costs_six_round_trips(shop: Shop) -> None:
         assert await place(shop, ("MUG", 1)) is not None
 
     assert len(sent) == 6, sent
+
+
+async def test_a_keyed_create_costs_seven_round_trips_and_its_replay_three(shop: Shop) -> None:
+    """The key is looked up in the order's own transaction (one statement more), not in a
+    transaction of its own (three more)."""
+    await shop.receive("MUG", "main", 5)
+    request = orders.OrderRequest(
+        customer_id=None, lines=(orders.LineRequest(1, variant_id=shop.variants["MUG"]),),
+        idempotency_key="once",
+    )
+
+    async def create() -> tuple[orders.Order, int]:
+        with sql.counting() as sent:
+            made = await order_services.create_order(
+                request, price_list=None, tenant_id=shop.tenant_id, meta=META
+            )
+        return made, len(sent)
+
+    (first, creating), (again, replaying) = await create(), await create()
+
+    assert again == first and (creating, replaying) == (7, 3)
+    assert await shop.available("MUG") == 4
