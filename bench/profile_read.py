@@ -1,10 +1,12 @@
-"""Python work per request of scenario a (a planned read) or d (a signed webhook), in-process, for
+"""Python work per request of scenario a (a planned read), c (createOrder) or d (a signed webhook),
+in-process, for
 comparing two commits without load noise: the app's ASGI stack (middlewares, metrics, GraphQL,
 planner, webhook intake) without uvicorn and wrk.
 
     python -m bench.run --only a          # seeds the bench database once
     python -m bench.profile_read 2000     # 2,000 product(id) reads here; prints CPU and calls each
     python -m bench.profile_read 2000 --scenario d   # 2,000 new purchase deliveries
+    python -m bench.profile_read 500 --scenario c    # 500 createOrder, with SQL round trips each
 
 Only the app is profiled, not the client. Wall and CPU time move with whatever else runs on the
 machine; the call count does not."""
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import cProfile
 import os
 import pstats
@@ -23,8 +26,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import run, seed
-from bench.scenarios import PRODUCT, PURCHASE_PRICE, _signed
+from bench import run, seed, sql
+from bench.procs import service_cpu_seconds
+from bench.scenarios import CREATE_ORDER, PRODUCT, PURCHASE_PRICE, _signed
 from domain.config import Settings
 from server.app import create_app
 from server.embedded import embedded
@@ -54,6 +58,8 @@ async def _profile(database_url: str, redis_url: str, count: int, top: int, scen
         skus = [r["sku"] for r in await connection.fetch(
             "select sku from variants where tenant_id = $1 and price_amount = $2 limit 200",
             dataset.tenants["bench-a"], PURCHASE_PRICE)]
+        buyers = [r["id"] for r in await connection.fetch(
+            "select id from customers where tenant_id = $1 limit 200", dataset.tenants["bench-a"])]
     finally:
         await connection.close()
     app = create_app(Settings.from_env(os.environ))
@@ -81,17 +87,24 @@ async def _profile(database_url: str, redis_url: str, count: int, top: int, scen
                 response = await client.post(hook.path, content=hook.body, headers=dict(hook.headers))
                 assert response.status_code == 202, response.text
                 return
-            body = {"query": PRODUCT, "variables": {"id": str(ids[i % len(ids)])}}
-            response = await client.post("/graphql", json=body)
+            response = await client.post("/graphql", json=_graphql(scenario, i, ids, skus, buyers))
             assert response.status_code == 200 and "errors" not in response.json(), response.text
+            payload = response.json()["data"].get("createOrder")
+            assert payload is None or not payload["errors"], response.text
 
         for i in range(WARM):
             await read(i)
-        cpu = time.process_time()
+        cpu, server = time.process_time(), service_cpu_seconds(owner)
         profiling = top >= 0
-        for i in range(WARM, WARM + count):
-            await read(i)
+        with sql.counting() as statements:
+            for i in range(WARM, WARM + count):
+                await read(i)
         spent = time.process_time() - cpu
+        server = service_cpu_seconds(owner) - server
+    print(f"{count} requests of ({scenario}): {len(statements) / count:.2f} SQL round trips each, "
+          f"{server * 1000 / count:.3f} ms PostgreSQL CPU each")
+    for text, seen in collections.Counter(statements).most_common():
+        print(f"  {seen / count:5.2f}  {' '.join(text.split())[:150]}")
     if top < 0:
         print(f"{count} requests of ({scenario}): {spent * 1000 / count:.3f} ms CPU each")
         return
@@ -103,12 +116,20 @@ async def _profile(database_url: str, redis_url: str, count: int, top: int, scen
         stats.dump_stats(os.environ["PROFILE_DUMP"])
 
 
+def _graphql(scenario: str, i: int, ids: list[Any], skus: list[str], buyers: list[Any]) -> dict[str, Any]:
+    if scenario == "c":
+        line = {"sku": skus[i % len(skus)], "quantity": 1}
+        return {"query": CREATE_ORDER, "variables": {"input": {
+            "customerId": str(buyers[i % len(buyers)]), "lines": [line]}}}
+    return {"query": PRODUCT, "variables": {"id": str(ids[i % len(ids)])}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_read", description=__doc__)
     parser.add_argument("count", type=int, nargs="?", default=2000)
     parser.add_argument("--top", type=int, default=25,
                         help="functions to list by own time; -1: no profiler, CPU time only")
-    parser.add_argument("--scenario", choices=["a", "d"], default="a")
+    parser.add_argument("--scenario", choices=["a", "c", "d"], default="a")
     args = parser.parse_args()
     with embedded(ROOT / ".data" / "bench") as services:
         asyncio.run(_profile(

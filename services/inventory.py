@@ -117,26 +117,43 @@ async def reserve(
     """Hold stock for an order's lines (variant, quantity) at active locations, most available
     first, a line split across locations when needed. Conflict, with nothing held, when any
     variant is short; racing orders are serialised by the locks on the stock rows."""
+    if not inventory.check_lines(lines):
+        return []
+    async with db.transaction(tenant_id=tenant_id):
+        plan = await lock_plan(lines, tenant_id=tenant_id)
+        made = await inventory_tables.hold(order_id, plan, tenant_id=tenant_id)
+        await outbox.append(reserved_events(order_id, made), tenant_id=tenant_id, meta=meta)
+    return [held for _, held in made]
+
+
+async def lock_plan(
+    lines: Sequence[tuple[UUID, int]], *, tenant_id: UUID
+) -> list[tuple[inventory.StockLevel, int]]:
+    """Lock the stock rows of the lines' variants (until the caller's transaction ends) and
+    plan what each level holds: (level, quantity). Conflict when any variant is short."""
     wanted = inventory.check_lines(lines)
     if not wanted:
         return []
     async with db.transaction(tenant_id=tenant_id):
         levels, skus = await inventory_tables.lock_for_sale(list(wanted), tenant_id=tenant_id)
-        plan = [
-            taken
-            for variant_id in sorted(wanted)
-            for taken in inventory.allocate(
-                skus[variant_id], wanted[variant_id], [lv for lv in levels if lv.variant_id == variant_id]
-            )
-        ]
-        made = await inventory_tables.hold(order_id, plan, tenant_id=tenant_id)
-        drafts = [
-            events.draft("inventory.reserved", after.variant_id,
-                         inventory.stock_payload(after, orderId=str(order_id), quantity=held.quantity))
-            for after, held in made
-        ]
-        await outbox.append(drafts, tenant_id=tenant_id, meta=meta)
-    return [held for _, held in made]
+    return [
+        taken
+        for variant_id in sorted(wanted)
+        for taken in inventory.allocate(
+            skus[variant_id], wanted[variant_id], [lv for lv in levels if lv.variant_id == variant_id]
+        )
+    ]
+
+
+def reserved_events(
+    order_id: UUID, made: Sequence[tuple[inventory.StockLevel, inventory.Reservation]]
+) -> list[events.Draft]:
+    """inventory.reserved for each level a hold for the order changed."""
+    return [
+        events.draft("inventory.reserved", after.variant_id,
+                     inventory.stock_payload(after, orderId=str(order_id), quantity=held.quantity))
+        for after, held in made
+    ]
 
 
 async def commit_reservations(order_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta) -> None:

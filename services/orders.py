@@ -13,6 +13,8 @@ from tables import catalog as catalog_tables
 from tables import customers as customer_tables
 from tables import db
 from tables import events as outbox
+from tables import order_inputs as input_tables
+from tables import order_writes as write_tables
 from tables import orders as order_tables
 from tables import pricing as pricing_tables
 
@@ -38,10 +40,6 @@ async def create_order(
     the outermost unit of work."""
     digest = orders.request_hash(request, price_list)
     key = request.idempotency_key
-    if key is not None:
-        existing = await order_tables.by_idempotency_key(key, tenant_id=tenant_id)
-        if existing is not None:
-            return orders.replay(existing, digest)
     try:
         return await _create(request, digest, price_list, tenant_id=tenant_id, meta=meta)
     except order_tables.KeyTaken:
@@ -62,21 +60,22 @@ async def _create(
     meta: events.WriteMeta,
 ) -> orders.Order:
     async with db.transaction(tenant_id=tenant_id):
+        if request.idempotency_key is not None:
+            existing = await order_tables.by_idempotency_key(request.idempotency_key, tenant_id=tenant_id)
+            if existing is not None:
+                return orders.replay(existing, digest)
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
-        await _check_customer(request.customer_id, tenant_id=tenant_id)
         draft = await _priced(request, price_list_id, tenant_id=tenant_id)
-        order = await order_tables.insert(
-            draft, customer_id=request.customer_id, price_list_id=price_list_id,
+        plan = await inventory_services.lock_plan(
+            [(line.variant_id, line.quantity) for line in draft.lines], tenant_id=tenant_id
+        )
+        order, held = await write_tables.place(
+            draft, plan, customer_id=request.customer_id, price_list_id=price_list_id,
             idempotency_key=request.idempotency_key, request_hash=digest, tenant_id=tenant_id,
         )
-        await inventory_services.reserve(
-            order.id, [(line.variant_id, line.quantity) for line in draft.lines],
-            tenant_id=tenant_id, meta=meta,
-        )
-        order = await order_tables.numbered(order.id, tenant_id=tenant_id)
+        created = events.draft("order.created", order.id, orders.created_payload(order, draft.lines))
         await outbox.append(
-            [events.draft("order.created", order.id, orders.created_payload(order, draft.lines))],
-            tenant_id=tenant_id, meta=meta,
+            [*inventory_services.reserved_events(order.id, held), created], tenant_id=tenant_id, meta=meta
         )
     return order
 
@@ -84,20 +83,19 @@ async def _create(
 async def _priced(
     request: orders.OrderRequest, price_list_id: UUID | None, *, tenant_id: UUID
 ) -> orders.OrderDraft:
-    """The lines at today's prices: a snapshot that later price changes do not touch."""
+    """The lines at today's prices: a snapshot that later price changes do not touch. The
+    customer, variants, products and prices come in one read; an unknown customer is reported
+    before any line."""
     ids = [line.variant_id for line in request.lines if line.variant_id is not None]
     skus = [line.sku for line in request.lines if line.sku is not None]
-    by_id = await catalog_tables.get_variants(ids, tenant_id=tenant_id) if ids else {}
-    by_sku = await catalog_tables.variants_by_sku(skus, tenant_id=tenant_id) if skus else {}
-    variants = orders.resolve_lines(request, by_id, by_sku)
-    products = await catalog_tables.get_products(
-        list({v.product_id for v in variants}), tenant_id=tenant_id
+    found = await input_tables.order_inputs(
+        ids, skus, customer_id=request.customer_id, price_list_id=price_list_id, tenant_id=tenant_id
     )
-    quotes = await pricing_tables.quotes(
-        [v.id for v in variants], tenant_id=tenant_id, price_list_id=price_list_id
-    )
-    orders.check_on_sale(request, variants, products)
-    currency, priced = orders.price_lines(request, variants, products, quotes)
+    if not found.customer_found:
+        raise Invalid("customer not found", fields={"input.customerId": "no such customer"})
+    variants = orders.resolve_lines(request, found.by_id, found.by_sku)
+    orders.check_on_sale(request, variants, found.products)
+    currency, priced = orders.price_lines(request, variants, found.products, found.quotes)
     return orders.draft_order(currency, priced, request.discount)
 
 

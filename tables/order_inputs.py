@@ -1,0 +1,73 @@
+"""What a new order reads before it writes anything: its customer, the variants its lines name
+(by id or sku), their products and their prices, in one statement (services.orders)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from domain import catalog, pricing
+from tables import catalog as catalog_tables
+from tables import db
+from tables import pricing as pricing_tables
+
+INPUTS = """
+select $5::uuid is null
+       or exists (select 1 from customers c where c.tenant_id = $1 and c.id = $5) as customer_found,
+       found.*
+from (select 1) as one
+left join (
+    select v.*, p as product, coalesce(vp.amount, v.price_amount) as amount,
+           coalesce(vp.currency, v.currency) as quote_currency,
+           case when vp.id is null then v.compare_at_amount else vp.compare_at_amount end
+               as compare_at,
+           vp.price_list_id
+    from variants v
+    join products p on p.tenant_id = v.tenant_id and p.id = v.product_id
+    left join variant_prices vp
+      on vp.tenant_id = v.tenant_id and vp.variant_id = v.id and vp.price_list_id = $4
+    where v.tenant_id = $1 and (v.id = any($2::uuid[]) or v.sku = any($3::text[]))
+) as found on true
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderInputs:
+    customer_found: bool
+    by_id: dict[UUID, catalog.Variant]
+    by_sku: dict[str, catalog.Variant]
+    products: dict[UUID, catalog.Product]
+    quotes: dict[UUID, pricing.Quote]
+
+
+async def order_inputs(
+    ids: Sequence[UUID],
+    skus: Sequence[str],
+    *,
+    customer_id: UUID | None,
+    price_list_id: UUID | None,
+    tenant_id: UUID,
+) -> OrderInputs:
+    """Whether the customer exists (True when none is named), the variants named by id and by
+    sku with their products, and each one's price in the list (else its base price)."""
+    async with db.transaction(tenant_id=tenant_id) as tx:
+        rows = await tx.connection.fetch(
+            INPUTS, tenant_id, list(ids), list(skus), price_list_id, customer_id
+        )
+    found = [row for row in rows if row["id"] is not None]
+    variants = [catalog_tables._variant(row) for row in found]
+    wanted_ids, wanted_skus = set(ids), set(skus)
+    return OrderInputs(
+        customer_found=bool(rows[0]["customer_found"]),
+        by_id={v.id: v for v in variants if v.id in wanted_ids},
+        by_sku={v.sku: v for v in variants if v.sku in wanted_skus},
+        products={row["product_id"]: catalog_tables._product(row["product"]) for row in found},
+        quotes={row["id"]: pricing_tables._quote(_quote_row(row)) for row in found},
+    )
+
+
+def _quote_row(row: Any) -> dict[str, Any]:
+    return {"id": row["id"], "amount": row["amount"], "currency": row["quote_currency"],
+            "compare_at": row["compare_at"], "price_list_id": row["price_list_id"]}
