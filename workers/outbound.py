@@ -216,9 +216,10 @@ class Dispatcher:
         last round, or in a full round every tenant with enabled endpoints that is behind;
         returns how many endpoints were woken."""
         tenants: list[UUID] = []
-        if self._watch.full_due():
+        changes = self._watch.full_due()
+        if changes is not None:
             active = await messages.active_tenants()
-            self._watch.loaded(active.tenants)
+            self._watch.loaded(active.tenants, changes)
             tenants += active.behind
         tenants += self._watch.take().difference(tenants)
         woken = 0

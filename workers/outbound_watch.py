@@ -22,6 +22,7 @@ class Watch:
         self.active: frozenset[UUID] | None = None
         self.named: set[UUID] = set()
         self._full_at = 0.0
+        self._changes = 0
 
     def event(self, payload: str) -> bool:
         """A tg_events notification; True when it calls for a round. A tenant named while the
@@ -29,7 +30,7 @@ class Watch:
         try:
             tenant = UUID(payload)
         except ValueError:  # not ours: look at everything
-            self.active = None
+            self.changed()
             return True
         if self.active is not None and tenant not in self.active:
             return False
@@ -39,14 +40,20 @@ class Watch:
     def changed(self) -> None:
         """Endpoints changed somewhere, or notifications may have been missed: a full round."""
         self.active = None
+        self._changes += 1
 
-    def full_due(self) -> bool:
-        return self.active is None or time.monotonic() - self._full_at >= self.poll_seconds
+    def full_due(self) -> int | None:
+        """None, or the count of changes to hand back to `loaded` with the set read now."""
+        if self.active is None or time.monotonic() - self._full_at >= self.poll_seconds:
+            return self._changes
+        return None
 
-    def loaded(self, active: frozenset[UUID]) -> None:
-        """Called with the set read at the start of a full round."""
-        self.active = active
+    def loaded(self, active: frozenset[UUID], changes: int) -> None:
+        """The set read in a full round; a change notified while it was read may be missing
+        from it, so the set stays unknown and the next round is full again."""
         self._full_at = time.monotonic()
+        if changes == self._changes:
+            self.active = active
 
     def take(self) -> set[UUID]:
         """The named tenants with enabled endpoints, forgotten as they are handed out."""

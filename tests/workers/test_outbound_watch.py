@@ -21,6 +21,7 @@ from domain import outbound_delivery as delivery
 from domain.config import Settings
 from tests import outbound as out
 from workers.outbound import Dispatcher
+from workers.outbound_watch import Watch
 from workers.settings import TenantgraphQueue
 
 NO_POLL = delivery.DeliverySettings(poll_seconds=600, sweep_seconds=600)
@@ -133,3 +134,21 @@ async def test_two_dispatchers_fan_each_event_of_each_tenant_out_once(
                               " where endpoint_id = $1 order by event_seq", endpoint_id, tenant_id=tenant)
         assert [r["event_seq"] for r in rows] == list(range(1, 31))
         assert {r["tenant_id"] for r in rows} == {tenant}
+
+
+def test_a_change_notified_while_the_set_is_read_keeps_the_next_round_full() -> None:
+    watch, quiet, new = Watch(poll_seconds=600), uuid.uuid4(), uuid.uuid4()
+    first = watch.full_due()
+    assert first is not None
+    watch.loaded(frozenset(), first)
+    assert watch.full_due() is None and not watch.event(str(quiet))
+
+    watch.changed()  # `new` got its first endpoint
+    reading = watch.full_due()
+    assert reading is not None
+    watch.changed()  # another change, which the set read now may predate
+    assert watch.event(str(new))
+    watch.loaded(frozenset(), reading)
+
+    assert watch.active is None and watch.full_due() is not None
+    assert watch.take() == {new}
