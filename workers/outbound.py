@@ -200,6 +200,7 @@ class Dispatcher:
                     await self.wake_deferred()
                 except Exception:  # noqa: BLE001 - keep dispatching; nothing is lost (the cursor)
                     failures += 1
+                    self._watch.changed()  # the tenants named for that round: all of them next
                     log.warning("outbound dispatch failed (%d in a row)", failures, exc_info=failures == 1)
                 else:
                     failures = 0
