@@ -25,18 +25,30 @@ from tables import db
 from tables import events as outbox
 from tables import outbound as endpoints
 
-BEHIND = """
-    select t.id as tenant_id, coalesce(c.last_seq, 0) as last_seq
-    from tenants t left join outbound_cursors c on c.tenant_id = t.id
-    where exists (select 1 from events e where e.tenant_id = t.id and e.seq > coalesce(c.last_seq, 0))
+ACTIVE = """
+    select a.tenant_id, exists (
+        select 1 from events e where e.tenant_id = a.tenant_id and e.seq > coalesce(c.last_seq, 0)
+    ) as behind
+    from (select distinct tenant_id from outbound_endpoints where enabled) a
+    left join outbound_cursors c on c.tenant_id = a.tenant_id
 """
 
 
-async def tenants_behind() -> list[UUID]:
-    """Tenants with committed events the dispatcher has not fanned out yet (an index probe each)."""
+@dataclasses.dataclass(frozen=True)
+class Active:
+    """The tenants with enabled endpoints, and those of them with events not fanned out yet."""
+
+    tenants: frozenset[UUID]
+    behind: tuple[UUID, ...]
+
+
+async def active_tenants() -> Active:
+    """One statement, an index probe per tenant with enabled endpoints; the others' cursors
+    stand still (enabling a tenant's first endpoint moves it: migration 2026-12-05T12:30)."""
     async with db.platform() as tx:
-        rows = await tx.connection.fetch(BEHIND)
-    return [row["tenant_id"] for row in rows]
+        rows = await tx.connection.fetch(ACTIVE)
+    return Active(frozenset(row["tenant_id"] for row in rows),
+                  tuple(row["tenant_id"] for row in rows if row["behind"]))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ from tables import outbound_messages as messages
 from telemetry import outbound as outbound_metrics
 from workers import outbound_http
 from workers.context import WorkerContext
+from workers.outbound_watch import Watch
 
 log = logging.getLogger("tenantgraph.outbound")
 
@@ -163,11 +164,13 @@ async def _send(
 
 
 DEFERRED_FIRST_SECONDS = 0.05
+ENDPOINTS_CHANNEL = "tg_outbound_endpoints"
 
 
 class Dispatcher:
     """Fans the outbox out to endpoints until cancelled; any number may run (per tenant, the
-    cursor row's lock lets one at a time through).
+    cursor row's lock lets one at a time through). A round looks only at tenants with enabled
+    endpoints (see workers.outbound_watch): the others' events cost it nothing.
 
     An endpoint whose job is already queued or running is not woken again (the job's key), yet
     a running job may have made its last claim just before the new messages committed, and
@@ -181,6 +184,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._swept_at = 0.0
+        self._watch = Watch(settings.poll_seconds)
         self._deferred: dict[tuple[UUID, UUID], tuple[float, float]] = {}
         """(tenant, endpoint) -> (when to wake it again, the wait after that)"""
 
@@ -196,6 +200,7 @@ class Dispatcher:
                     await self.wake_deferred()
                 except Exception:  # noqa: BLE001 - keep dispatching; nothing is lost (the cursor)
                     failures += 1
+                    self._watch.changed()  # the tenants named for that round: all of them next
                     log.warning("outbound dispatch failed (%d in a row)", failures, exc_info=failures == 1)
                 else:
                     failures = 0
@@ -208,9 +213,18 @@ class Dispatcher:
                 self._listener.terminate()
 
     async def dispatch(self) -> int:
-        """Fan out every tenant's new events; returns how many endpoints were woken."""
+        """Fan out the new events of the tenants that may have some: those named since the
+        last round, or in a full round every tenant with enabled endpoints that is behind;
+        returns how many endpoints were woken."""
+        tenants: list[UUID] = []
+        changes = self._watch.full_due()
+        if changes is not None:
+            active = await messages.active_tenants()
+            self._watch.loaded(active.tenants, changes)
+            tenants += active.behind
+        tenants += self._watch.take().difference(tenants)
         woken = 0
-        for tenant_id in await messages.tenants_behind():
+        for tenant_id in tenants:
             read = DISPATCH_BATCH
             while read == DISPATCH_BATCH:
                 read, endpoints = await messages.dispatch(
@@ -268,10 +282,17 @@ class Dispatcher:
         self._listener = await asyncpg.connect(
             self.dsn, timeout=10, server_settings={"application_name": "tenantgraph outbound"}
         )
-        await self._listener.add_listener("tg_events", self._notified)
-        self._listener.add_termination_listener(self._notified)
+        await self._listener.add_listener("tg_events", self._event)
+        await self._listener.add_listener(ENDPOINTS_CHANNEL, self._changed)
+        self._listener.add_termination_listener(self._changed)
+        self._changed()  # events may have committed while nobody listened
 
-    def _notified(self, *_: Any) -> None:
+    def _event(self, _connection: Any, _pid: int, _channel: str, payload: object) -> None:
+        if self._watch.event(str(payload)):
+            self._wake.set()
+
+    def _changed(self, *_: Any) -> None:
+        self._watch.changed()
         self._wake.set()
 
 
