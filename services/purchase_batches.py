@@ -25,6 +25,7 @@ from tables import db, order_batches
 from tables import events as outbox
 from tables import pricing as pricing_tables
 
+
 async def apply_purchases(
     batch: Sequence[tuple[flows.Payload, events.WriteMeta]], tenant_id: UUID
 ) -> list[DomainError | None]:
