@@ -44,7 +44,8 @@ class Active:
 
 async def active_tenants() -> Active:
     """One statement, an index probe per tenant with enabled endpoints; the others' cursors
-    stand still (enabling a tenant's first endpoint moves it: migration 2026-12-05T12:30)."""
+    stand still (enabling an endpoint while the tenant has no other moves it: migration
+    2026-12-05T12:30)."""
     async with db.platform() as tx:
         rows = await tx.connection.fetch(ACTIVE)
     return Active(frozenset(row["tenant_id"] for row in rows),

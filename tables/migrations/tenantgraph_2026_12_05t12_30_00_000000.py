@@ -15,9 +15,11 @@ async def forwards() -> MigrationManager:
 
 async def _endpoint_changes() -> None:
     # Dispatchers keep the set of tenants with enabled endpoints and ignore the others' events,
-    # so a tenant's cursor stands still while it has none. Its first enabled endpoint moves the
-    # cursor past the events committed until then (max(seq) is read before the endpoint's
-    # transaction commits), as a dispatcher that saw no endpoint would have: they are not its.
+    # so a tenant's cursor stands still while it has none. Enabling an endpoint while the tenant
+    # has no other moves the cursor past the events committed until then (max(seq) is read
+    # before the transaction commits), as a dispatcher that saw no endpoint would have: they are
+    # not its. A new endpoint needs no move (it only takes events written after its creation),
+    # and inserted rows (a tenant import, with its own cursor row) are left as they are.
     await rls.run(
         """
         create or replace function tg_outbound_endpoints_changed() returns trigger
@@ -25,7 +27,7 @@ async def _endpoint_changes() -> None:
         declare
             tenant uuid := case when tg_op = 'DELETE' then old.tenant_id else new.tenant_id end;
         begin
-            if tg_op <> 'DELETE' and new.enabled and not exists (
+            if tg_op = 'UPDATE' and new.enabled and not exists (
                 select 1 from outbound_endpoints
                 where tenant_id = tenant and enabled and id <> new.id
             ) then

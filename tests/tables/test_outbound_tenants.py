@@ -1,6 +1,7 @@
 """Webhooks out, which tenants the dispatcher looks at: those with enabled endpoints (and which
-of them are behind); a change of a tenant's enabled endpoints is notified with its id, and the
-tenant's first enabled endpoint moves only that tenant's cursor past its committed events."""
+of them are behind); a change of a tenant's enabled endpoints is notified with its id, and
+enabling an endpoint while the tenant has no other moves only that tenant's cursor past its
+committed events."""
 
 from __future__ import annotations
 
@@ -38,16 +39,21 @@ async def test_active_tenants_are_those_with_enabled_endpoints_and_behind_when_e
     assert on.id not in (await messages.active_tenants()).behind
 
 
-async def test_the_first_enabled_endpoint_moves_only_its_tenants_cursor(make_tenant: Any) -> None:
+async def test_enabling_the_only_enabled_endpoint_moves_only_its_tenants_cursor(
+    make_tenant: Any,
+) -> None:
     a, b = await make_tenant(), await make_tenant()
+    first, _ = await out.endpoint(a.id, "http://127.0.0.1:9/first", ["*"], enabled=False)
     await out.emit(a.id, "product.created", "product.updated")
     await out.emit(b.id, "product.created")
+    assert (await cursor(a.id), await cursor(b.id)) == (None, None)
 
-    first, _ = await out.endpoint(a.id, "http://127.0.0.1:9/first", ["*"])
+    await out.row("update outbound_endpoints set enabled = true where id = $1 returning id", first,
+                  tenant_id=a.id)
     assert (await cursor(a.id), await cursor(b.id)) == (2, None)
 
     await out.emit(a.id, "product.deleted")
-    await out.endpoint(a.id, "http://127.0.0.1:9/second", ["*"])  # not the first: no move
+    await out.endpoint(a.id, "http://127.0.0.1:9/second", ["*"])  # a new one: no move
     assert await cursor(a.id) == 2
     read, woken = await messages.dispatch(tenant_id=a.id, limit=100, match=outbound.matches)
     assert read == 1 and first in woken
