@@ -66,7 +66,7 @@ async def mark_processed(connection: Any, ids: Sequence[UUID], *, tenant_id: UUI
         await connection.execute(
             """
             update webhook_inbox
-            set status = 'processed', processed_at = now(), updated_at = now(),
+            set status = 'processed', processed_at = clock_timestamp(), updated_at = now(),
                 attempts = attempts + 1, last_error = null
             where tenant_id = $1 and id = any($2::uuid[])
             """,
