@@ -157,16 +157,6 @@ def _filters(
 RELAY_LOCK = 7_220_001  # advisory lock key: one relay batch at a time keeps per-tenant order
 
 
-UNPUBLISHED = """
-    with relay as (select pg_try_advisory_xact_lock($1) as held)
-    select e.* from events e
-    where (select held from relay) and e.published_at is null
-    order by e.tenant_id, e.seq limit $2
-"""
-"""The batch lock and the batch in one round trip: the lock is tried once (a CTE with a
-volatile function is evaluated once), and nothing is read without it."""
-
-
 @contextlib.asynccontextmanager
 async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event]]]:
     """The oldest unpublished events as (tenant id, event), in per-tenant sequence order; they
@@ -174,7 +164,13 @@ async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event
     order (the counter row is locked until commit), so what is visible is never ahead of a gap.
     Yields nothing while another relay holds the batch."""
     async with db.platform() as tx:
-        rows = await tx.connection.fetch(UNPUBLISHED, RELAY_LOCK, limit)
+        if not await tx.connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
+            yield []
+            return
+        rows = await tx.connection.fetch(
+            "select * from events where published_at is null order by tenant_id, seq limit $1",
+            limit,
+        )
         yield [(row["tenant_id"], _event(dict(row))) for row in rows]
         if rows:
             await tx.connection.execute(
