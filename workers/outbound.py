@@ -118,10 +118,16 @@ async def _deliver(
         started = time.monotonic()
         await asyncio.gather(*(attempt(runtime, http, target, message) for message in batch))
         attempts += len(batch)
-        pace = len(batch) / (target.rate_limit or runtime.default_rate) - (time.monotonic() - started)
+        pace = pause_after(len(batch), target.rate_limit or runtime.default_rate, time.monotonic() - started)
         if pace > 0:
             await asyncio.sleep(pace)
     return attempts
+
+
+def pause_after(sent: int, rate: int, spent: float) -> float:
+    """Seconds to wait after `sent` requests that took `spent` seconds, so that requests start
+    at most `rate` a second."""
+    return max(sent / rate - spent, 0.0)
 
 
 async def attempt(

@@ -27,7 +27,10 @@ from tests.processes import ROOT, spawn, stop, wait_until
 
 ARTIFACTS = ROOT / ".artifacts"
 MODULES = tuple(tenancy.MODULES)
-LIVE_WITHIN_MS = 2_000
+LIVE_WITHIN_MS = 15_000
+"""How long a test waits for the page to show a change: a bound on the wait, not a speed goal.
+Orders and tiles change only on live events (the page polls nothing but webhook health), so
+the change arriving at all shows the page is live; how fast is the bench's (g) to measure."""
 WATCH_VIOLATIONS = """
 window.__violations = [];
 document.addEventListener("securitypolicyviolation", (event) => {

@@ -62,6 +62,25 @@ async def locked(settings: Settings, statement: str, *args: Any) -> AsyncIterato
         await connection.close()
 
 
+async def waiting_for_stock(settings: Settings) -> int:
+    """Statements waiting for a lock on the stock rows, until the test's lock is released."""
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        waiting: int = await connection.fetchval(
+            "select count(*) from pg_locks where not granted and relation = 'stock_levels'::regclass"
+        )
+    finally:
+        await connection.close()
+    return waiting
+
+
+async def until_nothing_waits_for_stock(settings: Settings, bound: float = 15) -> None:
+    deadline = time.monotonic() + bound
+    while (waiting := await waiting_for_stock(settings)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert waiting == 0, f"{waiting} statements still wait for the stock: the operation was not cancelled"
+
+
 @pytest.fixture
 async def stock_locked(settings: Settings, shop: Shop) -> AsyncIterator[None]:
     """The shop's stock rows locked by another transaction until the test ends."""
@@ -70,16 +89,14 @@ async def stock_locked(settings: Settings, shop: Shop) -> AsyncIterator[None]:
 
 
 async def test_an_operation_past_its_deadline_answers_operation_timeout_and_writes_nothing(
-    hurried: Shop, stock_locked: None
+    hurried: Shop, stock_locked: None, settings: Settings
 ) -> None:
     shop = hurried
     before = await shop.stock("TEE-S")
 
-    started = time.monotonic()
     response = await shop.tenant.post(CREATE_ORDER, {"input": {
         "customerId": str(shop.customer_id), "lines": [shop.line("TEE-S", 2)],
     }})
-    took = time.monotonic() - started
 
     assert response.status_code == 504, response.text
     assert response.headers["content-type"] == "application/json; charset=utf-8"
@@ -89,7 +106,7 @@ async def test_an_operation_past_its_deadline_answers_operation_timeout_and_writ
     assert error["extensions"]["code"] == "OPERATION_TIMEOUT"
     assert error["extensions"]["timeoutSeconds"] == DEADLINE
     assert error["extensions"]["requestId"] == response.headers["x-request-id"]
-    assert DEADLINE <= took < DEADLINE + 2
+    await until_nothing_waits_for_stock(settings)  # while the test still holds the lock
     orders = await shop.gql("{ orders(first: 5) { edges { node { id } } } }")
     assert orders == {"data": {"orders": {"edges": []}}}
     assert await shop.event_types() == []
@@ -106,12 +123,10 @@ async def test_other_tenants_are_answered_while_an_operation_waits_for_its_deadl
     }}))
     await asyncio.sleep(0.2)
 
-    started = time.monotonic()
     other = await tenant_b.gql(TENANT_SLUG)
-    answered_in = time.monotonic() - started
 
     assert other == {"data": {"tenant": {"slug": tenant_b.slug}}}
-    assert not slow.done() and answered_in < DEADLINE / 2
+    assert not slow.done()
     assert (await slow).json()["errors"][0]["extensions"]["code"] == "OPERATION_TIMEOUT"
 
 

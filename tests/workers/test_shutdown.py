@@ -126,8 +126,9 @@ async def test_a_batch_in_flight_finishes_within_the_grace_and_the_worker_exits_
         code = await wait_exit(worker, GRACE + SLACK)
         took = time.monotonic() - signalled
 
-    assert code == 0, f"exit {code} after {took:.1f}s:\n{pipeline.log()[-4000:]}"
-    assert 1.5 <= took <= GRACE, took
+    log = pipeline.log()
+    assert code == 0, f"exit {code} after {took:.1f}s:\n{log[-4000:]}"
+    assert "cut off" not in log, log[-4000:]  # the batch finished: the grace did not have to act
     delivery = await webhook_tables.get_delivery(held.delivery_id, tenant_id=held.tenant_id)
     assert (delivery.status, delivery.attempts) == (webhooks.DeliveryStatus.PROCESSED, 1)
 
@@ -142,8 +143,8 @@ async def test_a_batch_cut_off_by_the_grace_is_rolled_back_without_an_attempt_an
         code = await wait_exit(worker, GRACE + SLACK)
         took = time.monotonic() - signalled
         log = pipeline.log()
+        # It exited while the test still held the batch's lock: the grace acted, and said so.
         assert code == 0, f"exit {code} after {took:.1f}s:\n{log[-4000:]}"
-        assert took <= GRACE, f"{took:.1f}s:\n{log[-4000:]}"
         assert "cut off" in log, log[-4000:]
 
         delivery = await webhook_tables.get_delivery(held.delivery_id, tenant_id=held.tenant_id)
@@ -155,13 +156,17 @@ async def test_a_batch_cut_off_by_the_grace_is_rolled_back_without_an_attempt_an
 
 
 async def test_an_idle_worker_exits_0_at_once(pipeline: Pipeline) -> None:
+    """With nothing in flight it does not wait for its grace: it exits long before the grace
+    (10 minutes here) could end."""
+    pipeline.env = {**pipeline.env, "SHUTDOWN_GRACE_SECONDS": "600"}
     worker = pipeline.start_worker()
     await asyncio.sleep(3)  # started: its startup ran and its dequeues wait
 
     worker.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
-    code = await wait_exit(worker, GRACE + SLACK)
+    code = await wait_exit(worker, 60)
     took = time.monotonic() - signalled
 
-    assert code == 0, f"exit {code} after {took:.1f}s:\n{pipeline.log()[-4000:]}"
-    assert took <= 2 + SLACK, took
+    log = pipeline.log()
+    assert code == 0, f"exit {code} after {took:.1f}s:\n{log[-4000:]}"
+    assert "cut off" not in log, log[-4000:]
