@@ -1,5 +1,5 @@
-"""Fixtures shared by the server tests: a shop and its owner (Idempotency-Key tests), and a Redis
-client (the bucket and lease tests)."""
+"""Fixtures shared by the server tests: a shop (the Idempotency-Key tests; its owner is in
+tests/conftest.py) and a Redis client (the bucket and lease tests)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from domain import events
 from tables import db
 from tables import events as outbox
 from tests.documents import CREATE_PRODUCT, META, error_fields, payload, product_input
+from tests.numbered import insert_numbered
 
 
 class Boom(Exception):
@@ -140,18 +141,7 @@ async def test_events_failing_at_commit_roll_back_the_whole_change(tenant_a: Any
 async def test_rows_that_come_numbered_keep_their_numbers_and_leave_no_gap(tenant_a: Any) -> None:
     # What a process from before commit-time numbering does during a rolling deploy.
     async with db.transaction(tenant_id=tenant_a.id) as tx:
-        seq = await tx.connection.fetchval(
-            """
-            insert into tenant_counters (tenant_id, name, value) values ($1, 'events', 1)
-            on conflict (tenant_id, name) do update set value = tenant_counters.value + 1
-            returning value
-            """,
-            tenant_a.id,
-        )
-        await tx.connection.execute(
-            "insert into events (tenant_id, seq, type, aggregate_type, aggregate_id, payload, created_at)"
-            " values ($1, $2, 'test.happened', 'test', 'old', '{}', now())", tenant_a.id, seq,
-        )
+        await insert_numbered(tx.connection, tenant_a.id)
     await outbox.append([events.draft("test.happened", "new")], tenant_id=tenant_a.id, meta=META)
 
     found = await outbox.list_events(tenant_id=tenant_a.id)

@@ -13,6 +13,7 @@ from domain import events
 from tables import db
 from tables import events as outbox
 from tests.documents import META
+from tests.numbered import insert_numbered
 
 
 class Boom(Exception):
@@ -117,18 +118,7 @@ async def test_blocks_follow_commit_order_not_insertion_order(tenant_a: Any) -> 
 async def test_a_numbered_row_in_the_transaction_is_kept(tenant_a: Any) -> None:
     async with db.transaction(tenant_id=tenant_a.id) as tx:
         await tx.connection.execute(INSERT, [tenant_a.id], ["new-0"])
-        seq = await tx.connection.fetchval(
-            """
-            insert into tenant_counters (tenant_id, name, value) values ($1, 'events', 1)
-            on conflict (tenant_id, name) do update set value = tenant_counters.value + 1
-            returning value
-            """,
-            tenant_a.id,
-        )
-        await tx.connection.execute(
-            "insert into events (tenant_id, seq, type, aggregate_type, aggregate_id, payload, created_at)"
-            " values ($1, $2, 'test.happened', 'test', 'old', '{}', now())", tenant_a.id, seq,
-        )
+        await insert_numbered(tx.connection, tenant_a.id)
         await tx.connection.execute(INSERT, [tenant_a.id], ["new-1"])
 
     assert await _numbered(tenant_a.id) == [(1, "old"), (2, "new-0"), (3, "new-1")]
