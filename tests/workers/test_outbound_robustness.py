@@ -6,10 +6,7 @@ stored secret that cannot sign is an attempt that says so, not a job that crashe
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from saq import Queue
 from saq.job import Status
 
@@ -22,17 +19,6 @@ from tests import outbound as out
 from tests.conftest import TenantHandle
 from workers import outbound_http
 from workers.outbound import DEFERRED_FIRST_SECONDS, Dispatcher, Runtime, attempt
-from workers.settings import TenantgraphQueue
-
-
-@pytest.fixture
-async def queue(settings: Settings) -> AsyncIterator[Queue]:
-    """A queue of this test alone: no worker takes its jobs."""
-    assert settings.redis_url
-    made = TenantgraphQueue.from_url(settings.redis_url, name=f"wakeups-{uuid.uuid4().hex}")
-    await made.connect()
-    yield made
-    await made.disconnect()
 
 
 async def test_new_messages_behind_a_running_job_get_a_job_once_it_is_done(

@@ -14,28 +14,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-import pytest
 from saq import Queue
 
 from domain import outbound_delivery as delivery
-from domain.config import Settings
 from tests import outbound as out
 from workers.outbound import Dispatcher
 from workers.outbound_watch import Watch
-from workers.settings import TenantgraphQueue
 
 NO_POLL = delivery.DeliverySettings(poll_seconds=600, sweep_seconds=600)
 """Nothing but notifications starts a round after the first."""
-
-
-@pytest.fixture
-async def queue(settings: Settings) -> AsyncIterator[Queue]:
-    """A queue of this test alone: no worker takes its jobs."""
-    assert settings.redis_url
-    made = TenantgraphQueue.from_url(settings.redis_url, name=f"watch-{uuid.uuid4().hex}")
-    await made.connect()
-    yield made
-    await made.disconnect()
 
 
 @contextlib.asynccontextmanager
