@@ -219,9 +219,12 @@ def page(statement: Statement, source: Source, request: PageRequest, shape: Page
         value, row_id = request.after
         where += f" and ({a}.{request.sort}, {a}.id) {op} ({statement.bind(value)}, {statement.bind(row_id)})"
     cursor = f", {cursor_of(a, request)} as _cursor" if shape.cursors else ""
-    size = statement.bind(request.size)
+    # The sizes are written as numbers, not bound: with a bound limit PostgreSQL's generic plan
+    # guesses a tenth of the table and loses, so every execution was planned afresh (a fifth
+    # of the statement's CPU in scenario b). A size is an int, checked by the resolver.
+    size = str(int(request.size))
     rows = (f"select {a}.*, row_number() over (order by {order}) as _rn{cursor} from {source.table} {a} "
-            f"where {where} order by {order} limit {statement.bind(request.size + 1)}")
+            f"where {where} order by {order} limit {int(request.size) + 1}")
     fields = [(key, _page_part(source, part, arg, size, request, shape)) for key, part, arg in shape.fields]
     return f"(select {obj(fields)} from ({rows}) {a})"
 
