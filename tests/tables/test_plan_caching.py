@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
@@ -66,3 +66,23 @@ async def test_a_planned_page_is_executed_from_the_cached_generic_plan(
         "select generic_plans from pg_prepared_statements where name = $1", prepared.get_name()
     )
     assert generic >= 4  # PostgreSQL tries custom plans 5 times, then keeps the cheaper kind
+
+
+async def test_a_planned_read_by_id_is_executed_from_the_cached_generic_plan(
+    tenant_conn: tuple[asyncpg.Connection, UUID],
+) -> None:
+    connection, tenant_id = tenant_conn
+    statement = sql.Statement(tenant_id)
+    variants = sql.variants_of_product(lambda a: f"json_build_object('sku', {a}.sku)")
+    text = sql.data([("product", sql.product_by_id(
+        statement, uuid4(), lambda a: f"json_build_object('id', {a}.id, 'variants', {variants(a)})"
+    ))])
+    prepared = await connection.prepare(text)
+
+    for _ in range(10):
+        assert json.loads(await prepared.fetchval(*statement.params)) == {"product": None}
+
+    generic = await connection.fetchval(
+        "select generic_plans from pg_prepared_statements where name = $1", prepared.get_name()
+    )
+    assert generic >= 4
