@@ -149,11 +149,20 @@ def reserved_events(
     order_id: UUID, made: Sequence[tuple[inventory.StockLevel, inventory.Reservation]]
 ) -> list[events.Draft]:
     """inventory.reserved for each level a hold for the order changed."""
-    return [
-        events.draft("inventory.reserved", after.variant_id,
-                     inventory.stock_payload(after, orderId=str(order_id), quantity=held.quantity))
-        for after, held in made
-    ]
+    return [_reserved(order_id, after, held.quantity) for after, held in made]
+
+
+def planned_reserved_events(
+    order_id: UUID, plan: Sequence[tuple[inventory.StockLevel, int]]
+) -> list[events.Draft]:
+    """reserved_events of a plan of locked levels, before its holds are written: each level as
+    its hold leaves it (the lock keeps anyone else from changing it meanwhile)."""
+    return [_reserved(order_id, level.holding(quantity), quantity) for level, quantity in plan]
+
+
+def _reserved(order_id: UUID, after: inventory.StockLevel, quantity: int) -> events.Draft:
+    return events.draft("inventory.reserved", after.variant_id,
+                        inventory.stock_payload(after, orderId=str(order_id), quantity=quantity))
 
 
 async def commit_reservations(order_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta) -> None:

@@ -4,7 +4,7 @@ changes with their effect on stock, each in one transaction with its events."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from domain import events, imports, orders
 from domain.errors import Conflict, Invalid, NotFound
@@ -69,15 +69,16 @@ async def _create(
         plan = await inventory_services.lock_plan(
             [(line.variant_id, line.quantity) for line in draft.lines], tenant_id=tenant_id
         )
-        order, held = await write_tables.place(
-            draft, plan, customer_id=request.customer_id, price_list_id=price_list_id,
-            idempotency_key=request.idempotency_key, request_hash=digest, tenant_id=tenant_id,
+        order_id = uuid4()
+        created = events.draft("order.created", order_id, orders.unnumbered_payload(
+            order_id, request.customer_id, orders.OrderStatus.PENDING, draft.totals, draft.lines
+        ))
+        return await write_tables.place(
+            order_id, draft, plan, customer_id=request.customer_id, price_list_id=price_list_id,
+            idempotency_key=request.idempotency_key, request_hash=digest,
+            logged=inventory_services.planned_reserved_events(order_id, plan), created=created,
+            meta=meta, tenant_id=tenant_id,
         )
-        created = events.draft("order.created", order.id, orders.created_payload(order, draft.lines))
-        await outbox.append(
-            [*inventory_services.reserved_events(order.id, held), created], tenant_id=tenant_id, meta=meta
-        )
-    return order
 
 
 async def _priced(
