@@ -59,7 +59,7 @@ async def _create(
     tenant_id: UUID,
     meta: events.WriteMeta,
 ) -> orders.Order:
-    async with db.transaction(tenant_id=tenant_id):
+    async with db.transaction(tenant_id=tenant_id, generic_plans=True):
         if request.idempotency_key is not None:
             existing = await order_tables.by_idempotency_key(request.idempotency_key, tenant_id=tenant_id)
             if existing is not None:

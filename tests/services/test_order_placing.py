@@ -14,6 +14,7 @@ from bench import sql
 from domain import orders
 from domain.errors import Conflict
 from services import orders as order_services
+from tables import db
 from tables import orders as order_tables
 from tests.documents import META
 from tests.stock import MODULES, Shop, open_shop
@@ -95,6 +96,7 @@ async def test_a_create_order_costs_five_round_trips(shop: Shop) -> None:
         assert await place(shop, ("MUG", 1)) is not None
 
     assert len(sent) == 5, sent
+    assert db.GENERIC_PLANS in sent[0], "planned once per connection, not at every call"
 
 
 async def test_a_keyed_create_costs_six_round_trips_and_its_replay_three(shop: Shop) -> None:
