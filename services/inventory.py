@@ -3,7 +3,7 @@ location), each with its history rows and events in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from domain import events, inventory
@@ -136,6 +136,22 @@ async def lock_plan(
         return []
     async with db.transaction(tenant_id=tenant_id):
         levels, skus = await inventory_tables.lock_for_sale(list(wanted), tenant_id=tenant_id)
+    return _allocated(wanted, levels, skus)
+
+
+def plan_locked(
+    lines: Sequence[tuple[UUID, int]],
+    levels: Sequence[inventory.StockLevel],
+    skus: Mapping[UUID, str],
+) -> list[tuple[inventory.StockLevel, int]]:
+    """lock_plan for levels the caller has locked already (every level of the lines' variants
+    at active locations, in the order every writer keeps)."""
+    return _allocated(inventory.check_lines(lines), levels, skus)
+
+
+def _allocated(
+    wanted: Mapping[UUID, int], levels: Sequence[inventory.StockLevel], skus: Mapping[UUID, str]
+) -> list[tuple[inventory.StockLevel, int]]:
     return [
         taken
         for variant_id in sorted(wanted)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID, uuid4
 
-from domain import events, imports, orders
+from domain import events, imports, inventory, orders
 from domain.errors import Conflict, Invalid, NotFound
 from services import inventory as inventory_services
 from tables import catalog as catalog_tables
@@ -65,9 +65,10 @@ async def _create(
             if existing is not None:
                 return orders.replay(existing, digest)
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
-        draft = await _priced(request, price_list_id, tenant_id=tenant_id)
-        plan = await inventory_services.lock_plan(
-            [(line.variant_id, line.quantity) for line in draft.lines], tenant_id=tenant_id
+        draft, levels = await _priced(request, price_list_id, tenant_id=tenant_id)
+        plan = inventory_services.plan_locked(
+            [(line.variant_id, line.quantity) for line in draft.lines], levels,
+            {line.variant_id: line.sku for line in draft.lines},
         )
         order_id = uuid4()
         created = events.draft("order.created", order_id, orders.unnumbered_payload(
@@ -83,10 +84,10 @@ async def _create(
 
 async def _priced(
     request: orders.OrderRequest, price_list_id: UUID | None, *, tenant_id: UUID
-) -> orders.OrderDraft:
-    """The lines at today's prices: a snapshot that later price changes do not touch. The
-    customer, variants, products and prices come in one read; an unknown customer is reported
-    before any line."""
+) -> tuple[orders.OrderDraft, list[inventory.StockLevel]]:
+    """The lines at today's prices (a snapshot that later price changes do not touch) and the
+    stock rows of their variants, locked. The customer, variants, products, prices and stock
+    come in one read; an unknown customer is reported before any line."""
     ids = [line.variant_id for line in request.lines if line.variant_id is not None]
     skus = [line.sku for line in request.lines if line.sku is not None]
     found = await input_tables.order_inputs(
@@ -97,7 +98,7 @@ async def _priced(
     variants = orders.resolve_lines(request, found.by_id, found.by_sku)
     orders.check_on_sale(request, variants, found.products)
     currency, priced = orders.price_lines(request, variants, found.products, found.quotes)
-    return orders.draft_order(currency, priced, request.discount)
+    return orders.draft_order(currency, priced, request.discount), found.levels
 
 
 async def _price_list_id(
