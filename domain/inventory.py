@@ -81,6 +81,10 @@ class StockLevel:
     def available(self) -> int:
         return max(self.on_hand - self.reserved, 0)
 
+    def holding(self, quantity: int) -> StockLevel:
+        """The level once `quantity` more of it is reserved."""
+        return dataclasses.replace(self, reserved=self.reserved + quantity)
+
 
 @dataclasses.dataclass(frozen=True)
 class Adjustment:

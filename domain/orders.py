@@ -355,16 +355,26 @@ def allocate(amount: int, weights: Sequence[int]) -> list[int]:
 
 
 def created_payload(order: Order, lines: Sequence[LineDraft]) -> dict[str, object]:
+    totals = Totals(order.currency, order.subtotal, order.discount_total, order.tax_total, order.total)
+    return {**unnumbered_payload(order.id, order.customer_id, order.status, totals, lines),
+            "number": order.number}
+
+
+def unnumbered_payload(
+    order_id: UUID, customer_id: UUID | None, status: OrderStatus, totals: Totals,
+    lines: Sequence[LineDraft],
+) -> dict[str, object]:
+    """order.created's payload but its number, for a write that numbers the order and its
+    event in one statement (tables.order_writes adds `number`)."""
     return {
-        "id": str(order.id),
-        "number": order.number,
-        "status": order.status.value,
-        "customerId": None if order.customer_id is None else str(order.customer_id),
-        "currency": order.currency,
-        "subtotal": order.subtotal,
-        "discountTotal": order.discount_total,
-        "taxTotal": order.tax_total,
-        "total": order.total,
+        "id": str(order_id),
+        "status": status.value,
+        "customerId": None if customer_id is None else str(customer_id),
+        "currency": totals.currency,
+        "subtotal": totals.subtotal,
+        "discountTotal": totals.discount_total,
+        "taxTotal": totals.tax_total,
+        "total": totals.total,
         "lines": [
             {"variantId": str(line.variant_id), "sku": line.sku, "quantity": line.quantity,
              "unitPrice": line.unit_price, "lineTotal": line.line_total}

@@ -3,7 +3,7 @@ location), each with its history rows and events in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from domain import events, inventory
@@ -136,6 +136,22 @@ async def lock_plan(
         return []
     async with db.transaction(tenant_id=tenant_id):
         levels, skus = await inventory_tables.lock_for_sale(list(wanted), tenant_id=tenant_id)
+    return _allocated(wanted, levels, skus)
+
+
+def plan_locked(
+    lines: Sequence[tuple[UUID, int]],
+    levels: Sequence[inventory.StockLevel],
+    skus: Mapping[UUID, str],
+) -> list[tuple[inventory.StockLevel, int]]:
+    """lock_plan for levels the caller has locked already (every level of the lines' variants
+    at active locations, in the order every writer keeps)."""
+    return _allocated(inventory.check_lines(lines), levels, skus)
+
+
+def _allocated(
+    wanted: Mapping[UUID, int], levels: Sequence[inventory.StockLevel], skus: Mapping[UUID, str]
+) -> list[tuple[inventory.StockLevel, int]]:
     return [
         taken
         for variant_id in sorted(wanted)
@@ -149,11 +165,20 @@ def reserved_events(
     order_id: UUID, made: Sequence[tuple[inventory.StockLevel, inventory.Reservation]]
 ) -> list[events.Draft]:
     """inventory.reserved for each level a hold for the order changed."""
-    return [
-        events.draft("inventory.reserved", after.variant_id,
-                     inventory.stock_payload(after, orderId=str(order_id), quantity=held.quantity))
-        for after, held in made
-    ]
+    return [_reserved(order_id, after, held.quantity) for after, held in made]
+
+
+def planned_reserved_events(
+    order_id: UUID, plan: Sequence[tuple[inventory.StockLevel, int]]
+) -> list[events.Draft]:
+    """reserved_events of a plan of locked levels, before its holds are written: each level as
+    its hold leaves it (the lock keeps anyone else from changing it meanwhile)."""
+    return [_reserved(order_id, level.holding(quantity), quantity) for level, quantity in plan]
+
+
+def _reserved(order_id: UUID, after: inventory.StockLevel, quantity: int) -> events.Draft:
+    return events.draft("inventory.reserved", after.variant_id,
+                        inventory.stock_payload(after, orderId=str(order_id), quantity=quantity))
 
 
 async def commit_reservations(order_id: UUID, *, tenant_id: UUID, meta: events.WriteMeta) -> None:

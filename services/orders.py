@@ -4,9 +4,9 @@ changes with their effect on stock, each in one transaction with its events."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from domain import events, imports, orders
+from domain import events, imports, inventory, orders
 from domain.errors import Conflict, Invalid, NotFound
 from services import inventory as inventory_services
 from tables import catalog as catalog_tables
@@ -59,33 +59,35 @@ async def _create(
     tenant_id: UUID,
     meta: events.WriteMeta,
 ) -> orders.Order:
-    async with db.transaction(tenant_id=tenant_id):
+    async with db.transaction(tenant_id=tenant_id, generic_plans=True):
         if request.idempotency_key is not None:
             existing = await order_tables.by_idempotency_key(request.idempotency_key, tenant_id=tenant_id)
             if existing is not None:
                 return orders.replay(existing, digest)
         price_list_id = await _price_list_id(request, price_list, tenant_id=tenant_id)
-        draft = await _priced(request, price_list_id, tenant_id=tenant_id)
-        plan = await inventory_services.lock_plan(
-            [(line.variant_id, line.quantity) for line in draft.lines], tenant_id=tenant_id
+        draft, levels = await _priced(request, price_list_id, tenant_id=tenant_id)
+        plan = inventory_services.plan_locked(
+            [(line.variant_id, line.quantity) for line in draft.lines], levels,
+            {line.variant_id: line.sku for line in draft.lines},
         )
-        order, held = await write_tables.place(
-            draft, plan, customer_id=request.customer_id, price_list_id=price_list_id,
-            idempotency_key=request.idempotency_key, request_hash=digest, tenant_id=tenant_id,
+        order_id = uuid4()
+        created = events.draft("order.created", order_id, orders.unnumbered_payload(
+            order_id, request.customer_id, orders.OrderStatus.PENDING, draft.totals, draft.lines
+        ))
+        return await write_tables.place(
+            order_id, draft, plan, customer_id=request.customer_id, price_list_id=price_list_id,
+            idempotency_key=request.idempotency_key, request_hash=digest,
+            logged=inventory_services.planned_reserved_events(order_id, plan), created=created,
+            meta=meta, tenant_id=tenant_id,
         )
-        created = events.draft("order.created", order.id, orders.created_payload(order, draft.lines))
-        await outbox.append(
-            [*inventory_services.reserved_events(order.id, held), created], tenant_id=tenant_id, meta=meta
-        )
-    return order
 
 
 async def _priced(
     request: orders.OrderRequest, price_list_id: UUID | None, *, tenant_id: UUID
-) -> orders.OrderDraft:
-    """The lines at today's prices: a snapshot that later price changes do not touch. The
-    customer, variants, products and prices come in one read; an unknown customer is reported
-    before any line."""
+) -> tuple[orders.OrderDraft, list[inventory.StockLevel]]:
+    """The lines at today's prices (a snapshot that later price changes do not touch) and the
+    stock rows of their variants, locked. The customer, variants, products, prices and stock
+    come in one read; an unknown customer is reported before any line."""
     ids = [line.variant_id for line in request.lines if line.variant_id is not None]
     skus = [line.sku for line in request.lines if line.sku is not None]
     found = await input_tables.order_inputs(
@@ -96,7 +98,7 @@ async def _priced(
     variants = orders.resolve_lines(request, found.by_id, found.by_sku)
     orders.check_on_sale(request, variants, found.products)
     currency, priced = orders.price_lines(request, variants, found.products, found.quotes)
-    return orders.draft_order(currency, priced, request.discount)
+    return orders.draft_order(currency, priced, request.discount), found.levels
 
 
 async def _price_list_id(

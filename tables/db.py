@@ -33,6 +33,13 @@ class _Unit:
     transaction: PostgresTransaction
 
 
+GENERIC_PLANS = ", set_config('plan_cache_mode', 'force_generic_plan', true)"
+"""For a transaction of statements whose plans do not depend on their arguments (keys and
+arrays of keys, each read through an index): each prepared statement is planned once per
+connection instead of at every execution. Left to itself, PostgreSQL kept planning
+createOrder's read, lock and write anew at every call (the generic plan's estimate never won),
+which cost more than running them."""
+
 Flush = Callable[[PostgresTransaction, list[Any]], Awaitable[None]]
 Check = Callable[[PostgresTransaction, UUID | None], Awaitable[None]]
 """Run just before a transaction commits, with the tenant it is scoped to (None: platform)."""
@@ -47,7 +54,7 @@ class _Transaction(PostgresTransaction):
     its connection back on every path: a task cancelled during BEGIN, COMMIT or ROLLBACK (a
     client went away) must not keep a pool connection."""
 
-    def __init__(self, *, tenant_id: UUID | None, platform: bool) -> None:
+    def __init__(self, *, tenant_id: UUID | None, platform: bool, generic_plans: bool = False) -> None:
         super().__init__(engine=DB)
         self.buffers: dict[str, tuple[list[Any], Flush]] = {}
         self.tenant_id = tenant_id
@@ -59,7 +66,7 @@ class _Transaction(PostgresTransaction):
         self._begin = (
             f"begin; select set_config('app.tenant_id', '{tenant}', true), "
             f"set_config('app.platform', '{flag}', true)"
-        )
+        ) + (GENERIC_PLANS if generic_plans else "")
 
     async def begin(self) -> None:
         await self.connection.execute(self._begin)
@@ -126,9 +133,11 @@ class _Transaction(PostgresTransaction):
 
 @contextlib.asynccontextmanager
 async def transaction(
-    *, tenant_id: UUID | None, platform: bool = False
+    *, tenant_id: UUID | None, platform: bool = False, generic_plans: bool = False
 ) -> AsyncIterator[PostgresTransaction]:
-    """A transaction scoped to one tenant (or to the platform registry when `platform`)."""
+    """A transaction scoped to one tenant (or to the platform registry when `platform`).
+    `generic_plans` (when this call begins the transaction, not when it joins one): see
+    GENERIC_PLANS."""
     unit = _current.get()
     task = asyncio.current_task()
     if unit and unit.task is task and unit.tenant_id == tenant_id and unit.platform == platform:
@@ -136,7 +145,7 @@ async def transaction(
         return
     outer = DB.current_transaction.set(None)
     try:
-        async with _Transaction(tenant_id=tenant_id, platform=platform) as tx:
+        async with _Transaction(tenant_id=tenant_id, platform=platform, generic_plans=generic_plans) as tx:
             token = _current.set(_Unit(task, tenant_id, platform, tx))
             try:
                 yield tx

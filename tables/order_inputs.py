@@ -1,5 +1,6 @@
 """What a new order reads before it writes anything: its customer, the variants its lines name
-(by id or sku), their products and their prices, in one statement (services.orders)."""
+(by id or sku), their products and their prices, and the stock rows of those variants at active
+locations, locked, in one statement (services.orders)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from domain import catalog, pricing
+from domain import catalog, inventory, pricing
 from tables import catalog as catalog_tables
 from tables import db
 from tables import pricing as pricing_tables
+from tables.inventory import rows as level_rows
+from tables.inventory.reservations import ACTIVE_LOCATION
 
-INPUTS = """
-select $5::uuid is null
-       or exists (select 1 from customers c where c.tenant_id = $1 and c.id = $5) as customer_found,
-       found.*
-from (select 1) as one
-left join (
+INPUTS = f"""
+with found as (
     select v.*, p as product, coalesce(vp.amount, v.price_amount) as amount,
            coalesce(vp.currency, v.currency) as quote_currency,
            case when vp.id is null then v.compare_at_amount else vp.compare_at_amount end
@@ -29,8 +28,24 @@ left join (
     left join variant_prices vp
       on vp.tenant_id = v.tenant_id and vp.variant_id = v.id and vp.price_list_id = $4
     where v.tenant_id = $1 and (v.id = any($2::uuid[]) or v.sku = any($3::text[]))
-) as found on true
+), locked as (
+    select s.id, s.variant_id, s.location_id, s.on_hand, s.reserved, s.updated_at
+    from stock_levels s
+    where s.tenant_id = $1 and s.variant_id in (select id from found) and {ACTIVE_LOCATION}
+    order by s.variant_id, s.location_id for update of s
+)
+select $5::uuid is null
+       or exists (select 1 from customers c where c.tenant_id = $1 and c.id = $5) as customer_found,
+       (select count(*) from locked) as levels_locked,
+       found.*, l.id as level_id, l.location_id as level_location_id, l.on_hand as level_on_hand,
+       l.reserved as level_reserved, l.updated_at as level_updated_at
+from (select 1) as one
+left join found on true
+left join locked l on l.variant_id = found.id
 """
+"""The stock rows are locked in the order every writer keeps (variant, location; see
+tables.inventory.rows.lock_levels) and all of them: a locking WITH query runs only as far as
+its reader reads, so the count reads it to the end."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +55,7 @@ class OrderInputs:
     by_sku: dict[str, catalog.Variant]
     products: dict[UUID, catalog.Product]
     quotes: dict[UUID, pricing.Quote]
+    levels: list[inventory.StockLevel]
 
 
 async def order_inputs(
@@ -51,12 +67,13 @@ async def order_inputs(
     tenant_id: UUID,
 ) -> OrderInputs:
     """Whether the customer exists (True when none is named), the variants named by id and by
-    sku with their products, and each one's price in the list (else its base price)."""
+    sku with their products, each one's price in the list (else its base price), and their
+    levels at active locations, locked until the caller's transaction ends."""
     async with db.transaction(tenant_id=tenant_id) as tx:
         rows = await tx.connection.fetch(
             INPUTS, tenant_id, list(ids), list(skus), price_list_id, customer_id
         )
-    found = [row for row in rows if row["id"] is not None]
+    found = list({row["id"]: row for row in rows if row["id"] is not None}.values())
     variants = [catalog_tables._variant(row) for row in found]
     wanted_ids, wanted_skus = set(ids), set(skus)
     return OrderInputs(
@@ -65,7 +82,16 @@ async def order_inputs(
         by_sku={v.sku: v for v in variants if v.sku in wanted_skus},
         products={row["product_id"]: catalog_tables._product(row["product"]) for row in found},
         quotes={row["id"]: pricing_tables._quote(_quote_row(row)) for row in found},
+        levels=[_level(row) for row in rows if row["level_id"] is not None],
     )
+
+
+def _level(row: Any) -> inventory.StockLevel:
+    return level_rows.level({
+        "id": row["level_id"], "variant_id": row["id"], "sku": row["sku"],
+        "location_id": row["level_location_id"], "on_hand": row["level_on_hand"],
+        "reserved": row["level_reserved"], "updated_at": row["level_updated_at"],
+    })
 
 
 def _quote_row(row: Any) -> dict[str, Any]:

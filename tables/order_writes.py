@@ -1,19 +1,19 @@
 """What a new order writes once its stock is locked and allocated: the order (numbered), its
-lines, the reserved stock and the holds, in one statement (services.orders)."""
+lines, the reserved stock, the holds and its events (numbered), in one statement
+(services.orders)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
+import orjson
 
-from domain import inventory, orders
+from domain import events, inventory, orders
 from domain.errors import Conflict
 from tables import db
 from tables import orders as order_tables
-from tables.inventory import rows
 
 PLACE = """
 with made as (
@@ -36,27 +36,35 @@ with made as (
 ), after as (
     update stock_levels s set reserved = s.reserved + plan.quantity, updated_at = clock_timestamp()
     from plan where s.tenant_id = $2 and s.id = plan.level_id
-    returning s.id, s.variant_id, s.location_id, s.on_hand, s.reserved, s.updated_at, plan.quantity,
-              plan.position
+    returning s.variant_id, s.location_id, plan.quantity, plan.position
 ), held as (
     insert into reservations (tenant_id, order_id, variant_id, location_id, quantity, status)
     select $2, $1, variant_id, location_id, quantity, 'active' from after order by position
-    returning id, variant_id, location_id, status, created_at
+), drafts as (
+    select * from unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::bool[])
+        with ordinality as d (type, aggregate_type, aggregate_id, payload, numbered, position)
+), counter as (
+    insert into tenant_counters (tenant_id, name, value)
+    select $2, 'events', count(*) from drafts having count(*) > 0
+    on conflict (tenant_id, name) do update set value = tenant_counters.value + excluded.value
+    returning value
+), logged as (
+    insert into events (tenant_id, seq, type, aggregate_type, aggregate_id, payload, correlation_id,
+                        actor, created_at, traceparent)
+    select $2, counter.value - cardinality($22::text[]) + d.position, d.type, d.aggregate_type,
+           d.aggregate_id,
+           case when d.numbered then d.payload::jsonb || jsonb_build_object('number', made.number)
+                else d.payload::jsonb end,
+           $27, $28, now(), $29
+    from drafts d, counter, made
+    order by d.position
 )
-select made.*, h.* from made left join (
-    select after.id as level_id, after.variant_id as level_variant_id,
-           after.location_id as level_location_id, after.on_hand, after.reserved,
-           after.updated_at as level_updated_at, after.quantity, after.position,
-           held.id as held_id, held.status as held_status, held.created_at as held_created_at
-    from after join held on held.variant_id = after.variant_id and held.location_id = after.location_id
-) h on true
-order by h.position
+select * from made
 """
-
-Held = tuple[inventory.StockLevel, inventory.Reservation]
 
 
 async def place(
+    order_id: UUID,
     draft: orders.OrderDraft,
     plan: Sequence[tuple[inventory.StockLevel, int]],
     *,
@@ -64,16 +72,22 @@ async def place(
     price_list_id: UUID | None,
     idempotency_key: str | None,
     request_hash: str,
+    logged: Sequence[events.Draft],
+    created: events.Draft,
+    meta: events.WriteMeta,
     tenant_id: UUID,
-) -> tuple[orders.Order, list[Held]]:
-    """The numbered order with its lines, and the planned quantities of locked levels reserved
-    and held for it: (the order, each level after with its reservation). KeyTaken when another
-    order holds the idempotency key."""
-    lines, totals = draft.lines, draft.totals
+) -> orders.Order:
+    """The numbered order with its lines, the planned quantities of locked levels reserved and
+    held for it, and its events: `logged`, then `created` with the order's number added to its
+    payload. The events are numbered here, not at commit (events_seq leaves numbered rows
+    alone): the tenant's counter row is locked after the stock rows, the order every writer
+    keeps, and held until COMMIT, the next round trip. KeyTaken when another order holds the
+    idempotency key."""
+    lines, totals, drafts = draft.lines, draft.totals, [*logged, created]
     async with db.transaction(tenant_id=tenant_id) as tx:
         try:
-            found = await tx.connection.fetch(
-                PLACE, uuid4(), tenant_id, customer_id, totals.currency, price_list_id,
+            found = await tx.connection.fetchrow(
+                PLACE, order_id, tenant_id, customer_id, totals.currency, price_list_id,
                 totals.subtotal, totals.discount_total, totals.tax_total, totals.total,
                 idempotency_key, request_hash,
                 [line.variant_id for line in lines], [line.sku for line in lines],
@@ -81,6 +95,10 @@ async def place(
                 [line.unit_price for line in lines], [line.discount for line in lines],
                 [line.line_total for line in lines], [line.position for line in lines],
                 [level.id for level, _ in plan], [quantity for _, quantity in plan],
+                [d.type for d in drafts], [d.aggregate_type for d in drafts],
+                [d.aggregate_id for d in drafts],
+                [orjson.dumps(dict(d.payload), default=str).decode() for d in drafts],
+                [d is created for d in drafts], meta.correlation_id, meta.actor, meta.traceparent,
             )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name != order_tables.IDEMPOTENCY_UNIQUE:
@@ -88,20 +106,4 @@ async def place(
             raise order_tables.KeyTaken(idempotency_key) from error
         except asyncpg.CheckViolationError:
             raise Conflict("stock cannot be reserved beyond what is on hand") from None
-    skus = {level.id: level.sku for level, _ in plan}
-    order = order_tables._order(found[0])
-    return order, [_held(row, order.id, skus) for row in found if row["level_id"] is not None]
-
-
-def _held(row: Any, order_id: UUID, skus: dict[UUID, str]) -> Held:
-    level = rows.level({
-        "id": row["level_id"], "variant_id": row["level_variant_id"], "sku": skus[row["level_id"]],
-        "location_id": row["level_location_id"], "on_hand": row["on_hand"],
-        "reserved": row["reserved"], "updated_at": row["level_updated_at"],
-    })
-    held = rows.reservation({
-        "id": row["held_id"], "order_id": order_id, "variant_id": row["level_variant_id"],
-        "location_id": row["level_location_id"], "quantity": row["quantity"],
-        "status": row["held_status"], "created_at": row["held_created_at"],
-    })
-    return level, held
+    return order_tables._order(found)

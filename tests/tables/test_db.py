@@ -32,3 +32,16 @@ async def test_cancelled_units_of_work_give_their_connections_back(tenant_a: Any
     await asyncio.wait_for(cancel_at_random_moments(), timeout=30)
     await asyncio.sleep(0.2)  # released connections finish their reset
     assert DB.pool.get_idle_size() == DB.pool.get_size()
+
+
+async def test_generic_plans_hold_for_their_transaction_only(tenant_a: Any) -> None:
+    async def mode(**options: Any) -> str:
+        async with db.transaction(tenant_id=tenant_a.id, **options) as tx:
+            async with db.transaction(tenant_id=tenant_a.id, generic_plans=not options) as joined:
+                assert joined is tx, "a nested call joins, whatever it asks"
+                found: str = await tx.connection.fetchval("select current_setting('plan_cache_mode')")
+        return found
+
+    for _ in range(3):  # the pool's connections, each used after a transaction of each kind
+        assert await mode(generic_plans=True) == "force_generic_plan"
+        assert await mode() == "auto"
