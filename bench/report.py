@@ -13,7 +13,7 @@ TARGETS = {
     "e worker throughput": "≥ 1,000 deliveries/s",
     "g webhook to subscriber at 200/s": "p95 ≤ 50 ms",
     "g webhook to subscriber at 500/s": "reported",
-    "f 100 tenants, 2000 events/s": "publish → client p99 ≤ 15 ms",
+    "f 100 tenants, 2000 events/s": "insert → subscriber p99 ≤ 15 ms",
     "h tenant Q beside N": "p99 ≤ 2× alone, 0 errors",
     "h tenant N at 10x its plan": "throttled (429), not Q",
     "h cost overhead on (a)": "≥ 0.95× COST_LIMITS=off",

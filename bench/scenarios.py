@@ -222,58 +222,10 @@ async def subscriptions(ctx: Context) -> list[dict[str, Any]]:
     for n in ctx.subscribers:
         rows.append(await _subscribers(ctx, n))
         rows.append(await _bare_sockets(ctx, n))
-    rows.append(await _many_tenants(ctx))
+    from bench import fanout  # it builds on this module
+
+    rows.append(await fanout.many_tenants(ctx))
     return rows
-
-
-TENANTS, PER_TENANT, EVENTS_PER_SECOND, TICK = 100, 2, 2000, 0.01
-TICKS = """
-insert into events (tenant_id, type, aggregate_type, aggregate_id, payload, created_at)
-select t, 'bench.tick', 'bench', 'tick', jsonb_build_object('sentAt', $2::float8), now()
-from unnest($1::uuid[]) t
-"""
-
-
-async def _many_tenants(ctx: Context) -> dict[str, Any]:
-    """TENANTS tenants with PER_TENANT subscribers each on one API process; EVENTS_PER_SECOND
-    events in all appended to the outbox (one statement per tick, as the owner), which the
-    worker's relay publishes to Redis; each event timed from its insert to each subscriber."""
-    tenants = await _bench_tenants(TENANTS)
-    port = free_port()
-    api = start(["tenantgraph", "serve", "--workers", "1"], {**ctx.env, "PORT": str(port)})
-    sockets: list[Any] = []
-    latencies: list[float] = []
-    try:
-        await api.ready(f"http://127.0.0.1:{port}/healthz")
-        query = 'subscription { events(types: ["bench.tick"]) { payload } }'
-        for slug, key in tenants.items():
-            url = f"ws://127.0.0.1:{port}/graphql?tenant={slug}"
-            made = await asyncio.gather(*(_subscribe(url, key, query) for _ in range(PER_TENANT)))
-            sockets += made
-        await asyncio.sleep(1)
-        readers = [asyncio.create_task(_timed(s, latencies)) for s in sockets]
-        await _publish(ctx, max(ctx.warmup, 3.0))  # the relay may still be starting
-        await asyncio.sleep(1)
-        latencies.clear()
-        services = ctx.env["DATABASE_URL"], ctx.env["REDIS_URL"]
-        before = (api.cpu_seconds(), *map(service_cpu_seconds, services))
-        sent = await _publish(ctx, ctx.seconds)
-        await asyncio.sleep(2)
-        after = (api.cpu_seconds(), *map(service_cpu_seconds, services))
-        cpu = [round((b - a) / (ctx.seconds + 2), 3) for a, b in zip(before, after, strict=True)]
-        for reader in readers:
-            reader.cancel()
-    finally:
-        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
-        api.stop()
-    latencies.sort()
-    expected = sent * PER_TENANT
-    return {"scenario": f"f {TENANTS} tenants, {EVENTS_PER_SECOND} events/s", "system": "tenantgraph",
-            "connected": len(sockets), "events": sent, "rps": round(sent / ctx.seconds, 1),
-            "received": len(latencies), "p50_ms": _pct(latencies, 50),
-            "p95_ms": _pct(latencies, 95), "p99_ms": _pct(latencies, 99),
-            "cpu_cores": {"app": cpu[0], "postgres": cpu[1], "redis": cpu[2]},
-            "errors": expected - len(latencies)}
 
 
 async def _bench_tenants(count: int) -> dict[str, str]:
@@ -287,32 +239,6 @@ async def _bench_tenants(count: int) -> dict[str, str]:
             tenant = await tenants.create(slug=slug, name=slug, modules=tenancy.MODULES)
         _, keys[slug] = await api_keys.create(tenant_id=tenant.id, name="bench", scopes={"admin"})
     return keys
-
-
-async def _publish(ctx: Context, seconds: float) -> int:
-    """EVENTS_PER_SECOND events for `seconds`, spread round-robin over the tenants."""
-    connection = await asyncpg.connect(ctx.owner)
-    try:
-        ids = [row[0] for row in await connection.fetch(
-            "select id from tenants where slug like 'bench-t%' order by slug")]
-        per_tick = int(EVENTS_PER_SECOND * TICK)
-        started, ticks, sent = time.perf_counter(), int(seconds / TICK), 0
-        for tick in range(ticks):
-            await asyncio.sleep(max(0.0, started + tick * TICK - time.perf_counter()))
-            chosen = [ids[(tick * per_tick + i) % len(ids)] for i in range(per_tick)]
-            await connection.execute(TICKS, chosen, time.perf_counter())
-            sent += len(chosen)
-    finally:
-        await connection.close()
-    return sent
-
-
-async def _timed(socket: Any, latencies: list[float]) -> None:
-    async for message in socket:
-        data = json.loads(message)
-        if data.get("type") == "next":
-            sent_at = data["payload"]["data"]["events"]["payload"]["sentAt"]
-            latencies.append((time.perf_counter() - sent_at) * 1000)
 
 
 async def _subscribers(ctx: Context, n: int) -> dict[str, Any]:

