@@ -119,7 +119,8 @@ async def request_in_flight(
         try:
             yield request, lock
         finally:
-            await lock.rollback()
+            with contextlib.suppress(asyncpg.InterfaceError):  # the test let it through already
+                await lock.rollback()
             await asyncio.wait([request])
 
 
@@ -214,15 +215,7 @@ async def test_an_http_request_in_flight_finishes_with_200(
     serve: Any, tenant_a: Any, settings: Settings
 ) -> None:
     api = await serve()
-    async with locked_product(settings, tenant_a) as (product_id, lock), httpx.AsyncClient(
-        base_url=api.url, timeout=30
-    ) as http:
-        request = asyncio.create_task(http.post(
-            "/graphql", json=rename(product_id, "Bowl"),
-            headers={"authorization": f"Bearer {tenant_a.key}"},
-        ))
-        await until_waiting(settings)
-
+    async with request_in_flight(api, settings, tenant_a) as (request, lock):
         api.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         await asyncio.sleep(HELD)
@@ -231,5 +224,5 @@ async def test_an_http_request_in_flight_finishes_with_200(
         code, took = await exits(api, signalled)
 
     assert response.status_code == 200, response.text
-    assert response.json()["data"]["updateProduct"]["product"]["title"] == "Bowl"
+    assert response.json()["data"]["updateProduct"]["product"]["title"] == "Held"
     assert code == 0, f"exit {code} after {took:.1f}s:\n{api.log.read_text()}"
