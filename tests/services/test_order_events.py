@@ -1,7 +1,8 @@
-"""createOrder writes its events with the order, numbered there rather than at commit: each event
-row is written once, carries what it carried before (the levels as the holds left them, the
-order's number), and orders racing purchase batches (numbered at commit) for the same stock
-never deadlock and leave the tenant's sequence without a gap."""
+"""createOrder writes its events with the order, in its one write, and they are numbered at commit
+as every writer's are: each event row is inserted once and numbered once, carries the levels as
+the holds left them and the order's number, the tenant's event counter stays free until the
+order commits, and orders racing purchase batches for the same stock never deadlock and leave
+the tenant's sequence without a gap."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ async def _levels(shop: PurchaseShop) -> dict[tuple[str, str], tuple[int, int, i
             for levels in found.values() for lv in levels}
 
 
-async def test_an_orders_events_are_written_once_each_with_the_levels_and_number(make_tenant: Any) -> None:
+async def test_an_orders_events_are_inserted_once_and_numbered_once_with_the_levels_and_number(
+    make_tenant: Any,
+) -> None:
     shop = await open_purchase_shop(make_tenant, stock=3)
     assert await _order(shop, ("MUG", 1)) is not None
 
@@ -54,7 +57,7 @@ async def test_an_orders_events_are_written_once_each_with_the_levels_and_number
 
     assert order is not None and order.number == 2
     written = (after["inserted"] - before["inserted"], after["updated"] - before["updated"])
-    assert written == (3, 0), "numbered as inserted, never rewritten"
+    assert written == (3, 3), "inserted once each, numbered once each at commit"
     found = await outbox.list_events(tenant_id=shop.id, after_seq=shop.shop.seeded_seq)
     assert [event.seq for event in found] == list(range(shop.shop.seeded_seq + 1, shop.shop.seeded_seq + 6))
     held = found[-3:-1]
@@ -70,11 +73,29 @@ async def test_an_orders_events_are_written_once_each_with_the_levels_and_number
     assert created.payload["number"] == 2 and created.payload["total"] == order.total
 
 
+async def test_an_order_leaves_the_event_counter_free_until_it_commits(make_tenant: Any) -> None:
+    """Numbered as it wrote, an order held the tenant's counter row from its write to COMMIT,
+    and the tenant's other orders queued behind it."""
+    shop = await open_purchase_shop(make_tenant, stock=3)
+    assert await _order(shop, ("MUG", 1)) is not None
+
+    async def lock_counter() -> int:
+        async with db.transaction(tenant_id=shop.id) as other:
+            return int(await other.connection.fetchval(
+                "select value from tenant_counters where tenant_id = $1 and name = 'events'"
+                " for update nowait", shop.id))
+
+    async with db.transaction(tenant_id=shop.id):
+        assert await _order(shop, ("TEE-M", 1)) is not None
+        counted = await asyncio.create_task(lock_counter())  # a task of its own: another transaction
+    assert counted == shop.shop.seeded_seq + 2, "the first order's two events, not yet the second's"
+
+
 async def test_orders_racing_purchase_batches_for_the_same_stock_never_deadlock_or_leave_a_gap(
     make_tenant: Any,
 ) -> None:
-    """Orders lock the stock rows, then the event counter as they write; batches lock the stock
-    rows, then the counter at commit: one order of locks, whatever the lines' order."""
+    """Orders and batches lock the stock rows, then the event counter at commit: one order of
+    locks, whatever the lines' order."""
     shop = await open_purchase_shop(make_tenant, stock=6)
     mug_first = [("MUG", 1, 800), ("TEE-S", 1, 1500)]
 
