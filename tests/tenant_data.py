@@ -71,7 +71,8 @@ async def fill(tenant: tenancy.Tenant) -> None:
 
 
 async def _outbound(tenant_id: uuid.UUID) -> None:
-    """An outbound endpoint with a message, its attempt and the dispatcher's cursor."""
+    """An outbound endpoint with a message, its attempt and the dispatcher's cursor, and the
+    relay's cursor."""
     async with db.transaction(tenant_id=tenant_id) as tx:
         endpoint = await tx.connection.fetchval(
             "insert into outbound_endpoints (tenant_id, url, event_types, secrets) values"
@@ -87,6 +88,8 @@ async def _outbound(tenant_id: uuid.UUID) -> None:
             tenant_id, message, endpoint)
         await tx.connection.execute(
             "insert into outbound_cursors (tenant_id, last_seq) values ($1, 1)", tenant_id)
+        await tx.connection.execute(
+            "insert into relay_cursors (tenant_id, last_seq) values ($1, 0)", tenant_id)
 
 
 ALL_MODULES = tuple(domain_modules.MODULES)
