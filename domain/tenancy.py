@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -45,9 +46,10 @@ class Tenant:
     extensions: frozenset[str]
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """Tenants with the same module and extension set share one schema."""
+        """Tenants with the same module and extension set share one schema. Kept on the
+        tenant: every request asks for it (its schema, its plans), and a tenant never changes."""
         return schema_fingerprint(self.modules, self.extensions)
 
 
