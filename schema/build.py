@@ -7,7 +7,7 @@ import dataclasses
 import importlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import strawberry
@@ -37,7 +37,7 @@ from schema import (
     webhooks,
 )
 from schema.common import SCALARS
-from schema.errors import DomainErrors, hide_suggestions
+from schema.errors import hide_suggestions, translate_result
 from schema.modules import Extension, Module
 from telemetry import metrics
 
@@ -86,7 +86,7 @@ class _Schema(strawberry.Schema):
         self.suggestions = suggestions
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
-        """DomainErrors logs what deserves it; expected errors are not server errors. Runs
+        """translate_result logs what deserves it; expected errors are not server errors. Runs
         before any result leaves, streamed ones too: the place to drop suggestions."""
         if not self.suggestions:
             hide_suggestions(errors)
@@ -162,17 +162,41 @@ def _extensions(
     settings: Settings, documents: limits.Documents
 ) -> list[Callable[[], SchemaExtension]]:
     """Factories: a fresh extension per operation, sharing the schema's parsed and validated
-    documents. InputRules sets the operation's rules before CheckedDocuments validates with them."""
+    documents and its variables' usages."""
     variables = inputs.VariableUsages()
-    extensions: list[Callable[[], SchemaExtension]] = [
-        DomainErrors,
-        inputs.InputRules,
-        lambda: limits.CheckedDocuments(documents),
-        lambda: inputs.StringVariables(variables),
-    ]
+    extensions: list[Callable[[], SchemaExtension]] = [lambda: _Operation(documents, variables)]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return extensions
+
+
+class _Operation(SchemaExtension):
+    """Every step of an operation that is ours, in one extension (Strawberry wraps each hook
+    of each extension in a context manager of its own at every operation): the input rules
+    set before validation, the limited parse and validation (schema.limits), the variables'
+    strings checked before execution, and the errors translated once it has run."""
+
+    def __init__(self, documents: limits.Documents, variables: inputs.VariableUsages) -> None:
+        self.documents = documents
+        self.variables = variables
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.validation_rules = inputs.input_rules(context.validation_rules)
+        yield
+        translate_result(context)
+
+    def on_parse(self) -> Iterator[None]:
+        limits.parse_operation(self.documents, self.execution_context)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        limits.validate_operation(self.documents, self.execution_context)
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        inputs.check_variables(self.variables, self.execution_context)
+        yield
 
 
 class SchemaCache:

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from domain.errors import DomainError
 from schema import outage
@@ -65,13 +66,19 @@ def hide_suggestions(errors: Iterable[GraphQLError]) -> None:
         error.message = SUGGESTION.sub("", error.message)
 
 
-class DomainErrors(SchemaExtension):
+def translate_result(execution_context: ExecutionContext) -> None:
     """Translates the errors of an executed operation (see `translate`)."""
+    result = execution_context.result
+    errors = getattr(result, "errors", None)
+    if result is not None and errors:
+        request_id = getattr(execution_context.context, "request_id", None)
+        result.errors = [translate(error, request_id) for error in errors]
+
+
+class DomainErrors(SchemaExtension):
+    """`translate_result` as an extension of its own (the tenants' schemas run it in
+    schema.build's)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            request_id = getattr(self.execution_context.context, "request_id", None)
-            result.errors = [translate(error, request_id) for error in errors]
+        translate_result(self.execution_context)

@@ -18,6 +18,7 @@ import strawberry
 from graphql import (
     SKIP,
     ArgumentNode,
+    ASTValidationRule,
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLArgument,
@@ -44,7 +45,7 @@ from graphql import (
     visit,
 )
 from graphql.validation import ValuesOfCorrectTypeRule
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from domain.errors import Invalid
 
@@ -197,17 +198,12 @@ def _long_integers(node: ValueNode, type_: Any) -> Iterator[tuple[IntValueNode, 
             yield node, scalar
 
 
-class InputRules(SchemaExtension):
-    """Validation with StringLiterals, and IntegerLiterals in place of graphql-core's rule.
+def input_rules(rules: tuple[type[ASTValidationRule], ...]) -> tuple[type[ASTValidationRule], ...]:
+    """`rules` with StringLiterals, and IntegerLiterals in place of graphql-core's rule.
     The same rule tuple every time, so the validation cache keeps hitting."""
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        context.validation_rules = (
-            *(IntegerLiterals if r is ValuesOfCorrectTypeRule else r for r in context.validation_rules),
-            StringLiterals,
-        )
-        yield
+    return (
+        *(IntegerLiterals if r is ValuesOfCorrectTypeRule else r for r in rules), StringLiterals,
+    )
 
 
 class _Usages(Visitor):
@@ -274,26 +270,19 @@ class VariableUsages:
         return found
 
 
-class StringVariables(SchemaExtension):
-    """Before execution (queries, mutations and subscriptions alike): the variables."""
-
-    def __init__(self, known: VariableUsages) -> None:
-        self.known = known
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.variables and context.query and context.graphql_document:
-            found = self.known.of(
-                context.schema._schema, context.query, context.graphql_document,
-                context.operation_name,
-            )
-            problems = variable_problems(found, context.variables)
-            if problems:
-                raise invalid(problems)
-        yield
+def check_variables(known: VariableUsages, context: ExecutionContext) -> None:
+    """Before execution (queries, mutations and subscriptions alike): the strings of the
+    variables, Invalid with each problem."""
+    if context.variables and context.query and context.graphql_document:
+        found = known.of(
+            context.schema._schema, context.query, context.graphql_document, context.operation_name,
+        )
+        problems = variable_problems(found, context.variables)
+        if problems:
+            raise invalid(problems)
 
 
 __all__ = [
-    "InputRules", "StringVariables", "VariableUsages", "column", "invalid", "usages",
+    "VariableUsages", "check_variables", "column", "input_rules", "invalid", "usages",
     "variable_problems",
 ]

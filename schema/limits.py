@@ -33,8 +33,8 @@ from graphql import (
     SelectionSetNode,
     parse,
 )
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
 from domain.config import Settings
 from schema.budget import Budget, OverBudget, Rules, metered
@@ -324,27 +324,20 @@ def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, maxsize: int) 
     cache[key] = value
 
 
-class CheckedDocuments(SchemaExtension):
-    """Parses with the token limit and validates with the limits (see `validate`), each
-    document once per schema; replaces ParserCache, ValidationCache and the limiters."""
+def parse_operation(documents: Documents, context: ExecutionContext) -> None:
+    """Strawberry's parsing step: with the token limit, each document once per schema
+    (replaces ParserCache)."""
+    if context.query:
+        context.graphql_document = documents.parse(context.query)
 
-    def __init__(self, documents: Documents) -> None:
-        self.documents = documents
 
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.query:
-            context.graphql_document = self.documents.parse(context.query)
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        assert context.query and context.graphql_document is not None
-        context.pre_execution_errors = self.documents.errors(
-            context.schema._schema, context.query, context.graphql_document,
-            context.validation_rules,
-        ) or _unnamed_among_several(context.graphql_document, context)
-        yield
+def validate_operation(documents: Documents, context: ExecutionContext) -> None:
+    """Strawberry's validation step: with the limits (see `validate`), each document once per
+    schema (replaces ValidationCache and the limiters)."""
+    assert context.query and context.graphql_document is not None
+    context.pre_execution_errors = documents.errors(
+        context.schema._schema, context.query, context.graphql_document, context.validation_rules,
+    ) or _unnamed_among_several(context.graphql_document, context)
 
 
 def _unnamed_among_several(document: DocumentNode, context: Any) -> list[GraphQLError]:
@@ -360,6 +353,6 @@ def _unnamed_among_several(document: DocumentNode, context: Any) -> list[GraphQL
 
 
 __all__ = [
-    "CheckedDocuments", "Documents", "Limits", "Shape", "check", "measure",
-    "validate",
+    "Documents", "Limits", "Shape", "check", "measure", "parse_operation", "validate",
+    "validate_operation",
 ]
