@@ -31,6 +31,8 @@ class EventTable(Table, tablename="events", db=DB):
     traceparent = Text(null=True, default=None)
     created_at = Timestamptz()
     published_at = Timestamptz(null=True, default=None)
+    """When the relay published it; where the relay goes on from is its cursor (relay_cursors),
+    moved by the statement that sets this (CLAIM)."""
 
 
 class CounterTable(Table, tablename="tenant_counters", db=DB):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import pytest
 
 from domain import events
 from domain.config import Settings
@@ -77,3 +78,33 @@ async def test_a_claim_reads_the_events_after_the_cursor_not_those_published_bef
 
     assert [(t, e.aggregate_id) for t, e in batch] == [(tenant_id, f"new.{n}") for n in range(2)]
     assert read <= 10, f"{read} event rows read to claim 2 after 300 published"
+
+
+async def test_a_tenant_sees_and_changes_only_its_own_cursor_and_counters(
+    make_tenant: Any, app_pool: None
+) -> None:
+    """The relay reads every tenant's counter and cursor under the platform scope; a tenant's
+    scope still shows and changes only its own."""
+    a, b = (await make_tenant()).id, (await make_tenant()).id
+    for tenant_id in (a, b):
+        await _append(tenant_id, "one", 1)
+    await _drain()
+
+    async with db.transaction(tenant_id=a) as tx:
+        cursors = await tx.connection.fetch("select tenant_id from relay_cursors")
+        counters = await tx.connection.fetch("select distinct tenant_id from tenant_counters")
+        moved = await tx.connection.execute(
+            "update relay_cursors set last_seq = 0 where tenant_id = $1", b)
+    async with db.platform() as tx:
+        seen = {row["tenant_id"] for row in await tx.connection.fetch(
+            "select tenant_id from relay_cursors where tenant_id = any($1::uuid[])", [a, b])}
+
+    assert [row["tenant_id"] for row in cursors] == [a]
+    assert [row["tenant_id"] for row in counters] == [a]
+    assert moved == "UPDATE 0"
+    assert seen == {a, b}
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        async with db.transaction(tenant_id=a) as tx:
+            await tx.connection.execute(
+                "insert into relay_cursors (tenant_id, last_seq) values ($1, 0)"
+                " on conflict do nothing", b)
