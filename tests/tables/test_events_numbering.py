@@ -165,3 +165,26 @@ async def test_the_counter_row_is_written_once_per_transaction(tenant_a: Any, ow
     assert written is not None and written["rows"] == 1
     assert await _numbered(tenant_a.id) == [(i + 1, str(i)) for i in range(6)]
     assert await _counter(tenant_a.id) == 6
+
+
+async def test_the_numbering_reads_its_rows_by_id_not_by_scanning_the_table(
+    tenant_a: Any, owner_dsn: str
+) -> None:
+    """Planned on a small table's statistics, the numbering scanned every event at every
+    commit; it finds its rows on the primary key whatever the statistics say."""
+    owner = await asyncpg.connect(owner_dsn)
+    try:
+        await owner.execute("analyze events")  # this database's events table is small
+        async with owner.transaction():
+            await owner.execute(INSERT, [tenant_a.id] * 3, ["1", "2", "3"])
+            before = await owner.fetchval(SEQ_SCANS)
+            await owner.execute("set constraints events_seq immediate")
+            scans = await owner.fetchval(SEQ_SCANS) - before
+    finally:
+        await owner.close()
+
+    assert scans == 0
+    assert await _numbered(tenant_a.id) == [(1, "1"), (2, "2"), (3, "3")]
+
+
+SEQ_SCANS = "select seq_scan from pg_stat_xact_user_tables where relname = 'events'"
