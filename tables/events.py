@@ -163,9 +163,9 @@ RELAY_LOCK = 7_220_001  # advisory lock key: one relay batch at a time keeps per
 async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event]]]:
     """The events after each tenant's relay cursor as (tenant id, event), in per-tenant
     sequence order; they are marked published, and the cursors moved, when the block exits
-    cleanly. Per tenant, sequence numbers commit in
-    order (the counter row is locked until commit), so what is visible is never ahead of a gap.
-    Yields nothing while another relay holds the batch."""
+    cleanly. Per tenant, sequence numbers commit in order (the counter row is locked until
+    commit), so what is visible is never ahead of a gap. Yields nothing while another relay
+    holds the batch."""
     async with db.platform() as tx:
         if not await tx.connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
             yield []
