@@ -18,7 +18,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.config import Settings
 from domain.errors import BadRequest, DomainError, ServiceUnavailable
-from resolvers.context import Fanout, Jobs
+from resolvers.context import Context, Fanout, Jobs
 from schema import outage
 from schema.build import SchemaCache, TenantSchema
 from schema.errors import translate
@@ -30,6 +30,7 @@ from server.graphiql import graphiql_page
 from server.idempotency import Idempotency
 from server.negotiation import RequestError, choose_media_type, finish_response, not_acceptable
 from server.operation import Transport, error_response, json_response, read_payload
+from server.plans import mutations
 from server.watchdog import Operations
 from telemetry import metrics, tracing
 from telemetry.tracing import Tracing
@@ -159,7 +160,16 @@ class GraphQLEndpoint(Transport):
             return refused
         key = (caller.tenant.fingerprint, payload["query"], payload.get("operationName"))
         plan = self.plans.get(*key)
-        if plan is not None:
+        if isinstance(plan, mutations.MutationPlan) and request.method == "POST":
+            context = self._context(request, caller, tenant_schema, request_id)
+            schema = tenant_schema.schema._schema
+            result = await mutations.run(plan, schema, context, payload.get("variables"))
+            if result is not None:
+                self.throttle.annotate(result, admitted)
+                clean = result.data is not None and not result.errors
+                self._observe(key, caller, started, planned=True, clean=clean, known=(plan.kind, plan.name))
+                return _result(result, request_id)
+        elif isinstance(plan, plans.Plan):
             data = await self._planned(plan, request, payload, caller, tenant_schema)
             if data is not None:
                 self._observe(key, caller, started, planned=True, clean=True, known=(plan.kind, plan.name))
@@ -199,16 +209,22 @@ class GraphQLEndpoint(Transport):
             log.exception("planned read failed; answering through the resolvers")
             return None
 
-    async def _resolve(
-        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str,
-        tenant_schema: TenantSchema, admitted: throttle.Admitted = throttle.NOTHING,
-    ) -> tuple[Response, bool]:
-        """The resolvers' answer, and whether it ran without any error."""
+    def _context(
+        self, request: Request, caller: auth.Caller, tenant_schema: TenantSchema, request_id: str
+    ) -> Context:
         context = self.context(
             caller, tenant_schema, request_id, price_list=request.headers.get("x-price-list") or None
         )
         context.traceparent = self.tracing.traceparent()
         context.client_address = request.client.host if request.client else None
+        return context
+
+    async def _resolve(
+        self, request: Request, payload: dict[str, Any], caller: auth.Caller, request_id: str,
+        tenant_schema: TenantSchema, admitted: throttle.Admitted = throttle.NOTHING,
+    ) -> tuple[Response, bool]:
+        """The resolvers' answer, and whether it ran without any error."""
+        context = self._context(request, caller, tenant_schema, request_id)
         allowed = (
             (OperationType.QUERY,) if request.method == "GET"
             else (OperationType.QUERY, OperationType.MUTATION)

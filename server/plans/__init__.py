@@ -1,5 +1,6 @@
 """Query planning: a query whose whole selection maps onto known columns and relations is
-answered by one SQL statement that builds the response data in PostgreSQL.
+answered by one SQL statement that builds the response data in PostgreSQL. (A known mutation
+is planned too, without SQL of its own: server.plans.mutations.)
 
 A plan is made from a document that the tenant's schema has already parsed, validated (with
 its limits) and executed without errors, so validation stays Strawberry's. A field is
@@ -37,6 +38,7 @@ from resolvers import plans as rules
 from schema import inputs
 from schema.budget import Budget, OverBudget
 from server.plans.known import ROOTS, ById, wrapped
+from server.plans.mutations import MutationPlan, make_mutation_plan
 from server.plans.walk import NotPlannable, Walk
 from tables import plans as sql
 
@@ -181,11 +183,11 @@ class PlanCache:
     Only documents the tenant's schema has executed without errors are planned."""
 
     def __init__(self, budget_seconds: float, maxsize: int = 1000) -> None:
-        self._plans: OrderedDict[tuple[str, str, str | None], Plan | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str, str | None], Plan | MutationPlan | None] = OrderedDict()
         self._budget_seconds = budget_seconds
         self._maxsize = maxsize
 
-    def get(self, fingerprint: str, query: str, operation_name: str | None) -> Plan | None:
+    def get(self, fingerprint: str, query: str, operation_name: str | None) -> Plan | MutationPlan | None:
         return self._plans.get((fingerprint, query, operation_name))
 
     def knows(self, fingerprint: str, query: str, operation_name: str | None) -> bool:
@@ -198,7 +200,9 @@ class PlanCache:
         if key in self._plans:
             return
         try:
-            plan = make_plan(schema._schema, query, operation_name, self._budget_seconds)
+            plan: Plan | MutationPlan | None = make_plan(
+                schema._schema, query, operation_name, self._budget_seconds
+            ) or make_mutation_plan(schema, query, operation_name, self._budget_seconds)
         except OverBudget:
             # Not remembered: the budget is time (a busy moment), and a later request may plan it.
             return
@@ -207,4 +211,4 @@ class PlanCache:
         self._plans[key] = plan
 
 
-__all__ = ["Plan", "PlanCache", "Request", "make_plan", "run"]
+__all__ = ["MutationPlan", "Plan", "PlanCache", "Request", "make_plan", "run"]
