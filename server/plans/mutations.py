@@ -22,6 +22,7 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLEnumType,
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -76,7 +77,7 @@ class MutationPlan:
     operation: OperationDefinitionNode
     key: str
     node: FieldNode
-    field: Any  # the root's GraphQLField
+    field: GraphQLField
     resolver: Resolver
     convert: Arguments
     payload: tuple[Entry, ...]
@@ -113,7 +114,7 @@ def make_mutation_plan(
         (key, nodes), = roots.items()
         field = mutation.fields.get(nodes[0].name.value)
         resolver = None if field is None else wrapped(field)
-        if field is None or resolver not in KNOWN or len(nodes) != 1:
+        if field is None or resolver not in KNOWN or len(nodes) != 1 or _wrapped(field):
             return None
         payload = _entries(walk, _object(field.type), nodes)
         convert = compile_arguments(field.extensions["strawberry-definition"].arguments, schema)
@@ -124,6 +125,12 @@ def make_mutation_plan(
         convert=convert, payload=payload, variables=inputs.usages(schema._schema, document, operation_name),
         kind=operation.operation.value, name=None if operation.name is None else operation.name.value,
     )
+
+
+def _wrapped(field: GraphQLField) -> bool:
+    """Whether Strawberry runs more than the resolver: permissions or field extensions."""
+    definition = field.extensions["strawberry-definition"]
+    return bool(definition.permission_classes or definition.extensions)
 
 
 def _object(output: GraphQLOutputType) -> GraphQLObjectType:
