@@ -25,7 +25,7 @@ import psutil
 
 from bench import fanout_clients
 from bench.procs import ROOT, _tree_cpu, free_port, service_cpu_seconds, start
-from bench.scenarios import Context, _bench_tenants, _pct
+from bench.scenarios import Context, _bench_tenants, _pct, no_backlog
 
 TENANTS, PER_TENANT, EVENTS_PER_SECOND, TICK = 100, 2, 2000, 0.01
 QUERY = 'subscription { events(types: ["bench.tick"]) { payload } }'
@@ -130,6 +130,7 @@ async def many_tenants(ctx: Context) -> dict[str, Any]:
         inline = os.environ.get("BENCH_F_SUBSCRIBERS") == "inline"
         clients = await (Inline.start(spec) if inline else Child.start("sockets", spec))
         observers.append(clients)
+        await no_backlog(ctx)
         await asyncio.sleep(1)
         await _publish(ctx, list(ids.values()), max(ctx.warmup, 3.0))  # the relay may still be starting
         await asyncio.sleep(1)

@@ -35,6 +35,7 @@ PRODUCT = """query($id: ID!) {
 CATEGORY = """mutation($h: String!) { createCategory(input: {name: "B", handle: $h}) { category { id } } }"""
 ORDERS = """{ orders(first: 50) { edges { node { id number status total { amount currency }
   customer { email } lines { sku quantity unitPrice { amount } variant { id sku } } } } } }"""
+UNPUBLISHED = "select exists (select from events where published_at is null)"
 CREATE_ORDER = """mutation($input: OrderCreateInput!) { createOrder(input: $input) {
   order { id number } errors { field message code } } }"""
 
@@ -298,6 +299,18 @@ async def _bare_sockets(ctx: Context, n: int) -> dict[str, Any]:
         baseline.stop()
     return {"scenario": f"f {n} subscribers", "system": "baseline", "connected": len(sockets),
             "kb_per_subscriber": round(per_socket / 1024, 1), "errors": n - len(sockets)}
+
+
+async def no_backlog(ctx: Context, most: float = 60.0) -> None:
+    """Wait (at most `most` seconds) until the relay has published every event, such as those
+    of the scenarios before: their backlog would be timed as the next one's latency."""
+    connection = await asyncpg.connect(ctx.owner)
+    try:
+        started = time.perf_counter()
+        while await connection.fetchval(UNPUBLISHED) and time.perf_counter() - started < most:
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
 
 
 def _pct(values: list[float], p: int) -> float | None:

@@ -20,7 +20,7 @@ import websockets
 
 from bench import wrk
 from bench.procs import Proc, service_cpu_seconds, start
-from bench.scenarios import Context, Scenario, _init, _pct, _purchasable, _signed
+from bench.scenarios import Context, Scenario, _init, _pct, _purchasable, _signed, no_backlog
 
 BATCH_SIZES = (1, 10, 50, 200)
 """DELIVERY_BATCH_SIZE of the workers, one run each (a worker that does not read it ignores it)."""
@@ -251,6 +251,7 @@ async def end_to_end(ctx: Context) -> list[dict[str, Any]]:
         for rate in GRAPH_RATES:
             window = await _fill(ctx, connection, skus, 20, rate=20)  # warm-up: the workers apply
             await _settle(ctx, connection, window)
+            await no_backlog(ctx)
             rows.append(await _end_to_end_at(ctx, skus, rate))
     finally:
         await connection.close()
