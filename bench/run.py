@@ -110,6 +110,7 @@ async def _bench(args: argparse.Namespace, database_url: str, redis_url: str) ->
                              baseline.ready(f"http://127.0.0.1:{base_port}/x/orders", status=None))
         for scenario in [*scenarios.ALL, *throughput.ALL, noisy.SCENARIO, outbound.SCENARIO]:
             if not wanted or scenario.letter in wanted:
+                await scenarios.vacuumed(context)
                 results.extend(await measured(scenario, context))
     finally:
         for proc in (*procs.values(), *context.workers):
