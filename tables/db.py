@@ -54,7 +54,9 @@ class _Transaction(PostgresTransaction):
     its connection back on every path: a task cancelled during BEGIN, COMMIT or ROLLBACK (a
     client went away) must not keep a pool connection."""
 
-    def __init__(self, *, tenant_id: UUID | None, platform: bool, generic_plans: bool = False) -> None:
+    def __init__(
+        self, *, tenant_id: UUID | None, platform: bool, generic_plans: bool = False, also: str = ""
+    ) -> None:
         super().__init__(engine=DB)
         self.buffers: dict[str, tuple[list[Any], Flush]] = {}
         self.tenant_id = tenant_id
@@ -66,7 +68,7 @@ class _Transaction(PostgresTransaction):
         self._begin = (
             f"begin; select set_config('app.tenant_id', '{tenant}', true), "
             f"set_config('app.platform', '{flag}', true)"
-        ) + (GENERIC_PLANS if generic_plans else "")
+        ) + (GENERIC_PLANS if generic_plans else "") + also
 
     async def begin(self) -> None:
         await self.connection.execute(self._begin)
@@ -133,11 +135,12 @@ class _Transaction(PostgresTransaction):
 
 @contextlib.asynccontextmanager
 async def transaction(
-    *, tenant_id: UUID | None, platform: bool = False, generic_plans: bool = False
+    *, tenant_id: UUID | None, platform: bool = False, generic_plans: bool = False, also: str = ""
 ) -> AsyncIterator[PostgresTransaction]:
     """A transaction scoped to one tenant (or to the platform registry when `platform`).
-    `generic_plans` (when this call begins the transaction, not when it joins one): see
-    GENERIC_PLANS."""
+    When this call begins the transaction, not when it joins one: `generic_plans`, see
+    GENERIC_PLANS; `also`, more items of BEGIN's select list (", f(...)"), run in its round
+    trip."""
     unit = _current.get()
     task = asyncio.current_task()
     if unit and unit.task is task and unit.tenant_id == tenant_id and unit.platform == platform:
@@ -145,7 +148,9 @@ async def transaction(
         return
     outer = DB.current_transaction.set(None)
     try:
-        async with _Transaction(tenant_id=tenant_id, platform=platform, generic_plans=generic_plans) as tx:
+        async with _Transaction(
+            tenant_id=tenant_id, platform=platform, generic_plans=generic_plans, also=also
+        ) as tx:
             token = _current.set(_Unit(task, tenant_id, platform, tx))
             try:
                 yield tx

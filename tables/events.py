@@ -157,6 +157,7 @@ def _filters(
 
 
 RELAY_LOCK = 7_220_001  # advisory lock key: one relay batch at a time keeps per-tenant order
+TRY_LOCK = f", set_config('tenantgraph.relay_batch', pg_try_advisory_xact_lock({RELAY_LOCK})::text, true)"
 
 
 @contextlib.asynccontextmanager
@@ -165,13 +166,11 @@ async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event
     sequence order; they are marked published, and the cursors moved, when the block exits
     cleanly. Per tenant, sequence numbers commit in order (the counter row is locked until
     commit), so what is visible is never ahead of a gap. Yields nothing while another relay
-    holds the batch."""
-    async with db.platform() as tx:
-        if not await tx.connection.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
-            yield []
-            return
-        # Read and marked in one statement, after the lock (so its snapshot sees every batch
-        # the previous holder committed); a block that raises rolls the marks back.
+    holds the batch. A transaction of its own: its BEGIN tries the lock."""
+    # The lock is tried with BEGIN, in its round trip, and what it got kept as a setting that
+    # the claim reads: a statement of its own after the lock, so that its snapshot sees every
+    # batch the previous holder committed. A block that raises rolls the marks back.
+    async with db.transaction(tenant_id=None, platform=True, also=TRY_LOCK) as tx:
         rows = await tx.connection.fetch(CLAIM.format(limit=int(limit)))
         rows.sort(key=lambda row: (row["tenant_id"], row["seq"]))
         yield [(row["tenant_id"], _event(dict(row))) for row in rows]
@@ -193,7 +192,9 @@ DUE = """
 """
 """The tenants with events after their relay cursor: `after` the cursor, `last` the counter."""
 CLAIM = f"""
-    with due as materialized ({DUE}), batch as (
+    with due as materialized (
+        select * from ({DUE}) d where current_setting('tenantgraph.relay_batch', true) = 'true'
+    ), batch as (
         select e.* from due cross join lateral (
             select * from events
             where events.tenant_id = due.tenant_id and events.seq > due.after
