@@ -315,12 +315,17 @@ async def vacuumed(ctx: Context) -> None:
 
 
 async def no_backlog(ctx: Context, most: float = 60.0) -> None:
-    """Wait (at most `most` seconds) until the relay has published every event, such as those
-    of the scenarios before: their backlog would be timed as the next one's latency."""
+    """Wait (at most `most` seconds, then say so) until the relay has published every event,
+    such as those of the scenarios before: their backlog would be timed as the next one's
+    latency. Read as the platform, as the relay reads (events have row-level security)."""
     connection = await asyncpg.connect(ctx.owner)
     try:
+        await connection.execute("select set_config('app.platform', 'on', false)")
         started = time.perf_counter()
-        while await connection.fetchval(UNPUBLISHED) and time.perf_counter() - started < most:
+        while await connection.fetchval(UNPUBLISHED):
+            if time.perf_counter() - started > most:
+                print(f"the relay still had a backlog after {most:.0f} s; measuring anyway", flush=True)
+                return
             await asyncio.sleep(0.2)
     finally:
         await connection.close()

@@ -138,12 +138,14 @@ async def transaction(
     *, tenant_id: UUID | None, platform: bool = False, generic_plans: bool = False, also: str = ""
 ) -> AsyncIterator[PostgresTransaction]:
     """A transaction scoped to one tenant (or to the platform registry when `platform`).
-    When this call begins the transaction, not when it joins one: `generic_plans`, see
-    GENERIC_PLANS; `also`, more items of BEGIN's select list (", f(...)"), run in its round
-    trip."""
+    `generic_plans` (when this call begins the transaction, not when it joins one): see
+    GENERIC_PLANS. `also`: more items of BEGIN's select list (", f(...)"), run in its round
+    trip; when this call joins a transaction, in a statement of their own."""
     unit = _current.get()
     task = asyncio.current_task()
     if unit and unit.task is task and unit.tenant_id == tenant_id and unit.platform == platform:
+        if also:  # no BEGIN to ride in: a round trip of its own
+            await unit.transaction.connection.execute(f"select 1{also}")
         yield unit.transaction
         return
     outer = DB.current_transaction.set(None)

@@ -166,7 +166,7 @@ async def unpublished(limit: int) -> AsyncIterator[list[tuple[UUID, events.Event
     sequence order; they are marked published, and the cursors moved, when the block exits
     cleanly. Per tenant, sequence numbers commit in order (the counter row is locked until
     commit), so what is visible is never ahead of a gap. Yields nothing while another relay
-    holds the batch. A transaction of its own: its BEGIN tries the lock."""
+    holds the batch."""
     # The lock is tried with BEGIN, in its round trip, and what it got kept as a setting that
     # the claim reads: a statement of its own after the lock, so that its snapshot sees every
     # batch the previous holder committed. A block that raises rolls the marks back.

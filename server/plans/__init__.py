@@ -13,6 +13,7 @@ Strawberry. Plans are cached per (schema fingerprint, document, operation name).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,7 +22,6 @@ from uuid import UUID
 import strawberry
 from graphql import (
     FieldNode,
-    FragmentDefinitionNode,
     GraphQLError,
     GraphQLField,
     GraphQLObjectType,
@@ -29,18 +29,20 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     get_named_type,
-    parse,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import get_argument_values
 
 from domain import tenancy
 from resolvers import plans as rules
 from schema import inputs
 from schema.budget import Budget, OverBudget
+from server.plans import documents
 from server.plans.known import ROOTS, ById, wrapped
 from server.plans.mutations import MutationPlan, make_mutation_plan
 from server.plans.walk import NotPlannable, Walk
 from tables import plans as sql
+
+log = logging.getLogger("tenantgraph.plans")
 
 RootBuild = Callable[[sql.Statement, dict[str, Any], "Request"], str]
 
@@ -119,14 +121,11 @@ def make_plan(
     """The plan of one operation of a valid document, or None when it is not plannable.
     Raises OverBudget when planning takes more CPU time than the budget."""
     budget = Budget(budget_seconds)
-    document = parse(query)
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
-    if len(chosen) != 1 or chosen[0].operation != OperationType.QUERY or chosen[0].directives:
+    chosen = documents.operation(query, operation_name, OperationType.QUERY)
+    if chosen is None:
         return None
-    operation = chosen[0]
-    walk = Walk(schema, fragments, budget)
+    operation = chosen.node
+    walk = Walk(schema, chosen.fragments, budget)
     query_type = schema.query_type
     assert query_type is not None
     try:
@@ -140,8 +139,8 @@ def make_plan(
         return None
     return Plan(
         operation=operation, roots=roots, scopes=frozenset(walk.scopes), prices=walk.prices,
-        variables=inputs.usages(schema, document, operation_name),
-        kind=operation.operation.value, name=None if operation.name is None else operation.name.value,
+        variables=inputs.usages(schema, chosen.document, operation_name),
+        kind=operation.operation.value, name=chosen.name,
     )
 
 
@@ -153,10 +152,8 @@ async def run(plan: Plan, schema: GraphQLSchema, request: Request) -> str | None
     """The response data as JSON text, or None when the resolvers must answer instead."""
     if plan.prices and request.price_list is not None:
         return None
-    coerced = get_variable_values(
-        schema, plan.operation.variable_definitions or (), dict(request.variables or {})
-    )
-    if isinstance(coerced, list) or inputs.variable_problems(plan.variables, request.variables or {}):
+    coerced = documents.coerced(schema, plan.operation, plan.variables, request.variables)
+    if coerced is None:
         return None
     statement = sql.Statement(request.tenant_id)
     try:
@@ -206,6 +203,9 @@ class PlanCache:
         except OverBudget:
             # Not remembered: the budget is time (a busy moment), and a later request may plan it.
             return
+        except Exception:  # noqa: BLE001 - the answer (a mutation's: committed) is sent regardless
+            log.exception("planning failed; the document stays with the resolvers")
+            plan = None
         if len(self._plans) >= self._maxsize:
             self._plans.popitem(last=False)
         self._plans[key] = plan

@@ -11,9 +11,11 @@ that silently falls back cannot pass for a correct one.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
+from graphql import coerce_input_value
 from strawberry.types.arguments import convert_arguments
 
 from domain.config import Settings
@@ -158,12 +160,28 @@ async def test_a_plan_learned_by_one_tenant_writes_only_the_callers(
 
 async def test_a_mutation_sent_with_get_is_still_refused(shop: Shop) -> None:
     query = _unique(CREATE)
-    assert "errors" not in await shop.gql(query, {"input": {"lines": [shop.line("MUG")]}})
+    variables = {"input": {"lines": [shop.line("MUG")]}}
+    assert "errors" not in await shop.gql(query, variables)
     refused = await shop.tenant.client.get(
-        "/graphql", params={"query": query},
+        "/graphql", params={"query": query, "variables": json.dumps(variables)},
         headers={"authorization": f"Bearer {shop.tenant.key}"},
     )
     assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert await shop.stock("MUG") == (10, 1)
+
+
+async def test_an_idempotency_key_header_replays_a_planned_order(shop: Shop) -> None:
+    query = _unique(CREATE)
+    assert "errors" not in await shop.gql(query, {"input": {"lines": [shop.line("TEE-M")]}})
+    planned = _planned(shop, "Create")
+    before = planned._value.get()
+    variables = {"input": {"lines": [shop.line("MUG")]}}
+    headers = {"idempotency-key": f"header-{next(COUNTER)}"}
+    first = await shop.tenant.post(query, variables, headers=headers)
+    again = await shop.tenant.post(query, variables, headers=headers)
+    assert planned._value.get() == before + 1  # the replay is the stored answer
+    assert again.json() == first.json() and first.json()["data"]["made"]["order"]["id"]
+    assert await shop.stock("MUG") == (10, 1)
 
 
 @pytest.mark.parametrize("document", [
@@ -186,8 +204,9 @@ async def test_what_is_not_planned(shop: Shop, settings: Settings, document: str
 async def test_a_plannable_document(shop: Shop, settings: Settings) -> None:
     schema = SchemaCache(settings).for_tenant(shop.tenant.tenant).schema
     plan = mutations.make_mutation_plan(schema, CREATE, "Create", BUDGET)
-    assert plan is not None and (plan.kind, plan.name, plan.key) == ("mutation", "Create", "made")
-    assert [entry.key for entry in plan.payload] == ["__typename", "order", "problems"]
+    assert plan is not None and (plan.kind, plan.name, plan.root.key) == ("mutation", "Create", "made")
+    assert isinstance(plan.root.shape, tuple)
+    assert [entry.key for entry in plan.root.shape] == ["__typename", "order", "problems"]
 
 
 @pytest.mark.parametrize("given", [
@@ -197,13 +216,14 @@ async def test_a_plannable_document(shop: Shop, settings: Settings) -> None:
                "discount": {"amount": 150, "currency": "EUR"}}},
     {"input": {"lines": [], "discount": None}},
 ])
-async def test_arguments_convert_as_strawberry_converts_them(
+async def test_create_order_arguments_convert_as_strawberry_converts_them(
     shop: Shop, settings: Settings, given: dict[str, Any]
 ) -> None:
     schema = SchemaCache(settings).for_tenant(shop.tenant.tenant).schema
     field = schema._schema.mutation_type.fields["createOrder"]  # type: ignore[union-attr]
     arguments = field.extensions["strawberry-definition"].arguments
-    expected = convert_arguments(given, arguments, schema.schema_converter.scalar_registry, schema.config)
-    converted = compile_arguments(arguments, schema)(given)
+    values = {"input": coerce_input_value(given["input"], field.args["input"].type)}  # as graphql-core
+    expected = convert_arguments(values, arguments, schema.schema_converter.scalar_registry, schema.config)
+    converted = compile_arguments(arguments, schema)(values)
     assert converted == expected and type(converted["input"]) is type(expected["input"])
-    assert converted["input"].lines is not given["input"]["lines"]  # a copy, as Strawberry's
+    assert converted["input"].lines is not values["input"]["lines"]  # a copy, as Strawberry's

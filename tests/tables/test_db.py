@@ -6,6 +6,7 @@ import asyncio
 import random
 from typing import Any
 
+from bench import sql
 from tables import db
 from tables.engine import DB
 
@@ -45,3 +46,21 @@ async def test_generic_plans_hold_for_their_transaction_only(tenant_a: Any) -> N
     for _ in range(3):  # the pool's connections, each used after a transaction of each kind
         assert await mode(generic_plans=True) == "force_generic_plan"
         assert await mode() == "auto"
+
+
+async def test_also_runs_with_begin_and_in_a_joined_transaction(tenant_a: Any) -> None:
+    """`also` rides in BEGIN's round trip; a call that joins a transaction still runs it."""
+    also = ", set_config('tenantgraph.probe', 'set', true)"
+
+    async def probe(tx: Any) -> str:
+        found: str = await tx.connection.fetchval("select current_setting('tenantgraph.probe', true)")
+        return found
+
+    with sql.counting() as sent:
+        async with db.transaction(tenant_id=tenant_a.id, also=also) as tx:
+            assert await probe(tx) == "set"
+    assert len(sent) == 3  # BEGIN (with `also`), the probe, COMMIT
+    async with db.transaction(tenant_id=tenant_a.id) as tx:
+        assert await probe(tx) in ("", None)
+        async with db.transaction(tenant_id=tenant_a.id, also=also) as joined:
+            assert joined is tx and await probe(tx) == "set"

@@ -69,8 +69,6 @@ async def test_a_claim_reads_the_events_after_the_cursor_not_those_published_bef
             # This database's events table is small enough for a sequential scan to win where
             # a large one's would not: the count is of what the claim's plan walks.
             await tx.connection.execute("set local enable_seqscan = off")
-            # unpublished() joins this transaction: the batch lock its own BEGIN would try
-            await tx.connection.execute(f"select 1{outbox.TRY_LOCK}")
             before = await tx.connection.fetchval(READ)
             async with outbox.unpublished(500) as batch:
                 pass
