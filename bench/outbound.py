@@ -24,6 +24,7 @@ import httpx
 
 from bench.procs import Proc, free_port, start
 from bench.scenarios import Context, Scenario
+from bench.throughput import stop_workers
 from domain import egress, events, outbound, tenancy
 from domain.errors import NotFound
 from services import outbound as outbound_services
@@ -46,8 +47,11 @@ async def webhooks_out(ctx: Context) -> list[dict[str, Any]]:
     url = f"http://127.0.0.1:{port}"
     await receiver.ready(f"{url}/_stats")
     targets = await _endpoints(ctx, url)
+    # One worker delivers, with this scenario's settings: workers left by (e)/(g) would take
+    # some of its jobs with the deployment's defaults (OUTBOUND_RATE_LIMIT 20/s per endpoint).
+    stop_workers(ctx)
     worker = start(["tenantgraph", "worker", "--no-relay"], {**ctx.env, **ENV}, ctx.work / "worker-i.log")
-    ctx.workers.append(worker)
+    ctx.workers = [worker]  # the dispatcher reads committed events: no relay is needed
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         await client.post("/_secrets", json={path: secret for _, path, secret in targets})
         await _phase(ctx, client, worker, targets, seconds=min(ctx.warmup, 3.0) or 1.0)  # warm up
