@@ -166,8 +166,8 @@ class GraphQLEndpoint(Transport):
             result = await mutations.run(plan, schema, context, payload.get("variables"))
             if result is not None:
                 self.throttle.annotate(result, admitted)
-                clean = result.data is not None and not result.errors
-                self._observe(key, caller, started, planned=True, clean=clean, known=(plan.kind, plan.name))
+                self._observe(key, caller, started, planned=True, clean=_clean(result),
+                              known=(plan.kind, plan.name))
                 return _result(result, request_id)
         elif isinstance(plan, plans.Plan):
             data = await self._planned(plan, request, payload, caller, tenant_schema)
@@ -247,11 +247,17 @@ class GraphQLEndpoint(Transport):
             unknown = BadRequest("no operation to run: check operationName")
             return RequestError(operation.error_body(unknown), request_id), False
         self.throttle.annotate(result, admitted)
-        return _result(result, request_id), result.data is not None and not result.errors
+        return _result(result, request_id), _clean(result)
 
 
 def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
+
+
+def _clean(result: ExecutionResult) -> bool:
+    """Whether an operation ran without any error (so its name may become a metrics label,
+    and the resolvers' document may be planned)."""
+    return result.data is not None and not result.errors
 
 
 def _result(result: ExecutionResult, request_id: str) -> Response:

@@ -115,7 +115,7 @@ def make_mutation_plan(
         (key, nodes), = roots.items()
         field = mutation.fields.get(nodes[0].name.value)
         resolver = None if field is None else wrapped(field)
-        if field is None or resolver not in KNOWN or _wrapped(field):
+        if field is None or resolver not in KNOWN or _guarded(field):
             return None
         root = _entry(walk, mutation, key, nodes)
         convert = compile_arguments(field.extensions["strawberry-definition"].arguments, schema)
@@ -128,7 +128,7 @@ def make_mutation_plan(
     )
 
 
-def _wrapped(field: GraphQLField) -> bool:
+def _guarded(field: GraphQLField) -> bool:
     """Whether Strawberry runs more than the resolver: permissions or field extensions."""
     definition = field.extensions["strawberry-definition"]
     return bool(definition.permission_classes or definition.extensions)
